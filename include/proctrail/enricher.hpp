@@ -1,0 +1,57 @@
+// Enricher: the receive-side stage. It keeps the process table current and adds to each exec
+// what /proc and the table know, and to each exit the command and lifetime. It runs on the
+// thread that receives events, right as each event arrives: the /proc read races the process.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "proctrail/clock.hpp"
+#include "proctrail/process_table.hpp"
+#include "proctrail/procfs.hpp"
+
+namespace proctrail {
+
+struct EnricherOptions {
+  bool read_proc = true;  // read /proc at each exec
+  bool ancestry = false;  // add the parent chain to each exec
+  procfs::ReadOptions read;
+  std::string proc_root = "/proc";
+  ProcessTableOptions table;
+};
+
+class Enricher {
+ public:
+  static Result<std::unique_ptr<Enricher>> create(EnricherOptions options);
+
+  // Fills the table from /proc. Call once the source is subscribed, so that a process started
+  // meanwhile is either in the scan or in the event stream.
+  Status seed(const ClockSync& clock);
+  // Updates the table with e; fills ExecData / ExitData details.
+  void process(Event& e, const ClockSync& clock);
+  // Rebuilds the table from /proc (after a loss) and returns the record that says so.
+  Event resync(const ClockSync& clock);
+  void expire(uint64_t now_ns) { table_.expire(now_ns); }
+
+  [[nodiscard]] const ProcessTable& table() const { return table_; }
+
+ private:
+  Enricher(EnricherOptions options, procfs::ProcReader reader);
+  std::vector<ProcessEntry> scan(const ClockSync& clock);
+
+  EnricherOptions options_;
+  procfs::ProcReader reader_;
+  ProcessTable table_;
+};
+
+// uid -> user name, cached; lookups go through NSS (getpwuid_r), so this belongs on the
+// output thread, never on the receive path.
+class UserNames {
+ public:
+  const std::string* lookup(uint32_t uid);
+
+ private:
+  std::unordered_map<uint32_t, std::optional<std::string>> cache_;
+};
+
+}  // namespace proctrail

@@ -1,0 +1,247 @@
+// The event model shared by every source and every sink.
+//
+// An Event is passive data: a kernel timestamp, the subject process and thread, and one
+// payload whose alternative says what happened. Sources fill in what the kernel told them;
+// enrichment adds ExecDetails / ExitDetails; sinks only read.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace proctrail {
+
+// Order matters: it is the index of the matching alternative in EventData.
+enum class EventType : uint8_t {
+  Ack,       // the kernel's answer to a (un)subscribe request
+  Fork,      // a new process or thread
+  Exec,      // a process replaced its program image
+  Uid,       // real/effective uid changed
+  Gid,       // real/effective gid changed
+  Sid,       // setsid()
+  Ptrace,    // attach (tracer set) or detach (tracer 0)
+  Comm,      // the thread's name changed (prctl, /proc/PID/comm)
+  Coredump,  // a core dump started
+  Exit,      // a thread or process exited
+  Unknown,   // an event type this build does not know
+  Lost,      // events were lost; count when known
+  Resync,    // the process table was rebuilt from /proc after a loss
+  Start,     // first record of a stream: which backend and why
+};
+inline constexpr size_t kEventTypeCount = 14;
+
+// Lower-case name used in JSON "type" and in --events.
+std::string_view event_type_name(EventType type);
+
+struct AckData {
+  uint32_t error = 0;  // 0 on success, else a positive errno
+  uint32_t nonce = 0;  // cn_msg.ack: the requester's ack value plus one
+};
+
+struct ForkData {
+  int32_t parent_pid = 0;
+  int32_t parent_tid = 0;
+  int32_t child_pid = 0;
+  int32_t child_tid = 0;
+  // The kernel's own fields tell threads from processes: a new thread keeps the tgid.
+  [[nodiscard]] bool is_thread() const { return child_pid != child_tid; }
+};
+
+enum class ArgvSource : uint8_t { Kernel, Procfs, Unavailable };
+std::string_view argv_source_name(ArgvSource source);
+
+// Where a field of ExecDetails came from.
+enum class FieldSource : uint8_t { None, Kernel, Procfs, Table };
+std::string_view field_source_name(FieldSource source);
+
+// Fields of ExecDetails whose provenance is reported.
+enum class Field : uint8_t { Exe, Cwd, Creds, Comm, Ppid, StartTime, Cgroup, Env, Ancestry };
+inline constexpr size_t kFieldCount = 9;
+std::string_view field_name(Field field);
+
+struct Credentials {
+  uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
+  bool operator==(const Credentials&) const = default;
+};
+
+struct Container {
+  std::string runtime;  // docker, containerd, cri-o, podman, kubernetes
+  std::string id;       // 64 lower-case hex digits
+  bool operator==(const Container&) const = default;
+};
+
+struct Ancestor {
+  int32_t pid = 0;
+  std::string comm;
+  bool operator==(const Ancestor&) const = default;
+};
+
+// What identifies one program image of one process, read from /proc/PID/stat (fields 48-51).
+// Every exec maps a new image with its own randomised addresses, so two reads that see the
+// same identity saw the same image.
+struct ImageIdentity {
+  uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+  bool operator==(const ImageIdentity&) const = default;
+};
+
+// When and what /proc was read for an exec: lets the output stage prove the read saw the
+// image of this exec and not of a later one (see pipeline/exec_verifier.hpp).
+struct ProcfsRead {
+  uint64_t start_ns = 0;  // CLOCK_MONOTONIC just before the first read
+  uint64_t end_ns = 0;    // CLOCK_MONOTONIC after the last read
+  std::optional<ImageIdentity> image;
+};
+
+struct ExecDetails {
+  ArgvSource argv_source = ArgvSource::Unavailable;
+  // Why fields are missing or marked; empty when everything was read cleanly.
+  std::string note;
+
+  std::vector<std::string> argv;         // exact bytes, empty arguments kept
+  bool argv_truncated = false;           // argv holds a prefix of the real command line
+  std::optional<uint64_t> argv_bytes;    // real size of the argument area, NULs included
+  std::optional<uint32_t> argc;          // real argument count, when the kernel told us
+  std::optional<std::string> filename;   // path given to execve (kernel backend)
+  std::optional<std::string> exe;        // resolved executable
+  std::optional<std::string> cwd;
+  std::optional<int32_t> ppid;
+  std::optional<Credentials> creds;
+  std::optional<std::string> user;       // name of creds->uid, filled by the output stage
+  std::optional<std::string> comm;
+  std::optional<uint64_t> start_boottime_ns;  // process start, CLOCK_BOOTTIME
+  std::optional<std::string> cgroup;     // v2 path, or the v1 name=systemd / first hierarchy
+  std::optional<uint64_t> cgroup_id;     // cgroup v2 id (kernel backend)
+  std::optional<Container> container;
+  std::optional<std::vector<std::string>> env;  // only with --env
+  bool env_truncated = false;
+  std::vector<Ancestor> ancestry;        // parent first, up to pid 1 (only with --ancestry)
+
+  std::array<FieldSource, kFieldCount> sources{};
+  std::optional<ProcfsRead> procfs_read;
+
+  void set_source(Field f, FieldSource s) { sources[static_cast<size_t>(f)] = s; }
+  [[nodiscard]] FieldSource source(Field f) const { return sources[static_cast<size_t>(f)]; }
+};
+
+struct ExecData {
+  std::shared_ptr<ExecDetails> details;  // null when enrichment is off (e.g. seed format)
+};
+
+struct UidData {
+  uint32_t ruid = 0, euid = 0;
+};
+struct GidData {
+  uint32_t rgid = 0, egid = 0;
+};
+struct SidData {};
+struct PtraceData {
+  int32_t tracer_pid = 0;  // 0: detached
+  int32_t tracer_tid = 0;
+};
+struct CommData {
+  std::string comm;  // raw bytes, at most 15
+};
+struct CoredumpData {
+  int32_t parent_pid = 0;
+  int32_t parent_tid = 0;
+};
+
+// The command of an exiting process and how long it lived, from the process table.
+struct ExitDetails {
+  std::optional<std::string> comm;
+  std::vector<std::string> argv;  // argv of its last exec, when known
+  std::optional<uint64_t> duration_ns;
+  bool duration_approximate = false;  // start known only to /proc's 10 ms clock ticks
+};
+
+struct ExitData {
+  uint32_t raw_status = 0;   // task->exit_code: wait(2) status layout
+  uint32_t exit_signal = 0;  // signal sent to the parent (SIGCHLD, or none for threads)
+  int32_t parent_pid = 0;
+  int32_t parent_tid = 0;
+  std::shared_ptr<const ExitDetails> details;
+};
+
+struct UnknownData {
+  uint32_t what = 0;
+};
+
+struct LostData {
+  std::optional<uint64_t> count;  // nullopt: the kernel did not say how many
+  std::string reason;
+};
+
+struct ResyncData {
+  uint64_t added = 0;
+  uint64_t removed = 0;
+  uint64_t table_size = 0;
+};
+
+struct StartData {
+  std::string backend;  // netlink, bpf
+  std::string reason;   // why this backend
+  std::string version;
+};
+
+using EventData = std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData,
+                               CommData, CoredumpData, ExitData, UnknownData, LostData,
+                               ResyncData, StartData>;
+static_assert(std::variant_size_v<EventData> == kEventTypeCount);
+
+struct Event {
+  uint64_t ts_ns = 0;   // kernel timestamp, CLOCK_MONOTONIC
+  int64_t wall_ns = 0;  // the same instant as CLOCK_REALTIME, set at capture
+  int32_t cpu = -1;     // -1: unknown
+  int32_t pid = 0;      // process (thread group) id of the subject
+  int32_t tid = 0;      // thread id of the subject
+  EventData data;
+
+  [[nodiscard]] EventType type() const { return static_cast<EventType>(data.index()); }
+};
+
+// A decoded wait(2)-style status as the kernel stores it in task->exit_code.
+struct ExitStatus {
+  bool exited = false;  // true: normal exit with code; false: killed by signal
+  int code = 0;
+  int signal = 0;
+  bool core_dumped = false;
+};
+ExitStatus decode_exit_status(uint32_t raw);
+
+// "SIGTERM", or "SIG42" for numbers without a name.
+std::string signal_name(int signal);
+
+// A set of event types, as selected with --events.
+class EventMask {
+ public:
+  EventMask() = default;
+  static EventMask all();
+  // "fork,exec,exit,uid,gid,sid,ptrace,comm,coredump,all" plus "nonzero-exit" (exits with a
+  // non-zero status only). Unknown names are an error naming the bad word.
+  static std::optional<EventMask> parse(std::string_view list, std::string* error);
+
+  void add(EventType t) { bits_ |= bit(t); }
+  [[nodiscard]] bool has(EventType t) const { return (bits_ & bit(t)) != 0; }
+  [[nodiscard]] bool nonzero_exit_only() const { return nonzero_exit_only_; }
+  void set_nonzero_exit_only(bool v) { nonzero_exit_only_ = v; }
+  [[nodiscard]] bool covers_all_kernel_events() const;
+  [[nodiscard]] bool empty() const { return bits_ == 0; }
+  EventMask operator|(const EventMask& o) const;
+  bool operator==(const EventMask&) const = default;
+
+  // Whether an event passes this selection. Records about the stream itself (ack, lost,
+  // resync, start, unknown) always pass.
+  [[nodiscard]] bool accepts(const Event& e) const;
+
+ private:
+  static constexpr uint32_t bit(EventType t) { return 1u << static_cast<unsigned>(t); }
+  uint32_t bits_ = 0;
+  bool nonzero_exit_only_ = false;
+};
+
+}  // namespace proctrail

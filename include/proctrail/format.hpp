@@ -1,0 +1,44 @@
+// Formatters turn events into text. They append whole lines to a string and do no I/O, so
+// they can be tested against exact expected output and benchmarked without a file.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proctrail/event.hpp"
+
+namespace proctrail {
+
+class Formatter {
+ public:
+  virtual ~Formatter() = default;
+  // Appends zero or more complete lines describing e.
+  virtual void format(const Event& e, std::string& out) = 0;
+  // Appends a header line, if the format has one.
+  virtual void header(std::string& /*out*/) {}
+};
+
+enum class OutputFormat { Text, Json, Seed };
+std::optional<OutputFormat> parse_output_format(std::string_view name);
+
+struct TextOptions {
+  bool utc = false;  // times in UTC instead of the local zone
+};
+
+// Aligned columns for people: time, event, pid, details.
+std::unique_ptr<Formatter> make_text_formatter(TextOptions options = {});
+// One JSON object per line; fields documented in docs/event.schema.json.
+std::unique_ptr<Formatter> make_json_formatter();
+// The exact lines of the proc connector sample program this project started from.
+std::unique_ptr<Formatter> make_seed_formatter();
+
+std::unique_ptr<Formatter> make_formatter(OutputFormat format, TextOptions text = {});
+
+// "1.234 ms", "56 µs", "2.5 s": a duration for people.
+std::string human_duration(uint64_t ns);
+
+// RFC 3339 UTC time with nanoseconds: 2026-11-27T01:55:33.123456789Z.
+void append_rfc3339(std::string& out, int64_t wall_ns);
+
+}  // namespace proctrail

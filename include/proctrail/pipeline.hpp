@@ -1,0 +1,76 @@
+// Pipeline: source -> enrich (receive thread) -> bounded queue -> order, filter, format, write
+// (output thread).
+//
+// The receive thread does nothing but receive, update the process table and read /proc, so
+// the read happens as soon as the event arrives; it runs at elevated priority where allowed.
+// Formatting and writing happen on the output thread. The queue between them is bounded: when
+// the writer falls behind, whole batches are dropped, counted, and reported in the stream as a
+// lost record. Nothing is dropped silently.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "proctrail/enricher.hpp"
+#include "proctrail/event_orderer.hpp"
+#include "proctrail/format.hpp"
+#include "proctrail/source.hpp"
+
+namespace proctrail {
+
+enum class Priority { Realtime, Nice, Normal };
+std::optional<Priority> parse_priority(std::string_view name);
+
+// Raises the calling thread's scheduling priority: SCHED_FIFO when permitted, else a negative
+// nice value, else nothing. Returns what was done, for -v.
+std::string raise_thread_priority(Priority wanted);
+
+struct PipelineOptions {
+  EventMask events = EventMask::all();  // what the output shows
+  bool enrich = true;                   // process table and /proc reads (off for seed format)
+  EnricherOptions enricher;
+  OrdererOptions ordering;
+  size_t queue_capacity = 1 << 16;  // events
+  Priority priority = Priority::Realtime;
+  std::chrono::milliseconds poll_interval{10};
+  std::optional<StartData> start;  // a first record saying which backend runs and why
+  bool text_header = false;
+  std::function<void(std::string_view)> verbose;  // -v lines, to stderr in the CLI
+};
+
+struct PipelineStats {
+  SourceStats source;
+  uint64_t queue_drops = 0;  // events dropped because the output fell behind
+  uint64_t execs = 0;
+  uint64_t argv_kernel = 0, argv_procfs = 0, argv_unavailable = 0;
+  uint64_t superseded = 0;  // exec reads withdrawn by the verifier
+  uint64_t resyncs = 0;
+  uint64_t written = 0;  // records written
+  size_t table_size = 0;
+  std::string priority;
+};
+
+class Pipeline {
+ public:
+  Pipeline(EventSource& source, Formatter& formatter, int out_fd, PipelineOptions options);
+
+  // Runs until `stop` becomes true, the output is closed (EPIPE: a quiet end) or an error.
+  // The source must be started. Before returning it drains what the source has delivered.
+  Status run(const std::atomic<bool>& stop);
+
+  [[nodiscard]] const PipelineStats& stats() const { return stats_; }
+  [[nodiscard]] bool output_closed() const { return output_closed_; }
+
+ private:
+  EventSource& source_;
+  Formatter& formatter_;
+  int out_fd_;
+  PipelineOptions options_;
+  PipelineStats stats_;
+  bool output_closed_ = false;
+};
+
+}  // namespace proctrail

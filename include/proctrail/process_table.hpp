@@ -1,0 +1,87 @@
+// ProcessTable: what proctrail knows of each process, from the kernel's events first and from
+// /proc only for processes that were running before it started.
+//
+// Promises:
+//  - a process is identified by pid and start time: a fork that reuses a pid replaces the old
+//    entry, and nothing of the old process is attributed to the new one;
+//  - an exited process stays as a tombstone for a while (late or reordered events still find
+//    its command), then leaves; the table's size is bounded by the live processes plus the
+//    tombstones of the last `tombstone_ttl_ns`, capped at `max_tombstones`;
+//  - threads are not entries: the kernel's fork and exit fields tell them apart.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proctrail/event.hpp"
+
+namespace proctrail {
+
+struct ProcessEntry {
+  int32_t pid = 0;
+  int32_t ppid = 0;
+  uint64_t start_ns = 0;       // CLOCK_MONOTONIC
+  bool start_precise = false;  // from a kernel timestamp, not /proc's clock ticks
+  std::string comm;
+  // argv of the latest exec, shared with the entry of any child forked before the next exec.
+  std::shared_ptr<const std::vector<std::string>> argv;
+  bool exited = false;
+  uint64_t exit_ns = 0;
+};
+
+struct ProcessTableOptions {
+  uint64_t tombstone_ttl_ns = 5'000'000'000;
+  size_t max_tombstones = 65536;
+};
+
+class ProcessTable {
+ public:
+  explicit ProcessTable(ProcessTableOptions options = {}) : options_(options) {}
+
+  // Records a new process (not a thread). The child inherits the parent's command until it
+  // execs.
+  void on_fork(const Event& e, const ForkData& fork);
+  // Records an exec's command. Creates the entry if the fork was missed.
+  void on_exec(const Event& e, const ExecDetails* details);
+  void on_comm(const Event& e, const CommData& comm);
+  // A process (thread group leader) exit: the entry becomes a tombstone. Returns the exiting
+  // process's command and lifetime; null for thread exits and unknown processes.
+  std::shared_ptr<const ExitDetails> on_exit(const Event& e);
+
+  // Adds a process seen in /proc (table seeding and resync). Entries already known keep their
+  // precise data when the start time matches.
+  void add_scanned(ProcessEntry entry);
+
+  // Replaces the table's live entries with a /proc scan, keeping tombstones. Returns how many
+  // entries were added and removed.
+  ResyncData resync(std::vector<ProcessEntry> scanned);
+
+  [[nodiscard]] const ProcessEntry* find(int32_t pid) const;
+  // Start time of the live process with this pid, for checking a /proc read's identity.
+  [[nodiscard]] std::optional<uint64_t> live_start_ns(int32_t pid) const;
+  // Parent chain from the table: the parent first, up to pid 1 or the first unknown pid.
+  [[nodiscard]] std::vector<Ancestor> ancestry(int32_t pid, size_t max_depth = 64) const;
+
+  // Drops tombstones older than the TTL (and the oldest beyond the cap).
+  void expire(uint64_t now_ns);
+
+  [[nodiscard]] size_t size() const { return entries_.size(); }
+  [[nodiscard]] size_t tombstones() const { return tombstone_count_; }
+
+ private:
+  void bury(ProcessEntry& entry, uint64_t ts);
+
+  ProcessTableOptions options_;
+  std::unordered_map<int32_t, ProcessEntry> entries_;
+  // Exit order of tombstones: (exit time, pid). An item is stale when its pid has been reused
+  // since; expire() checks before removing.
+  std::deque<std::pair<uint64_t, int32_t>> buried_;
+  size_t tombstone_count_ = 0;
+};
+
+}  // namespace proctrail

@@ -1,0 +1,49 @@
+// EventSource: the contract every capture mechanism implements (netlink, eBPF, replay, fake).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proctrail/event.hpp"
+#include "proctrail/result.hpp"
+
+namespace proctrail {
+
+struct SourceStats {
+  uint64_t received = 0;       // events delivered to the caller
+  uint64_t lost = 0;           // events known to be lost, counted
+  uint64_t loss_reports = 0;   // losses the kernel reported without a count (ENOBUFS)
+  uint64_t decode_errors = 0;  // malformed or truncated messages dropped
+  uint64_t rejected = 0;       // messages not sent by the kernel, dropped
+  uint64_t filter_leaks = 0;   // events outside a kernel-side filter that still arrived
+};
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+
+  // Opens and subscribes. Fails with one clear line when the mechanism cannot work here.
+  virtual Status start() = 0;
+
+  // Waits up to `timeout` for events and appends them to `out`. A timeout is not an error.
+  // Losses arrive in `out` as LostData events, in stream order.
+  virtual Status poll(std::chrono::milliseconds timeout, std::vector<Event>& out) = 0;
+
+  // Every event with a timestamp up to this CLOCK_MONOTONIC instant has been returned by
+  // poll() already; later polls return only newer ones. Drives ordering downstream.
+  [[nodiscard]] virtual uint64_t watermark_ns() const = 0;
+
+  // Readable when poll() has something to do, for embedders with their own event loop.
+  [[nodiscard]] virtual int fd() const = 0;
+
+  [[nodiscard]] virtual SourceStats stats() const = 0;
+  [[nodiscard]] virtual std::string_view name() const = 0;
+
+  // Facts worth showing under -v: buffer sizes, kernel features in use, fallbacks taken.
+  [[nodiscard]] virtual std::vector<std::string> notes() const = 0;
+};
+
+}  // namespace proctrail

@@ -1,0 +1,150 @@
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+
+namespace proctrail::cli {
+
+namespace {
+
+constexpr const char* kFooter = R"(Backends:
+  auto     the eBPF backend when it loads here, else netlink (the default)
+  bpf      eBPF programs on BTF tracepoints: argv is read in the kernel at exec, so it is
+           right even for processes that exit at once or rewrite their argv
+  netlink  the kernel's proc connector; argv and the rest are read from /proc as each
+           event arrives, checked against pid reuse and later execs, and marked
+           "unavailable" when they could not be read for sure
+
+Events (-e): fork, exec, exit, nonzero-exit (exits with a non-zero status only), uid, gid,
+  sid, ptrace, comm, coredump, all. Lost, resync and start records are always shown.
+
+Examples:
+  proctrail                          every event, as aligned text
+  proctrail -e exec,exit             what runs and how it ends
+  proctrail -f json -o trail.jsonl   JSON lines into a file (fields: docs/event.schema.json)
+  proctrail -e nonzero-exit          only processes that failed
+  proctrail -e exec --ancestry       each command with its chain of parents
+  proctrail -f seed                  the output of the classic proc connector sample
+  proctrail -v --stats               say what was set up and print totals at exit
+
+Exit status: 0 on success (also after SIGINT/SIGTERM, or when the reader of the output goes
+away), 1 when monitoring fails, 2 for a bad command line.)";
+
+std::optional<size_t> parse_size(const std::string& text) {
+  size_t value = 0;
+  const char* end = text.data() + text.size();
+  auto r = std::from_chars(text.data(), end, value);
+  if (r.ec != std::errc() || r.ptr == text.data()) return std::nullopt;
+  std::string_view suffix(r.ptr, static_cast<size_t>(end - r.ptr));
+  size_t mult = 1;
+  if (suffix == "" || suffix == "B") {
+    mult = 1;
+  } else if (suffix == "K" || suffix == "KiB" || suffix == "k") {
+    mult = size_t{1} << 10;
+  } else if (suffix == "M" || suffix == "MiB") {
+    mult = size_t{1} << 20;
+  } else if (suffix == "G" || suffix == "GiB") {
+    mult = size_t{1} << 30;
+  } else {
+    return std::nullopt;
+  }
+  if (value > SIZE_MAX / mult) return std::nullopt;
+  return value * mult;
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "proctrail: error: %s (see --help)\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+ParseOutcome parse_options(int argc, char** argv) {
+  CLI::App app{"proctrail: every process the machine starts, with its true command line, "
+               "parent, user, cwd, container, exit status and lifetime."};
+  app.footer(kFooter);
+  app.get_formatter()->column_width(34);
+
+  Options o;
+  std::string backend = "auto", format = "text", events = "all", priority = "realtime";
+  std::string max_argv = "128K", rcvbuf = "32M", ringbuf = "16M";
+  bool version = false, no_header = false;
+
+  app.add_option("-b,--backend", backend, "auto, bpf or netlink (default auto)");
+  app.add_option("-f,--format", format, "text, json or seed (default text)");
+  app.add_option("-e,--events", events, "comma-separated event types to show (default all)");
+  app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout");
+  app.add_flag("-v,--verbose", o.verbose, "say on stderr what was set up: backend, buffers, priority");
+  app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
+  app.add_flag("--env", o.env, "add each exec's environment (it may hold secrets)");
+  app.add_flag("--ancestry", o.ancestry, "add each exec's chain of parent commands up to pid 1");
+  app.add_option("--max-argv-bytes", max_argv,
+                 "command line bytes kept per exec, longer ones are flagged truncated (default 128K)");
+  app.add_option("--priority", priority,
+                 "receive thread scheduling: realtime (default: SCHED_FIFO 10, so /proc is read "
+                 "before short-lived processes vanish; falls back to nice -10, then normal, where "
+                 "not permitted), nice, or normal");
+  app.add_option("--rcvbuf", rcvbuf, "netlink socket receive buffer (default 32M)");
+  app.add_option("--ringbuf", ringbuf, "eBPF ring buffer size, a power of two (default 16M)");
+  app.add_flag("--no-header", no_header, "text format: no column header line");
+  app.add_flag("--utc", o.utc, "text format: times in UTC instead of local time");
+  app.add_flag("-V,--version", version, "print the version and exit");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return {std::nullopt, 0};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, usage_error(e.what())};
+  }
+  if (version) {
+    std::printf("proctrail %s\n", PROCTRAIL_VERSION);
+    return {std::nullopt, 0};
+  }
+
+  if (backend == "auto") {
+    o.backend = Backend::Auto;
+  } else if (backend == "bpf") {
+    o.backend = Backend::Bpf;
+  } else if (backend == "netlink") {
+    o.backend = Backend::Netlink;
+  } else {
+    return {std::nullopt, usage_error("unknown backend '" + backend + "' (choose auto, bpf or netlink)")};
+  }
+  auto f = parse_output_format(format);
+  if (!f) return {std::nullopt, usage_error("unknown format '" + format + "' (choose text, json or seed)")};
+  o.format = *f;
+  std::string err;
+  auto mask = EventMask::parse(events, &err);
+  if (!mask) return {std::nullopt, usage_error(err)};
+  o.events = *mask;
+  auto p = parse_priority(priority);
+  if (!p) return {std::nullopt, usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
+  o.priority = *p;
+  auto argv_bytes = parse_size(max_argv);
+  if (!argv_bytes || *argv_bytes < 16 || *argv_bytes > (size_t{64} << 20)) {
+    return {std::nullopt, usage_error("--max-argv-bytes wants a size from 16 to 64M, like 128K, not '" + max_argv + "'")};
+  }
+  o.max_argv_bytes = *argv_bytes;
+  auto rb = parse_size(rcvbuf);
+  if (!rb || *rb < 4096 || *rb > (size_t{1} << 30)) {
+    return {std::nullopt, usage_error("--rcvbuf wants a size from 4K to 1G, not '" + rcvbuf + "'")};
+  }
+  o.receive_buffer_bytes = static_cast<int>(*rb);
+  auto ring = parse_size(ringbuf);
+  if (!ring || *ring < 4096 || *ring > (size_t{1} << 30) || (*ring & (*ring - 1)) != 0) {
+    return {std::nullopt, usage_error("--ringbuf wants a power of two from 4K to 1G, not '" + ringbuf + "'")};
+  }
+  o.ring_buffer_bytes = *ring;
+  o.header = !no_header;
+  if (o.format != OutputFormat::Text && (o.utc || no_header)) {
+    return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
+  }
+  return {o, 0};
+}
+
+}  // namespace proctrail::cli

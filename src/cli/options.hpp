@@ -1,0 +1,41 @@
+// Command-line options of the proctrail tool.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proctrail/event.hpp"
+#include "proctrail/format.hpp"
+#include "proctrail/pipeline.hpp"
+
+namespace proctrail::cli {
+
+enum class Backend { Auto, Bpf, Netlink };
+
+struct Options {
+  Backend backend = Backend::Auto;
+  OutputFormat format = OutputFormat::Text;
+  EventMask events = EventMask::all();
+  std::string output;  // empty: standard output
+  bool verbose = false;
+  bool stats = false;
+  bool env = false;
+  bool ancestry = false;
+  bool header = true;
+  bool utc = false;
+  size_t max_argv_bytes = 128 * 1024;
+  Priority priority = Priority::Realtime;
+  int receive_buffer_bytes = 32 << 20;
+  size_t ring_buffer_bytes = 16 << 20;
+};
+
+struct ParseOutcome {
+  std::optional<Options> options;  // set when the tool should run
+  int exit_code = 0;               // otherwise: exit with this (0 after --help / --version)
+};
+
+// Parses argv. Help and version go to stdout; a usage error is one line on stderr.
+ParseOutcome parse_options(int argc, char** argv);
+
+}  // namespace proctrail::cli

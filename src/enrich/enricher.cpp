@@ -1,0 +1,108 @@
+#include "proctrail/enricher.hpp"
+
+#include <pwd.h>
+
+#include <vector>
+
+namespace proctrail {
+
+Enricher::Enricher(EnricherOptions options, procfs::ProcReader reader)
+    : options_(std::move(options)), reader_(std::move(reader)), table_(options_.table) {}
+
+Result<std::unique_ptr<Enricher>> Enricher::create(EnricherOptions options) {
+  auto reader = procfs::ProcReader::open(options.proc_root, options.read);
+  if (!reader) return reader.error();
+  return std::unique_ptr<Enricher>(new Enricher(std::move(options), std::move(*reader)));
+}
+
+std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
+  std::vector<ProcessEntry> out;
+  auto pids = reader_.list_pids();
+  if (!pids) return out;
+  out.reserve(pids->size());
+  for (int32_t pid : *pids) {
+    auto snap = reader_.read_snapshot(pid);
+    if (!snap) continue;  // gone since the listing
+    ProcessEntry p;
+    p.pid = pid;
+    p.ppid = snap->stat.ppid;
+    p.start_ns = clock.boottime_to_monotonic_ns(snap->stat.start_ticks * reader_.tick_ns());
+    p.start_precise = false;
+    p.comm = std::move(snap->stat.comm);
+    if (!snap->argv.empty()) {
+      p.argv = std::make_shared<const std::vector<std::string>>(std::move(snap->argv));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status Enricher::seed(const ClockSync& clock) {
+  for (auto& p : scan(clock)) table_.add_scanned(std::move(p));
+  return {};
+}
+
+Event Enricher::resync(const ClockSync& clock) {
+  Event e;
+  e.ts_ns = monotonic_now_ns();
+  e.wall_ns = clock.to_wall_ns(e.ts_ns);
+  e.data = table_.resync(scan(clock));
+  return e;
+}
+
+void Enricher::process(Event& e, const ClockSync& clock) {
+  switch (e.type()) {
+    case EventType::Fork:
+      table_.on_fork(e, std::get<ForkData>(e.data));
+      break;
+    case EventType::Comm:
+      table_.on_comm(e, std::get<CommData>(e.data));
+      break;
+    case EventType::Exit: {
+      auto& x = std::get<ExitData>(e.data);
+      x.details = table_.on_exit(e);
+      break;
+    }
+    case EventType::Exec: {
+      auto& x = std::get<ExecData>(e.data);
+      if (!x.details) x.details = std::make_shared<ExecDetails>();
+      ExecDetails& d = *x.details;
+      if (options_.read_proc) {
+        procfs::ExpectedProcess expected;
+        expected.event_boottime_ns = clock.to_boottime_ns(e.ts_ns);
+        if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
+          expected.known_start_boottime_ns = d.start_boottime_ns;
+        } else if (auto start = table_.live_start_ns(e.pid)) {
+          expected.known_start_boottime_ns = clock.to_boottime_ns(*start);
+        }
+        reader_.read_exec(e.pid, expected, d);
+      }
+      table_.on_exec(e, &d);
+      if (options_.ancestry) {
+        d.ancestry = table_.ancestry(e.pid);
+        d.set_source(Field::Ancestry, FieldSource::Table);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+const std::string* UserNames::lookup(uint32_t uid) {
+  auto it = cache_.find(uid);
+  if (it == cache_.end()) {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(4096);
+    std::optional<std::string> name;
+    while (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == ERANGE && buf.size() < (1 << 20)) {
+      buf.resize(buf.size() * 2);
+    }
+    if (found) name = found->pw_name;
+    it = cache_.emplace(uid, std::move(name)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+}  // namespace proctrail

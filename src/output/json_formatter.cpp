@@ -1,0 +1,251 @@
+// JSON lines. Every string the kernel or a process controls goes through append_json_string;
+// when it is not valid UTF-8, a sibling "<name>_b64" field carries the exact bytes.
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "proctrail/escape.hpp"
+#include "proctrail/format.hpp"
+
+namespace proctrail {
+
+namespace {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  void begin() { out_ += '{'; }
+  void end() { out_ += "}\n"; }
+
+  void key(std::string_view k) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += k;  // keys are ours: plain ASCII
+    out_ += "\":";
+  }
+  template <class T>
+  void num(std::string_view k, T v) {
+    key(k);
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+  }
+  void boolean(std::string_view k, bool v) {
+    key(k);
+    out_ += v ? "true" : "false";
+  }
+  void null(std::string_view k) {
+    key(k);
+    out_ += "null";
+  }
+  void word(std::string_view k, std::string_view ascii) {  // our own vocabulary, no escaping
+    key(k);
+    out_ += '"';
+    out_ += ascii;
+    out_ += '"';
+  }
+  // An untrusted string, with its exact bytes in k_b64 when it is not valid UTF-8.
+  void str(std::string_view k, std::string_view v) {
+    key(k);
+    if (!append_json_string(out_, v)) {
+      key(std::string(k) + "_b64");
+      out_ += '"';
+      append_base64(out_, v);
+      out_ += '"';
+    }
+  }
+  // An array of untrusted strings; k_b64 (every element, base64) when any is not UTF-8.
+  void strings(std::string_view k, const std::vector<std::string>& v) {
+    key(k);
+    out_ += '[';
+    bool exact = true;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out_ += ',';
+      exact = append_json_string(out_, v[i]) && exact;
+    }
+    out_ += ']';
+    if (!exact) {
+      key(std::string(k) + "_b64");
+      out_ += '[';
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i) out_ += ',';
+        out_ += '"';
+        append_base64(out_, v[i]);
+        out_ += '"';
+      }
+      out_ += ']';
+    }
+  }
+  void time(std::string_view k, int64_t wall_ns) {
+    key(k);
+    out_ += '"';
+    append_rfc3339(out_, wall_ns);
+    out_ += '"';
+  }
+  std::string& raw() { return out_; }
+  void open_object(std::string_view k) {
+    key(k);
+    out_ += '{';
+    first_ = true;
+  }
+  void close_object() {
+    out_ += '}';
+    first_ = false;
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void write_exec(JsonWriter& w, const ExecDetails& d) {
+  w.word("argv_source", argv_source_name(d.argv_source));
+  if (d.argv_source != ArgvSource::Unavailable) {
+    w.strings("argv", d.argv);
+    w.boolean("argv_truncated", d.argv_truncated);
+  }
+  if (d.argv_bytes) w.num("argv_bytes", *d.argv_bytes);
+  if (d.argc) w.num("argc", *d.argc);
+  if (d.filename) w.str("filename", *d.filename);
+  if (d.exe) w.str("exe", *d.exe);
+  if (d.cwd) w.str("cwd", *d.cwd);
+  if (d.ppid) w.num("ppid", *d.ppid);
+  if (d.creds) {
+    w.num("uid", d.creds->uid);
+    w.num("euid", d.creds->euid);
+    w.num("gid", d.creds->gid);
+    w.num("egid", d.creds->egid);
+  }
+  if (d.user) w.str("user", *d.user);
+  if (d.comm) w.str("comm", *d.comm);
+  if (d.start_boottime_ns) w.num("start_boottime_ns", *d.start_boottime_ns);
+  if (d.cgroup) w.str("cgroup", *d.cgroup);
+  if (d.cgroup_id) w.num("cgroup_id", *d.cgroup_id);
+  if (d.container) {
+    w.open_object("container");
+    w.str("runtime", d.container->runtime);
+    w.str("id", d.container->id);
+    w.close_object();
+  }
+  if (d.env) {
+    w.strings("env", *d.env);
+    w.boolean("env_truncated", d.env_truncated);
+  }
+  if (d.source(Field::Ancestry) != FieldSource::None) {
+    w.key("ancestry");
+    std::string& out = w.raw();
+    out += '[';
+    for (size_t i = 0; i < d.ancestry.size(); ++i) {
+      if (i) out += ',';
+      JsonWriter a(out);
+      a.begin();
+      a.num("pid", d.ancestry[i].pid);
+      a.str("comm", d.ancestry[i].comm);
+      out += '}';
+    }
+    out += ']';
+  }
+  bool any = false;
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (d.sources[i] == FieldSource::None) continue;
+    if (!any) w.open_object("sources");
+    any = true;
+    w.word(field_name(static_cast<Field>(i)), field_source_name(d.sources[i]));
+  }
+  if (any) w.close_object();
+  if (!d.note.empty()) w.str("note", d.note);
+}
+
+class JsonFormatter final : public Formatter {
+ public:
+  void format(const Event& e, std::string& out) override {
+    JsonWriter w(out);
+    w.begin();
+    w.word("type", event_type_name(e.type()));
+    w.time("time", e.wall_ns);
+    w.num("ts_ns", e.ts_ns);
+    if (e.cpu >= 0) {
+      w.num("cpu", e.cpu);
+    } else {
+      w.null("cpu");
+    }
+    w.num("pid", e.pid);
+    w.num("tid", e.tid);
+    std::visit(
+        [&](const auto& d) {
+          using T = std::decay_t<decltype(d)>;
+          if constexpr (std::is_same_v<T, AckData>) {
+            w.num("error", d.error);
+          } else if constexpr (std::is_same_v<T, ForkData>) {
+            w.num("parent_pid", d.parent_pid);
+            w.num("parent_tid", d.parent_tid);
+            w.num("child_pid", d.child_pid);
+            w.num("child_tid", d.child_tid);
+            w.boolean("thread", d.is_thread());
+          } else if constexpr (std::is_same_v<T, ExecData>) {
+            if (d.details) write_exec(w, *d.details);
+          } else if constexpr (std::is_same_v<T, UidData>) {
+            w.num("ruid", d.ruid);
+            w.num("euid", d.euid);
+          } else if constexpr (std::is_same_v<T, GidData>) {
+            w.num("rgid", d.rgid);
+            w.num("egid", d.egid);
+          } else if constexpr (std::is_same_v<T, PtraceData>) {
+            w.boolean("attached", d.tracer_pid != 0);
+            w.num("tracer_pid", d.tracer_pid);
+            w.num("tracer_tid", d.tracer_tid);
+          } else if constexpr (std::is_same_v<T, CommData>) {
+            w.str("comm", d.comm);
+          } else if constexpr (std::is_same_v<T, CoredumpData>) {
+            w.num("parent_pid", d.parent_pid);
+            w.num("parent_tid", d.parent_tid);
+          } else if constexpr (std::is_same_v<T, ExitData>) {
+            ExitStatus s = decode_exit_status(d.raw_status);
+            if (s.exited) {
+              w.num("exit_code", s.code);
+            } else {
+              w.word("signal", signal_name(s.signal));
+            }
+            w.boolean("core_dumped", s.core_dumped);
+            w.num("raw_exit_code", d.raw_status);
+            w.num("exit_signal", d.exit_signal);
+            w.num("parent_pid", d.parent_pid);
+            w.num("parent_tid", d.parent_tid);
+            w.boolean("thread", e.pid != e.tid);
+            if (d.details) {
+              if (d.details->comm) w.str("comm", *d.details->comm);
+              if (!d.details->argv.empty()) w.strings("argv", d.details->argv);
+              if (d.details->duration_ns) {
+                w.num("duration_ns", *d.details->duration_ns);
+                w.boolean("duration_approximate", d.details->duration_approximate);
+              }
+            }
+          } else if constexpr (std::is_same_v<T, UnknownData>) {
+            w.num("what", d.what);
+          } else if constexpr (std::is_same_v<T, LostData>) {
+            if (d.count) {
+              w.num("count", *d.count);
+            } else {
+              w.null("count");
+            }
+            w.str("reason", d.reason);
+          } else if constexpr (std::is_same_v<T, ResyncData>) {
+            w.num("added", d.added);
+            w.num("removed", d.removed);
+            w.num("table_size", d.table_size);
+          } else if constexpr (std::is_same_v<T, StartData>) {
+            w.str("backend", d.backend);
+            w.str("reason", d.reason);
+            w.str("version", d.version);
+          }
+        },
+        e.data);
+    w.end();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Formatter> make_json_formatter() { return std::make_unique<JsonFormatter>(); }
+
+}  // namespace proctrail

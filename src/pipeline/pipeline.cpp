@@ -1,0 +1,258 @@
+#include "proctrail/pipeline.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "proctrail/clock.hpp"
+
+namespace proctrail {
+
+namespace {
+
+constexpr uint64_t kSecond = 1'000'000'000;
+
+struct Batch {
+  std::vector<Event> events;
+  uint64_t watermark_ns = 0;
+};
+
+// Single producer, single consumer; bounded by the number of events it holds.
+class BatchQueue {
+ public:
+  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+
+  // False when the batch does not fit. Batches without events always fit: they only carry
+  // the watermark forward.
+  bool try_push(Batch&& b) {
+    {
+      std::lock_guard lock(mu_);
+      if (!b.events.empty() && held_ + b.events.size() > capacity_) return false;
+      held_ += b.events.size();
+      q_.push_back(std::move(b));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Waits for a batch; nullopt once closed and empty.
+  std::optional<Batch> pop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !q_.empty() || closed_; });
+    if (q_.empty()) return std::nullopt;
+    Batch b = std::move(q_.front());
+    q_.pop_front();
+    held_ -= b.events.size();
+    return b;
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> q_;
+  size_t held_ = 0;
+  size_t capacity_;
+  bool closed_ = false;
+};
+
+Event make_stream_event(EventData data, const ClockSync& clock) {
+  Event e;
+  e.ts_ns = monotonic_now_ns();
+  e.wall_ns = clock.to_wall_ns(e.ts_ns);
+  e.data = std::move(data);
+  return e;
+}
+
+}  // namespace
+
+std::optional<Priority> parse_priority(std::string_view name) {
+  if (name == "realtime" || name == "rt") return Priority::Realtime;
+  if (name == "nice") return Priority::Nice;
+  if (name == "normal" || name == "none") return Priority::Normal;
+  return std::nullopt;
+}
+
+std::string raise_thread_priority(Priority wanted) {
+  std::string why;
+  if (wanted == Priority::Realtime) {
+    sched_param sp{};
+    sp.sched_priority = 10;
+    int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+    if (err == 0) return "receive thread runs SCHED_FIFO at priority 10";
+    why = " (SCHED_FIFO refused: " + std::string(strerrordesc_np(err)) + ")";
+  }
+  if (wanted != Priority::Normal) {
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), -10) == 0) {
+      return "receive thread runs at nice -10" + why;
+    }
+    why += " (nice -10 refused: " + std::string(strerrordesc_np(errno)) + ")";
+  }
+  return "receive thread runs at normal priority" + why;
+}
+
+Pipeline::Pipeline(EventSource& source, Formatter& formatter, int out_fd, PipelineOptions options)
+    : source_(source), formatter_(formatter), out_fd_(out_fd), options_(std::move(options)) {}
+
+Status Pipeline::run(const std::atomic<bool>& stop) {
+  ClockSync clock;
+  std::unique_ptr<Enricher> enricher;
+  if (options_.enrich) {
+    auto e = Enricher::create(options_.enricher);
+    if (!e) return e.error();
+    enricher = std::move(*e);
+    if (auto s = enricher->seed(clock); !s) return s;
+  }
+
+  BatchQueue queue(options_.queue_capacity);
+  std::atomic<bool> output_closed{false};
+  Status output_status;
+
+  // The output thread: order, filter, format, write.
+  std::thread writer([&] {
+    EventOrderer orderer(options_.ordering);
+    UserNames users;
+    std::string buf;
+    std::vector<Event> ready;
+    bool failed = false;
+    auto flush = [&] {
+      size_t off = 0;
+      while (off < buf.size() && !failed) {
+        ssize_t n = ::write(out_fd_, buf.data() + off, buf.size() - off);
+        if (n >= 0) {
+          off += static_cast<size_t>(n);
+        } else if (errno == EPIPE) {
+          output_closed = true;  // the reader went away (| head): a quiet end
+          failed = true;
+        } else if (errno != EINTR) {
+          output_status = system_error("write output");
+          output_closed = true;
+          failed = true;
+        }
+      }
+      buf.clear();
+    };
+    auto emit = [&] {
+      for (Event& e : ready) {
+        if (auto* x = std::get_if<ExecData>(&e.data); x && x->details) {
+          ExecDetails& d = *x->details;
+          ++stats_.execs;
+          if (d.argv_source == ArgvSource::Kernel) ++stats_.argv_kernel;
+          if (d.argv_source == ArgvSource::Procfs) ++stats_.argv_procfs;
+          if (d.argv_source == ArgvSource::Unavailable) ++stats_.argv_unavailable;
+          if (d.creds && !d.user) {
+            if (const std::string* name = users.lookup(d.creds->uid)) d.user = *name;
+          }
+        }
+        if (failed) continue;
+        formatter_.format(e, buf);
+        ++stats_.written;
+        if (buf.size() >= 64 * 1024) flush();
+      }
+      ready.clear();
+      if (!buf.empty()) flush();
+    };
+    if (options_.text_header) formatter_.header(buf);
+    if (options_.start) {
+      // The start record heads the stream, ahead of anything the kernel sent meanwhile.
+      ready.push_back(make_stream_event(*options_.start, ClockSync{}));
+      emit();
+    }
+    while (auto batch = queue.pop()) {
+      for (Event& e : batch->events) {
+        if (options_.events.accepts(e)) orderer.push(std::move(e));
+      }
+      orderer.advance(batch->watermark_ns, ready);
+      emit();
+    }
+    orderer.finish(ready);
+    emit();
+    stats_.superseded = orderer.superseded();
+  });
+
+  // This thread receives. Raise its priority only now: the writer must not inherit it.
+  stats_.priority = raise_thread_priority(options_.priority);
+  if (options_.verbose) options_.verbose(stats_.priority);
+
+  Status status;
+  Batch batch;
+  uint64_t dropped = 0;  // events dropped at the queue, not yet reported in the stream
+  uint64_t last_housekeeping = monotonic_now_ns(), last_resync = 0;
+  bool resync_due = false;
+  uint64_t stop_at = 0;
+  for (;;) {
+    uint64_t now = monotonic_now_ns();
+    if (output_closed) break;
+    if (stop.load(std::memory_order_relaxed) && stop_at == 0) {
+      // Keep receiving a little longer, so that held execs can be verified and what the
+      // kernel queued before the stop is written.
+      stop_at = now + options_.ordering.exec_guard_ns + 2 * static_cast<uint64_t>(
+                                                                options_.poll_interval.count()) *
+                                                            1'000'000;
+    }
+    if (stop_at != 0 && now >= stop_at) break;
+
+    size_t first_new = batch.events.size();
+    if (auto s = source_.poll(options_.poll_interval, batch.events); !s) {
+      status = s;
+      break;
+    }
+    for (size_t i = first_new; i < batch.events.size(); ++i) {
+      Event& e = batch.events[i];
+      if (enricher) enricher->process(e, clock);
+      if (e.type() == EventType::Lost) resync_due = true;
+    }
+    now = monotonic_now_ns();
+    if (enricher && resync_due && now - last_resync > kSecond) {
+      batch.events.push_back(enricher->resync(clock));
+      ++stats_.resyncs;
+      resync_due = false;
+      last_resync = now;
+    }
+    if (now - last_housekeeping > kSecond) {
+      clock.refresh();
+      if (enricher) enricher->expire(now);
+      last_housekeeping = now;
+    }
+    if (dropped > 0 && !batch.events.empty()) {
+      Event lost = make_stream_event(
+          LostData{dropped, "output queue full: the writer fell behind"}, clock);
+      lost.ts_ns = batch.events.front().ts_ns;  // report it where the gap is
+      batch.events.insert(batch.events.begin(), std::move(lost));
+    }
+    batch.watermark_ns = source_.watermark_ns();
+    size_t n = batch.events.size();
+    bool had_report = dropped > 0 && n > 0;
+    if (queue.try_push(std::move(batch))) {
+      if (had_report) dropped = 0;
+    } else {
+      uint64_t lost_now = had_report ? n - 1 : n;
+      dropped += lost_now;
+      stats_.queue_drops += lost_now;
+    }
+    batch = Batch{};
+  }
+  queue.close();
+  writer.join();
+  output_closed_ = output_closed;
+  stats_.source = source_.stats();
+  if (enricher) stats_.table_size = enricher->table().size();
+  if (!status) return status;
+  return output_status;
+}
+
+}  // namespace proctrail

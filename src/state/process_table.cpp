@@ -1,0 +1,154 @@
+#include "proctrail/process_table.hpp"
+
+#include <unordered_set>
+
+namespace proctrail {
+
+void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
+  if (fork.is_thread()) return;
+  ProcessEntry child;
+  child.pid = fork.child_pid;
+  child.ppid = fork.parent_pid;
+  child.start_ns = e.ts_ns;
+  child.start_precise = true;
+  if (auto it = entries_.find(fork.parent_pid); it != entries_.end()) {
+    child.comm = it->second.comm;
+    child.argv = it->second.argv;
+  }
+  auto [it, inserted] = entries_.try_emplace(child.pid);
+  if (!inserted && it->second.exited) --tombstone_count_;  // a reused pid replaces a tombstone
+  it->second = std::move(child);
+}
+
+void ProcessTable::on_exec(const Event& e, const ExecDetails* details) {
+  auto [it, inserted] = entries_.try_emplace(e.pid);
+  ProcessEntry& p = it->second;
+  if (inserted) {
+    // The fork happened before we listened, or was lost.
+    p.pid = e.pid;
+    p.start_ns = e.ts_ns;
+    p.start_precise = false;
+  } else if (p.exited) {
+    return;  // a late exec of a process that has already exited changes nothing
+  }
+  if (!details) return;
+  if (details->ppid && inserted) p.ppid = *details->ppid;
+  if (details->comm) p.comm = *details->comm;
+  if (details->argv_source != ArgvSource::Unavailable) {
+    p.argv = std::make_shared<const std::vector<std::string>>(details->argv);
+  } else {
+    p.argv.reset();  // the old image's command is no longer this process's
+  }
+}
+
+void ProcessTable::on_comm(const Event& e, const CommData& comm) {
+  if (e.pid != e.tid) return;  // thread names are not the process's
+  if (auto it = entries_.find(e.pid); it != entries_.end() && !it->second.exited) {
+    it->second.comm = comm.comm;
+  }
+}
+
+void ProcessTable::bury(ProcessEntry& entry, uint64_t ts) {
+  entry.exited = true;
+  entry.exit_ns = ts;
+  buried_.emplace_back(ts, entry.pid);
+  ++tombstone_count_;
+}
+
+std::shared_ptr<const ExitDetails> ProcessTable::on_exit(const Event& e) {
+  if (e.pid != e.tid) return nullptr;
+  auto it = entries_.find(e.pid);
+  if (it == entries_.end() || it->second.exited) return nullptr;
+  ProcessEntry& p = it->second;
+  auto details = std::make_shared<ExitDetails>();
+  if (!p.comm.empty()) details->comm = p.comm;
+  if (p.argv) details->argv = *p.argv;
+  if (e.ts_ns >= p.start_ns && p.start_ns != 0) {
+    details->duration_ns = e.ts_ns - p.start_ns;
+    details->duration_approximate = !p.start_precise;
+  }
+  bury(p, e.ts_ns);
+  return details;
+}
+
+void ProcessTable::add_scanned(ProcessEntry entry) {
+  auto [it, inserted] = entries_.try_emplace(entry.pid);
+  if (!inserted) {
+    ProcessEntry& old = it->second;
+    if (!old.exited) {
+      // Same process if the start times agree to within /proc's tick; keep what we know.
+      uint64_t diff = old.start_ns > entry.start_ns ? old.start_ns - entry.start_ns
+                                                    : entry.start_ns - old.start_ns;
+      if (diff <= 20'000'000) return;
+    } else {
+      --tombstone_count_;
+    }
+  }
+  it->second = std::move(entry);
+}
+
+ResyncData ProcessTable::resync(std::vector<ProcessEntry> scanned) {
+  ResyncData r;
+  std::unordered_set<int32_t> seen;
+  seen.reserve(scanned.size());
+  for (auto& s : scanned) {
+    seen.insert(s.pid);
+    auto it = entries_.find(s.pid);
+    if (it == entries_.end() || it->second.exited) ++r.added;
+    add_scanned(std::move(s));
+  }
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!it->second.exited && !seen.count(it->first)) {
+      it = entries_.erase(it);
+      ++r.removed;
+    } else {
+      ++it;
+    }
+  }
+  r.table_size = entries_.size();
+  return r;
+}
+
+const ProcessEntry* ProcessTable::find(int32_t pid) const {
+  auto it = entries_.find(pid);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::optional<uint64_t> ProcessTable::live_start_ns(int32_t pid) const {
+  const ProcessEntry* p = find(pid);
+  if (!p || p->exited || p->start_ns == 0) return std::nullopt;
+  return p->start_ns;
+}
+
+std::vector<Ancestor> ProcessTable::ancestry(int32_t pid, size_t max_depth) const {
+  std::vector<Ancestor> chain;
+  const ProcessEntry* p = find(pid);
+  while (p && p->pid != 1 && p->ppid > 0 && chain.size() < max_depth) {
+    const ProcessEntry* parent = find(p->ppid);
+    if (!parent) {
+      chain.push_back(Ancestor{p->ppid, ""});
+      break;
+    }
+    chain.push_back(Ancestor{parent->pid, parent->comm});
+    if (parent->pid == pid) break;  // a cycle can only come from stale data: stop
+    p = parent;
+  }
+  return chain;
+}
+
+void ProcessTable::expire(uint64_t now_ns) {
+  while (!buried_.empty()) {
+    auto [ts, pid] = buried_.front();
+    bool old = now_ns > ts && now_ns - ts > options_.tombstone_ttl_ns;
+    if (!old && tombstone_count_ <= options_.max_tombstones) break;
+    buried_.pop_front();
+    auto it = entries_.find(pid);
+    // Only remove the tombstone this item was made for, not a newer process with the pid.
+    if (it != entries_.end() && it->second.exited && it->second.exit_ns == ts) {
+      entries_.erase(it);
+      --tombstone_count_;
+    }
+  }
+}
+
+}  // namespace proctrail

@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "proctrail/cn_proc_wire.hpp"
+TEST(Decode, Placeholder) { EXPECT_TRUE(true); }
