@@ -102,24 +102,24 @@ struct ExecDetails {
   // Why fields are missing or marked; empty when everything was read cleanly.
   std::string note;
 
-  std::vector<std::string> argv;         // exact bytes, empty arguments kept
-  bool argv_truncated = false;           // argv holds a prefix of the real command line
-  std::optional<uint64_t> argv_bytes;    // real size of the argument area, NULs included
-  std::optional<uint32_t> argc;          // real argument count, when the kernel told us
-  std::optional<std::string> filename;   // path given to execve (kernel backend)
-  std::optional<std::string> exe;        // resolved executable
+  std::vector<std::string> argv;        // exact bytes, empty arguments kept
+  bool argv_truncated = false;          // argv holds a prefix of the real command line
+  std::optional<uint64_t> argv_bytes;   // real size of the argument area, NULs included
+  std::optional<uint32_t> argc;         // real argument count, when the kernel told us
+  std::optional<std::string> filename;  // path given to execve (kernel backend)
+  std::optional<std::string> exe;       // resolved executable
   std::optional<std::string> cwd;
   std::optional<int32_t> ppid;
   std::optional<Credentials> creds;
-  std::optional<std::string> user;       // name of creds->uid, filled by the output stage
+  std::optional<std::string> user;  // name of creds->uid, filled by the output stage
   std::optional<std::string> comm;
   std::optional<uint64_t> start_boottime_ns;  // process start, CLOCK_BOOTTIME
-  std::optional<std::string> cgroup;     // v2 path, or the v1 name=systemd / first hierarchy
-  std::optional<uint64_t> cgroup_id;     // cgroup v2 id (kernel backend)
+  std::optional<std::string> cgroup;          // v2 path, or the v1 name=systemd / first hierarchy
+  std::optional<uint64_t> cgroup_id;          // cgroup v2 id (kernel backend)
   std::optional<Container> container;
   std::optional<std::vector<std::string>> env;  // only with --env
   bool env_truncated = false;
-  std::vector<Ancestor> ancestry;        // parent first, up to pid 1 (only with --ancestry)
+  std::vector<Ancestor> ancestry;  // parent first, up to pid 1 (only with --ancestry)
 
   std::array<FieldSource, kFieldCount> sources{};
   std::optional<ProcfsRead> procfs_read;
@@ -188,9 +188,9 @@ struct StartData {
   std::string version;
 };
 
-using EventData = std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData,
-                               CommData, CoredumpData, ExitData, UnknownData, LostData,
-                               ResyncData, StartData>;
+using EventData =
+    std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData, CommData,
+                 CoredumpData, ExitData, UnknownData, LostData, ResyncData, StartData>;
 static_assert(std::variant_size_v<EventData> == kEventTypeCount);
 
 struct Event {

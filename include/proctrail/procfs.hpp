@@ -17,8 +17,8 @@ namespace proctrail::procfs {
 // /proc/PID/stat, the fields proctrail uses.
 struct Stat {
   int32_t pid = 0;
-  std::string comm;   // between the first '(' and the last ')': may itself hold ") " and spaces
-  char state = '?';   // R, S, D, Z, X, ...
+  std::string comm;  // between the first '(' and the last ')': may itself hold ") " and spaces
+  char state = '?';  // R, S, D, Z, X, ...
   int32_t ppid = 0;
   uint64_t start_ticks = 0;  // field 22: start time after boot (CLOCK_BOOTTIME) in clock ticks
   ImageIdentity image;       // fields 48-51; zero when hidden (no ptrace access) or no mm

@@ -16,7 +16,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "proctrail: error: %s\n", message.c_str());
@@ -35,17 +37,16 @@ void print_stats(const proctrail::PipelineStats& s) {
                static_cast<unsigned long long>(s.queue_drops),
                static_cast<unsigned long long>(src.decode_errors),
                static_cast<unsigned long long>(src.rejected));
-  std::fprintf(stderr,
-               "proctrail: stats: execs %llu (argv from kernel %llu, procfs %llu, unavailable "
-               "%llu; withdrawn after a later exec %llu); records written %llu; resyncs %llu; "
-               "process table %zu entries\n",
-               static_cast<unsigned long long>(s.execs),
-               static_cast<unsigned long long>(s.argv_kernel),
-               static_cast<unsigned long long>(s.argv_procfs),
-               static_cast<unsigned long long>(s.argv_unavailable),
-               static_cast<unsigned long long>(s.superseded),
-               static_cast<unsigned long long>(s.written),
-               static_cast<unsigned long long>(s.resyncs), s.table_size);
+  std::fprintf(
+      stderr,
+      "proctrail: stats: execs %llu (argv from kernel %llu, procfs %llu, unavailable "
+      "%llu; withdrawn after a later exec %llu); records written %llu; resyncs %llu; "
+      "process table %zu entries\n",
+      static_cast<unsigned long long>(s.execs), static_cast<unsigned long long>(s.argv_kernel),
+      static_cast<unsigned long long>(s.argv_procfs),
+      static_cast<unsigned long long>(s.argv_unavailable),
+      static_cast<unsigned long long>(s.superseded), static_cast<unsigned long long>(s.written),
+      static_cast<unsigned long long>(s.resyncs), s.table_size);
   if (src.filter_leaks > 0) {
     std::fprintf(stderr,
                  "proctrail: stats: %llu events outside the kernel-side filter arrived anyway "
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   auto verbose = [&o](std::string_view line) {
-    if (o.verbose) std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
+    if (o.verbose)
+      std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
   };
 
   const bool enrich = o.format != OutputFormat::Seed;

@@ -63,8 +63,9 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 ParseOutcome parse_options(int argc, char** argv) {
-  CLI::App app{"proctrail: every process the machine starts, with its true command line, "
-               "parent, user, cwd, container, exit status and lifetime."};
+  CLI::App app{
+      "proctrail: every process the machine starts, with its true command line, "
+      "parent, user, cwd, container, exit status and lifetime."};
   app.footer(kFooter);
   app.get_formatter()->column_width(34);
 
@@ -77,12 +78,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("-f,--format", format, "text, json or seed (default text)");
   app.add_option("-e,--events", events, "comma-separated event types to show (default all)");
   app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout");
-  app.add_flag("-v,--verbose", o.verbose, "say on stderr what was set up: backend, buffers, priority");
+  app.add_flag("-v,--verbose", o.verbose,
+               "say on stderr what was set up: backend, buffers, priority");
   app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
   app.add_flag("--env", o.env, "add each exec's environment (it may hold secrets)");
   app.add_flag("--ancestry", o.ancestry, "add each exec's chain of parent commands up to pid 1");
-  app.add_option("--max-argv-bytes", max_argv,
-                 "command line bytes kept per exec, longer ones are flagged truncated (default 128K)");
+  app.add_option(
+      "--max-argv-bytes", max_argv,
+      "command line bytes kept per exec, longer ones are flagged truncated (default 128K)");
   app.add_option("--priority", priority,
                  "receive thread scheduling: realtime (default: SCHED_FIFO 10, so /proc is read "
                  "before short-lived processes vanish; falls back to nice -10, then normal, where "
@@ -113,21 +116,28 @@ ParseOutcome parse_options(int argc, char** argv) {
   } else if (backend == "netlink") {
     o.backend = Backend::Netlink;
   } else {
-    return {std::nullopt, usage_error("unknown backend '" + backend + "' (choose auto, bpf or netlink)")};
+    return {std::nullopt,
+            usage_error("unknown backend '" + backend + "' (choose auto, bpf or netlink)")};
   }
   auto f = parse_output_format(format);
-  if (!f) return {std::nullopt, usage_error("unknown format '" + format + "' (choose text, json or seed)")};
+  if (!f)
+    return {std::nullopt,
+            usage_error("unknown format '" + format + "' (choose text, json or seed)")};
   o.format = *f;
   std::string err;
   auto mask = EventMask::parse(events, &err);
   if (!mask) return {std::nullopt, usage_error(err)};
   o.events = *mask;
   auto p = parse_priority(priority);
-  if (!p) return {std::nullopt, usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
+  if (!p)
+    return {std::nullopt,
+            usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
   o.priority = *p;
   auto argv_bytes = parse_size(max_argv);
   if (!argv_bytes || *argv_bytes < 16 || *argv_bytes > (size_t{64} << 20)) {
-    return {std::nullopt, usage_error("--max-argv-bytes wants a size from 16 to 64M, like 128K, not '" + max_argv + "'")};
+    return {std::nullopt,
+            usage_error("--max-argv-bytes wants a size from 16 to 64M, like 128K, not '" +
+                        max_argv + "'")};
   }
   o.max_argv_bytes = *argv_bytes;
   auto rb = parse_size(rcvbuf);
@@ -137,7 +147,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   o.receive_buffer_bytes = static_cast<int>(*rb);
   auto ring = parse_size(ringbuf);
   if (!ring || *ring < 4096 || *ring > (size_t{1} << 30) || (*ring & (*ring - 1)) != 0) {
-    return {std::nullopt, usage_error("--ringbuf wants a power of two from 4K to 1G, not '" + ringbuf + "'")};
+    return {std::nullopt,
+            usage_error("--ringbuf wants a power of two from 4K to 1G, not '" + ringbuf + "'")};
   }
   o.ring_buffer_bytes = *ring;
   o.header = !no_header;

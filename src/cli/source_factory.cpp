@@ -33,13 +33,13 @@ Result<ChosenSource> make_source(const Options& o, bool enrich,
                                  const std::function<void(std::string_view)>& verbose) {
   (void)verbose;
   if (o.backend == Backend::Bpf) {
-    return make_error("bpf backend: this build has no eBPF backend (configure with -DPROCTRAIL_BPF=ON)");
+    return make_error(
+        "bpf backend: this build has no eBPF backend (configure with -DPROCTRAIL_BPF=ON)");
   }
   auto s = start_netlink(o, enrich);
   if (!s) return s.error();
-  std::string reason = o.backend == Backend::Netlink
-                           ? "chosen with --backend netlink"
-                           : "this build has no eBPF backend";
+  std::string reason = o.backend == Backend::Netlink ? "chosen with --backend netlink"
+                                                     : "this build has no eBPF backend";
   return ChosenSource{std::move(*s), reason};
 }
 

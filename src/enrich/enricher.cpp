@@ -96,7 +96,8 @@ const std::string* UserNames::lookup(uint32_t uid) {
     passwd* found = nullptr;
     std::vector<char> buf(4096);
     std::optional<std::string> name;
-    while (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == ERANGE && buf.size() < (1 << 20)) {
+    while (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == ERANGE &&
+           buf.size() < (1 << 20)) {
       buf.resize(buf.size() * 2);
     }
     if (found) name = found->pw_name;

@@ -54,15 +54,14 @@ std::optional<Container> container_in_component(std::string_view c, bool under_k
     std::string_view prefix, suffix, runtime;
   };
   static constexpr Pattern kPatterns[] = {
-      {"docker-", ".scope", "docker"},
-      {"cri-containerd-", ".scope", "containerd"},
-      {"crio-", ".scope", "cri-o"},
-      {"libpod-", ".scope", "podman"},
+      {"docker-", ".scope", "docker"}, {"cri-containerd-", ".scope", "containerd"},
+      {"crio-", ".scope", "cri-o"},    {"libpod-", ".scope", "podman"},
       {"libpod-", "", "podman"},  // podman with the cgroupfs manager: /libpod_parent/libpod-ID
   };
   std::string_view id;
   for (const auto& p : kPatterns) {
-    if (id_between(c, p.prefix, p.suffix, &id)) return Container{std::string(p.runtime), std::string(id)};
+    if (id_between(c, p.prefix, p.suffix, &id))
+      return Container{std::string(p.runtime), std::string(id)};
   }
   if (is_container_id(c)) {
     if (after_docker) return Container{"docker", std::string(c)};  // /docker/ID (cgroupfs)

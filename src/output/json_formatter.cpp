@@ -246,6 +246,8 @@ class JsonFormatter final : public Formatter {
 
 }  // namespace
 
-std::unique_ptr<Formatter> make_json_formatter() { return std::make_unique<JsonFormatter>(); }
+std::unique_ptr<Formatter> make_json_formatter() {
+  return std::make_unique<JsonFormatter>();
+}
 
 }  // namespace proctrail

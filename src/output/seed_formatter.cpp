@@ -63,6 +63,8 @@ class SeedFormatter final : public Formatter {
 
 }  // namespace
 
-std::unique_ptr<Formatter> make_seed_formatter() { return std::make_unique<SeedFormatter>(); }
+std::unique_ptr<Formatter> make_seed_formatter() {
+  return std::make_unique<SeedFormatter>();
+}
 
 }  // namespace proctrail

@@ -94,7 +94,8 @@ class TextFormatter final : public Formatter {
       if (d.argv.empty()) out += "<empty argv>";
       if (d.argv_truncated) {
         out += " <truncated";
-        if (d.argv_bytes) fmt::format_to(std::back_inserter(out), ", {} bytes in all", *d.argv_bytes);
+        if (d.argv_bytes)
+          fmt::format_to(std::back_inserter(out), ", {} bytes in all", *d.argv_bytes);
         out += '>';
       }
     }
@@ -115,7 +116,8 @@ class TextFormatter final : public Formatter {
         append_shell_word(meta, *d.user);
         meta += ')';
       }
-      if (d.creds->euid != d.creds->uid) fmt::format_to(std::back_inserter(meta), " euid={}", d.creds->euid);
+      if (d.creds->euid != d.creds->uid)
+        fmt::format_to(std::back_inserter(meta), " euid={}", d.creds->euid);
     }
     if (d.cwd) {
       add("cwd=");

@@ -37,7 +37,8 @@ std::optional<bool> EventOrderer::verdict(Iter it, bool force, int depth) {
   ExecDetails* dj = verifiable_exec(j->second);
   auto vj = verdict(j, force, depth + 1);
   if (!vj) return std::nullopt;
-  return *vj && dj && read.image && dj->procfs_read->image && *read.image != *dj->procfs_read->image;
+  return *vj && dj && read.image && dj->procfs_read->image &&
+         *read.image != *dj->procfs_read->image;
 }
 
 void EventOrderer::withdraw(ExecDetails& d, std::string_view why) {

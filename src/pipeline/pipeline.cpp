@@ -200,9 +200,8 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
     if (stop.load(std::memory_order_relaxed) && stop_at == 0) {
       // Keep receiving a little longer, so that held execs can be verified and what the
       // kernel queued before the stop is written.
-      stop_at = now + options_.ordering.exec_guard_ns + 2 * static_cast<uint64_t>(
-                                                                options_.poll_interval.count()) *
-                                                            1'000'000;
+      stop_at = now + options_.ordering.exec_guard_ns +
+                2 * static_cast<uint64_t>(options_.poll_interval.count()) * 1'000'000;
     }
     if (stop_at != 0 && now >= stop_at) break;
 
@@ -229,8 +228,8 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
       last_housekeeping = now;
     }
     if (dropped > 0 && !batch.events.empty()) {
-      Event lost = make_stream_event(
-          LostData{dropped, "output queue full: the writer fell behind"}, clock);
+      Event lost =
+          make_stream_event(LostData{dropped, "output queue full: the writer fell behind"}, clock);
       lost.ts_ns = batch.events.front().ts_ns;  // report it where the gap is
       batch.events.insert(batch.events.begin(), std::move(lost));
     }

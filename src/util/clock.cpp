@@ -12,7 +12,9 @@ int64_t read_ns(clockid_t id) {
 }
 }  // namespace
 
-uint64_t monotonic_now_ns() { return static_cast<uint64_t>(read_ns(CLOCK_MONOTONIC)); }
+uint64_t monotonic_now_ns() {
+  return static_cast<uint64_t>(read_ns(CLOCK_MONOTONIC));
+}
 
 void ClockSync::refresh() {
   // Bracket the other clock between two monotonic reads and use the midpoint.

@@ -16,10 +16,12 @@ Error system_error(std::string_view what, int err) {
   Error e;
   e.code = err;
   e.message.append(what).append(": ").append(strerrordesc_np(err) ? strerrordesc_np(err)
-                                                                   : "Unknown error");
+                                                                  : "Unknown error");
   return e;
 }
 
-Error make_error(std::string message) { return Error{0, std::move(message)}; }
+Error make_error(std::string message) {
+  return Error{0, std::move(message)};
+}
 
 }  // namespace proctrail

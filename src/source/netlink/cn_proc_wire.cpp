@@ -52,10 +52,9 @@ struct ProcInput {                              // struct proc_input, Linux 6.6
 #endif
 static_assert(sizeof(ProcInput) == 8);
 
-constexpr uint32_t kAllEvents = PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_UID |
-                                PROC_EVENT_GID | PROC_EVENT_SID | PROC_EVENT_PTRACE |
-                                PROC_EVENT_COMM | kNonzeroExit | PROC_EVENT_COREDUMP |
-                                PROC_EVENT_EXIT;
+constexpr uint32_t kAllEvents =
+    PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_UID | PROC_EVENT_GID | PROC_EVENT_SID |
+    PROC_EVENT_PTRACE | PROC_EVENT_COMM | kNonzeroExit | PROC_EVENT_COREDUMP | PROC_EVENT_EXIT;
 
 // Layout facts every offset below relies on.
 constexpr size_t kNlHdr = sizeof(nlmsghdr);
@@ -105,18 +104,22 @@ size_t payload_size(uint32_t what) {
   }
 }
 
-Error bad(std::string what) { return make_error(std::move(what)); }
+Error bad(std::string what) {
+  return make_error(std::move(what));
+}
 
 }  // namespace
 
 Result<Message> decode(std::span<const std::byte> d) {
   if (d.size() < kNlHdr) {
-    return bad("datagram of " + std::to_string(d.size()) + " bytes is shorter than a netlink header");
+    return bad("datagram of " + std::to_string(d.size()) +
+               " bytes is shorter than a netlink header");
   }
   const auto nl_len = load<uint32_t>(d.data() + offsetof(nlmsghdr, nlmsg_len));
   const auto nl_type = load<uint16_t>(d.data() + offsetof(nlmsghdr, nlmsg_type));
   if (nl_len < kNlHdr + kCnHdr) {
-    return bad("netlink length " + std::to_string(nl_len) + " leaves no room for a connector header");
+    return bad("netlink length " + std::to_string(nl_len) +
+               " leaves no room for a connector header");
   }
   if (nl_len > d.size()) {
     return bad("netlink length " + std::to_string(nl_len) + " exceeds the " +
@@ -142,8 +145,11 @@ Result<Message> decode(std::span<const std::byte> d) {
     return bad("connector length " + std::to_string(cn_len) + " disagrees with netlink length " +
                std::to_string(nl_len));
   }
-  if (cn_len > kMaxPayload) return bad("connector payload of " + std::to_string(cn_len) + " bytes is oversized");
-  if (cn_len < kEvHdr) return bad("connector payload of " + std::to_string(cn_len) + " bytes is shorter than an event header");
+  if (cn_len > kMaxPayload)
+    return bad("connector payload of " + std::to_string(cn_len) + " bytes is oversized");
+  if (cn_len < kEvHdr)
+    return bad("connector payload of " + std::to_string(cn_len) +
+               " bytes is shorter than an event header");
 
   Message m;
   m.seq = load<uint32_t>(cn + offsetof(cn_msg, seq));
@@ -234,7 +240,9 @@ Result<Message> decode(std::span<const std::byte> d) {
   return m;
 }
 
-uint32_t kernel_all_events() { return kAllEvents; }
+uint32_t kernel_all_events() {
+  return kAllEvents;
+}
 
 uint32_t kernel_bits_admitting(EventType type) {
   if (type == EventType::Exit) return PROC_EVENT_EXIT | kNonzeroExit;

@@ -69,7 +69,9 @@ NetlinkSource::NetlinkSource(NetlinkOptions options)
   nonce_base_ = (rd() & 0x7ffffff0u) | 0x10u;
 }
 
-NetlinkSource::~NetlinkSource() { unsubscribe(); }
+NetlinkSource::~NetlinkSource() {
+  unsubscribe();
+}
 
 Status NetlinkSource::check_namespaces() const {
   struct Check {
@@ -135,8 +137,8 @@ Status NetlinkSource::send_request(cn_proc::McastOp op, std::optional<uint32_t> 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;  // port id 0: the kernel
   for (;;) {
-    ssize_t n = sendto(sock_.get(), msg.data(), msg.size(), 0,
-                       reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    ssize_t n = sendto(sock_.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+                       sizeof kernel);
     if (n >= 0) return {};
     if (errno == EINTR) continue;
     if (errno == ECONNREFUSED) {
@@ -186,7 +188,9 @@ Status NetlinkSource::subscribe() {
     auto ack = wait_ack(nonce_base_);
     if (!ack) return ack.error();
     if (ack->has_value()) {
-      if (**ack != 0) return system_error("the proc connector rejected the subscription", static_cast<int>(**ack));
+      if (**ack != 0)
+        return system_error("the proc connector rejected the subscription",
+                            static_cast<int>(**ack));
       subscribed_ = true;
       if (auto s = send_request(cn_proc::McastOp::Listen, bits, nonce_base_ + 4); !s) return s;
       kernel_filter_bits_ = bits;
@@ -204,7 +208,8 @@ Status NetlinkSource::subscribe() {
                       std::to_string(options_.ack_timeout.count()) +
                       " ms: it probably lacks CONFIG_PROC_EVENTS");
   }
-  if (**ack != 0) return system_error("the proc connector rejected the subscription", static_cast<int>(**ack));
+  if (**ack != 0)
+    return system_error("the proc connector rejected the subscription", static_cast<int>(**ack));
   subscribed_ = true;
   if (filter_note_.empty()) filter_note_ = "no kernel-side filter requested (all events)";
   return {};

@@ -1,0 +1,203 @@
+// Ordering and the exec verifier, with reads and images chosen by hand.
+#include <gtest/gtest.h>
+
+#include "proctrail/event_orderer.hpp"
+
+namespace proctrail {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+
+Event fork_at(uint64_t ts, int32_t child) {
+  Event e;
+  e.ts_ns = ts;
+  e.pid = 1;
+  e.tid = 1;
+  e.data = ForkData{1, 1, child, child};
+  return e;
+}
+
+// An exec of pid at ts whose /proc read ran [ts+1ms, read_end] and saw image `image`
+// (0: the image could not be read).
+Event exec_at(uint64_t ts, int32_t pid, uint64_t read_end, uint64_t image,
+              std::string arg = "argv") {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Procfs;
+  d->argv = {std::move(arg)};
+  d->exe = "/bin/x";
+  d->set_source(Field::Exe, FieldSource::Procfs);
+  d->cwd = "/";
+  d->set_source(Field::Cwd, FieldSource::Procfs);
+  ProcfsRead r;
+  r.start_ns = ts + kMs;
+  r.end_ns = read_end;
+  if (image) r.image = ImageIdentity{image, image + 10, image + 10, image + 20};
+  d->procfs_read = r;
+  Event e;
+  e.ts_ns = ts;
+  e.pid = pid;
+  e.tid = pid;
+  e.data = ExecData{d};
+  return e;
+}
+
+const ExecDetails& details(const Event& e) {
+  return *std::get<ExecData>(e.data).details;
+}
+
+TEST(Orderer, ReleasesInTimestampOrderUpToTheWatermark) {
+  EventOrderer o;
+  o.push(fork_at(30, 3));
+  o.push(fork_at(10, 1));
+  o.push(fork_at(20, 2));
+  std::vector<Event> out;
+  o.advance(25, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].ts_ns, 10u);
+  EXPECT_EQ(out[1].ts_ns, 20u);
+  o.advance(30, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].ts_ns, 30u);
+}
+
+TEST(Orderer, EqualTimestampsKeepArrivalOrder) {
+  EventOrderer o;
+  o.push(fork_at(10, 1));
+  o.push(fork_at(10, 2));
+  std::vector<Event> out;
+  o.advance(10, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<ForkData>(out[0].data).child_pid, 1);
+}
+
+TEST(Orderer, ExecIsHeldUntilItsGuardHasPassed) {
+  EventOrderer o;  // 20 ms guard
+  o.push(exec_at(100 * kMs, 7, 102 * kMs, 0x1000));
+  o.push(fork_at(110 * kMs, 9));
+  std::vector<Event> out;
+  o.advance(115 * kMs, out);
+  EXPECT_TRUE(out.empty());  // the exec blocks what follows it, to keep order
+  o.advance(122 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Procfs);
+  EXPECT_EQ(o.superseded(), 0u);
+}
+
+TEST(Orderer, ReadThatSawTheNextExecsImageIsWithdrawn) {
+  EventOrderer o;
+  // exec 1 at 100 ms; its read ended at 103 ms and saw image B, the same as exec 2's read.
+  o.push(exec_at(100 * kMs, 7, 103 * kMs, 0xB000, "wrong"));
+  o.push(exec_at(102 * kMs, 7, 104 * kMs, 0xB000, "second"));
+  std::vector<Event> out;
+  o.advance(200 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  const ExecDetails& first = details(out[0]);
+  EXPECT_EQ(first.argv_source, ArgvSource::Unavailable);
+  EXPECT_TRUE(first.argv.empty());
+  EXPECT_FALSE(first.exe.has_value());
+  EXPECT_EQ(first.cwd, "/");  // not tied to the program image: kept
+  EXPECT_NE(first.note.find("exec'd again"), std::string::npos);
+  EXPECT_EQ(details(out[1]).argv, std::vector<std::string>{"second"});
+  EXPECT_EQ(o.superseded(), 1u);
+}
+
+TEST(Orderer, DifferentImagesProveBothReads) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000, "first"));
+  o.push(exec_at(105 * kMs, 7, 106 * kMs, 0xB000, "second"));
+  std::vector<Event> out;
+  o.advance(200 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(details(out[0]).argv, std::vector<std::string>{"first"});
+  EXPECT_EQ(details(out[1]).argv, std::vector<std::string>{"second"});
+}
+
+TEST(Orderer, NextExecWithoutImageCannotVouch) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  o.push(exec_at(105 * kMs, 7, 106 * kMs, 0));  // second read failed (process gone)
+  std::vector<Event> out;
+  o.advance(200 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+}
+
+TEST(Orderer, ExecLongAfterTheReadDoesNotMatter) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  o.push(exec_at(150 * kMs, 7, 151 * kMs, 0xA000));  // same image id, but 49 ms later
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Procfs);
+}
+
+TEST(Orderer, OtherPidsDoNotInterfere) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  o.push(exec_at(100 * kMs, 8, 101 * kMs, 0xA000));
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Procfs);
+  EXPECT_EQ(details(out[1]).argv_source, ArgvSource::Procfs);
+}
+
+TEST(Orderer, ChainIsJudgedFromTheLastExecBack) {
+  EventOrderer o;
+  // Three quick execs; the reads saw A, C, C: read 2 saw exec 3's image, so read 2 is out,
+  // and read 1 (image A) cannot be vouched for by a withdrawn read 2.
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  o.push(exec_at(102 * kMs, 7, 104 * kMs, 0xC000));
+  o.push(exec_at(103 * kMs, 7, 105 * kMs, 0xC000));
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+  EXPECT_EQ(details(out[1]).argv_source, ArgvSource::Unavailable);
+  EXPECT_EQ(details(out[2]).argv_source, ArgvSource::Procfs);
+}
+
+TEST(Orderer, KernelArgvSurvivesButProcfsProgramFieldsDoNot) {
+  EventOrderer o;
+  Event a = exec_at(100 * kMs, 7, 103 * kMs, 0xB000);
+  auto& d = *std::get<ExecData>(a.data).details;
+  d.argv_source = ArgvSource::Kernel;
+  d.argv = {"true", "argv"};
+  o.push(std::move(a));
+  o.push(exec_at(102 * kMs, 7, 104 * kMs, 0xB000));
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  const ExecDetails& first = details(out[0]);
+  EXPECT_EQ(first.argv_source, ArgvSource::Kernel);
+  EXPECT_EQ(first.argv, (std::vector<std::string>{"true", "argv"}));
+  EXPECT_FALSE(first.exe.has_value());
+}
+
+TEST(Orderer, FinishWithdrawsReadsTheWatermarkNeverCovered) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  std::vector<Event> out;
+  o.advance(105 * kMs, out);
+  EXPECT_TRUE(out.empty());
+  o.finish(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+  EXPECT_NE(details(out[0]).note.find("monitoring stopped"), std::string::npos);
+}
+
+TEST(Orderer, StalledSourceCannotGrowTheBufferWithoutBound) {
+  OrdererOptions opt;
+  opt.max_pending = 100;
+  EventOrderer o(opt);
+  std::vector<Event> out;
+  for (int i = 0; i < 1000; ++i) {
+    o.push(fork_at(1000 + i, i));
+    o.advance(0, out);
+  }
+  EXPECT_LE(o.pending(), 101u);
+  EXPECT_GE(out.size(), 899u);
+}
+
+}  // namespace
+}  // namespace proctrail

@@ -1,0 +1,220 @@
+// Formatters against exact expected text, for every event type and all three formats.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "proctrail/format.hpp"
+
+namespace proctrail {
+namespace {
+
+constexpr int64_t kWall = 1'700'000'000'123'456'789;  // 2023-11-14T22:13:20.123456789Z
+
+Event make(EventData data, int32_t pid = 100, int32_t tid = 100) {
+  Event e;
+  e.ts_ns = 5000;
+  e.wall_ns = kWall;
+  e.cpu = 1;
+  e.pid = pid;
+  e.tid = tid;
+  e.data = std::move(data);
+  return e;
+}
+
+std::shared_ptr<ExecDetails> exec_details() {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Procfs;
+  d->argv = {"/bin/echo", "a b", "", "\x1b[2J"};
+  d->argv_bytes = 19;
+  d->exe = "/usr/bin/echo";
+  d->cwd = "/tmp";
+  d->ppid = 99;
+  d->creds = Credentials{1000, 1000, 1000, 1000};
+  d->user = "alice";
+  d->comm = "echo";
+  d->start_boottime_ns = 7'000'000'000;
+  d->cgroup = "/system.slice/docker-" + std::string(64, 'a') + ".scope";
+  d->container = Container{"docker", std::string(64, 'a')};
+  for (Field f : {Field::Exe, Field::Cwd, Field::Creds, Field::Comm, Field::Ppid, Field::StartTime,
+                  Field::Cgroup}) {
+    d->set_source(f, FieldSource::Procfs);
+  }
+  return d;
+}
+
+std::vector<Event> every_event() {
+  auto exit_details = std::make_shared<ExitDetails>();
+  exit_details->comm = "echo";
+  exit_details->argv = {"echo", "hi"};
+  exit_details->duration_ns = 1'234'567;
+  std::vector<Event> v;
+  v.push_back(make(AckData{0, 17}, 0, 0));
+  v.push_back(make(ForkData{100, 100, 200, 200}));
+  v.push_back(make(ForkData{100, 101, 100, 102}));
+  v.push_back(make(ExecData{exec_details()}, 200, 200));
+  v.push_back(make(UidData{0, 65534}));
+  v.push_back(make(GidData{0, 65534}));
+  v.push_back(make(SidData{}));
+  v.push_back(make(PtraceData{50, 51}));
+  v.push_back(make(CommData{"new\nname"}));
+  v.push_back(make(CoredumpData{1, 1}));
+  v.push_back(make(ExitData{3 << 8, 17, 99, 99, exit_details}, 200, 200));
+  v.push_back(make(ExitData{15, 17, 99, 99, nullptr}));
+  v.push_back(make(ExitData{0x80 | 11, 17, 99, 99, nullptr}, 100, 103));
+  v.push_back(make(UnknownData{0x400}));
+  v.push_back(make(LostData{12, "proc connector sequence gap on cpu 1"}, 0, 0));
+  v.push_back(make(LostData{std::nullopt, "netlink receive buffer overflowed (ENOBUFS)"}, 0, 0));
+  v.push_back(make(ResyncData{3, 5, 120}, 0, 0));
+  v.push_back(make(StartData{"netlink", "chosen with --backend netlink", "0.1.0"}, 0, 0));
+  return v;
+}
+
+std::string render(Formatter& f, const std::vector<Event>& events) {
+  std::string out;
+  for (const auto& e : events) f.format(e, out);
+  return out;
+}
+
+TEST(TextFormat, EveryEventType) {
+  auto f = make_text_formatter(TextOptions{true});
+  std::string header;
+  f->header(header);
+  EXPECT_EQ(header, "TIME             EVENT        PID  DETAILS\n");
+  const char* expected =
+      "22:13:20.123456  ack            -  subscribed\n"
+      "22:13:20.123456  fork         100  child 200\n"
+      "22:13:20.123456  fork         100  thread 102 (from thread 101)\n"
+      "22:13:20.123456  exec         200  /bin/echo 'a b' '' $'\\x1b[2J'  [ppid=99 uid=1000(alice) "
+      "cwd=/tmp exe=/usr/bin/echo container=docker:aaaaaaaaaaaa]\n"
+      "22:13:20.123456  uid          100  ruid=0 euid=65534\n"
+      "22:13:20.123456  gid          100  rgid=0 egid=65534\n"
+      "22:13:20.123456  sid          100  new session\n"
+      "22:13:20.123456  ptrace       100  traced by 50\n"
+      "22:13:20.123456  comm         100  renamed to $'new\\nname'\n"
+      "22:13:20.123456  coredump     100  dumping core (parent 1)\n"
+      "22:13:20.123456  exit         200  echo hi  exit 3  after 1.235 ms\n"
+      "22:13:20.123456  exit         100  killed by SIGTERM\n"
+      "22:13:20.123456  exit         100  thread 103 killed by SIGSEGV (core dumped)\n"
+      "22:13:20.123456  unknown      100  event type 0x400 not known to this build\n"
+      "22:13:20.123456  lost           -  12 events lost: 'proc connector sequence gap on cpu 1'\n"
+      "22:13:20.123456  lost           -  events lost (count unknown): 'netlink receive buffer "
+      "overflowed (ENOBUFS)'\n"
+      "22:13:20.123456  resync         -  process table rebuilt from /proc: 3 added, 5 removed, "
+      "120 now\n"
+      "22:13:20.123456  start          -  backend netlink: chosen with --backend netlink\n";
+  EXPECT_EQ(render(*f, every_event()), expected);
+}
+
+TEST(TextFormat, UnavailableAndTruncatedArgv) {
+  auto f = make_text_formatter(TextOptions{true});
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Unavailable;
+  d->comm = "true";
+  d->note = "process exited before /proc could be read";
+  auto t = std::make_shared<ExecDetails>();
+  t->argv_source = ArgvSource::Kernel;
+  t->argv = {"x", "yyyy"};
+  t->argv_truncated = true;
+  t->argv_bytes = 200000;
+  std::string out = render(*f, {make(ExecData{d}), make(ExecData{t})});
+  EXPECT_EQ(out,
+            "22:13:20.123456  exec         100  <argv unavailable> comm=true  [note='process "
+            "exited before /proc could be read']\n"
+            "22:13:20.123456  exec         100  x yyyy <truncated, 200000 bytes in all>\n");
+}
+
+TEST(SeedFormat, MatchesTheSampleProgramLineForLine) {
+  auto f = make_seed_formatter();
+  const char* expected =
+      "set mcast listen ok\n"
+      "fork: parent tid=100 pid=100 -> child tid=200 pid=200\n"
+      "fork: parent tid=101 pid=100 -> child tid=102 pid=100\n"
+      "exec: tid=200 pid=200\n"
+      "uid change: tid=100 pid=100 from 0 to 65534\n"
+      "gid change: tid=100 pid=100 from 0 to 65534\n"
+      "sid change: tid=100 pid=100\n"
+      "ptrace: tid=100 pid=100 tracer tid=51 pid=50\n"
+      "comm: tid=100 pid=100 comm=$'new\\nname'\n"
+      "coredump: tid=100 pid=100 parent tid=1 pid=1\n"
+      "exit: tid=200 pid=200 exit_code=768\n"
+      "exit: tid=100 pid=100 exit_code=15\n"
+      "exit: tid=103 pid=100 exit_code=139\n"
+      "unhandled proc event\n"
+      "lost: count=12\n"
+      "lost: count=unknown\n";
+  EXPECT_EQ(render(*f, every_event()), expected);
+}
+
+TEST(JsonFormat, EveryEventTypeExactly) {
+  auto f = make_json_formatter();
+  std::string out = render(*f, every_event());
+  const std::string head = R"("time":"2023-11-14T22:13:20.123456789Z","ts_ns":5000,"cpu":1,)";
+  std::string a64(64, 'a');
+  std::vector<std::string> expected = {
+      R"({"type":"ack",)" + head + R"("pid":0,"tid":0,"error":0})",
+      R"({"type":"fork",)" + head +
+          R"("pid":100,"tid":100,"parent_pid":100,"parent_tid":100,"child_pid":200,"child_tid":200,"thread":false})",
+      R"({"type":"fork",)" + head +
+          R"("pid":100,"tid":100,"parent_pid":100,"parent_tid":101,"child_pid":100,"child_tid":102,"thread":true})",
+      R"({"type":"exec",)" + head +
+          R"("pid":200,"tid":200,"argv_source":"procfs","argv":["/bin/echo","a b","","\u001b[2J"],"argv_truncated":false,"argv_bytes":19,"exe":"/usr/bin/echo","cwd":"/tmp","ppid":99,"uid":1000,"euid":1000,"gid":1000,"egid":1000,"user":"alice","comm":"echo","start_boottime_ns":7000000000,"cgroup":"/system.slice/docker-)" +
+          a64 + R"(.scope","container":{"runtime":"docker","id":")" + a64 +
+          R"("},"sources":{"exe":"procfs","cwd":"procfs","creds":"procfs","comm":"procfs","ppid":"procfs","start_time":"procfs","cgroup":"procfs"}})",
+      R"({"type":"uid",)" + head + R"("pid":100,"tid":100,"ruid":0,"euid":65534})",
+      R"({"type":"gid",)" + head + R"("pid":100,"tid":100,"rgid":0,"egid":65534})",
+      R"({"type":"sid",)" + head + R"("pid":100,"tid":100})",
+      R"({"type":"ptrace",)" + head +
+          R"("pid":100,"tid":100,"attached":true,"tracer_pid":50,"tracer_tid":51})",
+      R"({"type":"comm",)" + head + R"("pid":100,"tid":100,"comm":"new\nname"})",
+      R"({"type":"coredump",)" + head + R"("pid":100,"tid":100,"parent_pid":1,"parent_tid":1})",
+      R"({"type":"exit",)" + head +
+          R"("pid":200,"tid":200,"exit_code":3,"core_dumped":false,"raw_exit_code":768,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":false,"comm":"echo","argv":["echo","hi"],"duration_ns":1234567,"duration_approximate":false})",
+      R"({"type":"exit",)" + head +
+          R"("pid":100,"tid":100,"signal":"SIGTERM","core_dumped":false,"raw_exit_code":15,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":false})",
+      R"({"type":"exit",)" + head +
+          R"("pid":100,"tid":103,"signal":"SIGSEGV","core_dumped":true,"raw_exit_code":139,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":true})",
+      R"({"type":"unknown",)" + head + R"("pid":100,"tid":100,"what":1024})",
+      R"({"type":"lost",)" + head +
+          R"("pid":0,"tid":0,"count":12,"reason":"proc connector sequence gap on cpu 1"})",
+      R"({"type":"lost",)" + head +
+          R"j("pid":0,"tid":0,"count":null,"reason":"netlink receive buffer overflowed (ENOBUFS)"})j",
+      R"({"type":"resync",)" + head + R"("pid":0,"tid":0,"added":3,"removed":5,"table_size":120})",
+      R"({"type":"start",)" + head +
+          R"j("pid":0,"tid":0,"backend":"netlink","reason":"chosen with --backend netlink","version":"0.1.0"})j",
+  };
+  std::string joined;
+  for (const auto& line : expected) joined += line + "\n";
+  EXPECT_EQ(out, joined);
+}
+
+TEST(JsonFormat, EveryLineParsesAndInvalidUtf8IsCarriedExactly) {
+  auto f = make_json_formatter();
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"ok", std::string("bad\xff\x00x", 6), ""};
+  d->cwd = "/tmp/\xfe";
+  d->set_source(Field::Cwd, FieldSource::Procfs);
+  std::string out = render(*f, {make(ExecData{d})});
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["argv"][0], "ok");
+  EXPECT_EQ(j["argv"][1].get<std::string>(), std::string("bad\xef\xbf\xbd\0x", 8));
+  ASSERT_TRUE(j.contains("argv_b64"));
+  EXPECT_EQ(j["argv_b64"][1], "YmFk/wB4");  // base64 of "bad\xff\0x"
+  EXPECT_EQ(j["argv_b64"][2], "");
+  EXPECT_EQ(j["cwd_b64"], "L3RtcC/+");
+  for (const auto& e : every_event()) {
+    std::string line;
+    f->format(e, line);
+    EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  }
+}
+
+TEST(Duration, ReadsNaturally) {
+  EXPECT_EQ(human_duration(500), "500 ns");
+  EXPECT_EQ(human_duration(56'000), "56 µs");
+  EXPECT_EQ(human_duration(1'234'567), "1.235 ms");
+  EXPECT_EQ(human_duration(2'500'000'000), "2.500 s");
+  EXPECT_EQ(human_duration(3'725'000'000'000), "1h02m05s");
+}
+
+}  // namespace
+}  // namespace proctrail

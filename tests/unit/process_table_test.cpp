@@ -1,0 +1,173 @@
+#include <gtest/gtest.h>
+
+#include "proctrail/process_table.hpp"
+
+namespace proctrail {
+namespace {
+
+Event ev(uint64_t ts, int32_t pid, int32_t tid, EventData data) {
+  Event e;
+  e.ts_ns = ts;
+  e.pid = pid;
+  e.tid = tid;
+  e.data = std::move(data);
+  return e;
+}
+
+struct Harness {
+  ProcessTable table;
+  explicit Harness(ProcessTableOptions o = {}) : table(o) {}
+
+  void fork(uint64_t ts, int32_t parent, int32_t child, int32_t child_tid = 0) {
+    ForkData f{parent, parent, child, child_tid ? child_tid : child};
+    table.on_fork(ev(ts, parent, parent, f), f);
+  }
+  void exec(uint64_t ts, int32_t pid, std::vector<std::string> argv, std::string comm) {
+    ExecDetails d;
+    d.argv_source = ArgvSource::Procfs;
+    d.argv = std::move(argv);
+    d.comm = std::move(comm);
+    table.on_exec(ev(ts, pid, pid, ExecData{}), &d);
+  }
+  std::shared_ptr<const ExitDetails> exit(uint64_t ts, int32_t pid, int32_t tid = 0) {
+    return table.on_exit(ev(ts, pid, tid ? tid : pid, ExitData{}));
+  }
+};
+
+TEST(ProcessTable, ForkExecExitGivesCommandAndLifetime) {
+  Harness h;
+  h.exec(100, 1, {"init"}, "init");
+  h.fork(1000, 1, 50);
+  h.exec(1500, 50, {"sleep", "1"}, "sleep");
+  auto d = h.exit(4000, 50);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->comm, "sleep");
+  EXPECT_EQ(d->argv, (std::vector<std::string>{"sleep", "1"}));
+  EXPECT_EQ(d->duration_ns, 3000u);
+  EXPECT_FALSE(d->duration_approximate);
+}
+
+TEST(ProcessTable, ExitBeforeExecReportsTheInheritedCommand) {
+  Harness h;
+  h.exec(100, 10, {"bash", "-c", "x"}, "bash");
+  h.fork(200, 10, 11);
+  auto d = h.exit(300, 11);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->argv, (std::vector<std::string>{"bash", "-c", "x"}));
+  EXPECT_EQ(d->comm, "bash");
+  EXPECT_EQ(d->duration_ns, 100u);
+}
+
+TEST(ProcessTable, ThreadsAreNotProcesses) {
+  Harness h;
+  h.fork(100, 1, 20);
+  size_t before = h.table.size();
+  h.fork(200, 20, 20, 21);  // thread 21 of process 20
+  EXPECT_EQ(h.table.size(), before);
+  EXPECT_EQ(h.exit(300, 20, 21), nullptr);  // a thread exit ends nothing
+  EXPECT_FALSE(h.table.find(20)->exited);
+  EXPECT_NE(h.exit(400, 20), nullptr);
+  EXPECT_TRUE(h.table.find(20)->exited);
+}
+
+TEST(ProcessTable, ReusedPidNeverInheritsTheOldProcessData) {
+  Harness h;
+  h.fork(100, 1, 30);
+  h.exec(150, 30, {"old-program"}, "old");
+  h.exit(200, 30);
+  h.fork(300, 1, 30);  // pid 30 again: a different process
+  const ProcessEntry* p = h.table.find(30);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(p->exited);
+  EXPECT_EQ(p->start_ns, 300u);
+  EXPECT_EQ(p->argv, nullptr);  // pid 1 had no exec recorded, so nothing is inherited
+  auto d = h.exit(400, 30);
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->argv.empty());
+  EXPECT_EQ(d->duration_ns, 100u);
+  EXPECT_EQ(h.table.live_start_ns(30), std::nullopt);
+}
+
+TEST(ProcessTable, LateEventsFindTheTombstone) {
+  Harness h;
+  h.fork(100, 1, 40);
+  h.exec(110, 40, {"a"}, "a");
+  h.exit(120, 40);
+  EXPECT_EQ(h.exit(130, 40), nullptr);  // a duplicate exit is not a second process end
+  h.exec(125, 40, {"late"}, "late");    // a reordered exec does not revive it
+  EXPECT_TRUE(h.table.find(40)->exited);
+  EXPECT_EQ(*h.table.find(40)->argv, std::vector<std::string>{"a"});
+}
+
+TEST(ProcessTable, SizeReturnsToBaselineAfterThousandsOfProcesses) {
+  ProcessTableOptions o;
+  o.tombstone_ttl_ns = 1000;
+  Harness h(o);
+  h.exec(1, 1, {"init"}, "init");
+  const size_t baseline = h.table.size();
+  uint64_t t = 10;
+  for (int i = 0; i < 50000; ++i) {
+    int32_t pid = 2 + (i % 30000);  // pids wrap and are reused, as on a real machine
+    h.fork(t++, 1, pid);
+    h.exec(t++, pid, {"/bin/true", std::to_string(i)}, "true");
+    ASSERT_NE(h.exit(t++, pid), nullptr);
+    if (i % 1000 == 0) h.table.expire(t);
+  }
+  EXPECT_GT(h.table.size(), baseline);
+  h.table.expire(t + 2000);
+  EXPECT_EQ(h.table.size(), baseline);
+  EXPECT_EQ(h.table.tombstones(), 0u);
+}
+
+TEST(ProcessTable, TombstoneCapBoundsMemory) {
+  ProcessTableOptions o;
+  o.tombstone_ttl_ns = UINT64_MAX;
+  o.max_tombstones = 100;
+  Harness h(o);
+  for (int i = 0; i < 1000; ++i) {
+    h.fork(i * 3 + 1, 1, 1000 + i);
+    h.exit(i * 3 + 2, 1000 + i);
+  }
+  h.table.expire(5000);
+  EXPECT_EQ(h.table.tombstones(), 100u);
+  EXPECT_EQ(h.table.size(), 100u);
+}
+
+TEST(ProcessTable, AncestryWalksToPidOne) {
+  Harness h;
+  h.exec(1, 1, {"init"}, "systemd");
+  h.fork(10, 1, 100);
+  h.exec(11, 100, {"sshd"}, "sshd");
+  h.fork(20, 100, 200);
+  h.exec(21, 200, {"bash"}, "bash");
+  h.fork(30, 200, 300);
+  h.exec(31, 300, {"make"}, "make");
+  auto a = h.table.ancestry(300);
+  EXPECT_EQ(a, (std::vector<Ancestor>{{200, "bash"}, {100, "sshd"}, {1, "systemd"}}));
+  EXPECT_EQ(h.table.ancestry(1), std::vector<Ancestor>{});
+  EXPECT_EQ(h.table.ancestry(300, 1).size(), 1u);
+}
+
+TEST(ProcessTable, ResyncAddsAndRemoves) {
+  Harness h;
+  h.fork(10, 1, 5);
+  h.fork(11, 1, 6);
+  std::vector<ProcessEntry> scan;
+  ProcessEntry p;
+  p.pid = 6;
+  p.start_ns = 11;
+  scan.push_back(p);
+  p.pid = 7;
+  p.start_ns = 12;
+  p.comm = "new";
+  scan.push_back(p);
+  auto r = h.table.resync(scan);
+  EXPECT_EQ(r.added, 1u);
+  EXPECT_EQ(r.removed, 1u);
+  EXPECT_EQ(h.table.find(5), nullptr);
+  EXPECT_TRUE(h.table.find(6)->start_precise);  // the precise record was kept
+  EXPECT_EQ(h.table.find(7)->comm, "new");
+}
+
+}  // namespace
+}  // namespace proctrail
