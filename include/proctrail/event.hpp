@@ -43,6 +43,8 @@ struct AckData {
   uint32_t nonce = 0;  // cn_msg.ack: the requester's ack value plus one
 };
 
+// pid/tid of a fork event: the parent's for a new process; for a new thread, the process
+// that gains it and the new thread.
 struct ForkData {
   int32_t parent_pid = 0;
   int32_t parent_tid = 0;
@@ -160,8 +162,8 @@ struct ExitDetails {
 };
 
 struct ExitData {
-  uint32_t raw_status = 0;   // task->exit_code: wait(2) status layout
-  uint32_t exit_signal = 0;  // signal sent to the parent (SIGCHLD, or none for threads)
+  uint32_t raw_status = 0;  // task->exit_code: wait(2) status layout
+  int32_t exit_signal = 0;  // signal for the parent: SIGCHLD (17) usually, -1 for threads
   int32_t parent_pid = 0;
   int32_t parent_tid = 0;
   std::shared_ptr<const ExitDetails> details;

@@ -176,7 +176,9 @@ class TextFormatter final : public Formatter {
             } else {
               fmt::format_to(it, "child {}", d.child_pid);
             }
-            if (d.parent_tid != d.parent_pid) fmt::format_to(it, " (from thread {})", d.parent_tid);
+            if (!d.is_thread() && d.parent_tid != d.parent_pid) {
+              fmt::format_to(it, " (from thread {})", d.parent_tid);
+            }
           } else if constexpr (std::is_same_v<T, ExecData>) {
             thread_prefix(e, out);
             if (d.details) {

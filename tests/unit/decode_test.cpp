@@ -60,10 +60,13 @@ TEST(Decode, Fork) {
 
 TEST(Decode, ForkOfThreadIsToldByTheKernelsFields) {
   Msg m(0x1);
-  m.data(0, 99).data(1, 99).data(2, 201).data(3, 99);  // child tid 201 in tgid 99
+  // The kernel names the process's parent (50) as a thread's parent; thread 201 is new in 99.
+  m.data(0, 50).data(1, 50).data(2, 201).data(3, 99);
   auto r = cn_proc::decode(m.span());
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(std::get<ForkData>(r->event.data).is_thread());
+  EXPECT_EQ(r->event.pid, 99);  // the process that gains the thread
+  EXPECT_EQ(r->event.tid, 201);
 }
 
 TEST(Decode, Exec) {

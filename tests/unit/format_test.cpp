@@ -49,7 +49,7 @@ std::vector<Event> every_event() {
   std::vector<Event> v;
   v.push_back(make(AckData{0, 17}, 0, 0));
   v.push_back(make(ForkData{100, 100, 200, 200}));
-  v.push_back(make(ForkData{100, 101, 100, 102}));
+  v.push_back(make(ForkData{50, 50, 100, 102}, 100, 102));
   v.push_back(make(ExecData{exec_details()}, 200, 200));
   v.push_back(make(UidData{0, 65534}));
   v.push_back(make(GidData{0, 65534}));
@@ -82,7 +82,7 @@ TEST(TextFormat, EveryEventType) {
   const char* expected =
       "22:13:20.123456  ack            -  subscribed\n"
       "22:13:20.123456  fork         100  child 200\n"
-      "22:13:20.123456  fork         100  thread 102 (from thread 101)\n"
+      "22:13:20.123456  fork         100  thread 102\n"
       "22:13:20.123456  exec         200  /bin/echo 'a b' '' $'\\x1b[2J'  [ppid=99 uid=1000(alice) "
       "cwd=/tmp exe=/usr/bin/echo container=docker:aaaaaaaaaaaa]\n"
       "22:13:20.123456  uid          100  ruid=0 euid=65534\n"
@@ -127,7 +127,7 @@ TEST(SeedFormat, MatchesTheSampleProgramLineForLine) {
   const char* expected =
       "set mcast listen ok\n"
       "fork: parent tid=100 pid=100 -> child tid=200 pid=200\n"
-      "fork: parent tid=101 pid=100 -> child tid=102 pid=100\n"
+      "fork: parent tid=50 pid=50 -> child tid=102 pid=100\n"
       "exec: tid=200 pid=200\n"
       "uid change: tid=100 pid=100 from 0 to 65534\n"
       "gid change: tid=100 pid=100 from 0 to 65534\n"
@@ -154,7 +154,7 @@ TEST(JsonFormat, EveryEventTypeExactly) {
       R"({"type":"fork",)" + head +
           R"("pid":100,"tid":100,"parent_pid":100,"parent_tid":100,"child_pid":200,"child_tid":200,"thread":false})",
       R"({"type":"fork",)" + head +
-          R"("pid":100,"tid":100,"parent_pid":100,"parent_tid":101,"child_pid":100,"child_tid":102,"thread":true})",
+          R"("pid":100,"tid":102,"parent_pid":50,"parent_tid":50,"child_pid":100,"child_tid":102,"thread":true})",
       R"({"type":"exec",)" + head +
           R"("pid":200,"tid":200,"argv_source":"procfs","argv":["/bin/echo","a b","","\u001b[2J"],"argv_truncated":false,"argv_bytes":19,"exe":"/usr/bin/echo","cwd":"/tmp","ppid":99,"uid":1000,"euid":1000,"gid":1000,"egid":1000,"user":"alice","comm":"echo","start_boottime_ns":7000000000,"cgroup":"/system.slice/docker-)" +
           a64 + R"(.scope","container":{"runtime":"docker","id":")" + a64 +

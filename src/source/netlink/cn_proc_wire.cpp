@@ -173,12 +173,16 @@ Result<Message> decode(std::span<const std::byte> d) {
     case PROC_EVENT_NONE:
       e.data = AckData{u32(0), m.ack};
       break;
-    case PROC_EVENT_FORK:
-      e.pid = i32(offsetof(ForkEvent, parent_tgid));
-      e.tid = i32(offsetof(ForkEvent, parent_pid));
-      e.data = ForkData{e.pid, e.tid, i32(offsetof(ForkEvent, child_tgid)),
-                        i32(offsetof(ForkEvent, child_pid))};
+    case PROC_EVENT_FORK: {
+      ForkData f{i32(offsetof(ForkEvent, parent_tgid)), i32(offsetof(ForkEvent, parent_pid)),
+                 i32(offsetof(ForkEvent, child_tgid)), i32(offsetof(ForkEvent, child_pid))};
+      // A new process is the parent's doing. A new thread belongs to the process that gains
+      // it; the kernel's "parent" of a thread is that process's parent, not its creator.
+      e.pid = f.is_thread() ? f.child_pid : f.parent_pid;
+      e.tid = f.is_thread() ? f.child_tid : f.parent_tid;
+      e.data = f;
       break;
+    }
     case PROC_EVENT_EXEC:
       e.pid = i32(offsetof(ExecEvent, process_tgid));
       e.tid = i32(offsetof(ExecEvent, process_pid));
@@ -227,7 +231,7 @@ Result<Message> decode(std::span<const std::byte> d) {
       e.tid = i32(offsetof(ExitEvent, process_pid));
       ExitData x;
       x.raw_status = u32(offsetof(ExitEvent, exit_code));
-      x.exit_signal = u32(offsetof(ExitEvent, exit_signal));
+      x.exit_signal = i32(offsetof(ExitEvent, exit_signal));
       x.parent_pid = i32(offsetof(ExitEvent, parent_tgid));
       x.parent_tid = i32(offsetof(ExitEvent, parent_pid));
       e.data = std::move(x);

@@ -1,0 +1,201 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace proctrail::e2e {
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> v;
+  for (const auto& a : argv) v.push_back(const_cast<char*>(a.c_str()));
+  v.push_back(nullptr);
+  return v;
+}
+
+int temp_file(std::string& path, const char* tag) {
+  path = std::string("/tmp/proctrail-e2e-") + tag + "-XXXXXX";
+  int fd = mkstemp(path.data());
+  if (fd < 0) throw std::runtime_error("mkstemp");
+  return fd;
+}
+
+int decode_status(int st) {
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return -1;
+}
+
+}  // namespace
+
+std::string proctrail_path() {
+  return PROCTRAIL_BIN;
+}
+std::string scenario_path() {
+  return SCENARIO_BIN;
+}
+
+CommandResult run(const std::vector<std::string>& argv, int timeout_ms) {
+  std::string out_path, err_path;
+  int out_fd = temp_file(out_path, "out");
+  int err_fd = temp_file(err_path, "err");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, 0);
+    auto v = c_argv(argv);
+    execvp(v[0], v.data());
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  CommandResult r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int st = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) {
+      r.exit_code = decode_status(st);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      r.exit_code = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  unlink(out_path.c_str());
+  unlink(err_path.c_str());
+  return r;
+}
+
+Monitor::Monitor(std::vector<std::string> extra) {
+  int out_fd = temp_file(out_path_, "monitor");
+  close(out_fd);
+  int err_fd = temp_file(err_path_, "monitor-err");
+  std::vector<std::string> argv = {proctrail_path(), "-o", out_path_};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(err_fd, 2);
+    auto v = c_argv(argv);
+    execv(v[0], v.data());
+    _exit(127);
+  }
+  close(err_fd);
+  // Started when the first record is out (or the process died).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int st;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      errors_ = slurp(err_path_);
+      return;
+    }
+    std::string out = slurp(out_path_);
+    if (out.find('\n') != std::string::npos) {
+      started_ = true;
+      // A moment for the kernel subscription to be in force for what the test starts next;
+      // the start record is written after the subscription was acknowledged.
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Monitor::~Monitor() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(out_path_.c_str());
+  unlink(err_path_.c_str());
+}
+
+int Monitor::stop(int sig) {
+  int code = -1;
+  if (pid_ > 0) {
+    kill(pid_, sig);
+    int st = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        code = decode_status(st);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &st, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pid_ = -1;
+  }
+  output_ = slurp(out_path_);
+  errors_ = slurp(err_path_);
+  return code;
+}
+
+std::vector<nlohmann::json> Monitor::records() const {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(output_);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    v.push_back(nlohmann::json::parse(line));  // throws, failing the test, on invalid JSON
+  }
+  return v;
+}
+
+std::map<std::string, long> scenario(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {scenario_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = run(argv);
+  if (r.exit_code != 0) {
+    throw std::runtime_error("scenario " + args[0] + " failed (" + std::to_string(r.exit_code) +
+                             "): " + r.err);
+  }
+  std::map<std::string, long> keys;
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) keys[line.substr(0, eq)] = std::stol(line.substr(eq + 1));
+  }
+  return keys;
+}
+
+std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
+                               long pid) {
+  std::vector<nlohmann::json> v;
+  for (const auto& r : records) {
+    if (r.value("type", "") == type && r.value("pid", -1L) == pid) v.push_back(r);
+  }
+  return v;
+}
+
+}  // namespace proctrail::e2e

@@ -1,0 +1,56 @@
+// Running the real proctrail binary and the scenario program, for the end-to-end tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace proctrail::e2e {
+
+struct CommandResult {
+  int exit_code = -1;  // -1: did not finish in time (killed)
+  std::string out, err;
+};
+
+// Runs argv to completion (killed after timeout_ms), capturing stdout and stderr.
+CommandResult run(const std::vector<std::string>& argv, int timeout_ms = 20000);
+
+// proctrail running in the background, writing to a temporary file.
+class Monitor {
+ public:
+  // Starts `proctrail -o FILE extra...` and waits until its first record is written.
+  explicit Monitor(std::vector<std::string> extra);
+  ~Monitor();
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  [[nodiscard]] bool started() const { return started_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  // SIGINT, wait, collect. Returns the exit code.
+  int stop(int sig = 2);
+  [[nodiscard]] const std::string& output() const { return output_; }
+  [[nodiscard]] const std::string& errors() const { return errors_; }
+  // Output lines parsed as JSON (the test fails on an invalid line).
+  [[nodiscard]] std::vector<nlohmann::json> records() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool started_ = false;
+  std::string out_path_, err_path_;
+  std::string output_, errors_;
+};
+
+// Runs the scenario program and returns the key=value lines it printed.
+std::map<std::string, long> scenario(const std::vector<std::string>& args);
+
+std::string proctrail_path();
+std::string scenario_path();
+
+// Records of a type about a pid.
+std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
+                               long pid);
+
+}  // namespace proctrail::e2e

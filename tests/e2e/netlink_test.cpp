@@ -1,0 +1,216 @@
+// End-to-end checks of the netlink backend's guarantees, as root on the real kernel.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <linux/netlink.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "proctrail/cn_proc_wire.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+using nlohmann::json;
+
+class Netlink : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  }
+};
+
+// The netlink port id of the proc connector socket a process holds, from /proc/net/netlink.
+uint32_t connector_port_of(pid_t pid) {
+  std::set<std::string> inodes;
+  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = opendir(fd_dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      char buf[64];
+      ssize_t n = readlink((fd_dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+      if (n <= 0) continue;
+      std::string target(buf, static_cast<size_t>(n));
+      if (target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+    }
+    closedir(d);
+  }
+  std::ifstream in("/proc/net/netlink");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string sk, eth, port, groups, rmem, wmem, dump, locks, drops, inode;
+    f >> sk >> eth >> port >> groups >> rmem >> wmem >> dump >> locks >> drops >> inode;
+    if (eth == "11" && inodes.count(inode)) return static_cast<uint32_t>(std::stoul(port));
+  }
+  return 0;
+}
+
+TEST_F(Netlink, ForgedEventFromAUserProcessIsRejected) {
+  Monitor m({"-f", "json", "--backend", "netlink", "--stats"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  uint32_t port = connector_port_of(m.pid());
+  ASSERT_NE(port, 0u) << "proctrail's connector socket not found";
+
+  // A root process unicasts a well-formed EXEC event for a pid that does not exist.
+  constexpr int kFakePid = 3999999;
+  Event fake;
+  fake.ts_ns = 1;
+  fake.cpu = 0;
+  fake.pid = kFakePid;
+  fake.tid = kFakePid;
+  fake.data = ExecData{};
+  auto bytes = cn_proc::encode_event(fake, 0);
+  int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  ASSERT_GE(s, 0);
+  sockaddr_nl self{};
+  self.nl_family = AF_NETLINK;
+  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&self), sizeof self), 0);
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  to.nl_pid = port;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sendto(s, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(bytes.size()))
+        << strerror(errno);
+  }
+  close(s);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(m.stop(), 0);
+  EXPECT_TRUE(of(m.records(), "exec", kFakePid).empty()) << "a forged event was reported";
+  // The forged messages did arrive, and were counted as rejected.
+  EXPECT_NE(m.errors().find("rejected (not from the kernel) 3"), std::string::npos) << m.errors();
+}
+
+struct NsCase {
+  const char* name;
+  std::vector<std::string> unshare;
+  const char* expect;
+};
+
+class Namespaces : public ::testing::TestWithParam<NsCase> {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  }
+};
+
+TEST_P(Namespaces, FailWithOneClearLine) {
+  std::vector<std::string> argv = {"unshare"};
+  for (const auto& a : GetParam().unshare) argv.push_back(a);
+  argv.insert(argv.end(), {proctrail_path(), "--backend", "netlink", "-f", "json"});
+  CommandResult r = run(argv, 15000);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "") << "no silent empty output: nothing at all on stdout";
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("proctrail: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(GetParam().expect), std::string::npos) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Namespaces,
+                         ::testing::Values(NsCase{"Network", {"-n"}, "initial network namespace"},
+                                           NsCase{"Pid", {"-p", "-f"}, "initial pid namespace"},
+                                           NsCase{"PidWithItsOwnProc",
+                                                  {"-p", "-f", "--mount-proc"},
+                                                  "initial pid namespace"},
+                                           NsCase{"User", {"-U", "-r"}, "initial user namespace"}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+TEST_F(Netlink, UnprivilegedListenerFollowsTheKernelsRule) {
+  utsname u{};
+  uname(&u);
+  int major = 0, minor = 0;
+  sscanf(u.release, "%d.%d", &major, &minor);
+  const bool allowed = major > 6 || (major == 6 && minor >= 6);
+  // setpriv drops to nobody with no capabilities; the listener must still be told apart.
+  CommandResult r =
+      run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+           "timeout", "--preserve-status", "-s", "INT", "1", proctrail_path(), "--backend",
+           "netlink", "-f", "json", "--priority", "normal"});
+  if (allowed) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"type\":\"start\""), std::string::npos) << r.out;
+  } else {
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("CAP_NET_ADMIN"), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(Netlink, OverflowBecomesLostRecordsAndAResync) {
+  Monitor m({"-f", "json", "--backend", "netlink", "--rcvbuf", "4K", "--stats"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  // Freeze the reader and let the kernel fill its tiny buffer.
+  ASSERT_EQ(kill(m.pid(), SIGSTOP), 0);
+  scenario({"spawn", "300"});
+  ASSERT_EQ(kill(m.pid(), SIGCONT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  scenario({"spawn", "5"});  // traffic after the loss, to show the stream goes on
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  auto r = m.records();
+  bool overflow = false, counted_gap = false, resync = false;
+  for (const auto& x : r) {
+    if (x["type"] == "lost") {
+      if (x["count"].is_null())
+        overflow |= x["reason"].get<std::string>().find("ENOBUFS") != std::string::npos;
+      if (!x["count"].is_null()) counted_gap |= x["count"].get<long>() > 0;
+    }
+    if (x["type"] == "resync") resync = true;
+  }
+  EXPECT_TRUE(overflow) << "ENOBUFS must appear in the stream";
+  EXPECT_TRUE(counted_gap) << "sequence gaps must give a count";
+  EXPECT_TRUE(resync) << "the table must be rebuilt after a loss";
+  EXPECT_EQ(r.back()["type"], "exit") << "events keep flowing after the loss";
+}
+
+TEST_F(Netlink, KernelFilterIsUsedAndOnlySelectedEventsArrive) {
+  Monitor m({"-f", "seed", "-e", "exec", "--backend", "netlink", "-v"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  auto k = scenario({"setuid"});
+  scenario({"fork-exec-exit3"});
+  ASSERT_EQ(m.stop(), 0);
+  EXPECT_NE(m.errors().find("kernel-side event filter active"), std::string::npos) << m.errors();
+  std::istringstream in(m.output());
+  std::string line;
+  int execs = 0;
+  while (std::getline(in, line)) {
+    if (line == "set mcast listen ok") continue;
+    EXPECT_EQ(line.rfind("exec: ", 0), 0u) << line;
+    ++execs;
+  }
+  EXPECT_GE(execs, 1);
+  (void)k;
+}
+
+TEST_F(Netlink, SeedFormatPrintsTheSamplesLines) {
+  Monitor m({"-f", "seed", "--backend", "netlink"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  auto k = scenario({"fork-exec-exit3"});
+  ASSERT_EQ(m.stop(), 0);
+  const std::string& out = m.output();
+  EXPECT_EQ(out.rfind("set mcast listen ok\n", 0), 0u) << out;
+  std::string c = std::to_string(k.at("child")), p = std::to_string(k.at("parent"));
+  EXPECT_NE(
+      out.find("fork: parent tid=" + p + " pid=" + p + " -> child tid=" + c + " pid=" + c + "\n"),
+      std::string::npos);
+  EXPECT_NE(out.find("exec: tid=" + c + " pid=" + c + "\n"), std::string::npos);
+  EXPECT_NE(out.find("exit: tid=" + c + " pid=" + c + " exit_code=768\n"), std::string::npos);
+}
+
+TEST_F(Netlink, ClosedPipeEndsQuietly) {
+  CommandResult r =
+      run({"bash", "-c",
+           "set -o pipefail; (" + proctrail_path() +
+               " --backend netlink -f json; echo \"rc=$?\" >&2) | head -n 1 "
+               ">/dev/null & sleep 0.5; for i in $(seq 20); do /bin/true; done; wait"});
+  EXPECT_NE(r.err.find("rc=0"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace proctrail::e2e
