@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include "proctrail/format.hpp"
 
 namespace proctrail {
@@ -205,6 +207,68 @@ TEST(JsonFormat, EveryLineParsesAndInvalidUtf8IsCarriedExactly) {
     std::string line;
     f->format(e, line);
     EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  }
+}
+
+// Checks a record against docs/event.schema.json: every key documented (recursively, for the
+// nested objects), the per-type required keys present, enums respected.
+void check_against_schema(const nlohmann::json& schema, const nlohmann::json& rec) {
+  const auto& props = schema["properties"];
+  for (const auto& [key, value] : rec.items()) {
+    ASSERT_TRUE(props.contains(key)) << "undocumented field '" << key << "' in " << rec.dump();
+    const auto& p = props[key];
+    if (p.contains("enum")) {
+      bool listed = false;
+      for (const auto& v : p["enum"]) listed |= v == value;
+      EXPECT_TRUE(listed) << key << "=" << value.dump();
+    }
+    if (p.contains("properties") && value.is_object()) {
+      for (const auto& [k2, v2] : value.items()) {
+        EXPECT_TRUE(p["properties"].contains(k2)) << "undocumented " << key << "." << k2;
+      }
+    }
+    if (p.contains("items") && p["items"].contains("properties")) {
+      for (const auto& item : value) {
+        for (const auto& [k2, v2] : item.items()) {
+          EXPECT_TRUE(p["items"]["properties"].contains(k2)) << "undocumented " << key << "[]." << k2;
+        }
+      }
+    }
+  }
+  for (const auto& r : schema["required"]) EXPECT_TRUE(rec.contains(r)) << r << " in " << rec.dump();
+  for (const auto& cond : schema["allOf"]) {
+    if (cond["if"]["properties"]["type"]["const"] != rec["type"]) continue;
+    for (const auto& r : cond["then"]["required"]) {
+      EXPECT_TRUE(rec.contains(r)) << r << " missing in " << rec.dump();
+    }
+  }
+}
+
+TEST(JsonFormat, EveryFieldIsDocumentedInTheSchema) {
+  std::ifstream in(PROCTRAIL_SCHEMA);
+  ASSERT_TRUE(in) << PROCTRAIL_SCHEMA;
+  nlohmann::json schema = nlohmann::json::parse(in);
+  auto events = every_event();
+  auto full = exec_details();
+  full->argv.push_back("\xff");
+  full->argv_truncated = true;
+  full->argc = 9;
+  full->filename = "/bin/\xfe";
+  full->cgroup_id = 1234;
+  full->env = std::vector<std::string>{"A=1", "B=\xff"};
+  full->set_source(Field::Env, FieldSource::Procfs);
+  full->ancestry = {{1, "systemd"}, {7, "\xff"}};
+  full->set_source(Field::Ancestry, FieldSource::Table);
+  full->note = "why";
+  events.push_back(make(ExecData{full}));
+  auto gone = std::make_shared<ExecDetails>();
+  gone->note = "process exited before /proc could be read";
+  events.push_back(make(ExecData{gone}));
+  auto f = make_json_formatter();
+  for (const auto& e : events) {
+    std::string line;
+    f->format(e, line);
+    check_against_schema(schema, nlohmann::json::parse(line));
   }
 }
 

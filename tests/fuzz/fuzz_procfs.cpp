@@ -1,0 +1,27 @@
+// libFuzzer: the /proc parsers and the escapers on arbitrary bytes.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "proctrail/escape.hpp"
+#include "proctrail/procfs.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace proctrail;
+  std::string_view s(reinterpret_cast<const char*>(data), size);
+  (void)procfs::parse_stat(s);
+  (void)procfs::parse_status_creds(s);
+  auto parts = procfs::split_nul(s);
+  if (auto cg = procfs::parse_cgroup(s)) (void)procfs::container_from_cgroup(*cg);
+  (void)procfs::container_from_cgroup(s);
+  std::string out;
+  append_shell_word(out, s);
+  // A shell word never carries a raw control byte.
+  for (unsigned char c : out) {
+    if (c < 0x20 || c == 0x7f) __builtin_trap();
+  }
+  bool exact = append_json_string(out, s);
+  if (exact != is_valid_utf8(s)) __builtin_trap();
+  append_base64(out, s);
+  return 0;
+}
