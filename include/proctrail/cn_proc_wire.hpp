@@ -51,6 +51,23 @@ enum class McastOp : uint32_t { Listen = 1, Ignore = 2 };
 std::vector<std::byte> encode_request(McastOp op, std::optional<uint32_t> event_bits,
                                       uint32_t ack_nonce, uint32_t port_id);
 
+// One classic BPF instruction, laid out as struct sock_filter.
+struct FilterInsn {
+  uint16_t code;
+  uint8_t jt;
+  uint8_t jf;
+  uint32_t k;
+};
+
+// Which messages a socket keeps, decided in the kernel by a socket filter (SO_ATTACH_FILTER,
+// any kernel, no privilege). Acks always pass: they answer subscriptions.
+enum class Route {
+  ExecOnCpus,   // exec events sent from one of `cpus`
+  ExecOffCpus,  // exec events sent from any other CPU
+  AllButExec,   // every event except exec
+};
+std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus);
+
 // Builds the datagram the kernel would send for an event (used by tests, fuzz seeds and the
 // decode benchmark). Only the fields of Event and its payload that the kernel sends are used.
 std::vector<std::byte> encode_event(const Event& event, uint32_t seq, uint32_t ack = 0);

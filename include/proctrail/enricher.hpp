@@ -1,6 +1,10 @@
 // Enricher: the receive-side stage. It keeps the process table current and adds to each exec
-// what /proc and the table know, and to each exit the command and lifetime. It runs on the
-// thread that receives events, right as each event arrives: the /proc read races the process.
+// what /proc and the table know, and to each exit the command and lifetime.
+//
+// The /proc read races the process, so it is not done here but by exec handlers this class
+// makes for the source: they run on the thread that received the exec, the moment it did.
+// process() then checks the read against the table (a start time that disagrees with the
+// fork the table saw is a reused pid) and reads only for events no handler saw.
 #pragma once
 
 #include <memory>
@@ -9,6 +13,7 @@
 #include "proctrail/clock.hpp"
 #include "proctrail/process_table.hpp"
 #include "proctrail/procfs.hpp"
+#include "proctrail/source.hpp"
 
 namespace proctrail {
 
@@ -24,6 +29,10 @@ class Enricher {
  public:
   static Result<std::unique_ptr<Enricher>> create(EnricherOptions options);
 
+  // Handlers for the source's receiving threads (EventSource::set_exec_handler): each reads
+  // /proc for an exec with a reader of its own. They share nothing with this object.
+  [[nodiscard]] ExecHandlerFactory exec_handler_factory() const;
+
   // Fills the table from /proc. Call once the source is subscribed, so that a process started
   // meanwhile is either in the scan or in the event stream.
   Status seed(const ClockSync& clock);
@@ -38,6 +47,7 @@ class Enricher {
  private:
   Enricher(EnricherOptions options, procfs::ProcReader reader);
   std::vector<ProcessEntry> scan(const ClockSync& clock);
+  void check_identity(const Event& e, ExecDetails& d, const ClockSync& clock);
 
   EnricherOptions options_;
   procfs::ProcReader reader_;

@@ -130,6 +130,12 @@ struct ExecDetails {
   [[nodiscard]] FieldSource source(Field f) const { return sources[static_cast<size_t>(f)]; }
 };
 
+// Takes back what was read from /proc for an exec, with the reason in note. kImage: only what
+// a later exec would have changed (argv, exe, creds, comm, environment); kAll: everything read
+// from /proc (the process read was not the one that exec'd). Returns whether anything changed.
+enum class Withdraw { kImage, kAll };
+bool withdraw_procfs(ExecDetails& d, Withdraw what, std::string_view why);
+
 struct ExecData {
   std::shared_ptr<ExecDetails> details;  // null when enrichment is off (e.g. seed format)
 };

@@ -1,23 +1,37 @@
 // NetlinkSource: events from the kernel's proc connector (NETLINK_CONNECTOR, CN_IDX_PROC).
 //
 // Promises:
-//  - start() returns only once the kernel has acknowledged the subscription, or fails with one
-//    line that names the cause (privilege, missing connector, network/pid/user namespace);
+//  - start() returns only once the kernel has acknowledged every subscription, or fails with
+//    one line that names the cause (privilege, missing connector, network/pid/user namespace);
 //  - only messages sent by the kernel (port id 0) with the proc connector's id are accepted;
 //    anything else is counted and dropped;
 //  - losses (ENOBUFS, per-CPU sequence gaps) come out as LostData events in stream order;
-//  - the subscription is withdrawn when the source is destroyed.
+//  - every subscription is withdrawn when the source is destroyed.
+//
+// Exec readers. An exec event says only "pid N exec'd"; the rest must be read from /proc
+// before the process exits. The kernel sends the event from the CPU the process runs on, so
+// proctrail gives each CPU a socket of its own (a socket filter keeps only that CPU's exec
+// events) and a thread pinned to that CPU at real-time priority. The kernel then wakes the
+// reader on that very CPU, where it preempts the process before it returns to user space: the
+// exec handler reads /proc while the process is still at the end of execve. CPUs without a
+// reader share one more exec socket; all other events go to a socket that never wakes anyone
+// and is read on poll().
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "proctrail/clock.hpp"
 #include "proctrail/cn_proc_wire.hpp"
-#include "proctrail/seq_tracker.hpp"
+#include "proctrail/sched.hpp"
+#include "proctrail/seq_gaps.hpp"
 #include "proctrail/source.hpp"
 #include "proctrail/unique_fd.hpp"
 
@@ -27,8 +41,12 @@ struct NetlinkOptions {
   // Event types the consumer needs. When this is a strict subset of all events, the kernel is
   // asked to filter (Linux 6.6+); older kernels get the legacy subscription and every event.
   EventMask events = EventMask::all();
-  // Requested socket receive buffer. SO_RCVBUFFORCE is tried first (CAP_NET_ADMIN), then
-  // SO_RCVBUF, which the kernel caps at net.core.rmem_max.
+  // Exec reader threads, one per allowed CPU up to this many. 0: one socket for everything,
+  // read by the thread that calls poll(), which also runs the exec handler.
+  size_t max_exec_readers = 64;
+  Priority reader_priority = Priority::Realtime;
+  // Requested receive buffer of each socket. SO_RCVBUFFORCE is tried first (CAP_NET_ADMIN),
+  // then SO_RCVBUF, which the kernel caps at net.core.rmem_max.
   int receive_buffer_bytes = 32 << 20;
   std::chrono::milliseconds ack_timeout{1000};
   // Where namespace files are looked up; tests point this elsewhere.
@@ -42,48 +60,92 @@ class NetlinkSource final : public EventSource {
   NetlinkSource(const NetlinkSource&) = delete;
   NetlinkSource& operator=(const NetlinkSource&) = delete;
 
+  void set_exec_handler(ExecHandlerFactory factory) override {
+    handler_factory_ = std::move(factory);
+  }
   Status start() override;
   Status poll(std::chrono::milliseconds timeout, std::vector<Event>& out) override;
   [[nodiscard]] uint64_t watermark_ns() const override { return watermark_ns_; }
-  [[nodiscard]] int fd() const override { return sock_.get(); }
-  [[nodiscard]] SourceStats stats() const override { return stats_; }
+  [[nodiscard]] int fd() const override;
+  [[nodiscard]] SourceStats stats() const override;
   [[nodiscard]] std::string_view name() const override { return "netlink"; }
   [[nodiscard]] std::vector<std::string> notes() const override;
 
-  // Whether the kernel filters events for this socket (Linux 6.6 proc_input honoured).
-  [[nodiscard]] bool kernel_filtering() const { return kernel_filter_bits_.has_value(); }
-  [[nodiscard]] int effective_receive_buffer() const { return rcvbuf_effective_; }
+  // Whether the kernel filters event types for this source (Linux 6.6 proc_input honoured).
+  [[nodiscard]] bool kernel_filtering() const { return kernel_filtering_; }
 
  private:
+  struct RecvBuffers;
+  // A message as received: the event, its sender's sequence number, and whether the socket
+  // was drained when it was read.
+  struct Received {
+    Event event;
+    uint32_t seq = 0;
+    bool has_seq = true;  // from the kernel, numbered (not a loss record we made)
+    bool emit = true;     // false: only its sequence number counts (other listeners' acks)
+  };
+  // One subscribed socket.
+  struct Channel {
+    UniqueFd sock;
+    uint32_t port_id = 0;
+    bool subscribed = false;
+    uint32_t kernel_bits = 0;  // PROC_EVENT_* bits of a kernel filter; 0: none
+    int cpu = -1;              // exec reader: the CPU it serves (-1: the rest)
+    uint64_t drained_ns = 0;   // the socket was empty at this CLOCK_MONOTONIC time
+    std::chrono::milliseconds receive_timeout{-1};
+    SourceStats stats;
+    ClockSync clock;  // the channel's receiving thread only
+    std::thread reader;
+  };
+
   Status check_namespaces() const;
-  Status open_socket();
-  Status subscribe();
-  Status send_request(cn_proc::McastOp op, std::optional<uint32_t> bits, uint32_t nonce);
-  // Waits for the kernel's ack carrying nonce+1; other messages received meanwhile are kept.
+  Status open_channel(Channel& c, std::optional<std::pair<cn_proc::Route, std::vector<int>>> route);
+  Status subscribe(Channel& c, std::optional<uint32_t> narrow_to, uint32_t nonce);
+  Status send_request(Channel& c, cn_proc::McastOp op, std::optional<uint32_t> bits,
+                      uint32_t nonce);
+  // Waits for our ack with nonce+1; other messages received meanwhile are kept for poll().
   // Returns the ack's error code, or nullopt on timeout.
-  Result<std::optional<uint32_t>> wait_ack(uint32_t nonce);
-  // Receives what is queued now, without blocking. Returns the number of datagrams read.
-  Result<size_t> drain(std::vector<Event>& out);
-  void accept(cn_proc::Message&& msg, std::vector<Event>& out);
-  void unsubscribe();
+  Result<std::optional<uint32_t>> wait_ack(Channel& c, uint32_t nonce);
+  // Receives what is queued; with block, first waits up to the receive timeout for one
+  // message. Runs handler on exec events. Returns false on a receive error (in *error).
+  Status receive(Channel& c, RecvBuffers& bufs, bool block, const ExecHandler* handler,
+                 std::vector<Received>& out);
+  void accept(Channel& c, cn_proc::Message&& msg, const ExecHandler* handler,
+              std::vector<Received>& out, SourceStats& stats);
+  void run_reader(Channel& c);
+  void set_receive_timeout(Channel& c, std::chrono::milliseconds t);
+  void unsubscribe(Channel& c);
 
   NetlinkOptions options_;
-  UniqueFd sock_;
-  uint32_t port_id_ = 0;
-  bool subscribed_ = false;
-  std::optional<uint32_t> kernel_filter_bits_;
+  ExecHandlerFactory handler_factory_;
+  ExecHandler poll_handler_;        // the handler of the thread calling poll(), without readers
+  std::unique_ptr<Channel> other_;  // everything but exec (everything without readers)
+  std::vector<std::unique_ptr<Channel>> execs_;  // exec readers: per CPU, then the rest
+  std::unique_ptr<RecvBuffers> poll_bufs_;
+  bool kernel_filtering_ = false;
+  bool seq_tracking_ = false;
   int rcvbuf_effective_ = 0;
   bool rcvbuf_forced_ = false;
   std::string filter_note_;
-  SeqTracker seq_;
-  SourceStats stats_;
-  ClockSync clock_;
-  uint64_t last_clock_refresh_ns_ = 0;
+  std::string reader_note_;
+  uint64_t started_ns_ = 0;  // every socket is subscribed from here on
   uint64_t watermark_ns_ = 0;
   uint32_t nonce_base_ = 0;
-  std::vector<Event> early_;  // events that arrived while waiting for an ack
-  struct RecvBuffers;
-  std::unique_ptr<RecvBuffers> bufs_;
+  bool acked_ = false;  // our first ack is put in the stream once
+
+  // Shared with the reader threads.
+  mutable std::mutex mu_;
+  std::vector<Received> inbox_;                      // from readers, not yet taken by poll()
+  std::vector<std::pair<uint32_t, uint32_t>> acks_;  // (nonce, error) of our acks so far
+  std::condition_variable inbox_full_;
+  std::optional<Error> reader_error_;
+  std::atomic<bool> stop_{false};
+  UniqueFd wake_;                      // eventfd: readable when the inbox has something
+  std::optional<bool> proc_input_ok_;  // whether the kernel answered a proc_input request
+
+  SeqGapFinder gaps_;
+  ClockSync clock_;  // poll()'s thread only
+  uint64_t last_clock_refresh_ns_ = 0;
 };
 
 }  // namespace proctrail

@@ -1,11 +1,11 @@
 // Pipeline: source -> enrich (receive thread) -> bounded queue -> order, filter, format, write
 // (output thread).
 //
-// The receive thread does nothing but receive, update the process table and read /proc, so
-// the read happens as soon as the event arrives; it runs at elevated priority where allowed.
-// Formatting and writing happen on the output thread. The queue between them is bounded: when
-// the writer falls behind, whole batches are dropped, counted, and reported in the stream as a
-// lost record. Nothing is dropped silently.
+// The receive thread takes events from the source and keeps the process table current (the
+// urgent /proc reads happen earlier, in the source's exec handlers). Formatting and writing
+// happen on the output thread. The queue between them is bounded: when the writer falls
+// behind, whole batches are dropped, counted, and reported in the stream as a lost record.
+// Nothing is dropped silently.
 #pragma once
 
 #include <atomic>
@@ -17,25 +17,21 @@
 #include "proctrail/enricher.hpp"
 #include "proctrail/event_orderer.hpp"
 #include "proctrail/format.hpp"
+#include "proctrail/sched.hpp"
 #include "proctrail/source.hpp"
 
 namespace proctrail {
 
-enum class Priority { Realtime, Nice, Normal };
-std::optional<Priority> parse_priority(std::string_view name);
-
-// Raises the calling thread's scheduling priority: SCHED_FIFO when permitted, else a negative
-// nice value, else nothing. Returns what was done, for -v.
-std::string raise_thread_priority(Priority wanted);
-
 struct PipelineOptions {
   EventMask events = EventMask::all();  // what the output shows
-  bool enrich = true;                   // process table and /proc reads (off for seed format)
-  EnricherOptions enricher;
   OrdererOptions ordering;
   size_t queue_capacity = 1 << 16;  // events
-  Priority priority = Priority::Realtime;
+  // Scheduling of the receive thread: raised when it runs the exec handlers itself.
+  Priority priority = Priority::Normal;
   std::chrono::milliseconds poll_interval{10};
+  // How often the output thread wakes to order, format and write (sooner when the queue
+  // fills). Output lags the kernel by about this plus the exec guard.
+  std::chrono::milliseconds output_interval{25};
   std::optional<StartData> start;  // a first record saying which backend runs and why
   bool text_header = false;
   std::function<void(std::string_view)> verbose;  // -v lines, to stderr in the CLI
@@ -55,7 +51,9 @@ struct PipelineStats {
 
 class Pipeline {
  public:
-  Pipeline(EventSource& source, Formatter& formatter, int out_fd, PipelineOptions options);
+  // enricher may be null (no process table, no /proc reads: the seed format).
+  Pipeline(EventSource& source, Enricher* enricher, Formatter& formatter, int out_fd,
+           PipelineOptions options);
 
   // Runs until `stop` becomes true, the output is closed (EPIPE: a quiet end) or an error.
   // The source must be started. Before returning it drains what the source has delivered.
@@ -66,6 +64,7 @@ class Pipeline {
 
  private:
   EventSource& source_;
+  Enricher* enricher_;
   Formatter& formatter_;
   int out_fd_;
   PipelineOptions options_;

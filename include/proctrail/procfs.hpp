@@ -20,8 +20,12 @@ struct Stat {
   std::string comm;  // between the first '(' and the last ')': may itself hold ") " and spaces
   char state = '?';  // R, S, D, Z, X, ...
   int32_t ppid = 0;
+  uint32_t flags = 0;        // field 9: PF_* task flags
   uint64_t start_ticks = 0;  // field 22: start time after boot (CLOCK_BOOTTIME) in clock ticks
   ImageIdentity image;       // fields 48-51; zero when hidden (no ptrace access) or no mm
+
+  // Exiting (PF_EXITING) or a zombie: its memory, and so its command line, may be gone.
+  [[nodiscard]] bool exiting() const;
 };
 Result<Stat> parse_stat(std::string_view text);
 
@@ -44,8 +48,14 @@ std::optional<Container> container_from_cgroup(std::string_view path);
 // Clock ticks per second for /proc times (sysconf(_SC_CLK_TCK)).
 uint64_t clock_ticks_per_second();
 
+// What to read at exec besides argv and stat (which identify the process and its image and
+// give comm, ppid and start time). Each costs a file read per exec.
 struct ReadOptions {
   size_t max_argv_bytes = 128 * 1024;
+  bool exe = true;
+  bool cwd = true;
+  bool creds = true;   // /proc/PID/status
+  bool cgroup = true;  // and the container id it names
   bool env = false;
   size_t max_env_bytes = 128 * 1024;
 };

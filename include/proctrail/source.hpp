@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,9 +22,18 @@ struct SourceStats {
   uint64_t filter_leaks = 0;   // events outside a kernel-side filter that still arrived
 };
 
+// Work to do on an exec event the moment it is received, on the thread that received it:
+// reading /proc before the process can exit or exec again. Sources may receive on several
+// threads at once; each calls the factory once to get a handler of its own.
+using ExecHandler = std::function<void(Event&)>;
+using ExecHandlerFactory = std::function<ExecHandler()>;
+
 class EventSource {
  public:
   virtual ~EventSource() = default;
+
+  // Installs the exec handler. Call before start().
+  virtual void set_exec_handler(ExecHandlerFactory factory) = 0;
 
   // Opens and subscribes. Fails with one clear line when the mechanism cannot work here.
   virtual Status start() = 0;

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "options.hpp"
-#include "proctrail/netlink_source.hpp"
+#include "proctrail/enricher.hpp"
 #include "proctrail/pipeline.hpp"
 #include "source_factory.hpp"
 
@@ -83,24 +83,29 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
   };
 
-  const bool enrich = o.format != OutputFormat::Seed;
-  auto source = cli::make_source(o, enrich, verbose);
+  // The seed format prints what the kernel said and nothing else: no table, no /proc reads.
+  std::unique_ptr<Enricher> enricher;
+  if (o.format != OutputFormat::Seed) {
+    EnricherOptions eo;
+    eo.ancestry = o.ancestry;
+    eo.read = o.proc_fields;
+    auto e = Enricher::create(eo);
+    if (!e) return fail(e.error().message);
+    enricher = std::move(*e);
+  }
+  auto source = cli::make_source(o, enricher.get(), verbose);
   if (!source) return fail(source.error().message);
   for (const auto& note : (*source).source->notes()) verbose(note);
 
   auto formatter = make_formatter(o.format, TextOptions{o.utc});
   PipelineOptions p;
   p.events = o.events;
-  p.enrich = enrich;
-  p.enricher.ancestry = o.ancestry;
-  p.enricher.read.env = o.env;
-  p.enricher.read.max_argv_bytes = o.max_argv_bytes;
-  p.priority = o.priority;
+  p.priority = (*source).receive_priority;
   p.start = StartData{std::string((*source).source->name()), (*source).reason, PROCTRAIL_VERSION};
   if (o.format == OutputFormat::Seed) p.start.reset();
   p.text_header = o.format == OutputFormat::Text && o.header;
   p.verbose = verbose;
-  Pipeline pipeline(*(*source).source, *formatter, out_fd, p);
+  Pipeline pipeline(*(*source).source, enricher.get(), *formatter, out_fd, p);
   Status status = pipeline.run(g_stop);
   (*source).source.reset();  // unsubscribe before the totals
   if (o.stats) print_stats(pipeline.stats());

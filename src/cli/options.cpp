@@ -21,6 +21,12 @@ constexpr const char* kFooter = R"(Backends:
 Events (-e): fork, exec, exit, nonzero-exit (exits with a non-zero status only), uid, gid,
   sid, ptrace, comm, coredump, all. Lost, resync and start records are always shown.
 
+Priority (--priority): a process can exit microseconds after exec. proctrail reads /proc
+  for an exec on a thread pinned to the CPU the exec happened on, at SCHED_FIFO priority 10,
+  so it runs before the new program does. Where real-time scheduling is not permitted it
+  falls back to nice -10, then to normal priority (-v says which). "nice" and "normal" cost
+  the same per exec but miss more short-lived processes.
+
 Examples:
   proctrail                          every event, as aligned text
   proctrail -e exec,exit             what runs and how it ends
@@ -72,7 +78,9 @@ ParseOutcome parse_options(int argc, char** argv) {
   Options o;
   std::string backend = "auto", format = "text", events = "all", priority = "realtime";
   std::string max_argv = "128K", rcvbuf = "32M", ringbuf = "16M";
-  bool version = false, no_header = false;
+  int exec_readers = -1;
+  std::string proc_fields = "exe,cwd,creds,cgroup";
+  bool version = false, no_header = false, env = false;
 
   app.add_option("-b,--backend", backend, "auto, bpf or netlink (default auto)");
   app.add_option("-f,--format", format, "text, json or seed (default text)");
@@ -81,15 +89,20 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_flag("-v,--verbose", o.verbose,
                "say on stderr what was set up: backend, buffers, priority");
   app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
-  app.add_flag("--env", o.env, "add each exec's environment (it may hold secrets)");
+  app.add_flag("--env", env, "add each exec's environment (it may hold secrets)");
   app.add_flag("--ancestry", o.ancestry, "add each exec's chain of parent commands up to pid 1");
+  app.add_option("--proc-fields", proc_fields,
+                 "what to read from /proc at each exec besides argv, comm, ppid and start "
+                 "time: exe, cwd, creds, cgroup, env, all or none (default exe,cwd,creds,cgroup)");
   app.add_option(
       "--max-argv-bytes", max_argv,
       "command line bytes kept per exec, longer ones are flagged truncated (default 128K)");
   app.add_option("--priority", priority,
-                 "receive thread scheduling: realtime (default: SCHED_FIFO 10, so /proc is read "
-                 "before short-lived processes vanish; falls back to nice -10, then normal, where "
-                 "not permitted), nice, or normal");
+                 "scheduling of the threads that read /proc at exec: realtime (default), nice "
+                 "or normal; see below");
+  app.add_option("--exec-readers", exec_readers,
+                 "netlink: exec reader threads, one per CPU by default (at most 64); 0 reads on "
+                 "the receive thread");
   app.add_option("--rcvbuf", rcvbuf, "netlink socket receive buffer (default 32M)");
   app.add_option("--ringbuf", ringbuf, "eBPF ring buffer size, a power of two (default 16M)");
   app.add_flag("--no-header", no_header, "text format: no column header line");
@@ -133,6 +146,10 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt,
             usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
   o.priority = *p;
+  if (exec_readers < -1 || exec_readers > 1024) {
+    return {std::nullopt, usage_error("--exec-readers wants a number from 0 to 1024")};
+  }
+  if (exec_readers >= 0) o.exec_readers = static_cast<size_t>(exec_readers);
   auto argv_bytes = parse_size(max_argv);
   if (!argv_bytes || *argv_bytes < 16 || *argv_bytes > (size_t{64} << 20)) {
     return {std::nullopt,
@@ -152,6 +169,32 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   o.ring_buffer_bytes = *ring;
   o.header = !no_header;
+  procfs::ReadOptions& rf = o.proc_fields;
+  rf.exe = rf.cwd = rf.creds = rf.cgroup = rf.env = false;
+  for (size_t pos = 0; pos <= proc_fields.size();) {
+    size_t comma = proc_fields.find(',', pos);
+    if (comma == std::string::npos) comma = proc_fields.size();
+    std::string field = proc_fields.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (field == "exe") {
+      rf.exe = true;
+    } else if (field == "cwd") {
+      rf.cwd = true;
+    } else if (field == "creds") {
+      rf.creds = true;
+    } else if (field == "cgroup") {
+      rf.cgroup = true;
+    } else if (field == "env") {
+      rf.env = true;
+    } else if (field == "all") {
+      rf.exe = rf.cwd = rf.creds = rf.cgroup = rf.env = true;
+    } else if (field != "none") {
+      return {std::nullopt, usage_error("unknown /proc field '" + field +
+                                        "' (choose from exe, cwd, creds, cgroup, env, all, none)")};
+    }
+  }
+  rf.env = rf.env || env;
+  rf.max_argv_bytes = o.max_argv_bytes;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
   }

@@ -8,6 +8,8 @@
 #include "proctrail/event.hpp"
 #include "proctrail/format.hpp"
 #include "proctrail/pipeline.hpp"
+#include "proctrail/procfs.hpp"
+#include "proctrail/sched.hpp"
 
 namespace proctrail::cli {
 
@@ -20,12 +22,13 @@ struct Options {
   std::string output;  // empty: standard output
   bool verbose = false;
   bool stats = false;
-  bool env = false;
+  procfs::ReadOptions proc_fields;  // which /proc fields to read at exec (--env included)
   bool ancestry = false;
   bool header = true;
   bool utc = false;
   size_t max_argv_bytes = 128 * 1024;
   Priority priority = Priority::Realtime;
+  size_t exec_readers = 64;  // at most one per CPU
   int receive_buffer_bytes = 32 << 20;
   size_t ring_buffer_bytes = 16 << 20;
 };

@@ -67,16 +67,15 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       auto& x = std::get<ExecData>(e.data);
       if (!x.details) x.details = std::make_shared<ExecDetails>();
       ExecDetails& d = *x.details;
-      if (options_.read_proc) {
+      if (options_.read_proc && !d.procfs_read) {
         procfs::ExpectedProcess expected;
         expected.event_boottime_ns = clock.to_boottime_ns(e.ts_ns);
         if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
           expected.known_start_boottime_ns = d.start_boottime_ns;
-        } else if (auto start = table_.live_start_ns(e.pid)) {
-          expected.known_start_boottime_ns = clock.to_boottime_ns(*start);
         }
         reader_.read_exec(e.pid, expected, d);
       }
+      check_identity(e, d, clock);
       table_.on_exec(e, &d);
       if (options_.ancestry) {
         d.ancestry = table_.ancestry(e.pid);
@@ -87,6 +86,50 @@ void Enricher::process(Event& e, const ClockSync& clock) {
     default:
       break;
   }
+}
+
+void Enricher::check_identity(const Event& e, ExecDetails& d, const ClockSync& clock) {
+  // The read checked the start time against the event; the table knows this pid's start
+  // from its fork event, to the nanosecond. /proc counts in clock ticks: allow one either way.
+  if (d.source(Field::StartTime) != FieldSource::Procfs || !d.start_boottime_ns) return;
+  auto known = table_.live_start_ns(e.pid);
+  if (!known) return;
+  const uint64_t tick = reader_.tick_ns();
+  const uint64_t read_tick = *d.start_boottime_ns / tick;
+  const uint64_t known_tick = clock.to_boottime_ns(*known) / tick;
+  if (read_tick + 1 < known_tick || read_tick > known_tick + 1) {
+    withdraw_procfs(d, Withdraw::kAll,
+                    "pid was reused by another process before /proc could be read");
+  }
+}
+
+ExecHandlerFactory Enricher::exec_handler_factory() const {
+  return [options = options_]() -> ExecHandler {
+    if (!options.read_proc) return {};
+    auto reader = procfs::ProcReader::open(options.proc_root, options.read);
+    if (!reader) return {};  // the output side reads (and reports) instead
+    struct State {
+      procfs::ProcReader reader;
+      ClockSync clock;
+      uint64_t refreshed_ns = 0;
+    };
+    auto state = std::make_shared<State>(State{std::move(*reader), ClockSync{}, 0});
+    return [state](Event& e) {
+      auto& x = std::get<ExecData>(e.data);
+      if (!x.details) x.details = std::make_shared<ExecDetails>();
+      ExecDetails& d = *x.details;
+      if (e.ts_ns - state->refreshed_ns > 1'000'000'000) {
+        state->clock.refresh();
+        state->refreshed_ns = e.ts_ns;
+      }
+      procfs::ExpectedProcess expected;
+      expected.event_boottime_ns = state->clock.to_boottime_ns(e.ts_ns);
+      if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
+        expected.known_start_boottime_ns = d.start_boottime_ns;
+      }
+      state->reader.read_exec(e.pid, expected, d);
+    };
+  };
 }
 
 const std::string* UserNames::lookup(uint32_t uid) {

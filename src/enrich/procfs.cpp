@@ -89,6 +89,7 @@ Result<Stat> parse_stat(std::string_view text) {
   if (f.size() < 20 || f[0].size() != 1) return make_error("stat: too few fields");
   st.state = f[0][0];
   if (!parse_number(f[1], st.ppid)) return make_error("stat: bad ppid field");
+  if (!parse_number(f[6], st.flags)) return make_error("stat: bad flags field");
   if (!parse_number(f[19], st.start_ticks)) return make_error("stat: bad starttime field");
   if (f.size() >= 49) {
     bool ok = parse_number(f[45], st.image.arg_start) && parse_number(f[46], st.image.arg_end) &&
@@ -96,6 +97,11 @@ Result<Stat> parse_stat(std::string_view text) {
     if (!ok) st.image = {};
   }
   return st;
+}
+
+bool Stat::exiting() const {
+  constexpr uint32_t kPfExiting = 0x00000004;  // include/linux/sched.h, set as do_exit() begins
+  return state == 'Z' || state == 'X' || (flags & kPfExiting) != 0;
 }
 
 Result<Credentials> parse_status_creds(std::string_view text) {
@@ -248,7 +254,9 @@ Status ProcReader::read_file(int dir, const char* name, size_t limit, bool* more
       return system_error(std::string("read ") + name, err);
     }
     buf_.resize(old + static_cast<size_t>(n));
-    if (n == 0) break;
+    // /proc files fill the buffer until their end: a short read is the end, and saves the
+    // read that would return 0.
+    if (static_cast<size_t>(n) < want) break;
     chunk = std::min<size_t>(chunk * 2, 256 * 1024);
   }
   if (buf_.size() > limit) {
@@ -296,9 +304,10 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
     if (argv_status) argv = split_nul(buf_);
     argv_read = buf_.size();
   }
-  auto exe = read_link(fd, "exe");
+  Result<std::string> exe = make_error("not read");
+  if (options_.exe) exe = read_link(fd, "exe");
   std::optional<Credentials> creds;
-  if (!have_creds && read_file(fd, "status", 64 * 1024)) {
+  if (options_.creds && !have_creds && read_file(fd, "status", 64 * 1024)) {
     if (auto c = parse_status_creds(buf_)) creds = *c;
   }
   std::optional<std::vector<std::string>> env;
@@ -310,9 +319,10 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   if (read_file(fd, "stat", 4096)) {
     if (auto s = parse_stat(buf_)) stat = std::move(*s);
   }
-  auto cwd = read_link(fd, "cwd");
+  Result<std::string> cwd = make_error("not read");
+  if (options_.cwd) cwd = read_link(fd, "cwd");
   std::optional<std::string> cgroup;
-  if (read_file(fd, "cgroup", 64 * 1024)) cgroup = parse_cgroup(buf_);
+  if (options_.cgroup && read_file(fd, "cgroup", 64 * 1024)) cgroup = parse_cgroup(buf_);
 
   if (!stat) {
     if (!have_argv) d.argv_source = ArgvSource::Unavailable;
@@ -335,7 +345,6 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
     return;
   }
 
-  const bool zombie = stat->state == 'Z' || stat->state == 'X';
   auto set = [&d](Field f, auto& field, auto value) {
     if (d.source(f) == FieldSource::Kernel) return;
     field = std::move(value);
@@ -350,8 +359,9 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
     if (!argv_status) {
       d.argv_source = ArgvSource::Unavailable;
       note = argv_status.error().message;
-    } else if (zombie && argv.empty()) {
-      // A zombie's command line reads empty: the process was gone, not argv-less.
+    } else if (stat->exiting() && argv.empty()) {
+      // An exiting process's command line reads empty once its memory is released (before it
+      // is even a zombie): the process was gone, not argv-less.
       d.argv_source = ArgvSource::Unavailable;
       note = "process exited before its command line could be read";
     } else {

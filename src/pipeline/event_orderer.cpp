@@ -42,28 +42,7 @@ std::optional<bool> EventOrderer::verdict(Iter it, bool force, int depth) {
 }
 
 void EventOrderer::withdraw(ExecDetails& d, std::string_view why) {
-  bool changed = false;
-  if (d.argv_source == ArgvSource::Procfs) {
-    d.argv_source = ArgvSource::Unavailable;
-    d.argv.clear();
-    d.argv_truncated = false;
-    d.argv_bytes.reset();
-    changed = true;
-  }
-  auto drop = [&](Field f, auto& value) {
-    if (d.source(f) == FieldSource::Procfs) {
-      value.reset();
-      d.set_source(f, FieldSource::None);
-      changed = true;
-    }
-  };
-  drop(Field::Exe, d.exe);
-  drop(Field::Creds, d.creds);
-  drop(Field::Comm, d.comm);
-  drop(Field::Env, d.env);
-  if (!changed) return;  // nothing of this read was kept anyway
-  ++superseded_;
-  d.note = why;
+  if (withdraw_procfs(d, Withdraw::kImage, why)) ++superseded_;
 }
 
 void EventOrderer::release(Iter it, std::vector<Event>& out) {

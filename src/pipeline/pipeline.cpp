@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -24,33 +25,37 @@ struct Batch {
   uint64_t watermark_ns = 0;
 };
 
-// Single producer, single consumer; bounded by the number of events it holds.
+// Single producer, single consumer; bounded by the number of events it holds. The consumer
+// is woken by time, not by every batch: the orderer holds events for the exec guard anyway,
+// and a thread wakeup per event would cost more than handling the event.
 class BatchQueue {
  public:
-  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+  explicit BatchQueue(size_t capacity) : capacity_(capacity), wake_at_(capacity / 8) {}
 
   // False when the batch does not fit. Batches without events always fit: they only carry
   // the watermark forward.
   bool try_push(Batch&& b) {
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
       if (!b.events.empty() && held_ + b.events.size() > capacity_) return false;
       held_ += b.events.size();
       q_.push_back(std::move(b));
+      wake = held_ >= wake_at_;
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
     return true;
   }
 
-  // Waits for a batch; nullopt once closed and empty.
-  std::optional<Batch> pop() {
+  // Waits up to `period` (less when the queue fills up), then takes every batch queued.
+  // False once the queue is closed and empty.
+  bool take_all(std::deque<Batch>& out, std::chrono::milliseconds period) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !q_.empty() || closed_; });
-    if (q_.empty()) return std::nullopt;
-    Batch b = std::move(q_.front());
-    q_.pop_front();
-    held_ -= b.events.size();
-    return b;
+    cv_.wait_for(lock, period, [this] { return held_ >= wake_at_ || closed_; });
+    out.clear();
+    out.swap(q_);
+    held_ = 0;
+    return !(closed_ && out.empty());
   }
 
   void close() {
@@ -67,6 +72,7 @@ class BatchQueue {
   std::deque<Batch> q_;
   size_t held_ = 0;
   size_t capacity_;
+  size_t wake_at_;
   bool closed_ = false;
 };
 
@@ -80,41 +86,18 @@ Event make_stream_event(EventData data, const ClockSync& clock) {
 
 }  // namespace
 
-std::optional<Priority> parse_priority(std::string_view name) {
-  if (name == "realtime" || name == "rt") return Priority::Realtime;
-  if (name == "nice") return Priority::Nice;
-  if (name == "normal" || name == "none") return Priority::Normal;
-  return std::nullopt;
-}
-
-std::string raise_thread_priority(Priority wanted) {
-  std::string why;
-  if (wanted == Priority::Realtime) {
-    sched_param sp{};
-    sp.sched_priority = 10;
-    int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-    if (err == 0) return "receive thread runs SCHED_FIFO at priority 10";
-    why = " (SCHED_FIFO refused: " + std::string(strerrordesc_np(err)) + ")";
-  }
-  if (wanted != Priority::Normal) {
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), -10) == 0) {
-      return "receive thread runs at nice -10" + why;
-    }
-    why += " (nice -10 refused: " + std::string(strerrordesc_np(errno)) + ")";
-  }
-  return "receive thread runs at normal priority" + why;
-}
-
-Pipeline::Pipeline(EventSource& source, Formatter& formatter, int out_fd, PipelineOptions options)
-    : source_(source), formatter_(formatter), out_fd_(out_fd), options_(std::move(options)) {}
+Pipeline::Pipeline(EventSource& source, Enricher* enricher, Formatter& formatter, int out_fd,
+                   PipelineOptions options)
+    : source_(source),
+      enricher_(enricher),
+      formatter_(formatter),
+      out_fd_(out_fd),
+      options_(std::move(options)) {}
 
 Status Pipeline::run(const std::atomic<bool>& stop) {
   ClockSync clock;
-  std::unique_ptr<Enricher> enricher;
-  if (options_.enrich) {
-    auto e = Enricher::create(options_.enricher);
-    if (!e) return e.error();
-    enricher = std::move(*e);
+  Enricher* enricher = enricher_;
+  if (enricher) {
     if (auto s = enricher->seed(clock); !s) return s;
   }
 
@@ -172,11 +155,16 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
       ready.push_back(make_stream_event(*options_.start, ClockSync{}));
       emit();
     }
-    while (auto batch = queue.pop()) {
-      for (Event& e : batch->events) {
-        if (options_.events.accepts(e)) orderer.push(std::move(e));
+    std::deque<Batch> batches;
+    while (queue.take_all(batches, options_.output_interval)) {
+      uint64_t watermark = 0;
+      for (Batch& b : batches) {
+        for (Event& e : b.events) {
+          if (options_.events.accepts(e)) orderer.push(std::move(e));
+        }
+        watermark = std::max(watermark, b.watermark_ns);
       }
-      orderer.advance(batch->watermark_ns, ready);
+      orderer.advance(watermark, ready);
       emit();
     }
     orderer.finish(ready);
@@ -185,8 +173,10 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
   });
 
   // This thread receives. Raise its priority only now: the writer must not inherit it.
-  stats_.priority = raise_thread_priority(options_.priority);
-  if (options_.verbose) options_.verbose(stats_.priority);
+  if (options_.priority != Priority::Normal) {
+    stats_.priority = "receive thread: " + raise_thread_priority(options_.priority);
+    if (options_.verbose) options_.verbose(stats_.priority);
+  }
 
   Status status;
   Batch batch;

@@ -69,6 +69,37 @@ std::string_view field_name(Field field) {
   return kNames[static_cast<size_t>(field)];
 }
 
+bool withdraw_procfs(ExecDetails& d, Withdraw what, std::string_view why) {
+  bool changed = false;
+  if (d.argv_source == ArgvSource::Procfs) {
+    d.argv_source = ArgvSource::Unavailable;
+    d.argv.clear();
+    d.argv_truncated = false;
+    d.argv_bytes.reset();
+    changed = true;
+  }
+  auto drop = [&](Field f, auto& value) {
+    if (d.source(f) != FieldSource::Procfs) return;
+    value.reset();
+    d.set_source(f, FieldSource::None);
+    changed = true;
+  };
+  drop(Field::Exe, d.exe);
+  drop(Field::Creds, d.creds);
+  drop(Field::Comm, d.comm);
+  drop(Field::Env, d.env);
+  if (!d.env) d.env_truncated = false;
+  if (what == Withdraw::kAll) {
+    drop(Field::Cwd, d.cwd);
+    drop(Field::Ppid, d.ppid);
+    drop(Field::StartTime, d.start_boottime_ns);
+    if (d.source(Field::Cgroup) == FieldSource::Procfs) d.container.reset();
+    drop(Field::Cgroup, d.cgroup);
+  }
+  if (changed) d.note = why;
+  return changed;
+}
+
 ExitStatus decode_exit_status(uint32_t raw) {
   ExitStatus s;
   int sig = static_cast<int>(raw & 0x7f);

@@ -37,7 +37,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{"Priority", {"--priority", "max"}, "unknown priority"},
                       BadArgs{"Unknown", {"--frobnicate"}, "frobnicate"},
                       BadArgs{"Positional", {"extra"}, "extra"},
-                      BadArgs{"UtcWithJson", {"-f", "json", "--utc"}, "text format only"}),
+                      BadArgs{"UtcWithJson", {"-f", "json", "--utc"}, "text format only"},
+                      BadArgs{
+                          "ProcField", {"--proc-fields", "exe,pwd"}, "unknown /proc field 'pwd'"},
+                      BadArgs{"Readers", {"--exec-readers", "-5"}, "--exec-readers"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(CommandLine, HelpHasExamplesAndExitsZero) {

@@ -26,8 +26,8 @@ class Netlink : public ::testing::Test {
   }
 };
 
-// The netlink port id of the proc connector socket a process holds, from /proc/net/netlink.
-uint32_t connector_port_of(pid_t pid) {
+// The netlink port ids of the proc connector sockets a process holds, from /proc/net/netlink.
+std::vector<uint32_t> connector_ports_of(pid_t pid) {
   std::set<std::string> inodes;
   std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
   if (DIR* d = opendir(fd_dir.c_str())) {
@@ -40,6 +40,7 @@ uint32_t connector_port_of(pid_t pid) {
     }
     closedir(d);
   }
+  std::vector<uint32_t> ports;
   std::ifstream in("/proc/net/netlink");
   std::string line;
   std::getline(in, line);  // header
@@ -47,18 +48,27 @@ uint32_t connector_port_of(pid_t pid) {
     std::istringstream f(line);
     std::string sk, eth, port, groups, rmem, wmem, dump, locks, drops, inode;
     f >> sk >> eth >> port >> groups >> rmem >> wmem >> dump >> locks >> drops >> inode;
-    if (eth == "11" && inodes.count(inode)) return static_cast<uint32_t>(std::stoul(port));
+    if (eth == "11" && inodes.count(inode))
+      ports.push_back(static_cast<uint32_t>(std::stoul(port)));
   }
-  return 0;
+  return ports;
+}
+
+// The number after "rejected (not from the kernel) " in --stats output.
+long rejected_count(const std::string& err) {
+  const std::string key = "rejected (not from the kernel) ";
+  size_t at = err.find(key);
+  return at == std::string::npos ? -1 : std::stol(err.substr(at + key.size()));
 }
 
 TEST_F(Netlink, ForgedEventFromAUserProcessIsRejected) {
   Monitor m({"-f", "json", "--backend", "netlink", "--stats"});
   ASSERT_TRUE(m.started()) << m.errors();
-  uint32_t port = connector_port_of(m.pid());
-  ASSERT_NE(port, 0u) << "proctrail's connector socket not found";
+  auto ports = connector_ports_of(m.pid());
+  ASSERT_FALSE(ports.empty()) << "proctrail's connector sockets not found";
 
-  // A root process unicasts a well-formed EXEC event for a pid that does not exist.
+  // A root process unicasts a well-formed EXEC event, for a pid that does not exist, to every
+  // socket proctrail holds (each has a socket filter; at least one lets an exec from cpu 0 in).
   constexpr int kFakePid = 3999999;
   Event fake;
   fake.ts_ns = 1;
@@ -72,20 +82,19 @@ TEST_F(Netlink, ForgedEventFromAUserProcessIsRejected) {
   sockaddr_nl self{};
   self.nl_family = AF_NETLINK;
   ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&self), sizeof self), 0);
-  sockaddr_nl to{};
-  to.nl_family = AF_NETLINK;
-  to.nl_pid = port;
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(sendto(s, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-              static_cast<ssize_t>(bytes.size()))
-        << strerror(errno);
+  for (uint32_t port : ports) {
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    to.nl_pid = port;
+    // A socket filter that drops the message makes sendto fail on some kernels: not an error.
+    (void)sendto(s, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   }
   close(s);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(m.stop(), 0);
   EXPECT_TRUE(of(m.records(), "exec", kFakePid).empty()) << "a forged event was reported";
-  // The forged messages did arrive, and were counted as rejected.
-  EXPECT_NE(m.errors().find("rejected (not from the kernel) 3"), std::string::npos) << m.errors();
+  // The forged message did reach proctrail, and was counted as rejected.
+  EXPECT_GE(rejected_count(m.errors()), 1) << m.errors();
 }
 
 struct NsCase {
@@ -165,7 +174,14 @@ TEST_F(Netlink, OverflowBecomesLostRecordsAndAResync) {
   EXPECT_TRUE(overflow) << "ENOBUFS must appear in the stream";
   EXPECT_TRUE(counted_gap) << "sequence gaps must give a count";
   EXPECT_TRUE(resync) << "the table must be rebuilt after a loss";
-  EXPECT_EQ(r.back()["type"], "exit") << "events keep flowing after the loss";
+  // Events keep flowing after the loss: the second spawn's exits come after the first loss.
+  size_t first_loss = r.size();
+  for (size_t i = 0; i < r.size() && first_loss == r.size(); ++i) {
+    if (r[i]["type"] == "lost") first_loss = i;
+  }
+  bool exit_after = false;
+  for (size_t i = first_loss; i < r.size(); ++i) exit_after |= r[i]["type"] == "exit";
+  EXPECT_TRUE(exit_after) << "events keep flowing after the loss";
 }
 
 TEST_F(Netlink, KernelFilterIsUsedAndOnlySelectedEventsArrive) {

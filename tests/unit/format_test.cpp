@@ -230,12 +230,14 @@ void check_against_schema(const nlohmann::json& schema, const nlohmann::json& re
     if (p.contains("items") && p["items"].contains("properties")) {
       for (const auto& item : value) {
         for (const auto& [k2, v2] : item.items()) {
-          EXPECT_TRUE(p["items"]["properties"].contains(k2)) << "undocumented " << key << "[]." << k2;
+          EXPECT_TRUE(p["items"]["properties"].contains(k2))
+              << "undocumented " << key << "[]." << k2;
         }
       }
     }
   }
-  for (const auto& r : schema["required"]) EXPECT_TRUE(rec.contains(r)) << r << " in " << rec.dump();
+  for (const auto& r : schema["required"])
+    EXPECT_TRUE(rec.contains(r)) << r << " in " << rec.dump();
   for (const auto& cond : schema["allOf"]) {
     if (cond["if"]["properties"]["type"]["const"] != rec["type"]) continue;
     for (const auto& r : cond["then"]["required"]) {

@@ -15,10 +15,11 @@ namespace fs = std::filesystem;
 
 // A stat line with the given comm, state, ppid, start ticks and image identity.
 std::string stat_line(int pid, const std::string& comm, char state, int ppid, uint64_t start,
-                      uint64_t arg_start = 0x7ffd0000, uint64_t arg_end = 0x7ffd0020) {
+                      uint64_t arg_start = 0x7ffd0000, uint64_t arg_end = 0x7ffd0020,
+                      uint32_t flags = 0x400100) {
   std::string s = std::to_string(pid) + " (" + comm + ") " + state + " " + std::to_string(ppid);
-  // fields 5..21
-  for (int f = 5; f <= 21; ++f) s += " 0";
+  // fields 5..21, field 9 being the task flags
+  for (int f = 5; f <= 21; ++f) s += f == 9 ? " " + std::to_string(flags) : " 0";
   s += " " + std::to_string(start);  // field 22
   for (int f = 23; f <= 47; ++f) s += " 0";
   s += " " + std::to_string(arg_start) + " " + std::to_string(arg_end) + " " +
@@ -34,6 +35,8 @@ TEST(ParseStat, CommWithParenthesesAndSpaces) {
   EXPECT_EQ(st->state, 'S');
   EXPECT_EQ(st->ppid, 7);
   EXPECT_EQ(st->start_ticks, 1234u);
+  EXPECT_EQ(st->flags, 0x400100u);
+  EXPECT_FALSE(st->exiting());
   EXPECT_EQ(st->image.arg_start, 0x7ffd0000u);
   EXPECT_EQ(st->image.env_end, 0x7ffd0060u);
 }
@@ -246,6 +249,17 @@ TEST_F(FakeProc, ZombieWithEmptyCommandLineIsUnavailableNotEmpty) {
   EXPECT_EQ(d.argv_source, ArgvSource::Unavailable);
   EXPECT_EQ(d.note, "process exited before its command line could be read");
   EXPECT_EQ(d.comm, "prog");  // what the zombie still tells is kept
+}
+
+TEST_F(FakeProc, ExitingProcessNotYetAZombieIsUnavailableNotEmpty) {
+  // do_exit() has released the memory (cmdline reads empty) but the state is still R.
+  write(19, "cmdline", "");
+  write(19, "stat", stat_line(19, "prog", 'R', 1, 500, 0, 0, 0x400104));
+  auto r = reader();
+  ExecDetails d;
+  r.read_exec(19, at_tick(600), d);
+  EXPECT_EQ(d.argv_source, ArgvSource::Unavailable);
+  EXPECT_EQ(d.note, "process exited before its command line could be read");
 }
 
 TEST_F(FakeProc, LiveProcessWithEmptyArgvIsAnEmptyArgv) {

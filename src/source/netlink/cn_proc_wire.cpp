@@ -5,8 +5,10 @@
 // found them missing, and whether the kernel honours them is probed at run time.
 #include "proctrail/cn_proc_wire.hpp"
 
+#include <arpa/inet.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 
 #include <cstring>
@@ -268,6 +270,72 @@ uint32_t kernel_event_bits(const EventMask& mask) {
   if (mask.has(EventType::Coredump)) bits |= PROC_EVENT_COREDUMP;
   if (mask.has(EventType::Exit)) bits |= mask.nonzero_exit_only() ? kNonzeroExit : PROC_EVENT_EXIT;
   return bits;
+}
+
+namespace {
+
+// A classic BPF program ending in two returns, "keep" and "drop", that jumps can name.
+class FilterBuilder {
+ public:
+  enum class To { Next, Keep, Drop };
+
+  void load_word(uint32_t offset) { p_.push_back({BPF_LD | BPF_W | BPF_ABS, 0, 0, offset}); }
+  void jump_if_equal(uint32_t k, To if_true, To if_false) {
+    fixups_.push_back({p_.size(), if_true, if_false});
+    p_.push_back({BPF_JMP | BPF_JEQ | BPF_K, 0, 0, k});
+  }
+  void ret(bool keep) { p_.push_back({BPF_RET | BPF_K, 0, 0, keep ? kKeep : 0u}); }
+
+  std::vector<FilterInsn> finish() {
+    const size_t keep = p_.size(), drop = keep + 1;
+    ret(true);
+    ret(false);
+    auto offset = [&](size_t from, To to) -> uint8_t {
+      if (to == To::Next) return 0;
+      return static_cast<uint8_t>((to == To::Keep ? keep : drop) - from - 1);
+    };
+    for (const auto& f : fixups_) {
+      p_[f.at].jt = offset(f.at, f.if_true);
+      p_[f.at].jf = offset(f.at, f.if_false);
+    }
+    return std::move(p_);
+  }
+
+ private:
+  static constexpr uint32_t kKeep = 0xffffffffu;
+  struct Fixup {
+    size_t at;
+    To if_true, if_false;
+  };
+  std::vector<FilterInsn> p_;
+  std::vector<Fixup> fixups_;
+};
+
+}  // namespace
+
+std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus) {
+  static_assert(sizeof(FilterInsn) == sizeof(sock_filter));
+  static_assert(offsetof(FilterInsn, k) == offsetof(sock_filter, k));
+  // Absolute loads read from the start of the netlink message, in network byte order: the
+  // constants are compared as htonl(value).
+  constexpr uint32_t kWhatAt = kNlHdr + kCnHdr + offsetof(proc_event, what);
+  constexpr uint32_t kCpuAt = kNlHdr + kCnHdr + offsetof(proc_event, cpu);
+  using To = FilterBuilder::To;
+  FilterBuilder b;
+  b.load_word(kWhatAt);
+  if (route == Route::AllButExec) {
+    b.jump_if_equal(htonl(PROC_EVENT_EXEC), To::Drop, To::Keep);
+    return b.finish();
+  }
+  const bool on = route == Route::ExecOnCpus;
+  b.jump_if_equal(htonl(PROC_EVENT_NONE), To::Keep, To::Next);
+  b.jump_if_equal(htonl(PROC_EVENT_EXEC), To::Next, To::Drop);
+  b.load_word(kCpuAt);
+  for (int cpu : cpus) {
+    b.jump_if_equal(htonl(static_cast<uint32_t>(cpu)), on ? To::Keep : To::Drop, To::Next);
+  }
+  b.ret(!on);  // no listed CPU matched
+  return b.finish();
 }
 
 std::vector<std::byte> encode_request(McastOp op, std::optional<uint32_t> event_bits,

@@ -1,12 +1,15 @@
 #include "proctrail/netlink_source.hpp"
 
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <random>
@@ -24,7 +27,11 @@ constexpr ino_t kInitPidNsIno = 0xEFFFFFFCU;
 constexpr uint64_t kDeliverySlackNs = 5'000'000;
 constexpr size_t kBatch = 64;
 constexpr size_t kDatagramCapacity = 512;  // the kernel sends 76 bytes; forged ones may be big
-constexpr size_t kMaxDatagramsPerPoll = 4096;
+constexpr size_t kMaxDatagramsPerCall = 4096;
+// Exec readers wake at least this often, so an idle CPU does not hold the watermark back.
+constexpr std::chrono::milliseconds kReaderIdleWake{20};
+// poll() returns early when readers have queued this many events.
+constexpr size_t kInboxHighWater = 8192;
 
 std::string ns_link(const std::string& proc_root, const char* kind) {
   std::string path = proc_root + "/self/ns/" + kind;
@@ -33,12 +40,13 @@ std::string ns_link(const std::string& proc_root, const char* kind) {
   return n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string(kind) + ":[?]";
 }
 
-Event stream_event(EventData data, const ClockSync& clock) {
-  Event e;
-  e.ts_ns = monotonic_now_ns();
-  e.wall_ns = clock.to_wall_ns(e.ts_ns);
-  e.data = std::move(data);
-  return e;
+void add(SourceStats& a, const SourceStats& b) {
+  a.received += b.received;
+  a.lost += b.lost;
+  a.loss_reports += b.loss_reports;
+  a.decode_errors += b.decode_errors;
+  a.rejected += b.rejected;
+  a.filter_leaks += b.filter_leaks;
 }
 
 }  // namespace
@@ -61,16 +69,33 @@ struct NetlinkSource::RecvBuffers {
   }
 };
 
-NetlinkSource::NetlinkSource(NetlinkOptions options)
-    : options_(std::move(options)), bufs_(std::make_unique<RecvBuffers>()) {
+NetlinkSource::NetlinkSource(NetlinkOptions options) : options_(std::move(options)) {
   std::random_device rd;
-  // Acks go to every listener; a random nonce tells ours apart. Keep the low bits free for
-  // the +1 the kernel adds and the steps between our requests.
-  nonce_base_ = (rd() & 0x7ffffff0u) | 0x10u;
+  // Acks go to every listener; a random nonce tells ours apart. The low bits stay free for
+  // the requests of one run and the +1 the kernel adds.
+  nonce_base_ = rd() & 0x7fff0000u;
 }
 
 NetlinkSource::~NetlinkSource() {
-  unsubscribe();
+  stop_ = true;
+  for (auto& c : execs_) {
+    if (c->reader.joinable()) c->reader.join();
+  }
+  for (auto& c : execs_) unsubscribe(*c);
+  if (other_) unsubscribe(*other_);
+}
+
+int NetlinkSource::fd() const {
+  if (!execs_.empty()) return wake_.get();
+  return other_ ? other_->sock.get() : -1;
+}
+
+SourceStats NetlinkSource::stats() const {
+  std::lock_guard lock(mu_);
+  SourceStats s;
+  if (other_) add(s, other_->stats);
+  for (const auto& c : execs_) add(s, c->stats);
+  return s;
 }
 
 Status NetlinkSource::check_namespaces() const {
@@ -91,7 +116,8 @@ Status NetlinkSource::check_namespaces() const {
   return {};
 }
 
-Status NetlinkSource::open_socket() {
+Status NetlinkSource::open_channel(
+    Channel& c, std::optional<std::pair<cn_proc::Route, std::vector<int>>> route) {
   int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
   if (fd < 0) {
     int err = errno;
@@ -100,7 +126,19 @@ Status NetlinkSource::open_socket() {
     }
     return system_error("create netlink connector socket", err);
   }
-  sock_.reset(fd);
+  c.sock.reset(fd);
+
+  // The filter goes on before the subscription, so the socket never holds a message that is
+  // another socket's to read.
+  if (route) {
+    auto prog = cn_proc::socket_filter(route->first, route->second);
+    sock_fprog fprog{};
+    fprog.len = static_cast<unsigned short>(prog.size());
+    fprog.filter = reinterpret_cast<sock_filter*>(prog.data());
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0) {
+      return system_error("attach socket filter to the netlink socket");
+    }
+  }
 
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
@@ -116,7 +154,7 @@ Status NetlinkSource::open_socket() {
     return system_error("bind netlink connector socket", err);
   }
   socklen_t len = sizeof addr;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port_id_ = addr.nl_pid;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) c.port_id = addr.nl_pid;
 
   int want = options_.receive_buffer_bytes;
   if (want > 0) {
@@ -131,14 +169,14 @@ Status NetlinkSource::open_socket() {
   return {};
 }
 
-Status NetlinkSource::send_request(cn_proc::McastOp op, std::optional<uint32_t> bits,
+Status NetlinkSource::send_request(Channel& c, cn_proc::McastOp op, std::optional<uint32_t> bits,
                                    uint32_t nonce) {
-  auto msg = cn_proc::encode_request(op, bits, nonce, port_id_);
+  auto msg = cn_proc::encode_request(op, bits, nonce, c.port_id);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;  // port id 0: the kernel
   for (;;) {
-    ssize_t n = sendto(sock_.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-                       sizeof kernel);
+    ssize_t n = sendto(c.sock.get(), msg.data(), msg.size(), 0,
+                       reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     if (n >= 0) return {};
     if (errno == EINTR) continue;
     if (errno == ECONNREFUSED) {
@@ -151,192 +189,386 @@ Status NetlinkSource::send_request(cn_proc::McastOp op, std::optional<uint32_t> 
   }
 }
 
-Result<std::optional<uint32_t>> NetlinkSource::wait_ack(uint32_t nonce) {
+Result<std::optional<uint32_t>> NetlinkSource::wait_ack(Channel& c, uint32_t nonce) {
   const uint64_t deadline =
       monotonic_now_ns() + static_cast<uint64_t>(options_.ack_timeout.count()) * 1'000'000;
+  RecvBuffers& bufs = *poll_bufs_;
   for (;;) {
-    // Look for our ack among what has arrived so far.
-    for (auto it = early_.begin(); it != early_.end(); ++it) {
-      if (const auto* ack = std::get_if<AckData>(&it->data); ack && ack->nonce == nonce + 1) {
-        return std::optional<uint32_t>(ack->error);
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [n, err] : acks_) {
+        if (n == nonce + 1) return std::optional<uint32_t>(err);
       }
     }
     uint64_t now = monotonic_now_ns();
     if (now >= deadline) return std::optional<uint32_t>();
-    pollfd p{sock_.get(), POLLIN, 0};
+    pollfd p{c.sock.get(), POLLIN, 0};
     int ms = static_cast<int>((deadline - now + 999'999) / 1'000'000);
     int r = ::poll(&p, 1, ms);
     if (r < 0 && errno != EINTR) return system_error("wait for the proc connector's answer");
     if (r > 0) {
-      auto got = drain(early_);
-      if (!got) return got.error();
+      // Keep what arrives meanwhile: poll() decides what of it belongs to the stream.
+      std::vector<Received> got;
+      if (auto s = receive(c, bufs, false, nullptr, got); !s) return s.error();
+      std::lock_guard lock(mu_);
+      for (auto& g : got) inbox_.push_back(std::move(g));
     }
   }
 }
 
-Status NetlinkSource::subscribe() {
-  const bool narrow = !options_.events.covers_all_kernel_events();
-  const uint32_t bits = cn_proc::kernel_event_bits(options_.events);
-  if (narrow) {
+Status NetlinkSource::subscribe(Channel& c, std::optional<uint32_t> narrow_to, uint32_t nonce) {
+  auto answered = [&](std::optional<uint32_t> ack) -> Status {
+    if (*ack != 0) {
+      return system_error("the proc connector rejected the subscription", static_cast<int>(*ack));
+    }
+    c.subscribed = true;
+    return {};
+  };
+  if (narrow_to && proc_input_ok_ != false) {
     // A Linux 6.6+ kernel answers an 8-byte proc_input request; older ones drop it silently.
-    // Ask for everything first: the kernel's filter also applies to acks, so only an
-    // unfiltered request can be acknowledged to us.
-    if (auto s = send_request(cn_proc::McastOp::Listen, cn_proc::kernel_all_events(), nonce_base_);
+    // Subscribe to everything first: the kernel's filter also applies to acks, so only an
+    // unfiltered request can be acknowledged. Then narrow, without an answer to wait for.
+    if (auto s = send_request(c, cn_proc::McastOp::Listen, cn_proc::kernel_all_events(), nonce);
         !s) {
       return s;
     }
-    auto ack = wait_ack(nonce_base_);
+    auto ack = wait_ack(c, nonce);
     if (!ack) return ack.error();
     if (ack->has_value()) {
-      if (**ack != 0)
-        return system_error("the proc connector rejected the subscription",
-                            static_cast<int>(**ack));
-      subscribed_ = true;
-      if (auto s = send_request(cn_proc::McastOp::Listen, bits, nonce_base_ + 4); !s) return s;
-      kernel_filter_bits_ = bits;
-      filter_note_ = "kernel-side event filter active (Linux 6.6 proc_input)";
-      return {};
+      proc_input_ok_ = true;
+      if (auto s = answered(*ack); !s) return s;
+      c.kernel_bits = *narrow_to;
+      return send_request(c, cn_proc::McastOp::Listen, *narrow_to, nonce + 2);
     }
-    filter_note_ =
-        "the kernel ignored the Linux 6.6 filtered subscription; filtering in user space";
+    if (proc_input_ok_ == true) {
+      return make_error("the kernel did not answer a proc connector subscription");
+    }
+    proc_input_ok_ = false;
   }
-  if (auto s = send_request(cn_proc::McastOp::Listen, std::nullopt, nonce_base_ + 8); !s) return s;
-  auto ack = wait_ack(nonce_base_ + 8);
+  if (auto s = send_request(c, cn_proc::McastOp::Listen, std::nullopt, nonce + 4); !s) return s;
+  auto ack = wait_ack(c, nonce + 4);
   if (!ack) return ack.error();
   if (!ack->has_value()) {
     return make_error("the kernel did not answer the proc connector subscription within " +
                       std::to_string(options_.ack_timeout.count()) +
                       " ms: it probably lacks CONFIG_PROC_EVENTS");
   }
-  if (**ack != 0)
-    return system_error("the proc connector rejected the subscription", static_cast<int>(**ack));
-  subscribed_ = true;
-  if (filter_note_.empty()) filter_note_ = "no kernel-side filter requested (all events)";
-  return {};
+  return answered(*ack);
 }
 
 Status NetlinkSource::start() {
   if (auto s = check_namespaces(); !s) return s;
-  if (auto s = open_socket(); !s) return s;
-  if (auto s = subscribe(); !s) return s;
-  watermark_ns_ = monotonic_now_ns() - kDeliverySlackNs;
+  poll_bufs_ = std::make_unique<RecvBuffers>();
+  wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.valid()) return system_error("create eventfd");
+
+  const uint32_t wanted = cn_proc::kernel_event_bits(options_.events);
+  EventMask exec_mask;
+  exec_mask.add(EventType::Exec);
+  const uint32_t exec_bit = cn_proc::kernel_event_bits(exec_mask);
+  const bool narrow = !options_.events.covers_all_kernel_events();
+
+  std::vector<int> cpus;
+  if ((wanted & exec_bit) && options_.max_exec_readers > 0) {
+    cpus = allowed_cpus();
+    if (cpus.size() > options_.max_exec_readers) cpus.resize(options_.max_exec_readers);
+  }
+  const bool readers = !cpus.empty();
+
+  // Everything but exec goes to `other_`, which is read on poll(); with readers, exec events
+  // go to a socket per CPU and one for the CPUs left.
+  other_ = std::make_unique<Channel>();
+  std::optional<std::pair<cn_proc::Route, std::vector<int>>> other_route;
+  if (readers) other_route = std::pair{cn_proc::Route::AllButExec, std::vector<int>{}};
+  if (auto s = open_channel(*other_, other_route); !s) return s;
+  if (readers) {
+    for (int cpu : cpus) {
+      auto c = std::make_unique<Channel>();
+      c->cpu = cpu;
+      if (auto s = open_channel(*c, std::pair{cn_proc::Route::ExecOnCpus, std::vector<int>{cpu}});
+          !s) {
+        return s;
+      }
+      execs_.push_back(std::move(c));
+    }
+    auto rest = std::make_unique<Channel>();
+    if (auto s = open_channel(*rest, std::pair{cn_proc::Route::ExecOffCpus, cpus}); !s) return s;
+    execs_.push_back(std::move(rest));
+  }
+
+  // Only the type filter the user asked for breaks the sequence numbers' continuity: the
+  // sockets together still see every message when exec sockets are narrowed to exec.
+  std::optional<uint32_t> other_bits;
+  if (narrow) {
+    other_bits = readers ? (wanted & ~exec_bit) : wanted;
+    // Exec alone: the kernel reads an empty filter as "everything", so ask `other_` for exec,
+    // which its socket filter then drops: it carries nothing.
+    if (*other_bits == 0) other_bits = exec_bit;
+  }
+  uint32_t nonce = nonce_base_;
+  if (auto s = subscribe(*other_, other_bits, nonce); !s) return s;
+  for (auto& c : execs_) {
+    nonce += 8;
+    std::optional<uint32_t> bits;
+    if (proc_input_ok_ == true) bits = exec_bit;
+    if (auto s = subscribe(*c, bits, nonce); !s) return s;
+  }
+  kernel_filtering_ = proc_input_ok_ == true;
+  seq_tracking_ = !(kernel_filtering_ && other_bits);
+  started_ns_ = monotonic_now_ns();
+  watermark_ns_ = started_ns_ - std::min(started_ns_, kDeliverySlackNs);
+  {
+    std::lock_guard lock(mu_);
+    other_->drained_ns = started_ns_;
+    for (auto& c : execs_) c->drained_ns = started_ns_;
+  }
+
+  if (narrow) {
+    filter_note_ = kernel_filtering_
+                       ? "kernel-side event filter active (Linux 6.6 proc_input)"
+                       : "the kernel ignored the Linux 6.6 filtered subscription; filtering in "
+                         "user space";
+  } else {
+    filter_note_ = "no kernel-side type filter requested (all events)";
+  }
+  if (readers) {
+    reader_note_ = "exec readers: " + std::to_string(cpus.size()) +
+                   " pinned to their CPUs and one for other CPUs, at " +
+                   (options_.reader_priority == Priority::Realtime ? "real-time" : "raised") +
+                   " priority where permitted";
+    for (auto& c : execs_) c->reader = std::thread([this, ch = c.get()] { run_reader(*ch); });
+  } else {
+    reader_note_ = "no exec reader threads: exec events are handled on the polling thread";
+    if (handler_factory_) poll_handler_ = handler_factory_();
+  }
   return {};
 }
 
-void NetlinkSource::unsubscribe() {
-  if (!subscribed_ || !sock_.valid()) return;
-  subscribed_ = false;
+void NetlinkSource::unsubscribe(Channel& c) {
+  if (!c.subscribed || !c.sock.valid()) return;
+  c.subscribed = false;
   // Best effort: the socket closes right after, and there is nobody left to tell.
-  (void)send_request(cn_proc::McastOp::Ignore, std::nullopt, nonce_base_ + 12);
+  (void)send_request(c, cn_proc::McastOp::Ignore, std::nullopt, nonce_base_ + 0xff00);
 }
 
-void NetlinkSource::accept(cn_proc::Message&& msg, std::vector<Event>& out) {
-  Event& e = msg.event;
-  e.wall_ns = clock_.to_wall_ns(e.ts_ns);
-  const bool is_ack = e.type() == EventType::Ack;
-  if (is_ack) {
-    // Acks answer every listener's requests; only ours belong in our stream.
-    uint32_t n = std::get<AckData>(e.data).nonce;
-    if (n - 1 < nonce_base_ || n - 1 > nonce_base_ + 12) return;
-  }
-  if (!kernel_filter_bits_) {
-    if (uint64_t gap = seq_.observe(e.cpu, msg.seq); gap > 0) {
-      stats_.lost += gap;
-      Event lost;
-      lost.ts_ns = e.ts_ns;
-      lost.wall_ns = e.wall_ns;
-      lost.cpu = e.cpu;
-      lost.data = LostData{gap, "proc connector sequence gap on cpu " + std::to_string(e.cpu)};
-      out.push_back(std::move(lost));
+void NetlinkSource::set_receive_timeout(Channel& c, std::chrono::milliseconds t) {
+  if (t == c.receive_timeout) return;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+  if (setsockopt(c.sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) c.receive_timeout = t;
+}
+
+void NetlinkSource::accept(Channel& c, cn_proc::Message&& msg, const ExecHandler* handler,
+                           std::vector<Received>& out, SourceStats& stats) {
+  Received r{std::move(msg.event), msg.seq};
+  Event& e = r.event;
+  e.wall_ns = c.clock.to_wall_ns(e.ts_ns);
+  if (const auto* ack = std::get_if<AckData>(&e.data)) {
+    // Acks answer every listener's requests. Ours carry our nonce; the first goes in the
+    // stream. The rest only count for their sequence numbers.
+    bool ours = ack->nonce - 1 - nonce_base_ < 0x10000;
+    if (ours) {
+      std::lock_guard lock(mu_);
+      acks_.emplace_back(ack->nonce, ack->error);
     }
-  } else if (!is_ack && (cn_proc::kernel_bits_admitting(e.type()) & *kernel_filter_bits_) == 0) {
-    ++stats_.filter_leaks;  // the kernel filter was not honoured for this type
+    r.emit = ours && &c == other_.get() && !acked_;
+    if (r.emit) acked_ = true;
+    out.push_back(std::move(r));
+    return;
   }
-  if (!is_ack) ++stats_.received;
-  out.push_back(std::move(e));
+  if (c.kernel_bits != 0 && (cn_proc::kernel_bits_admitting(e.type()) & c.kernel_bits) == 0) {
+    ++stats.filter_leaks;  // the kernel did not filter as asked; user space still does
+  }
+  if (handler && *handler && e.type() == EventType::Exec) (*handler)(e);
+  ++stats.received;
+  out.push_back(std::move(r));
 }
 
-Result<size_t> NetlinkSource::drain(std::vector<Event>& out) {
+Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const ExecHandler* handler,
+                              std::vector<Received>& out) {
+  SourceStats delta;
+  uint64_t drained = 0;
+  Status status;
   size_t total = 0;
-  while (total < kMaxDatagramsPerPoll) {
-    bufs_->rearm();
-    const uint64_t before = monotonic_now_ns();
-    int n = recvmmsg(sock_.get(), bufs_->msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+  bool first = true;
+  uint64_t now = monotonic_now_ns();
+  while (total < kMaxDatagramsPerCall) {
+    bufs.rearm();
+    // One call per wakeup: block for the first message (bounded by SO_RCVTIMEO), then take
+    // whatever else is queued without waiting.
+    const int flags = block && first ? MSG_WAITFORONE : MSG_DONTWAIT;
+    first = false;
+    int n = recvmmsg(c.sock.get(), bufs.msgs.data(), kBatch, flags, nullptr);
+    const uint64_t after = monotonic_now_ns();
     if (n < 0) {
       int err = errno;
-      if (err == EINTR) continue;
+      if (err == EINTR) break;  // a signal: let the caller look at its stop flag
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        if (before > kDeliverySlackNs && before - kDeliverySlackNs > watermark_ns_) {
-          watermark_ns_ = before - kDeliverySlackNs;
-        }
+        drained = after;
         break;
       }
       if (err == ENOBUFS) {
         // The socket overflowed: the kernel dropped messages for us. Say so in the stream;
-        // sequence gaps give the count where the kernel does not filter for us.
-        ++stats_.loss_reports;
-        out.push_back(stream_event(
-            LostData{std::nullopt, "netlink receive buffer overflowed (ENOBUFS)"}, clock_));
+        // sequence gaps give the count where they can.
+        ++delta.loss_reports;
+        Received lost;
+        lost.has_seq = false;
+        lost.event.ts_ns = after;
+        lost.event.wall_ns = c.clock.to_wall_ns(after);
+        lost.event.data = LostData{std::nullopt, "netlink receive buffer overflowed (ENOBUFS)"};
+        out.push_back(std::move(lost));
         continue;
       }
-      return system_error("receive from the proc connector", err);
+      status = system_error("receive from the proc connector", err);
+      break;
+    }
+    if (after - now > 1'000'000'000) {
+      c.clock.refresh();
+      now = after;
     }
     for (int i = 0; i < n; ++i) {
-      const mmsghdr& m = bufs_->msgs[static_cast<size_t>(i)];
-      const sockaddr_nl& from = bufs_->addrs[static_cast<size_t>(i)];
+      const mmsghdr& m = bufs.msgs[static_cast<size_t>(i)];
+      const sockaddr_nl& from = bufs.addrs[static_cast<size_t>(i)];
       if (m.msg_hdr.msg_namelen != sizeof(sockaddr_nl) || from.nl_family != AF_NETLINK ||
           from.nl_pid != 0) {
-        ++stats_.rejected;  // not from the kernel: a forged or misdirected message
+        ++delta.rejected;  // not from the kernel: a forged or misdirected message
         continue;
       }
       if (m.msg_hdr.msg_flags & MSG_TRUNC) {
-        ++stats_.decode_errors;
+        ++delta.decode_errors;
         continue;
       }
       auto msg = cn_proc::decode(
-          std::span<const std::byte>(bufs_->data[static_cast<size_t>(i)].data(), m.msg_len));
+          std::span<const std::byte>(bufs.data[static_cast<size_t>(i)].data(), m.msg_len));
       if (!msg) {
-        ++stats_.decode_errors;
+        ++delta.decode_errors;
         continue;
       }
-      accept(std::move(*msg), out);
+      accept(c, std::move(*msg), handler, out, delta);
     }
     total += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < kBatch) {
+      drained = after;  // the call stopped because the queue was empty
+      break;
+    }
   }
-  return total;
+  std::lock_guard lock(mu_);
+  add(c.stats, delta);
+  if (drained > c.drained_ns) c.drained_ns = drained;
+  return status;
+}
+
+void NetlinkSource::run_reader(Channel& c) {
+  if (c.cpu >= 0) pin_thread_to_cpu(c.cpu);  // unpinned, it still works, only later
+  raise_thread_priority(options_.reader_priority);
+  ExecHandler handler = handler_factory_ ? handler_factory_() : ExecHandler{};
+  auto bufs = std::make_unique<RecvBuffers>();
+  set_receive_timeout(c, kReaderIdleWake);
+  std::vector<Received> got;
+  while (!stop_) {
+    got.clear();
+    Status s = receive(c, *bufs, true, &handler, got);
+    std::lock_guard lock(mu_);
+    if (!s) {
+      if (!reader_error_) reader_error_ = s.error();
+      inbox_full_.notify_one();
+      return;
+    }
+    if (got.empty()) continue;
+    const bool was_empty = inbox_.empty();
+    for (auto& g : got) inbox_.push_back(std::move(g));
+    if (was_empty) {
+      uint64_t one = 1;
+      (void)!write(wake_.get(), &one, sizeof one);  // for embedders polling fd()
+    }
+    if (inbox_.size() >= kInboxHighWater) inbox_full_.notify_one();
+  }
 }
 
 Status NetlinkSource::poll(std::chrono::milliseconds timeout, std::vector<Event>& out) {
-  if (!sock_.valid()) return make_error("netlink source is not started");
+  if (!other_ || !other_->sock.valid()) return make_error("netlink source is not started");
+  std::vector<Received> got;
+  const bool readers = !execs_.empty();
+  if (readers) {
+    // Exec events were handled by the readers already; nothing here is urgent, so this
+    // thread wakes on time, not per event.
+    std::unique_lock lock(mu_);
+    inbox_full_.wait_for(lock, timeout,
+                         [this] { return inbox_.size() >= kInboxHighWater || reader_error_; });
+    if (reader_error_) return *reader_error_;
+  } else if (timeout.count() > 0) {
+    set_receive_timeout(*other_, timeout);
+  }
+  if (auto s = receive(*other_, *poll_bufs_, !readers && timeout.count() > 0,
+                       poll_handler_ ? &poll_handler_ : nullptr, got);
+      !s) {
+    return s;
+  }
+  uint64_t drained;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& r : inbox_) got.push_back(std::move(r));
+    inbox_.clear();
+    drained = other_->drained_ns;
+    for (const auto& c : execs_) drained = std::min(drained, c->drained_ns);
+  }
+  if (readers) {
+    uint64_t drain_wake;
+    (void)!read(wake_.get(), &drain_wake, sizeof drain_wake);
+  }
+  if (drained > kDeliverySlackNs && drained - kDeliverySlackNs > watermark_ns_) {
+    watermark_ns_ = drained - kDeliverySlackNs;
+  }
+
+  std::stable_sort(got.begin(), got.end(), [](const Received& a, const Received& b) {
+    return a.event.ts_ns < b.event.ts_ns;
+  });
+  std::vector<SeqGapFinder::Gap> gaps;
+  for (auto& r : got) {
+    // Before every socket was subscribed the view is partial: the stream starts after.
+    if (r.has_seq && r.event.ts_ns < started_ns_ && r.emit && r.event.type() != EventType::Ack) {
+      continue;
+    }
+    if (seq_tracking_ && r.has_seq && r.event.ts_ns >= started_ns_) {
+      gaps_.add(r.event.cpu, r.seq, r.event.ts_ns);
+    }
+    if (r.emit) out.push_back(std::move(r.event));
+  }
+  if (seq_tracking_) {
+    gaps_.settle(watermark_ns_, gaps);
+    uint64_t counted = 0;
+    for (const auto& g : gaps) {
+      counted += g.count;
+      Event lost;
+      lost.ts_ns = watermark_ns_;  // reported where the stream is now, not in its past
+      lost.wall_ns = clock_.to_wall_ns(lost.ts_ns);
+      lost.cpu = g.cpu;
+      lost.data = LostData{g.count, "proc connector sequence gap on cpu " + std::to_string(g.cpu)};
+      out.push_back(std::move(lost));
+    }
+    if (counted) {
+      std::lock_guard lock(mu_);
+      other_->stats.lost += counted;
+    }
+  }
   uint64_t now = monotonic_now_ns();
   if (now - last_clock_refresh_ns_ > 1'000'000'000) {
     clock_.refresh();
     last_clock_refresh_ns_ = now;
   }
-  if (!early_.empty()) {
-    for (auto& e : early_) out.push_back(std::move(e));
-    early_.clear();
-  }
-  pollfd p{sock_.get(), POLLIN, 0};
-  int r = ::poll(&p, 1, out.empty() ? static_cast<int>(timeout.count()) : 0);
-  if (r < 0) {
-    if (errno == EINTR) return {};
-    return system_error("poll the proc connector");
-  }
-  // Drain even on timeout: an empty socket advances the watermark.
-  auto got = drain(out);
-  if (!got) return got.error();
   return {};
 }
 
 std::vector<std::string> NetlinkSource::notes() const {
   std::vector<std::string> n;
-  n.push_back("netlink receive buffer: " + std::to_string(rcvbuf_effective_) + " bytes" +
+  n.push_back("netlink receive buffer: " + std::to_string(rcvbuf_effective_) + " bytes per socket" +
               (rcvbuf_forced_ ? " (SO_RCVBUFFORCE)" : " (SO_RCVBUF, capped by net.core.rmem_max)"));
-  if (!filter_note_.empty()) n.push_back(filter_note_);
-  n.push_back(kernel_filter_bits_ ? "loss detection: ENOBUFS only (sequence numbers are not "
-                                    "contiguous under a kernel filter)"
-                                  : "loss detection: ENOBUFS and per-CPU sequence gaps");
+  n.push_back(filter_note_);
+  n.push_back(reader_note_);
+  n.push_back(seq_tracking_ ? "loss detection: ENOBUFS and per-CPU sequence gaps"
+                            : "loss detection: ENOBUFS (sequence numbers are not contiguous "
+                              "under a kernel type filter)");
   return n;
 }
 

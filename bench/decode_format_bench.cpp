@@ -1,0 +1,118 @@
+// Decode + format throughput: events per second on one core, into a memory buffer.
+// Run: ./build/bench/decode_format_bench
+#include <benchmark/benchmark.h>
+
+#include <array>
+
+#include "proctrail/cn_proc_wire.hpp"
+#include "proctrail/format.hpp"
+
+namespace proctrail {
+namespace {
+
+// A realistic mix from an exec storm: fork, exec, exit per process, some thread churn.
+std::vector<std::vector<std::byte>> storm_messages() {
+  std::vector<std::vector<std::byte>> v;
+  uint32_t seq = 0;
+  for (int i = 0; i < 256; ++i) {
+    int32_t pid = 20000 + i;
+    Event f;
+    f.ts_ns = 1'000'000'000ull + i * 3000ull;
+    f.cpu = i % 2;
+    f.pid = f.tid = 1000;
+    f.data = ForkData{1000, 1000, pid, pid};
+    v.push_back(cn_proc::encode_event(f, seq++));
+    Event x;
+    x.ts_ns = f.ts_ns + 1000;
+    x.cpu = f.cpu;
+    x.pid = x.tid = pid;
+    x.data = ExecData{};
+    v.push_back(cn_proc::encode_event(x, seq++));
+    Event e = x;
+    e.ts_ns += 1000;
+    e.data = ExitData{static_cast<uint32_t>(i % 3) << 8, 17, 1000, 1000, nullptr};
+    v.push_back(cn_proc::encode_event(e, seq++));
+  }
+  return v;
+}
+
+void BM_Decode(benchmark::State& state) {
+  auto msgs = storm_messages();
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& m = msgs[i++ % msgs.size()];
+    auto r = cn_proc::decode({m.data(), m.size()});
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Decode);
+
+void DecodeAndFormat(benchmark::State& state, Formatter& f) {
+  auto msgs = storm_messages();
+  std::string out;
+  out.reserve(1 << 20);
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& m = msgs[i++ % msgs.size()];
+    auto r = cn_proc::decode({m.data(), m.size()});
+    r->event.wall_ns = 1'700'000'000'000'000'000 + static_cast<int64_t>(r->event.ts_ns);
+    f.format(r->event, out);
+    if (out.size() > (1 << 20) - 1024) out.clear();  // a writer would flush here
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+void BM_DecodeFormatJson(benchmark::State& state) {
+  auto f = make_json_formatter();
+  DecodeAndFormat(state, *f);
+}
+BENCHMARK(BM_DecodeFormatJson);
+
+void BM_DecodeFormatText(benchmark::State& state) {
+  auto f = make_text_formatter(TextOptions{true});
+  DecodeAndFormat(state, *f);
+}
+BENCHMARK(BM_DecodeFormatText);
+
+void BM_DecodeFormatSeed(benchmark::State& state) {
+  auto f = make_seed_formatter();
+  DecodeAndFormat(state, *f);
+}
+BENCHMARK(BM_DecodeFormatSeed);
+
+// An enriched exec as the netlink backend emits it, formatted as JSON.
+void BM_FormatEnrichedExecJson(benchmark::State& state) {
+  auto f = make_json_formatter();
+  Event e;
+  e.ts_ns = 1;
+  e.wall_ns = 1'700'000'000'000'000'000;
+  e.pid = e.tid = 4242;
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Procfs;
+  d->argv = {"/usr/bin/gcc", "-O2", "-c", "src/foo.c", "-o", "build/foo.o"};
+  d->exe = "/usr/bin/x86_64-linux-gnu-gcc-12";
+  d->cwd = "/home/alice/project";
+  d->ppid = 4200;
+  d->creds = Credentials{1000, 1000, 1000, 1000};
+  d->user = "alice";
+  d->comm = "gcc";
+  d->cgroup = "/user.slice/user-1000.slice/session-3.scope";
+  for (Field fl : {Field::Exe, Field::Cwd, Field::Creds, Field::Comm, Field::Ppid, Field::Cgroup}) {
+    d->set_source(fl, FieldSource::Procfs);
+  }
+  e.data = ExecData{d};
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    f->format(e, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_FormatEnrichedExecJson);
+
+}  // namespace
+}  // namespace proctrail
+
+BENCHMARK_MAIN();

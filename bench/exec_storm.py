@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""Exec storms: how many execs each monitor reports with the right argv, and its CPU per exec.
+
+Every tool is measured on the same machine, in the same run, one after the other, on the same
+workloads:
+
+  true     2 spawner loops running /bin/true as fast as they can
+  static   the same with a static binary that exits the moment it starts
+  rate200  1 spawner loop at 200 execs per second
+
+Each exec gets a unique argument ("TAG-loop-n") and the spawner logs its pid, so every line a
+tool prints can be judged: right (exactly [binary, tag]), unavailable (the tool said it could not
+read it), wrong (any other argv for that pid), or missing (no exec line for that pid at all).
+CPU per exec is the tool's user+system time during the storm (from /proc/PID/stat, all threads,
+including catching up afterwards) divided by the execs spawned. Slowdown compares the spawner's
+exec rate with the tool running against a run with no tool.
+
+Run as root from the repository, after building:  python3 bench/exec_storm.py
+"""
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def cpu_seconds(pid):
+    """user+system time of a whole process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# ---------------------------------------------------------------------------- parsers
+# Each returns {pid: [argv-or-None, ...]} for the exec lines it printed; None = "unavailable".
+
+def parse_proctrail(out, err):
+    execs = {}
+    for line in out.splitlines():
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        if r.get("type") != "exec":
+            continue
+        argv = r.get("argv") if r.get("argv_source") != "unavailable" else None
+        execs.setdefault(r["pid"], []).append(argv)
+    return execs
+
+
+FORKSTAT = re.compile(r"^\S+ exec\s+(\d+)\s+(.*?)\s*$")
+
+
+def parse_forkstat(out, err):
+    execs = {}
+    for line in out.splitlines():
+        m = FORKSTAT.match(line)
+        if m:
+            text = m.group(2)
+            execs.setdefault(int(m.group(1)), []).append(text.split(" ") if text else None)
+    return execs
+
+
+EXTRACE = re.compile(r"^(\d+)\s+(.*)$")
+
+
+def parse_extrace(out, err):
+    execs = {}
+    for line in out.splitlines():
+        m = EXTRACE.match(line)
+        if m:
+            execs.setdefault(int(m.group(1)), []).append(m.group(2).split(" "))
+    for line in err.splitlines():  # "extrace: process vanished before notification: pid N"
+        m = re.search(r"vanished.*pid (\d+)", line)
+        if m:
+            execs.setdefault(int(m.group(1)), []).append(None)
+    return execs
+
+
+EXECSNOOP = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(.*)$")
+
+
+def parse_execsnoop(out, err):
+    execs = {}
+    for line in out.splitlines():
+        m = EXECSNOOP.match(line)
+        if m and m.group(2).isdigit():
+            execs.setdefault(int(m.group(2)), []).append(m.group(5).split(" "))
+    return execs
+
+
+SEED = re.compile(r"^exec: tid=(\d+) pid=(\d+)$")
+
+
+def parse_seed(out, err):
+    # The sample prints no argv: an exec line only counts as reported.
+    execs = {}
+    for line in out.splitlines():
+        m = SEED.match(line)
+        if m:
+            execs.setdefault(int(m.group(2)), []).append(None)
+    return execs
+
+
+# ---------------------------------------------------------------------------- tools
+
+def build_seed(seed_text, work):
+    """Compiles the proc connector sample from shared/seed at run time (its code is not ours to
+    keep in this repository)."""
+    if not seed_text or not os.path.exists(seed_text):
+        return None
+    lines = open(seed_text, encoding="utf-8", errors="replace").read().splitlines()
+    try:
+        start = next(i for i, l in enumerate(lines) if l.startswith("#define _XOPEN_SOURCE"))
+        end = next(i for i, l in enumerate(lines) if l.startswith("exit(rc);"))
+    except StopIteration:
+        return None
+    src = os.path.join(work, "seed.c")
+    with open(src, "w") as f:
+        f.write("\n".join(lines[start:end + 1]) + "\n}\n")
+    exe = os.path.join(work, "seed")
+    if subprocess.run(["gcc", "-O2", "-w", "-o", exe, src]).returncode != 0:
+        return None
+    return exe
+
+
+def tools(build, work, seed_exe, wanted):
+    proctrail = os.path.join(build, "proctrail")
+    t = {
+        "proctrail": dict(cmd=[proctrail, "--backend", "netlink", "-f", "json", "-e", "exec",
+                               "--stats"], parse=parse_proctrail, ready="line"),
+        "proctrail-lean": dict(cmd=[proctrail, "--backend", "netlink", "-f", "json", "-e", "exec",
+                                    "--proc-fields", "none", "--stats"],
+                               parse=parse_proctrail, ready="line"),
+        "proctrail-bpf": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "-e", "exec",
+                                   "--stats"], parse=parse_proctrail, ready="line"),
+        "forkstat": dict(cmd=["forkstat", "-e", "exec", "-l"], parse=parse_forkstat, ready=1.0),
+        "forkstat-rt": dict(cmd=["forkstat", "-r", "-e", "exec", "-l"], parse=parse_forkstat,
+                            ready=1.0),
+        "extrace": dict(cmd=["extrace", "-f"], parse=parse_extrace, ready=1.0),
+        "execsnoop": dict(cmd=["/usr/sbin/execsnoop"], parse=parse_execsnoop, ready=3.0,
+                          tracefs=True),
+        "seed": dict(cmd=[seed_exe], parse=parse_seed, ready=1.0),
+    }
+    out = {}
+    for name in wanted:
+        if name not in t:
+            sys.exit(f"exec_storm: unknown tool '{name}' (choose from {', '.join(t)})")
+        if name == "seed" and not seed_exe:
+            print("exec_storm: skipping seed: sample program not found or not compilable",
+                  file=sys.stderr)
+            continue
+        exe = t[name]["cmd"][0]
+        if not shutil.which(exe) and not os.path.exists(exe):
+            print(f"exec_storm: skipping {name}: {exe} not installed", file=sys.stderr)
+            continue
+        out[name] = t[name]
+    return out
+
+
+# ---------------------------------------------------------------------------- running
+
+class Tracefs:
+    """Mounts tracefs for tools that need it (execsnoop) and unmounts it again."""
+
+    path = "/sys/kernel/tracing"
+
+    def __enter__(self):
+        self.mounted = False
+        if not os.path.exists(os.path.join(self.path, "events")):
+            sh(["mount", "-t", "tracefs", "nodev", self.path])
+            self.mounted = True
+        return self
+
+    def __exit__(self, *a):
+        if self.mounted:
+            subprocess.run(["umount", self.path])
+
+
+def spawn(spawner, loops, seconds, rate, binary, tag, work):
+    log = os.path.join(work, "spawn-" + tag)
+    r = sh([spawner, str(loops), str(seconds), str(rate), binary, tag, log],
+           stdout=subprocess.PIPE, text=True)
+    m = re.match(r"execs (\d+) seconds ([\d.]+)", r.stdout)
+    pids = {}
+    for l in range(loops):
+        with open(f"{log}.{l}") as f:
+            for line in f:
+                pid, t = line.split()
+                pids.setdefault(int(pid), []).append(t)
+        os.unlink(f"{log}.{l}")
+    return int(m.group(1)), float(m.group(2)), pids
+
+
+def judge(pids, binary, execs):
+    right = unavailable = wrong = missing = 0
+    for pid, tags in pids.items():
+        lines = execs.get(pid)
+        if not lines:
+            missing += len(tags)
+            continue
+        expected = [[binary, t] for t in tags]
+        for argv in lines[:len(tags)]:
+            if argv is None:
+                unavailable += 1
+            elif argv in expected:
+                right += 1
+            else:
+                wrong += 1
+        missing += max(0, len(tags) - len(lines))
+    return dict(right=right, unavailable=unavailable, wrong=wrong, missing=missing)
+
+
+def trial(name, tool, workload, args, paths, work, n):
+    loops, rate, binary = workload["loops"], workload["rate"], workload["binary"]
+    tag = f"t{n}"
+    out_path = os.path.join(work, f"{name}.out")
+    err_path = os.path.join(work, f"{name}.err")
+    cmd = list(tool["cmd"])
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        if tool["ready"] == "line":
+            deadline = time.time() + 15
+            while time.time() < deadline and os.path.getsize(out_path) == 0:
+                time.sleep(0.01)
+        else:
+            time.sleep(tool["ready"])
+        if proc.poll() is not None:
+            sys.exit(f"exec_storm: {name} exited at start: {open(err_path).read().strip()}")
+        cpu0 = cpu_seconds(proc.pid)
+        execs, secs, pids = spawn(paths["spawner"], loops, args.seconds, rate, binary, tag, work)
+        time.sleep(args.drain)
+        cpu1 = cpu_seconds(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    text_out = open(out_path, errors="replace").read()
+    text_err = open(err_path, errors="replace").read()
+    verdict = judge(pids, binary, tool["parse"](text_out, text_err))
+    verdict.update(execs=execs, rate=execs / secs, cpu_us_per_exec=(cpu1 - cpu0) * 1e6 / execs)
+    if name.startswith("proctrail"):
+        m = re.search(r"lost (\d+) counted \+ (\d+) overflow", text_err)
+        if m:
+            verdict["lost_counted"], verdict["overflow_reports"] = int(m.group(1)), int(m.group(2))
+    return verdict
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="proctrail build dir")
+    ap.add_argument("--seconds", type=float, default=10.0, help="storm length per trial")
+    ap.add_argument("--drain", type=float, default=2.0, help="time for tools to catch up")
+    ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
+                    help="comma list: proctrail, proctrail-lean, proctrail-bpf, forkstat, forkstat-rt, extrace, "
+                         "execsnoop, seed")
+    ap.add_argument("--workloads", default="true,static,rate200")
+    ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
+                                                          "proc_events_answer.txt"))
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("exec_storm: run as root")
+
+    work = tempfile.mkdtemp(prefix="proctrail-storm-")
+    try:
+        paths = {"spawner": os.path.join(work, "spawner"),
+                 "exit_now": os.path.join(work, "exit_now")}
+        sh(["gcc", "-O2", "-o", paths["spawner"], os.path.join(HERE, "spawner.c")])
+        sh(["gcc", "-O2", "-static", "-nostdlib", "-o", paths["exit_now"],
+            os.path.join(HERE, "exit_now.c")])
+        seed = build_seed(args.seed_text, work)
+        selected = tools(args.build, work, seed, args.tools.split(","))
+        all_workloads = {
+            "true": dict(loops=2, rate=0, binary="/bin/true"),
+            "static": dict(loops=2, rate=0, binary=paths["exit_now"]),
+            "rate200": dict(loops=1, rate=200, binary="/bin/true"),
+        }
+        results = {}
+        n = 0
+        needs_tracefs = any(t.get("tracefs") for t in selected.values())
+        with Tracefs() if needs_tracefs else contextlib.nullcontext():
+            for wname in args.workloads.split(","):
+                w = all_workloads[wname]
+                execs, secs, _ = spawn(paths["spawner"], w["loops"], args.seconds, w["rate"],
+                                       w["binary"], "base", work)
+                base = execs / secs
+                results[wname] = {"baseline_rate": base, "tools": {}}
+                for name, tool in selected.items():
+                    n += 1
+                    v = trial(name, tool, w, args, paths, work, n)
+                    v["slowdown_pct"] = 100.0 * (1 - v["rate"] / base)
+                    results[wname]["tools"][name] = v
+                    report(wname, name, v)
+        print_table(results)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(wname, name, v):
+    print(f"[{wname}] {name}: {v['execs']} execs, right {v['right']}, unavailable "
+          f"{v['unavailable']}, wrong {v['wrong']}, missing {v['missing']}, "
+          f"{v['cpu_us_per_exec']:.1f} µs CPU/exec", file=sys.stderr)
+
+
+def print_table(results):
+    print("| workload | tool | execs | argv right | unavailable | wrong | missing | "
+          "CPU µs/exec | exec rate | slowdown |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for wname, r in results.items():
+        for name, v in r["tools"].items():
+            pct = 100.0 * v["right"] / v["execs"]
+            print(f"| {wname} | {name} | {v['execs']} | {pct:.2f}% | {v['unavailable']} | "
+                  f"{v['wrong']} | {v['missing']} | {v['cpu_us_per_exec']:.1f} | "
+                  f"{v['rate']:.0f}/s | {v['slowdown_pct']:+.1f}% |")
+        print(f"| {wname} | (no tool) | | | | | | | {r['baseline_rate']:.0f}/s | |")
+
+
+if __name__ == "__main__":
+    main()
