@@ -11,7 +11,7 @@ workloads:
 Each exec gets a unique argument ("TAG-loop-n") and the spawner logs its pid, so every line a
 tool prints can be judged: right (exactly [binary, tag]), unavailable (the tool said it could not
 read it), wrong (any other argv for that pid), or missing (no exec line for that pid at all).
-CPU per exec is the tool's user+system time during the storm (from /proc/PID/stat, all threads,
+CPU per exec is the tool's CPU time during the storm (all its threads' schedstat run time,
 including catching up afterwards) divided by the execs spawned. Slowdown compares the spawner's
 exec rate with the tool running against a run with no tool.
 
@@ -31,7 +31,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def sh(cmd, **kw):
@@ -39,10 +38,16 @@ def sh(cmd, **kw):
 
 
 def cpu_seconds(pid):
-    """user+system time of a whole process (all threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    """CPU time of a whole process, all threads, in seconds: the sum of each thread's
+    schedstat run time (nanoseconds), finer than the 10 ms ticks of /proc/PID/stat."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
 
 
 # ---------------------------------------------------------------------------- parsers

@@ -28,10 +28,10 @@ struct PipelineOptions {
   size_t queue_capacity = 1 << 16;  // events
   // Scheduling of the receive thread: raised when it runs the exec handlers itself.
   Priority priority = Priority::Normal;
-  std::chrono::milliseconds poll_interval{10};
+  std::chrono::milliseconds poll_interval{50};
   // How often the output thread wakes to order, format and write (sooner when the queue
   // fills). Output lags the kernel by about this plus the exec guard.
-  std::chrono::milliseconds output_interval{25};
+  std::chrono::milliseconds output_interval{50};
   std::optional<StartData> start;  // a first record saying which backend runs and why
   bool text_header = false;
   std::function<void(std::string_view)> verbose;  // -v lines, to stderr in the CLI

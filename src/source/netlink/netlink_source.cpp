@@ -29,7 +29,7 @@ constexpr size_t kBatch = 64;
 constexpr size_t kDatagramCapacity = 512;  // the kernel sends 76 bytes; forged ones may be big
 constexpr size_t kMaxDatagramsPerCall = 4096;
 // Exec readers wake at least this often, so an idle CPU does not hold the watermark back.
-constexpr std::chrono::milliseconds kReaderIdleWake{20};
+constexpr std::chrono::milliseconds kReaderIdleWake{50};
 // poll() returns early when readers have queued this many events.
 constexpr size_t kInboxHighWater = 8192;
 
