@@ -43,6 +43,10 @@ class Enricher {
   void expire(uint64_t now_ns) { table_.expire(now_ns); }
 
   [[nodiscard]] const ProcessTable& table() const { return table_; }
+  [[nodiscard]] bool reads_proc() const { return options_.read_proc; }
+  // Turns /proc reads at exec on or off (before exec_handler_factory() is called): off when
+  // the source's kernel side already gives what they would.
+  void set_read_proc(bool on) { options_.read_proc = on; }
 
  private:
   Enricher(EnricherOptions options, procfs::ProcReader reader);

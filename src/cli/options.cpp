@@ -194,6 +194,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     }
   }
   rf.env = rf.env || env;
+  o.proc_fields_explicit = app.count("--proc-fields") > 0;
   rf.max_argv_bytes = o.max_argv_bytes;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};

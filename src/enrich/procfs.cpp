@@ -305,7 +305,7 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
     argv_read = buf_.size();
   }
   Result<std::string> exe = make_error("not read");
-  if (options_.exe) exe = read_link(fd, "exe");
+  if (options_.exe && d.source(Field::Exe) != FieldSource::Kernel) exe = read_link(fd, "exe");
   std::optional<Credentials> creds;
   if (options_.creds && !have_creds && read_file(fd, "status", 64 * 1024)) {
     if (auto c = parse_status_creds(buf_)) creds = *c;
@@ -320,9 +320,14 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
     if (auto s = parse_stat(buf_)) stat = std::move(*s);
   }
   Result<std::string> cwd = make_error("not read");
-  if (options_.cwd) cwd = read_link(fd, "cwd");
+  if (options_.cwd && d.source(Field::Cwd) != FieldSource::Kernel) cwd = read_link(fd, "cwd");
+  // A kernel-given cgroup v2 path of "/" says little on hosts that place processes in v1
+  // hierarchies: /proc/PID/cgroup has those too.
+  const bool have_cgroup = d.source(Field::Cgroup) == FieldSource::Kernel && d.cgroup != "/";
   std::optional<std::string> cgroup;
-  if (options_.cgroup && read_file(fd, "cgroup", 64 * 1024)) cgroup = parse_cgroup(buf_);
+  if (options_.cgroup && !have_cgroup && read_file(fd, "cgroup", 64 * 1024)) {
+    cgroup = parse_cgroup(buf_);
+  }
 
   if (!stat) {
     if (!have_argv) d.argv_source = ArgvSource::Unavailable;
@@ -378,9 +383,10 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   }
   if (exe) set(Field::Exe, d.exe, std::move(*exe));
   if (cwd) set(Field::Cwd, d.cwd, std::move(*cwd));
-  if (cgroup) {
+  if (cgroup && !have_cgroup) {
     d.container = container_from_cgroup(*cgroup);
-    set(Field::Cgroup, d.cgroup, std::move(*cgroup));
+    d.cgroup = std::move(*cgroup);
+    d.set_source(Field::Cgroup, FieldSource::Procfs);
   }
   if (env) {
     set(Field::Env, d.env, std::move(*env));

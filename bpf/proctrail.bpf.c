@@ -1,0 +1,278 @@
+/* proctrail's kernel side: fork, exec and exit records into a ring buffer.
+ *
+ * Attached to BTF-enabled tracepoints (tp_btf), which need neither kprobes nor tracefs. At
+ * sched_process_exec the new program image is installed but not yet running, so the argument
+ * area, credentials, comm and paths read here are the exec's own: no later exec, exit or
+ * argv rewrite can change them. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "proctrail_events.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by user space before loading. */
+const volatile __u32 max_args = 128 * 1024; /* < PT_ARGS_MAX */
+/* Wake the consumer for every exec (it reads /proc for each) instead of by the fill level. */
+const volatile __u8 wake_on_exec = 0;
+/* Wake the consumer once this much data is waiting (it also polls on a timer). */
+const volatile __u32 wake_bytes = 1u << 20;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 16u << 20); /* resized by user space */
+} events SEC(".maps");
+
+/* Records that did not fit in the ring buffer, per CPU. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} drops SEC(".maps");
+
+/* Room to build an exec record, one per CPU (an array: too big for a per-CPU map). The
+ * tracepoint runs with preemption off, so a CPU's slot has one user at a time. */
+struct scratch {
+  struct pt_exec exec;
+  char args[PT_ARGS_MAX];
+  char filename[PT_PATH_MAX];
+  char exe[PT_PATH_MAX];
+  char cwd[PT_PATH_MAX];
+  const unsigned char* names[PT_PATH_DEPTH];
+  __u32 lens[PT_PATH_DEPTH];
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1); /* set to the number of possible CPUs by user space */
+  __type(key, __u32);
+  __type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void count_drop(void) {
+  __u32 zero = 0;
+  __u64* n = bpf_map_lookup_elem(&drops, &zero);
+  if (n) __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline __u64 wakeup_flags(int is_exec) {
+  if (is_exec && wake_on_exec) return BPF_RB_FORCE_WAKEUP;
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                     : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct pt_header* h, __u32 type, struct task_struct* t) {
+  h->ts_ns = bpf_ktime_get_ns();
+  h->type = type;
+  h->cpu = bpf_get_smp_processor_id();
+  h->pid = BPF_CORE_READ(t, tgid);
+  h->tid = BPF_CORE_READ(t, pid);
+}
+
+/* Path walking, in two bpf_loop passes so the verifier checks each step once. */
+enum walk_state { WALKING, AT_ROOT, TOO_LONG, UNREACHABLE };
+
+struct path_walk {
+  struct scratch* s;
+  struct vfsmount* vfsmnt;
+  struct mount* mnt;
+  struct dentry* dentry;
+  __u32 n;   /* components collected, leaf first */
+  __u32 pos; /* bytes written */
+  int which; /* 0: exe, 1: cwd */
+  int state; /* enum walk_state */
+};
+
+/* One step up from w->dentry: a component, or a mount crossing, or the end. */
+static long walk_up(__u32 i, void* ctx) {
+  struct path_walk* w = ctx;
+  /* Copy out of w first: CO-RE reads must name kernel types only. */
+  struct vfsmount* vfsmnt = w->vfsmnt;
+  struct mount* mnt = w->mnt;
+  struct dentry* dentry = w->dentry;
+  struct dentry* mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+  struct dentry* parent = BPF_CORE_READ(dentry, d_parent);
+  if (dentry == mnt_root || dentry == parent) {
+    if (dentry != mnt_root) {
+      w->state = UNREACHABLE; /* a detached tree: no name from the root */
+      return 1;
+    }
+    struct mount* up = BPF_CORE_READ(mnt, mnt_parent);
+    if (up == mnt) {
+      w->state = AT_ROOT;
+      return 1;
+    }
+    w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = up;
+    w->vfsmnt = &up->mnt;
+    return 0;
+  }
+  __u32 n = w->n;
+  if (n >= PT_PATH_DEPTH) {
+    w->state = TOO_LONG;
+    return 1;
+  }
+  w->s->names[n] = BPF_CORE_READ(dentry, d_name.name);
+  w->s->lens[n] = BPF_CORE_READ(dentry, d_name.len);
+  w->n = n + 1;
+  w->dentry = parent;
+  return 0;
+}
+
+/* Writes component i counted from the root: "/" and its name. */
+static long write_down(__u32 i, void* ctx) {
+  struct path_walk* w = ctx;
+  if (i >= w->n) return 1;
+  __u32 idx = w->n - 1 - i;
+  if (idx >= PT_PATH_DEPTH) return 1;
+  __u32 len = w->s->lens[idx];
+  __u32 pos = w->pos;
+  if (len > 255 || pos > PT_PATH_MAX - 258) {
+    w->state = TOO_LONG;
+    return 1;
+  }
+  char* out = w->which ? w->s->cwd : w->s->exe;
+  out[pos & (PT_PATH_MAX - 1)] = '/';
+  pos++;
+  if (bpf_probe_read_kernel(out + (pos & (PT_PATH_MAX - 1)), len & 255, w->s->names[idx]) != 0) {
+    w->state = TOO_LONG;
+    return 1;
+  }
+  w->pos = pos + len;
+  return 0;
+}
+
+/* Writes the path of (mnt, dentry), as seen from the global root, into s->exe (which 0) or
+ * s->cwd (which 1). Returns its length with the NUL, or 0 with a flag set in s->exec.flags
+ * when the path is too deep or long, or not under the root. */
+static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsmount* vfsmnt,
+                                       struct dentry* dentry) {
+  struct path_walk w = {
+      .s = s,
+      .vfsmnt = vfsmnt,
+      .mnt = container_of(vfsmnt, struct mount, mnt),
+      .dentry = dentry,
+      .which = which,
+      .state = WALKING,
+  };
+  bpf_loop(4 * PT_PATH_DEPTH, walk_up, &w, 0);
+  if (w.state == AT_ROOT) bpf_loop(PT_PATH_DEPTH, write_down, &w, 0);
+  if (w.state != AT_ROOT) {
+    if (w.state == UNREACHABLE) {
+      s->exec.flags |= which ? PT_CWD_UNREACHABLE : PT_EXE_UNREACHABLE;
+    } else {
+      s->exec.flags |= which ? PT_CWD_TRUNCATED : PT_EXE_TRUNCATED;
+    }
+    return 0;
+  }
+  char* out = which ? s->cwd : s->exe;
+  __u32 pos = w.pos;
+  if (pos == 0) out[pos++] = '/';
+  out[pos & (PT_PATH_MAX - 1)] = 0;
+  return pos + 1;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
+  struct pt_fork* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+  if (!r) {
+    count_drop();
+    return 0;
+  }
+  /* As the proc connector does: the subject is the parent for a new process and the process
+   * gaining a thread for a new thread; "parent" is the child's real parent either way. */
+  struct task_struct* real_parent = BPF_CORE_READ(child, real_parent);
+  int thread = BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid);
+  fill_header(&r->h, PT_FORK, thread ? child : parent);
+  r->parent_pid = BPF_CORE_READ(real_parent, tgid);
+  r->parent_tid = BPF_CORE_READ(real_parent, pid);
+  r->child_pid = BPF_CORE_READ(child, tgid);
+  r->child_tid = BPF_CORE_READ(child, pid);
+  bpf_ringbuf_submit(r, wakeup_flags(0));
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct* p) {
+  struct pt_exit* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+  if (!r) {
+    count_drop();
+    return 0;
+  }
+  fill_header(&r->h, PT_EXIT, p);
+  r->exit_code = BPF_CORE_READ(p, exit_code);
+  r->exit_signal = BPF_CORE_READ(p, exit_signal);
+  struct task_struct* parent = BPF_CORE_READ(p, real_parent);
+  r->parent_pid = BPF_CORE_READ(parent, tgid);
+  r->parent_tid = BPF_CORE_READ(parent, pid);
+  bpf_ringbuf_submit(r, wakeup_flags(0));
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
+  __u32 zero = 0, cpu = bpf_get_smp_processor_id();
+  struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
+  if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
+  if (!s) return 0;
+  struct pt_exec* e = &s->exec;
+  fill_header(&e->h, PT_EXEC, p);
+  e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+  const struct cred* cred = BPF_CORE_READ(p, cred);
+  e->uid = BPF_CORE_READ(cred, uid.val);
+  e->euid = BPF_CORE_READ(cred, euid.val);
+  e->gid = BPF_CORE_READ(cred, gid.val);
+  e->egid = BPF_CORE_READ(cred, egid.val);
+  e->argc = BPF_CORE_READ(bprm, argc);
+  e->start_boottime_ns = BPF_CORE_READ(p, start_boottime);
+  e->cgroup_id = bpf_get_current_cgroup_id();
+  e->flags = 0;
+  bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+
+  /* The argument area of the new image: the strings execve copied, NUL-separated. */
+  struct mm_struct* mm = BPF_CORE_READ(p, mm);
+  unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
+  unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+  __u64 size = arg_end > arg_start ? arg_end - arg_start : 0;
+  e->args_size = size > 0xffffffffu ? 0xffffffffu : (__u32)size;
+  __u32 len = size < max_args ? (__u32)size : max_args;
+  len &= PT_ARGS_MAX - 1;
+  if (len && bpf_probe_read_user(s->args, len, (void*)arg_start) != 0) {
+    e->flags |= PT_ARGS_FAULT;
+    len = 0;
+  }
+  e->args_len = len;
+
+  long fn = bpf_probe_read_kernel_str(s->filename, PT_PATH_MAX, BPF_CORE_READ(bprm, filename));
+  e->filename_len = fn > 0 ? (__u16)fn : 0;
+  struct file* file = BPF_CORE_READ(bprm, file);
+  e->exe_len = read_path(s, 0, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry));
+  struct fs_struct* fs = BPF_CORE_READ(p, fs);
+  e->cwd_len = read_path(s, 1, BPF_CORE_READ(fs, pwd.mnt), BPF_CORE_READ(fs, pwd.dentry));
+
+  __u32 fn_len = e->filename_len & (PT_PATH_MAX - 1);
+  __u32 exe_len = e->exe_len & (PT_PATH_MAX - 1);
+  __u32 cwd_len = e->cwd_len & (PT_PATH_MAX - 1);
+  __u32 total = sizeof(*e) + len + fn_len + exe_len + cwd_len;
+  struct bpf_dynptr out;
+  if (bpf_ringbuf_reserve_dynptr(&events, total, 0, &out) != 0) {
+    bpf_ringbuf_discard_dynptr(&out, 0);
+    count_drop();
+    return 0;
+  }
+  __u32 off = 0;
+  bpf_dynptr_write(&out, off, e, sizeof(*e), 0);
+  off += sizeof(*e);
+  bpf_dynptr_write(&out, off, s->args, len, 0);
+  off += len;
+  bpf_dynptr_write(&out, off, s->filename, fn_len, 0);
+  off += fn_len;
+  bpf_dynptr_write(&out, off, s->exe, exe_len, 0);
+  off += exe_len;
+  bpf_dynptr_write(&out, off, s->cwd, cwd_len, 0);
+  bpf_ringbuf_submit_dynptr(&out, wakeup_flags(1));
+  return 0;
+}

@@ -1,0 +1,84 @@
+/* Records the eBPF programs put in the ring buffer, shared by bpf/proctrail.bpf.c and user
+ * space (src/source/bpf), which checks the layout with static_asserts.
+ *
+ * Every record starts with struct pt_header. Exec records are variable-sized: the fixed part,
+ * then args_len bytes of the argument area (NUL-separated, as in /proc/PID/cmdline), then the
+ * NUL-terminated filename, exe and cwd, each of the length given. */
+#ifndef PROCTRAIL_EVENTS_H
+#define PROCTRAIL_EVENTS_H
+
+#ifdef __cplusplus
+#include <cstdint>
+typedef std::uint8_t pt_u8;
+typedef std::uint16_t pt_u16;
+typedef std::uint32_t pt_u32;
+typedef std::int32_t pt_s32;
+typedef std::uint64_t pt_u64;
+#else
+typedef __u8 pt_u8;
+typedef __u16 pt_u16;
+typedef __u32 pt_u32;
+typedef __s32 pt_s32;
+typedef __u64 pt_u64;
+#endif
+
+#define PT_COMM_LEN 16
+/* Bytes of argv kept per exec at most (the configurable limit is at most one less). */
+#define PT_ARGS_MAX (1u << 18)
+/* Bytes of a path (filename, exe, cwd), NUL included. */
+#define PT_PATH_MAX 4096u
+/* Path components walked at most; a deeper path is reported truncated. */
+#define PT_PATH_DEPTH 48
+
+enum pt_type {
+  PT_FORK = 1,
+  PT_EXEC = 2,
+  PT_EXIT = 3,
+};
+
+/* pt_exec.flags */
+enum pt_exec_flags {
+  PT_ARGS_FAULT = 1u << 0,    /* the argument area could not be read */
+  PT_EXE_TRUNCATED = 1u << 1, /* deeper than PT_PATH_DEPTH or longer than PT_PATH_MAX */
+  PT_CWD_TRUNCATED = 1u << 2,
+  PT_EXE_UNREACHABLE = 1u << 3, /* not under the global root (unlinked, other namespace) */
+  PT_CWD_UNREACHABLE = 1u << 4,
+};
+
+struct pt_header {
+  pt_u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  pt_u32 type;  /* enum pt_type */
+  pt_u32 cpu;
+  pt_s32 pid; /* tgid */
+  pt_s32 tid;
+};
+
+struct pt_fork {
+  struct pt_header h;
+  pt_s32 parent_pid, parent_tid;
+  pt_s32 child_pid, child_tid;
+};
+
+struct pt_exit {
+  struct pt_header h;
+  pt_u32 exit_code; /* task->exit_code: wait(2) status */
+  pt_s32 exit_signal;
+  pt_s32 parent_pid, parent_tid;
+};
+
+struct pt_exec {
+  struct pt_header h;
+  pt_s32 ppid;
+  pt_u32 uid, euid, gid, egid;
+  pt_u32 argc;
+  pt_u64 start_boottime_ns;
+  pt_u64 cgroup_id;
+  pt_u32 args_size;                      /* real size of the argument area */
+  pt_u32 args_len;                       /* bytes of it that follow */
+  pt_u16 filename_len, exe_len, cwd_len; /* NUL included; 0: absent */
+  pt_u16 flags;                          /* enum pt_exec_flags */
+  char comm[PT_COMM_LEN];
+  /* char data[]: args, filename, exe, cwd */
+};
+
+#endif

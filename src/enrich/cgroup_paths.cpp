@@ -1,0 +1,76 @@
+#include "proctrail/cgroup_paths.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "proctrail/clock.hpp"
+
+namespace proctrail {
+
+std::string cgroup2_mount_point(const std::string& mountinfo) {
+  std::istringstream in(mountinfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "36 25 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw,..."
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno, root, mount_point;
+    head >> id >> parent >> devno >> root >> mount_point;
+    return mount_point;
+  }
+  return "";
+}
+
+CgroupPaths::CgroupPaths(std::string root) : root_(std::move(root)) {
+  if (root_.empty()) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    root_ = cgroup2_mount_point(ss.str());
+  }
+}
+
+void CgroupPaths::scan() {
+  last_scan_ns_ = monotonic_now_ns();
+  if (root_.empty()) return;
+  // Depth-first over directories; cgroup trees are small (hundreds to a few thousand).
+  std::vector<std::string> todo = {""};
+  while (!todo.empty()) {
+    std::string rel = std::move(todo.back());
+    todo.pop_back();
+    std::string abs = root_ + rel;
+    struct stat st {};
+    if (stat(abs.c_str(), &st) != 0) continue;
+    paths_[st.st_ino] = rel.empty() ? "/" : rel;
+    DIR* d = opendir(abs.c_str());
+    if (!d) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+      todo.push_back(rel + "/" + e->d_name);
+    }
+    closedir(d);
+  }
+}
+
+std::optional<std::string> CgroupPaths::lookup(uint64_t id) {
+  auto it = paths_.find(id);
+  if (it == paths_.end() && monotonic_now_ns() - last_scan_ns_ > 1'000'000'000) {
+    scan();
+    it = paths_.find(id);
+  }
+  if (it == paths_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace proctrail

@@ -1,0 +1,371 @@
+#include "proctrail/bpf_source.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstddef>
+#include <cstring>
+#include <mutex>
+
+#include "proctrail.skel.h"
+#include "proctrail/cgroup_paths.hpp"
+#include "proctrail/clock.hpp"
+#include "proctrail/procfs.hpp"
+#include "proctrail_events.h"
+
+namespace proctrail {
+
+// The layout the BPF side writes, as user space reads it.
+static_assert(sizeof(pt_header) == 24 && offsetof(pt_header, pid) == 16);
+static_assert(sizeof(pt_fork) == 40 && offsetof(pt_fork, child_tid) == 36);
+static_assert(sizeof(pt_exit) == 40 && offsetof(pt_exit, parent_tid) == 36);
+static_assert(offsetof(pt_exec, start_boottime_ns) == 48 && offsetof(pt_exec, cgroup_id) == 56);
+static_assert(offsetof(pt_exec, args_size) == 64 && offsetof(pt_exec, filename_len) == 72);
+static_assert(offsetof(pt_exec, comm) == 80 && sizeof(pt_exec) == 96);
+
+namespace {
+
+constexpr uint64_t kDeliverySlackNs = 5'000'000;
+
+// libbpf reports through a global callback; keep its last warnings for error messages.
+std::mutex g_log_mu;
+std::string g_log;
+
+int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  int n = vsnprintf(line, sizeof line, fmt, args);
+  std::lock_guard lock(g_log_mu);
+  g_log.assign(line, n > 0 ? std::min<size_t>(static_cast<size_t>(n), sizeof line - 1) : 0);
+  while (!g_log.empty() && (g_log.back() == '\n' || g_log.back() == ' ')) g_log.pop_back();
+  return 0;
+}
+
+std::string last_libbpf_message() {
+  std::lock_guard lock(g_log_mu);
+  return g_log;
+}
+
+std::string cut_nul(const char* p, size_t len) {
+  return std::string(p, strnlen(p, len));
+}
+
+}  // namespace
+
+struct BpfSource::Impl {
+  BpfOptions options;
+  ExecHandlerFactory factory;
+  ExecHandler handler;
+  proctrail_bpf* skel = nullptr;
+  ring_buffer* rb = nullptr;
+  std::unique_ptr<NetlinkSource> companion;
+  std::vector<std::string> notes;
+  std::vector<Event> pending;
+  SourceStats stats;
+  int ncpus = 0;
+  std::vector<uint64_t> drops_seen;   // per CPU, as last read
+  std::vector<uint64_t> misses_seen;  // per program: runs the kernel skipped
+  std::vector<bpf_program*> programs;
+  ClockSync clock;
+  uint64_t clock_refreshed_ns = 0;
+  CgroupPaths cgroups;
+  uint64_t watermark_ns = 0;
+
+  ~Impl() {
+    ring_buffer__free(rb);
+    proctrail_bpf__destroy(skel);
+  }
+
+  static int on_record(void* ctx, void* data, size_t size) {
+    static_cast<Impl*>(ctx)->record(static_cast<const std::byte*>(data), size);
+    return 0;
+  }
+
+  void record(const std::byte* data, size_t size) {
+    pt_header h{};
+    if (size < sizeof h) {
+      ++stats.decode_errors;
+      return;
+    }
+    std::memcpy(&h, data, sizeof h);
+    Event e;
+    e.ts_ns = h.ts_ns;
+    e.wall_ns = clock.to_wall_ns(h.ts_ns);
+    e.cpu = static_cast<int32_t>(h.cpu);
+    e.pid = h.pid;
+    e.tid = h.tid;
+    if (h.type == PT_FORK && size >= sizeof(pt_fork)) {
+      pt_fork f{};
+      std::memcpy(&f, data, sizeof f);
+      e.data = ForkData{f.parent_pid, f.parent_tid, f.child_pid, f.child_tid};
+    } else if (h.type == PT_EXIT && size >= sizeof(pt_exit)) {
+      pt_exit x{};
+      std::memcpy(&x, data, sizeof x);
+      e.data = ExitData{x.exit_code, x.exit_signal, x.parent_pid, x.parent_tid, nullptr};
+    } else if (h.type == PT_EXEC && size >= sizeof(pt_exec)) {
+      auto d = exec_details(data, size);
+      if (!d) {
+        ++stats.decode_errors;
+        return;
+      }
+      e.data = ExecData{std::move(d)};
+      if (handler) handler(e);
+    } else {
+      ++stats.decode_errors;
+      return;
+    }
+    ++stats.received;
+    pending.push_back(std::move(e));
+  }
+
+  std::shared_ptr<ExecDetails> exec_details(const std::byte* data, size_t size) {
+    pt_exec x{};
+    std::memcpy(&x, data, sizeof x);
+    size_t off = sizeof x;
+    auto take = [&](size_t len, std::string_view* out) {
+      if (len > size - off) return false;
+      *out = std::string_view(reinterpret_cast<const char*>(data + off), len);
+      off += len;
+      return true;
+    };
+    std::string_view args, filename, exe, cwd;
+    if (!take(x.args_len, &args) || !take(x.filename_len, &filename) || !take(x.exe_len, &exe) ||
+        !take(x.cwd_len, &cwd)) {
+      return nullptr;
+    }
+    auto d = std::make_shared<ExecDetails>();
+    if (x.flags & PT_ARGS_FAULT) {
+      d->argv_source = ArgvSource::Unavailable;
+      d->note = "the kernel could not read the argument area";
+    } else {
+      d->argv_source = ArgvSource::Kernel;
+      d->argv = procfs::split_nul(args);
+      d->argv_truncated = x.args_size > x.args_len;
+      d->argv_bytes = x.args_size;
+      d->argc = x.argc;
+    }
+    auto text = [](std::string_view s) { return std::string(s.substr(0, s.find('\0'))); };
+    if (!filename.empty()) d->filename = text(filename);
+    if (!exe.empty()) {
+      d->exe = text(exe);
+      d->set_source(Field::Exe, FieldSource::Kernel);
+    }
+    if (!cwd.empty()) {
+      d->cwd = text(cwd);
+      d->set_source(Field::Cwd, FieldSource::Kernel);
+    }
+    if (x.flags & (PT_EXE_TRUNCATED | PT_CWD_TRUNCATED | PT_EXE_UNREACHABLE | PT_CWD_UNREACHABLE)) {
+      if (!d->note.empty()) d->note += "; ";
+      d->note += "a path was too deep or not reachable from the root and is left out";
+    }
+    d->ppid = x.ppid;
+    d->set_source(Field::Ppid, FieldSource::Kernel);
+    d->creds = Credentials{x.uid, x.euid, x.gid, x.egid};
+    d->set_source(Field::Creds, FieldSource::Kernel);
+    d->comm = cut_nul(x.comm, sizeof x.comm);
+    d->set_source(Field::Comm, FieldSource::Kernel);
+    d->start_boottime_ns = x.start_boottime_ns;
+    d->set_source(Field::StartTime, FieldSource::Kernel);
+    d->cgroup_id = x.cgroup_id;
+    if (auto path = cgroups.lookup(x.cgroup_id)) {
+      d->container = procfs::container_from_cgroup(*path);
+      d->cgroup = std::move(*path);
+      d->set_source(Field::Cgroup, FieldSource::Kernel);
+    }
+    return d;
+  }
+
+  // Losses the kernel counted since the last call, as records.
+  void collect_losses(std::vector<Event>& out) {
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
+    uint32_t zero = 0;
+    if (bpf_map__lookup_elem(skel->maps.drops, &zero, sizeof zero, per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
+      for (size_t c = 0; c < per_cpu.size(); ++c) {
+        if (per_cpu[c] <= drops_seen[c]) continue;
+        uint64_t n = per_cpu[c] - drops_seen[c];
+        drops_seen[c] = per_cpu[c];
+        stats.lost += n;
+        out.push_back(
+            loss(n, "eBPF ring buffer full on cpu " + std::to_string(c), static_cast<int32_t>(c)));
+      }
+    }
+    for (size_t i = 0; i < programs.size(); ++i) {
+      bpf_prog_info info{};
+      uint32_t len = sizeof info;
+      if (bpf_obj_get_info_by_fd(bpf_program__fd(programs[i]), &info, &len) != 0) continue;
+      if (info.recursion_misses <= misses_seen[i]) continue;
+      uint64_t n = info.recursion_misses - misses_seen[i];
+      misses_seen[i] = info.recursion_misses;
+      stats.lost += n;
+      out.push_back(loss(n,
+                         std::string("the kernel skipped eBPF program ") +
+                             bpf_program__name(programs[i]) + " (it was already running)",
+                         -1));
+    }
+  }
+
+  Event loss(uint64_t n, std::string why, int32_t cpu) {
+    Event e;
+    e.ts_ns = watermark_ns;  // reported where the stream is now
+    e.wall_ns = clock.to_wall_ns(e.ts_ns);
+    e.cpu = cpu;
+    e.data = LostData{n, std::move(why)};
+    return e;
+  }
+};
+
+BpfSource::BpfSource(BpfOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+BpfSource::~BpfSource() = default;
+
+size_t BpfSource::argv_limit() {
+  return PT_ARGS_MAX - 1;
+}
+
+void BpfSource::set_exec_handler(ExecHandlerFactory factory) {
+  impl_->factory = std::move(factory);
+}
+
+Status BpfSource::start() {
+  Impl& m = *impl_;
+  libbpf_set_print(capture_libbpf);
+  struct stat st {};
+  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+    return make_error(
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF), which the eBPF "
+        "programs need");
+  }
+  m.ncpus = libbpf_num_possible_cpus();
+  if (m.ncpus <= 0) return system_error("count possible CPUs", -m.ncpus);
+  m.skel = proctrail_bpf__open();
+  if (!m.skel) return system_error("open eBPF object");
+  if (m.factory) m.handler = m.factory();
+  m.skel->rodata->max_args =
+      static_cast<uint32_t>(std::min(m.options.max_argv_bytes, argv_limit()));
+  m.skel->rodata->wake_on_exec = m.handler ? 1 : 0;
+  m.skel->rodata->wake_bytes = static_cast<uint32_t>(m.options.ring_buffer_bytes / 4);
+  bpf_map__set_max_entries(m.skel->maps.events, static_cast<uint32_t>(m.options.ring_buffer_bytes));
+  bpf_map__set_max_entries(m.skel->maps.scratch_map, static_cast<uint32_t>(m.ncpus));
+  if (proctrail_bpf__load(m.skel) != 0) {
+    int err = errno;
+    if (err == EPERM || err == EACCES) {
+      return make_error(
+          "loading the eBPF programs was refused: it needs root (CAP_BPF and CAP_PERFMON, or "
+          "CAP_SYS_ADMIN)" +
+          (last_libbpf_message().empty() ? std::string() : " (" + last_libbpf_message() + ")"));
+    }
+    return make_error("the kernel refused proctrail's eBPF programs: " +
+                      (last_libbpf_message().empty() ? std::string(strerrordesc_np(err))
+                                                     : last_libbpf_message()));
+  }
+  if (proctrail_bpf__attach(m.skel) != 0) {
+    int err = errno;
+    return make_error("attaching to the sched_process_fork/exec/exit tracepoints failed: " +
+                      (last_libbpf_message().empty() ? std::string(strerrordesc_np(err))
+                                                     : last_libbpf_message()));
+  }
+  m.rb = ring_buffer__new(bpf_map__fd(m.skel->maps.events), Impl::on_record, &m, nullptr);
+  if (!m.rb) return system_error("open eBPF ring buffer");
+  m.drops_seen.assign(static_cast<size_t>(m.ncpus), 0);
+  m.programs = {m.skel->progs.on_fork, m.skel->progs.on_exec, m.skel->progs.on_exit};
+  m.misses_seen.assign(m.programs.size(), 0);
+
+  m.notes.push_back("eBPF programs on tp_btf sched_process_fork/exec/exit; argv up to " +
+                    std::to_string(m.skel->rodata->max_args) + " bytes read in the kernel");
+  m.notes.push_back("eBPF ring buffer: " + std::to_string(m.options.ring_buffer_bytes) +
+                    " bytes; " +
+                    (m.handler ? "woken per exec (the /proc fields asked for are read then)"
+                               : "read on a timer, woken when a quarter full"));
+  m.notes.push_back(m.cgroups.root().empty()
+                        ? "no cgroup2 mount: cgroup paths unavailable (ids only)"
+                        : "cgroup paths from ids under " + m.cgroups.root());
+
+  // uid, gid, sid, ptrace, comm and coredump have no tracepoint here: the proc connector
+  // supplies them, when it can.
+  EventMask extra;
+  for (EventType t : {EventType::Uid, EventType::Gid, EventType::Sid, EventType::Ptrace,
+                      EventType::Comm, EventType::Coredump}) {
+    if (m.options.events.has(t)) extra.add(t);
+  }
+  if (!extra.empty()) {
+    NetlinkOptions n = m.options.companion;
+    n.events = extra;
+    n.max_exec_readers = 0;
+    auto c = std::make_unique<NetlinkSource>(n);
+    if (auto s = c->start(); s) {
+      m.companion = std::move(c);
+      m.notes.push_back("uid, gid, sid, ptrace, comm and coredump events from the proc connector");
+    } else {
+      m.notes.push_back("no uid, gid, sid, ptrace, comm or coredump events: " + s.error().message);
+    }
+  }
+  m.watermark_ns = monotonic_now_ns() - kDeliverySlackNs;
+  return {};
+}
+
+Status BpfSource::poll(std::chrono::milliseconds timeout, std::vector<Event>& out) {
+  Impl& m = *impl_;
+  if (!m.rb) return make_error("bpf source is not started");
+  uint64_t now = monotonic_now_ns();
+  if (now - m.clock_refreshed_ns > 1'000'000'000) {
+    m.clock.refresh();
+    m.clock_refreshed_ns = now;
+  }
+  int r = ring_buffer__poll(m.rb, static_cast<int>(timeout.count()));
+  if (r < 0 && r != -EINTR) return system_error("poll eBPF ring buffer", -r);
+  r = ring_buffer__consume(m.rb);
+  if (r < 0 && r != -EINTR) return system_error("read eBPF ring buffer", -r);
+  const uint64_t drained = monotonic_now_ns();
+  std::vector<Event> got = std::move(m.pending);
+  m.pending.clear();
+  uint64_t watermark = drained - std::min(drained, kDeliverySlackNs);
+  if (m.companion) {
+    if (auto s = m.companion->poll(std::chrono::milliseconds(0), got); !s) return s;
+    watermark = std::min(watermark, m.companion->watermark_ns());
+  }
+  if (watermark > m.watermark_ns) m.watermark_ns = watermark;
+  m.collect_losses(got);
+  std::stable_sort(got.begin(), got.end(),
+                   [](const Event& a, const Event& b) { return a.ts_ns < b.ts_ns; });
+  for (auto& e : got) out.push_back(std::move(e));
+  return {};
+}
+
+uint64_t BpfSource::watermark_ns() const {
+  return impl_->watermark_ns;
+}
+
+int BpfSource::fd() const {
+  return impl_->rb ? ring_buffer__epoll_fd(impl_->rb) : -1;
+}
+
+SourceStats BpfSource::stats() const {
+  SourceStats s = impl_->stats;
+  if (impl_->companion) {
+    SourceStats c = impl_->companion->stats();
+    s.received += c.received;
+    s.lost += c.lost;
+    s.loss_reports += c.loss_reports;
+    s.decode_errors += c.decode_errors;
+    s.rejected += c.rejected;
+    s.filter_leaks += c.filter_leaks;
+  }
+  return s;
+}
+
+std::vector<std::string> BpfSource::notes() const {
+  std::vector<std::string> n = impl_->notes;
+  if (impl_->companion) {
+    for (auto& c : impl_->companion->notes()) n.push_back("proc connector: " + c);
+  }
+  return n;
+}
+
+}  // namespace proctrail
