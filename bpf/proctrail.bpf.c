@@ -205,9 +205,16 @@ int BPF_PROG(on_exit, struct task_struct* p) {
   fill_header(&r->h, PT_EXIT, p);
   r->exit_code = BPF_CORE_READ(p, exit_code);
   r->exit_signal = BPF_CORE_READ(p, exit_signal);
-  struct task_struct* parent = BPF_CORE_READ(p, real_parent);
-  r->parent_pid = BPF_CORE_READ(parent, tgid);
-  r->parent_tid = BPF_CORE_READ(parent, pid);
+  /* A thread has no parent of its own: 0, as the proc connector says (it has already
+   * released a thread by the time it reports the exit). */
+  if (r->h.pid == r->h.tid) {
+    struct task_struct* parent = BPF_CORE_READ(p, real_parent);
+    r->parent_pid = BPF_CORE_READ(parent, tgid);
+    r->parent_tid = BPF_CORE_READ(parent, pid);
+  } else {
+    r->parent_pid = 0;
+    r->parent_tid = 0;
+  }
   bpf_ringbuf_submit(r, wakeup_flags(0));
   return 0;
 }
