@@ -103,7 +103,7 @@ def parse_execsnoop(out, err):
     for line in out.splitlines():
         m = EXECSNOOP.match(line)
         if m and m.group(2).isdigit():
-            execs.setdefault(int(m.group(2)), []).append(m.group(5).split(" "))
+            execs.setdefault(int(m.group(2)), []).append(m.group(5).rstrip().split(" "))
     return execs
 
 
@@ -271,6 +271,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="proctrail build dir")
     ap.add_argument("--seconds", type=float, default=10.0, help="storm length per trial")
     ap.add_argument("--drain", type=float, default=2.0, help="time for tools to catch up")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per tool and workload; counts add up, slowdown is the median")
     ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
                     help="comma list: proctrail, proctrail-lean, proctrail-bpf, forkstat, forkstat-rt, extrace, "
                          "execsnoop, seed")
@@ -302,22 +304,45 @@ def main():
         with Tracefs() if needs_tracefs else contextlib.nullcontext():
             for wname in args.workloads.split(","):
                 w = all_workloads[wname]
-                execs, secs, _ = spawn(paths["spawner"], w["loops"], args.seconds, w["rate"],
-                                       w["binary"], "base", work)
-                base = execs / secs
-                results[wname] = {"baseline_rate": base, "tools": {}}
-                for name, tool in selected.items():
-                    n += 1
-                    v = trial(name, tool, w, args, paths, work, n)
-                    v["slowdown_pct"] = 100.0 * (1 - v["rate"] / base)
-                    results[wname]["tools"][name] = v
-                    report(wname, name, v)
+                results[wname] = {"baseline_rate": 0.0, "tools": {}}
+                baselines = []
+                for r in range(args.repeat):
+                    for name, tool in selected.items():
+                        # A run without any tool right before each tool's run: the machine's
+                        # speed drifts, so each slowdown is against its neighbour.
+                        execs, secs, _ = spawn(paths["spawner"], w["loops"], args.seconds,
+                                               w["rate"], w["binary"], f"base{n}", work)
+                        base = execs / secs
+                        baselines.append(base)
+                        n += 1
+                        v = trial(name, tool, w, args, paths, work, n)
+                        v["slowdown_pct"] = 100.0 * (1 - v["rate"] / base)
+                        report(wname, name, v)
+                        merge(results[wname]["tools"], name, v)
+                results[wname]["baseline_rate"] = sum(baselines) / len(baselines)
         print_table(results)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def merge(tools, name, v):
+    """Sums counts over repeats; keeps every run's slowdown for the median."""
+    if name not in tools:
+        tools[name] = dict(v, slowdowns=[v["slowdown_pct"]], cpu_us=v["cpu_us_per_exec"] * v["execs"],
+                           rates=[v["rate"]])
+        return
+    t = tools[name]
+    for k in ("execs", "right", "unavailable", "wrong", "missing"):
+        t[k] += v[k]
+    t["cpu_us"] += v["cpu_us_per_exec"] * v["execs"]
+    t["cpu_us_per_exec"] = t["cpu_us"] / t["execs"]
+    t["slowdowns"].append(v["slowdown_pct"])
+    t["rates"].append(v["rate"])
+    t["slowdown_pct"] = sorted(t["slowdowns"])[len(t["slowdowns"]) // 2]
+    t["rate"] = sum(t["rates"]) / len(t["rates"])
 
 
 def report(wname, name, v):
@@ -328,7 +353,7 @@ def report(wname, name, v):
 
 def print_table(results):
     print("| workload | tool | execs | argv right | unavailable | wrong | missing | "
-          "CPU µs/exec | exec rate | slowdown |")
+          "CPU µs/exec | exec rate | slowdown (median) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for wname, r in results.items():
         for name, v in r["tools"].items():

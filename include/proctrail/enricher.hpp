@@ -20,6 +20,9 @@ namespace proctrail {
 struct EnricherOptions {
   bool read_proc = true;  // read /proc at each exec
   bool ancestry = false;  // add the parent chain to each exec
+  // Keep the process table. Without fork and exit events it could only grow, so a source
+  // that does not deliver them (eBPF, exec only) turns it off.
+  bool track_processes = true;
   procfs::ReadOptions read;
   std::string proc_root = "/proc";
   ProcessTableOptions table;
@@ -47,6 +50,7 @@ class Enricher {
   // Turns /proc reads at exec on or off (before exec_handler_factory() is called): off when
   // the source's kernel side already gives what they would.
   void set_read_proc(bool on) { options_.read_proc = on; }
+  void set_track_processes(bool on) { options_.track_processes = on; }
 
  private:
   Enricher(EnricherOptions options, procfs::ProcReader reader);

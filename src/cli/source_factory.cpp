@@ -41,7 +41,11 @@ Result<std::unique_ptr<EventSource>> start_netlink(const Options& o, Enricher* e
 #ifdef PROCTRAIL_WITH_BPF
 Result<std::unique_ptr<EventSource>> start_bpf(const Options& o, Enricher* enricher) {
   BpfOptions b;
-  b.events = kernel_events(o, enricher != nullptr);
+  // The process table needs forks and exits only for what it adds: exits (command, lifetime)
+  // and ancestry. Without them the kernel runs the exec program alone.
+  const bool table =
+      enricher && (o.events.has(EventType::Exit) || o.events.has(EventType::Fork) || o.ancestry);
+  b.events = kernel_events(o, table);
   b.max_argv_bytes = o.max_argv_bytes;
   b.ring_buffer_bytes = o.ring_buffer_bytes;
   b.companion = netlink_options(o, false);
@@ -51,7 +55,10 @@ Result<std::unique_ptr<EventSource>> start_bpf(const Options& o, Enricher* enric
   const bool read_proc = o.proc_fields_explicit || o.proc_fields.env;
   if (enricher && read_proc) source->set_exec_handler(enricher->exec_handler_factory());
   if (auto s = source->start(); !s) return s.error().context("bpf backend");
-  if (enricher) enricher->set_read_proc(read_proc);
+  if (enricher) {
+    enricher->set_read_proc(read_proc);
+    enricher->set_track_processes(table);
+  }
   return std::unique_ptr<EventSource>(std::move(source));
 }
 #endif

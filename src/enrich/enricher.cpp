@@ -38,6 +38,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
 }
 
 Status Enricher::seed(const ClockSync& clock) {
+  if (!options_.track_processes) return {};
   for (auto& p : scan(clock)) table_.add_scanned(std::move(p));
   return {};
 }
@@ -46,11 +47,12 @@ Event Enricher::resync(const ClockSync& clock) {
   Event e;
   e.ts_ns = monotonic_now_ns();
   e.wall_ns = clock.to_wall_ns(e.ts_ns);
-  e.data = table_.resync(scan(clock));
+  e.data = options_.track_processes ? table_.resync(scan(clock)) : ResyncData{};
   return e;
 }
 
 void Enricher::process(Event& e, const ClockSync& clock) {
+  if (!options_.track_processes && e.type() != EventType::Exec) return;
   switch (e.type()) {
     case EventType::Fork:
       table_.on_fork(e, std::get<ForkData>(e.data));
@@ -75,6 +77,7 @@ void Enricher::process(Event& e, const ClockSync& clock) {
         }
         reader_.read_exec(e.pid, expected, d);
       }
+      if (!options_.track_processes) break;
       check_identity(e, d, clock);
       table_.on_exec(e, &d);
       if (options_.ancestry) {

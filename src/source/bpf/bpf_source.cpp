@@ -253,6 +253,13 @@ Status BpfSource::start() {
   m.skel->rodata->wake_bytes = static_cast<uint32_t>(m.options.ring_buffer_bytes / 4);
   bpf_map__set_max_entries(m.skel->maps.events, static_cast<uint32_t>(m.options.ring_buffer_bytes));
   bpf_map__set_max_entries(m.skel->maps.scratch_map, static_cast<uint32_t>(m.ncpus));
+  // Only the programs for what is asked run in the kernel.
+  const bool want_fork = m.options.events.has(EventType::Fork);
+  const bool want_exec = m.options.events.has(EventType::Exec);
+  const bool want_exit = m.options.events.has(EventType::Exit);
+  bpf_program__set_autoload(m.skel->progs.on_fork, want_fork);
+  bpf_program__set_autoload(m.skel->progs.on_exec, want_exec);
+  bpf_program__set_autoload(m.skel->progs.on_exit, want_exit);
   if (proctrail_bpf__load(m.skel) != 0) {
     int err = errno;
     if (err == EPERM || err == EACCES) {
@@ -274,10 +281,17 @@ Status BpfSource::start() {
   m.rb = ring_buffer__new(bpf_map__fd(m.skel->maps.events), Impl::on_record, &m, nullptr);
   if (!m.rb) return system_error("open eBPF ring buffer");
   m.drops_seen.assign(static_cast<size_t>(m.ncpus), 0);
-  m.programs = {m.skel->progs.on_fork, m.skel->progs.on_exec, m.skel->progs.on_exit};
+  for (auto [prog, wanted] :
+       {std::pair{m.skel->progs.on_fork, want_fork}, std::pair{m.skel->progs.on_exec, want_exec},
+        std::pair{m.skel->progs.on_exit, want_exit}}) {
+    if (wanted) m.programs.push_back(prog);
+  }
   m.misses_seen.assign(m.programs.size(), 0);
 
-  m.notes.push_back("eBPF programs on tp_btf sched_process_fork/exec/exit; argv up to " +
+  std::string tps;
+  for (auto* prog : m.programs)
+    tps += std::string(tps.empty() ? "" : ", ") + bpf_program__name(prog);
+  m.notes.push_back("eBPF programs on BTF tracepoints (" + tps + "); argv up to " +
                     std::to_string(m.skel->rodata->max_args) + " bytes read in the kernel");
   m.notes.push_back("eBPF ring buffer: " + std::to_string(m.options.ring_buffer_bytes) +
                     " bytes; " +
