@@ -3,6 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <cstdio>
+#include <cstring>
 
 #include "proctrail/cn_proc_wire.hpp"
 #include "proctrail/format.hpp"
@@ -35,6 +37,40 @@ std::vector<std::vector<std::byte>> storm_messages() {
   }
   return v;
 }
+
+// The anchor: what the proc connector sample program does per message, into a buffer instead
+// of stdout: read the fields at their offsets without any check and snprintf its line.
+void BM_SeedSampleAnchor(benchmark::State& state) {
+  auto msgs = storm_messages();
+  char line[128];
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& m = msgs[i++ % msgs.size()];
+    auto at = [&m](size_t off) {
+      int32_t v;
+      std::memcpy(&v, m.data() + off, sizeof v);
+      return v;
+    };
+    int n = 0;
+    switch (at(36)) {  // proc_event.what; its payload starts at 52
+      case 1:
+        n = std::snprintf(line, sizeof line, "fork: parent tid=%d pid=%d -> child tid=%d pid=%d\n",
+                          at(52), at(56), at(60), at(64));
+        break;
+      case 2:
+        n = std::snprintf(line, sizeof line, "exec: tid=%d pid=%d\n", at(52), at(56));
+        break;
+      default:
+        n = std::snprintf(line, sizeof line, "exit: tid=%d pid=%d exit_code=%d\n", at(52), at(56),
+                          at(60));
+        break;
+    }
+    benchmark::DoNotOptimize(n);
+    benchmark::DoNotOptimize(line);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_SeedSampleAnchor);
 
 void BM_Decode(benchmark::State& state) {
   auto msgs = storm_messages();

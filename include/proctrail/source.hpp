@@ -20,6 +20,16 @@ struct SourceStats {
   uint64_t decode_errors = 0;  // malformed or truncated messages dropped
   uint64_t rejected = 0;       // messages not sent by the kernel, dropped
   uint64_t filter_leaks = 0;   // events outside a kernel-side filter that still arrived
+
+  SourceStats& operator+=(const SourceStats& o) {
+    received += o.received;
+    lost += o.lost;
+    loss_reports += o.loss_reports;
+    decode_errors += o.decode_errors;
+    rejected += o.rejected;
+    filter_leaks += o.filter_leaks;
+    return *this;
+  }
 };
 
 // Work to do on an exec event the moment it is received, on the thread that received it:

@@ -362,15 +362,7 @@ int BpfSource::fd() const {
 
 SourceStats BpfSource::stats() const {
   SourceStats s = impl_->stats;
-  if (impl_->companion) {
-    SourceStats c = impl_->companion->stats();
-    s.received += c.received;
-    s.lost += c.lost;
-    s.loss_reports += c.loss_reports;
-    s.decode_errors += c.decode_errors;
-    s.rejected += c.rejected;
-    s.filter_leaks += c.filter_leaks;
-  }
+  if (impl_->companion) s += impl_->companion->stats();
   return s;
 }
 

@@ -40,15 +40,6 @@ std::string ns_link(const std::string& proc_root, const char* kind) {
   return n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string(kind) + ":[?]";
 }
 
-void add(SourceStats& a, const SourceStats& b) {
-  a.received += b.received;
-  a.lost += b.lost;
-  a.loss_reports += b.loss_reports;
-  a.decode_errors += b.decode_errors;
-  a.rejected += b.rejected;
-  a.filter_leaks += b.filter_leaks;
-}
-
 }  // namespace
 
 struct NetlinkSource::RecvBuffers {
@@ -93,8 +84,8 @@ int NetlinkSource::fd() const {
 SourceStats NetlinkSource::stats() const {
   std::lock_guard lock(mu_);
   SourceStats s;
-  if (other_) add(s, other_->stats);
-  for (const auto& c : execs_) add(s, c->stats);
+  if (other_) s += other_->stats;
+  for (const auto& c : execs_) s += c->stats;
   return s;
 }
 
@@ -454,7 +445,7 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
     }
   }
   std::lock_guard lock(mu_);
-  add(c.stats, delta);
+  c.stats += delta;
   if (drained > c.drained_ns) c.drained_ns = drained;
   return status;
 }
