@@ -10,7 +10,8 @@ workloads:
 
 Each exec gets a unique argument ("TAG-loop-n") and the spawner logs its pid, so every line a
 tool prints can be judged: right (exactly [binary, tag]), unavailable (the tool said it could not
-read it), wrong (any other argv for that pid), or missing (no exec line for that pid at all).
+read it, or printed only the process's own name), wrong (any other argv: another process's or
+program's), or missing (no exec line for that exec at all).
 CPU per exec is the tool's CPU time during the storm (all its threads' schedstat run time,
 including catching up afterwards) divided by the execs spawned. Slowdown compares the spawner's
 exec rate with the tool running against a run with no tool.
@@ -211,21 +212,23 @@ def spawn(spawner, loops, seconds, rate, binary, tag, work):
 
 
 def judge(pids, binary, execs):
+    """Matches each pid's exec lines, in order, with the execs the spawner made with it."""
+    comm = os.path.basename(binary)[:15]
+    # What tools print when they could not read the command line: nothing, an empty word,
+    # a placeholder, or the process's own name. Not its argv, but not another's either.
+    degraded = [None, [], [""], ["''"], ["<unknown>"], [comm]]
     right = unavailable = wrong = missing = 0
     for pid, tags in pids.items():
-        lines = execs.get(pid)
-        if not lines:
-            missing += len(tags)
-            continue
-        expected = [[binary, t] for t in tags]
-        for argv in lines[:len(tags)]:
-            if argv is None:
-                unavailable += 1
-            elif argv in expected:
+        lines = execs.get(pid) or []
+        for i, tag in enumerate(tags):
+            if i >= len(lines):
+                missing += 1
+            elif lines[i] == [binary, tag]:
                 right += 1
+            elif lines[i] in degraded:
+                unavailable += 1
             else:
-                wrong += 1
-        missing += max(0, len(tags) - len(lines))
+                wrong += 1  # another process's or another program's command line
     return dict(right=right, unavailable=unavailable, wrong=wrong, missing=missing)
 
 

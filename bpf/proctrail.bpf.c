@@ -150,6 +150,10 @@ static long write_down(__u32 i, void* ctx) {
  * when the path is too deep or long, or not under the root. */
 static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsmount* vfsmnt,
                                        struct dentry* dentry) {
+  /* An unlinked file's dentry is out of the hash: its name no longer leads to it. */
+  if (!BPF_CORE_READ(dentry, d_hash.pprev)) {
+    s->exec.flags |= which ? PT_CWD_DELETED : PT_EXE_DELETED;
+  }
   struct path_walk w = {
       .s = s,
       .vfsmnt = vfsmnt,
@@ -224,7 +228,10 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   __u32 zero = 0, cpu = bpf_get_smp_processor_id();
   struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
   if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
-  if (!s) return 0;
+  if (!s) {
+    count_drop(); /* no room to build the record: it is lost, and counted as such */
+    return 0;
+  }
   struct pt_exec* e = &s->exec;
   fill_header(&e->h, PT_EXEC, p);
   e->ppid = BPF_CORE_READ(p, real_parent, tgid);
@@ -253,7 +260,8 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   }
   e->args_len = len;
 
-  long fn = bpf_probe_read_kernel_str(s->filename, PT_PATH_MAX, BPF_CORE_READ(bprm, filename));
+  /* One byte short of the buffer, so a length always fits the mask used below. */
+  long fn = bpf_probe_read_kernel_str(s->filename, PT_PATH_MAX - 1, BPF_CORE_READ(bprm, filename));
   e->filename_len = fn > 0 ? (__u16)fn : 0;
   struct file* file = BPF_CORE_READ(bprm, file);
   e->exe_len = read_path(s, 0, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry));

@@ -27,7 +27,9 @@ typedef __u64 pt_u64;
 #define PT_ARGS_MAX (1u << 18)
 /* Bytes of a path (filename, exe, cwd), NUL included. */
 #define PT_PATH_MAX 4096u
-/* Path components walked at most; a deeper path is reported truncated. */
+/* Path components walked at most; a deeper path is reported truncated. Paths are walked up
+ * to the top of the process's mount tree: for a process in another mount namespace, the
+ * path as that namespace sees it. */
 #define PT_PATH_DEPTH 48
 
 enum pt_type {
@@ -41,8 +43,10 @@ enum pt_exec_flags {
   PT_ARGS_FAULT = 1u << 0,    /* the argument area could not be read */
   PT_EXE_TRUNCATED = 1u << 1, /* deeper than PT_PATH_DEPTH or longer than PT_PATH_MAX */
   PT_CWD_TRUNCATED = 1u << 2,
-  PT_EXE_UNREACHABLE = 1u << 3, /* not under the global root (unlinked, other namespace) */
+  PT_EXE_UNREACHABLE = 1u << 3, /* a detached tree: no path from a root */
   PT_CWD_UNREACHABLE = 1u << 4,
+  PT_EXE_DELETED = 1u << 5, /* unlinked since: the path is the name it had */
+  PT_CWD_DELETED = 1u << 6,
 };
 
 struct pt_header {

@@ -54,24 +54,26 @@ fi
 say "unit and end-to-end tests"
 ctest --test-dir "$build" --output-on-failure
 
-say "fuzzing the decoder and the /proc parsers (${fuzz_seconds}s each)"
+say "fuzzing the decoders (${fuzz_seconds}s for the proc connector's) and the /proc parsers"
 CC=clang CXX=clang++ cmake -S . -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPROCTRAIL_FUZZ=ON -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_BPF=OFF >/dev/null
-cmake --build "$build-fuzz" --target fuzz_decode fuzz_procfs
+cmake --build "$build-fuzz" --target fuzz_decode fuzz_procfs fuzz_bpf_record
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$corpus/decode" "$corpus/procfs"
 cp tests/fuzz/corpus/decode/* "$corpus/decode/"
 fuzz() {
-  local name=$1
-  shift
-  if ! (cd "$corpus" && "$build-fuzz/tests/fuzz/$name" -max_total_time="$fuzz_seconds" \
+  local name=$1 seconds=$2
+  shift 2
+  if ! (cd "$corpus" && "$build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" \
       -print_final_stats=1 "$@" >"$corpus/$name.log" 2>&1); then
     tail -n 40 "$corpus/$name.log" >&2
     die "$name found a failing input (see above)"
   fi
   say "$name: $(grep -E '^stat::number_of_executed_units' "$corpus/$name.log" | awk '{print $2}') inputs, no failure"
 }
-fuzz fuzz_decode -max_len=256 "$corpus/decode"
-fuzz fuzz_procfs "$corpus/procfs"
+mkdir -p "$corpus/bpf"
+fuzz fuzz_decode "$fuzz_seconds" -max_len=256 "$corpus/decode"
+fuzz fuzz_procfs "$((fuzz_seconds / 2))" "$corpus/procfs"
+fuzz fuzz_bpf_record "$((fuzz_seconds / 2))" -max_len=1024 "$corpus/bpf"
 say "all tests passed"

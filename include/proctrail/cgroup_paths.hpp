@@ -15,7 +15,7 @@ class CgroupPaths {
   explicit CgroupPaths(std::string root = "");
 
   // The path below the cgroup2 root ("/" for the root cgroup). An unknown id triggers a
-  // rescan, at most once per second.
+  // rescan, at most every 100 ms.
   std::optional<std::string> lookup(uint64_t id);
 
   [[nodiscard]] const std::string& root() const { return root_; }

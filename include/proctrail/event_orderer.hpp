@@ -15,8 +15,10 @@
 //     exec event within the guard time of replacing the image), or
 //   - j's read is itself trusted and saw a different image than k's read.
 // Otherwise the program-dependent fields read from /proc (argv, exe, credentials, comm,
-// environment) are withdrawn and the event says why. An exec is held until its verdict is
-// known, i.e. until the watermark passes its read end plus the guard.
+// environment) are withdrawn and the event says why. So are held reads when a lost record
+// arrives (the lost event may have been that later exec), and reads released before their
+// guard passed (at shutdown, or when too many events are held). An exec is held until its verdict
+// is known, i.e. until the watermark passes its read end plus the guard.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +58,9 @@ class EventOrderer {
 
   // true: trusted; false: withdraw; nullopt: not decidable yet (force decides with what's known).
   std::optional<bool> verdict(Iter it, bool force, int depth);
+  // Settles the exec at it, if it is one: false when it must wait. With force it settles
+  // anyway, withdrawing what cannot be vouched for.
+  bool judge(Iter it, bool force, std::string_view uncovered_why);
   void release(Iter it, std::vector<Event>& out);
   void withdraw(ExecDetails& d, std::string_view why);
 

@@ -41,8 +41,8 @@ struct NetlinkOptions {
   // Event types the consumer needs. When this is a strict subset of all events, the kernel is
   // asked to filter (Linux 6.6+); older kernels get the legacy subscription and every event.
   EventMask events = EventMask::all();
-  // Exec reader threads, one per allowed CPU up to this many. 0: one socket for everything,
-  // read by the thread that calls poll(), which also runs the exec handler.
+  // Exec reader threads, one per allowed CPU up to this many (64 at most). 0: one socket for
+  // everything, read by the thread that calls poll(), which also runs the exec handler.
   size_t max_exec_readers = 64;
   Priority reader_priority = Priority::Realtime;
   // Requested receive buffer of each socket. SO_RCVBUFFORCE is tried first (CAP_NET_ADMIN),
@@ -66,6 +66,8 @@ class NetlinkSource final : public EventSource {
   Status start() override;
   Status poll(std::chrono::milliseconds timeout, std::vector<Event>& out) override;
   [[nodiscard]] uint64_t watermark_ns() const override { return watermark_ns_; }
+  // With exec readers: an eventfd readable when exec events are waiting (call poll() at
+  // least every 50 ms for the others); without: the socket.
   [[nodiscard]] int fd() const override;
   [[nodiscard]] SourceStats stats() const override;
   [[nodiscard]] std::string_view name() const override { return "netlink"; }
@@ -98,7 +100,6 @@ class NetlinkSource final : public EventSource {
     std::thread reader;
   };
 
-  Status check_namespaces() const;
   Status open_channel(Channel& c, std::optional<std::pair<cn_proc::Route, std::vector<int>>> route);
   Status subscribe(Channel& c, std::optional<uint32_t> narrow_to, uint32_t nonce);
   Status send_request(Channel& c, cn_proc::McastOp op, std::optional<uint32_t> bits,
@@ -108,8 +109,9 @@ class NetlinkSource final : public EventSource {
   Result<std::optional<uint32_t>> wait_ack(Channel& c, uint32_t nonce);
   // Receives what is queued; with block, first waits up to the receive timeout for one
   // message. Runs handler on exec events. Returns false on a receive error (in *error).
+  // *drained_at: when the socket was found empty (0: not this time).
   Status receive(Channel& c, RecvBuffers& bufs, bool block, const ExecHandler* handler,
-                 std::vector<Received>& out);
+                 std::vector<Received>& out, uint64_t* drained_at);
   void accept(Channel& c, cn_proc::Message&& msg, const ExecHandler* handler,
               std::vector<Received>& out, SourceStats& stats);
   void run_reader(Channel& c);

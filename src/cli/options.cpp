@@ -146,8 +146,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt,
             usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
   o.priority = *p;
-  if (exec_readers < -1 || exec_readers > 1024) {
-    return {std::nullopt, usage_error("--exec-readers wants a number from 0 to 1024")};
+  if (exec_readers < -1 || exec_readers > 64) {
+    return {std::nullopt, usage_error("--exec-readers wants a number from 0 to 64")};
   }
   if (exec_readers >= 0) o.exec_readers = static_cast<size_t>(exec_readers);
   auto argv_bytes = parse_size(max_argv);

@@ -27,7 +27,26 @@ std::string cgroup2_mount_point(const std::string& mountinfo) {
     std::istringstream head(line.substr(0, dash));
     std::string id, parent, devno, root, mount_point;
     head >> id >> parent >> devno >> root >> mount_point;
-    return mount_point;
+    // mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
+    std::string path;
+    for (size_t i = 0; i < mount_point.size(); ++i) {
+      if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
+        int v = 0;
+        bool octal = true;
+        for (size_t k = 1; k <= 3; ++k) {
+          char c = mount_point[i + k];
+          octal = octal && c >= '0' && c <= '7';
+          v = v * 8 + (c - '0');
+        }
+        if (octal) {
+          path += static_cast<char>(v);
+          i += 3;
+          continue;
+        }
+      }
+      path += mount_point[i];
+    }
+    return path;
   }
   return "";
 }
@@ -44,6 +63,7 @@ CgroupPaths::CgroupPaths(std::string root) : root_(std::move(root)) {
 void CgroupPaths::scan() {
   last_scan_ns_ = monotonic_now_ns();
   if (root_.empty()) return;
+  paths_.clear();  // cgroups come and go: the map holds what exists now
   // Depth-first over directories; cgroup trees are small (hundreds to a few thousand).
   std::vector<std::string> todo = {""};
   while (!todo.empty()) {
@@ -65,7 +85,9 @@ void CgroupPaths::scan() {
 
 std::optional<std::string> CgroupPaths::lookup(uint64_t id) {
   auto it = paths_.find(id);
-  if (it == paths_.end() && monotonic_now_ns() - last_scan_ns_ > 1'000'000'000) {
+  // A new cgroup (a container starting) is seen at its first exec: rescan, but not for every
+  // exec of an id that is not there to find.
+  if (it == paths_.end() && monotonic_now_ns() - last_scan_ns_ > 100'000'000) {
     scan();
     it = paths_.find(id);
   }

@@ -267,9 +267,12 @@ Status ProcReader::read_file(int dir, const char* name, size_t limit, bool* more
 }
 
 Result<std::string> ProcReader::read_link(int dir, const char* name) {
-  char buf[4096];
+  char buf[4097];
   ssize_t n = readlinkat(dir, name, buf, sizeof buf);
   if (n < 0) return system_error(name);
+  // A full buffer may be a cut path: better none than a wrong one.
+  if (static_cast<size_t>(n) == sizeof buf)
+    return make_error(std::string(name) + ": path too long");
   return std::string(buf, static_cast<size_t>(n));
 }
 

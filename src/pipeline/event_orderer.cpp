@@ -16,6 +16,18 @@ ExecDetails* verifiable_exec(Event& e) {
 }  // namespace
 
 void EventOrderer::push(Event e) {
+  if (e.type() == EventType::Lost) {
+    // A lost event may be the later exec that would have shown a held read to be wrong:
+    // nothing held can be vouched for any more.
+    for (auto& [pid, keys] : execs_by_pid_) {
+      for (const Key& k : keys) {
+        if (k.first > e.ts_ns) continue;
+        if (ExecDetails* d = verifiable_exec(events_.at(k))) {
+          withdraw(*d, "events were lost around this exec, so its /proc read cannot be verified");
+        }
+      }
+    }
+  }
   Key key{e.ts_ns, arrivals_++};
   if (verifiable_exec(e)) execs_by_pid_[e.pid].insert(key);
   events_.emplace(key, std::move(e));
@@ -56,16 +68,29 @@ void EventOrderer::release(Iter it, std::vector<Event>& out) {
   events_.erase(it);
 }
 
+bool EventOrderer::judge(Iter it, bool force, std::string_view uncovered_why) {
+  ExecDetails* d = verifiable_exec(it->second);
+  if (!d) return true;
+  // A read whose guard window the source never covered cannot be vouched for.
+  const bool covered = watermark_ >= d->procfs_read->end_ns + options_.exec_guard_ns;
+  auto v = verdict(it, force, 0);
+  if (!v && !force) return false;  // wait for later events to decide
+  if (!covered) {
+    withdraw(*d, uncovered_why);
+  } else if (!v || !*v) {
+    withdraw(*d, kExecdAgain);
+  }
+  return true;
+}
+
 void EventOrderer::advance(uint64_t watermark_ns, std::vector<Event>& out) {
   if (watermark_ns > watermark_) watermark_ = watermark_ns;
   while (!events_.empty()) {
     Iter it = events_.begin();
     const bool overfull = events_.size() > options_.max_pending;
     if (it->first.first > watermark_ && !overfull) break;
-    if (ExecDetails* d = verifiable_exec(it->second)) {
-      auto v = verdict(it, overfull, 0);
-      if (!v) break;  // wait for later events to decide
-      if (!*v) withdraw(*d, kExecdAgain);
+    if (!judge(it, overfull, "too many events were waiting to verify this exec's /proc read")) {
+      break;
     }
     release(it, out);
   }
@@ -74,16 +99,7 @@ void EventOrderer::advance(uint64_t watermark_ns, std::vector<Event>& out) {
 void EventOrderer::finish(std::vector<Event>& out) {
   while (!events_.empty()) {
     Iter it = events_.begin();
-    if (ExecDetails* d = verifiable_exec(it->second)) {
-      // Reads whose guard window the source never covered cannot be vouched for.
-      bool covered = watermark_ >= d->procfs_read->end_ns + options_.exec_guard_ns;
-      auto v = verdict(it, true, 0);
-      if (!covered) {
-        withdraw(*d, "monitoring stopped before this exec's /proc read could be verified");
-      } else if (!v || !*v) {
-        withdraw(*d, kExecdAgain);
-      }
-    }
+    judge(it, true, "monitoring stopped before this exec's /proc read could be verified");
     release(it, out);
   }
 }

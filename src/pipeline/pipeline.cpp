@@ -58,6 +58,17 @@ class BatchQueue {
     return !(closed_ && out.empty());
   }
 
+  // For the last batch of a run: in even when the queue is full, so nothing goes unsaid.
+  bool push_anyway(Batch&& b) {
+    {
+      std::lock_guard lock(mu_);
+      held_ += b.events.size();
+      q_.push_back(std::move(b));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
   void close() {
     {
       std::lock_guard lock(mu_);
@@ -179,11 +190,68 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
   }
 
   Status status;
-  Batch batch;
-  uint64_t dropped = 0;  // events dropped at the queue, not yet reported in the stream
+  // Received but not yet applied to the process table: the sources deliver in watermark
+  // order, not timestamp order (an exec from a CPU's reader may come after the exit the
+  // receive socket already had), and the table must see each process's events in order.
+  std::vector<Event> held;
+  uint64_t dropped = 0;          // events dropped at the queue, not yet reported in the stream
+  bool dropped_unknown = false;  // a dropped lost record of unknown size was among them
   uint64_t last_housekeeping = monotonic_now_ns(), last_resync = 0;
   bool resync_due = false;
   uint64_t stop_at = 0;
+  auto by_time = [](const Event& a, const Event& b) { return a.ts_ns < b.ts_ns; };
+
+  // Applies the held events up to `upto` to the table, in order, and queues them.
+  auto forward = [&](uint64_t upto, uint64_t watermark, bool final) {
+    auto cut = std::upper_bound(held.begin(), held.end(), upto,
+                                [](uint64_t t, const Event& e) { return t < e.ts_ns; });
+    Batch batch;
+    batch.events.assign(std::make_move_iterator(held.begin()), std::make_move_iterator(cut));
+    held.erase(held.begin(), cut);
+    for (Event& e : batch.events) {
+      if (enricher) enricher->process(e, clock);
+      if (e.type() == EventType::Lost) resync_due = true;
+    }
+    const uint64_t now = monotonic_now_ns();
+    if (enricher && resync_due && (now - last_resync > kSecond || final)) {
+      Event r = enricher->resync(clock);
+      r.ts_ns = std::max(r.ts_ns, batch.events.empty() ? watermark : batch.events.back().ts_ns);
+      batch.events.push_back(std::move(r));
+      ++stats_.resyncs;
+      resync_due = false;
+      last_resync = now;
+    }
+    if (dropped > 0 || dropped_unknown) {
+      std::string why = "output queue full: the writer fell behind";
+      if (dropped_unknown) why += " (losses of unknown size were among what it dropped)";
+      Event lost = make_stream_event(LostData{dropped, why}, clock);
+      lost.ts_ns = batch.events.empty() ? watermark : batch.events.front().ts_ns;
+      batch.events.insert(batch.events.begin(), std::move(lost));
+    }
+    batch.watermark_ns = watermark;
+    std::vector<Event> kept;
+    if (!final) kept = batch.events;  // what a refused batch held, to count it
+    const bool reported = dropped > 0 || dropped_unknown;
+    if (final ? queue.push_anyway(std::move(batch)) : queue.try_push(std::move(batch))) {
+      if (reported) {
+        dropped = 0;
+        dropped_unknown = false;
+      }
+      return;
+    }
+    for (size_t i = reported ? 1 : 0; i < kept.size(); ++i) {
+      const auto* l = std::get_if<LostData>(&kept[i].data);
+      if (!l) {
+        ++dropped;
+        ++stats_.queue_drops;
+      } else if (l->count) {
+        dropped += *l->count;  // a dropped loss record still counts what it stood for
+      } else {
+        dropped_unknown = true;
+      }
+    }
+  };
+
   for (;;) {
     uint64_t now = monotonic_now_ns();
     if (output_closed) break;
@@ -195,46 +263,27 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
     }
     if (stop_at != 0 && now >= stop_at) break;
 
-    size_t first_new = batch.events.size();
-    if (auto s = source_.poll(options_.poll_interval, batch.events); !s) {
+    const size_t before = held.size();
+    if (auto s = source_.poll(options_.poll_interval, held); !s) {
       status = s;
       break;
     }
-    for (size_t i = first_new; i < batch.events.size(); ++i) {
-      Event& e = batch.events[i];
-      if (enricher) enricher->process(e, clock);
-      if (e.type() == EventType::Lost) resync_due = true;
+    if (held.size() != before) {
+      std::stable_sort(held.begin() + static_cast<long>(before), held.end(), by_time);
+      std::inplace_merge(held.begin(), held.begin() + static_cast<long>(before), held.end(),
+                         by_time);
     }
+    const uint64_t watermark = source_.watermark_ns();
+    forward(watermark, watermark, false);
     now = monotonic_now_ns();
-    if (enricher && resync_due && now - last_resync > kSecond) {
-      batch.events.push_back(enricher->resync(clock));
-      ++stats_.resyncs;
-      resync_due = false;
-      last_resync = now;
-    }
     if (now - last_housekeeping > kSecond) {
       clock.refresh();
       if (enricher) enricher->expire(now);
       last_housekeeping = now;
     }
-    if (dropped > 0 && !batch.events.empty()) {
-      Event lost =
-          make_stream_event(LostData{dropped, "output queue full: the writer fell behind"}, clock);
-      lost.ts_ns = batch.events.front().ts_ns;  // report it where the gap is
-      batch.events.insert(batch.events.begin(), std::move(lost));
-    }
-    batch.watermark_ns = source_.watermark_ns();
-    size_t n = batch.events.size();
-    bool had_report = dropped > 0 && n > 0;
-    if (queue.try_push(std::move(batch))) {
-      if (had_report) dropped = 0;
-    } else {
-      uint64_t lost_now = had_report ? n - 1 : n;
-      dropped += lost_now;
-      stats_.queue_drops += lost_now;
-    }
-    batch = Batch{};
   }
+  // Whatever is still held goes out, and so does the count of anything dropped.
+  if (!output_closed) forward(UINT64_MAX, source_.watermark_ns(), true);
   queue.close();
   writer.join();
   output_closed_ = output_closed;

@@ -186,6 +186,39 @@ TEST(Orderer, FinishWithdrawsReadsTheWatermarkNeverCovered) {
   EXPECT_NE(details(out[0]).note.find("monitoring stopped"), std::string::npos);
 }
 
+TEST(Orderer, ALossWithdrawsHeldReadsItMayHaveHidden) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  Event lost;
+  lost.ts_ns = 103 * kMs;  // the lost event might have been pid 7's next exec
+  lost.data = LostData{1, "gap"};
+  o.push(std::move(lost));
+  o.push(exec_at(110 * kMs, 8, 111 * kMs, 0xB000));  // after the loss: unaffected
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+  EXPECT_NE(details(out[0]).note.find("lost"), std::string::npos);
+  EXPECT_EQ(out[1].type(), EventType::Lost);
+  EXPECT_EQ(details(out[2]).argv_source, ArgvSource::Procfs);
+}
+
+TEST(Orderer, ReleasedEarlyBecauseOverfullIsNotTrusted) {
+  OrdererOptions opt;
+  opt.max_pending = 4;
+  EventOrderer o(opt);
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000));
+  std::vector<Event> out;
+  for (int i = 0; i < 10; ++i) {
+    o.push(fork_at(200 * kMs + i, 100 + i));
+    o.advance(0, out);  // the source's watermark is stuck
+  }
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].type(), EventType::Exec);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+  EXPECT_NE(details(out[0]).note.find("too many events"), std::string::npos);
+}
+
 TEST(Orderer, StalledSourceCannotGrowTheBufferWithoutBound) {
   OrdererOptions opt;
   opt.max_pending = 100;

@@ -9,49 +9,60 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 
 #include "proctrail.skel.h"
+#include "proctrail/bpf_record.hpp"
 #include "proctrail/cgroup_paths.hpp"
 #include "proctrail/clock.hpp"
+#include "proctrail/namespaces.hpp"
 #include "proctrail/procfs.hpp"
 #include "proctrail_events.h"
 
 namespace proctrail {
 
-// The layout the BPF side writes, as user space reads it.
-static_assert(sizeof(pt_header) == 24 && offsetof(pt_header, pid) == 16);
-static_assert(sizeof(pt_fork) == 40 && offsetof(pt_fork, child_tid) == 36);
-static_assert(sizeof(pt_exit) == 40 && offsetof(pt_exit, parent_tid) == 36);
-static_assert(offsetof(pt_exec, start_boottime_ns) == 48 && offsetof(pt_exec, cgroup_id) == 56);
-static_assert(offsetof(pt_exec, args_size) == 64 && offsetof(pt_exec, filename_len) == 72);
-static_assert(offsetof(pt_exec, comm) == 80 && sizeof(pt_exec) == 96);
-
 namespace {
 
 constexpr uint64_t kDeliverySlackNs = 5'000'000;
 
-// libbpf reports through a global callback; keep its last warnings for error messages.
+// libbpf reports through a global callback. Keep the first line that names a program (the
+// verifier's or the kernel's reason) and the last line, for error messages.
 std::mutex g_log_mu;
-std::string g_log;
+std::string g_first_prog_line, g_last_line;
 
 int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
   char line[512];
   int n = vsnprintf(line, sizeof line, fmt, args);
+  std::string text(line, n > 0 ? std::min<size_t>(static_cast<size_t>(n), sizeof line - 1) : 0);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   std::lock_guard lock(g_log_mu);
-  g_log.assign(line, n > 0 ? std::min<size_t>(static_cast<size_t>(n), sizeof line - 1) : 0);
-  while (!g_log.empty() && (g_log.back() == '\n' || g_log.back() == ' ')) g_log.pop_back();
+  if (g_first_prog_line.empty() && text.find("prog '") != std::string::npos) {
+    g_first_prog_line = text;
+  }
+  g_last_line = text;
   return 0;
 }
 
-std::string last_libbpf_message() {
+std::string libbpf_reason(int err) {
   std::lock_guard lock(g_log_mu);
-  return g_log;
+  if (!g_first_prog_line.empty()) return g_first_prog_line;
+  if (!g_last_line.empty()) return g_last_line;
+  return strerrordesc_np(err);
 }
 
-std::string cut_nul(const char* p, size_t len) {
-  return std::string(p, strnlen(p, len));
+// Whether this process may load tracing programs: CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON.
+bool may_load_bpf() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+    auto has = [caps](int bit) { return (caps >> bit) & 1; };
+    return has(21) || (has(39) && has(38));  // CAP_SYS_ADMIN; CAP_BPF and CAP_PERFMON
+  }
+  return geteuid() == 0;
 }
 
 }  // namespace
@@ -74,6 +85,7 @@ struct BpfSource::Impl {
   uint64_t clock_refreshed_ns = 0;
   CgroupPaths cgroups;
   uint64_t watermark_ns = 0;
+  uint64_t undecodable = 0;  // records not reported in the stream yet
 
   ~Impl() {
     ring_buffer__free(rb);
@@ -86,101 +98,36 @@ struct BpfSource::Impl {
   }
 
   void record(const std::byte* data, size_t size) {
-    pt_header h{};
-    if (size < sizeof h) {
+    auto e = bpf::decode_record({data, size});
+    if (!e) {
+      // Not a record the programs write: count it, and say in the stream that one is missing.
       ++stats.decode_errors;
+      ++undecodable;
       return;
     }
-    std::memcpy(&h, data, sizeof h);
-    Event e;
-    e.ts_ns = h.ts_ns;
-    e.wall_ns = clock.to_wall_ns(h.ts_ns);
-    e.cpu = static_cast<int32_t>(h.cpu);
-    e.pid = h.pid;
-    e.tid = h.tid;
-    if (h.type == PT_FORK && size >= sizeof(pt_fork)) {
-      pt_fork f{};
-      std::memcpy(&f, data, sizeof f);
-      e.data = ForkData{f.parent_pid, f.parent_tid, f.child_pid, f.child_tid};
-    } else if (h.type == PT_EXIT && size >= sizeof(pt_exit)) {
-      pt_exit x{};
-      std::memcpy(&x, data, sizeof x);
-      e.data = ExitData{x.exit_code, x.exit_signal, x.parent_pid, x.parent_tid, nullptr};
-    } else if (h.type == PT_EXEC && size >= sizeof(pt_exec)) {
-      auto d = exec_details(data, size);
-      if (!d) {
-        ++stats.decode_errors;
-        return;
+    e->wall_ns = clock.to_wall_ns(e->ts_ns);
+    if (auto* x = std::get_if<ExecData>(&e->data)) {
+      ExecDetails& d = *x->details;
+      if (d.cgroup_id) {
+        if (auto path = cgroups.lookup(*d.cgroup_id)) {
+          d.container = procfs::container_from_cgroup(*path);
+          d.cgroup = std::move(*path);
+          d.set_source(Field::Cgroup, FieldSource::Kernel);
+        }
       }
-      e.data = ExecData{std::move(d)};
-      if (handler) handler(e);
-    } else {
-      ++stats.decode_errors;
-      return;
+      if (handler) handler(*e);
     }
     ++stats.received;
-    pending.push_back(std::move(e));
-  }
-
-  std::shared_ptr<ExecDetails> exec_details(const std::byte* data, size_t size) {
-    pt_exec x{};
-    std::memcpy(&x, data, sizeof x);
-    size_t off = sizeof x;
-    auto take = [&](size_t len, std::string_view* out) {
-      if (len > size - off) return false;
-      *out = std::string_view(reinterpret_cast<const char*>(data + off), len);
-      off += len;
-      return true;
-    };
-    std::string_view args, filename, exe, cwd;
-    if (!take(x.args_len, &args) || !take(x.filename_len, &filename) || !take(x.exe_len, &exe) ||
-        !take(x.cwd_len, &cwd)) {
-      return nullptr;
-    }
-    auto d = std::make_shared<ExecDetails>();
-    if (x.flags & PT_ARGS_FAULT) {
-      d->argv_source = ArgvSource::Unavailable;
-      d->note = "the kernel could not read the argument area";
-    } else {
-      d->argv_source = ArgvSource::Kernel;
-      d->argv = procfs::split_nul(args);
-      d->argv_truncated = x.args_size > x.args_len;
-      d->argv_bytes = x.args_size;
-      d->argc = x.argc;
-    }
-    auto text = [](std::string_view s) { return std::string(s.substr(0, s.find('\0'))); };
-    if (!filename.empty()) d->filename = text(filename);
-    if (!exe.empty()) {
-      d->exe = text(exe);
-      d->set_source(Field::Exe, FieldSource::Kernel);
-    }
-    if (!cwd.empty()) {
-      d->cwd = text(cwd);
-      d->set_source(Field::Cwd, FieldSource::Kernel);
-    }
-    if (x.flags & (PT_EXE_TRUNCATED | PT_CWD_TRUNCATED | PT_EXE_UNREACHABLE | PT_CWD_UNREACHABLE)) {
-      if (!d->note.empty()) d->note += "; ";
-      d->note += "a path was too deep or not reachable from the root and is left out";
-    }
-    d->ppid = x.ppid;
-    d->set_source(Field::Ppid, FieldSource::Kernel);
-    d->creds = Credentials{x.uid, x.euid, x.gid, x.egid};
-    d->set_source(Field::Creds, FieldSource::Kernel);
-    d->comm = cut_nul(x.comm, sizeof x.comm);
-    d->set_source(Field::Comm, FieldSource::Kernel);
-    d->start_boottime_ns = x.start_boottime_ns;
-    d->set_source(Field::StartTime, FieldSource::Kernel);
-    d->cgroup_id = x.cgroup_id;
-    if (auto path = cgroups.lookup(x.cgroup_id)) {
-      d->container = procfs::container_from_cgroup(*path);
-      d->cgroup = std::move(*path);
-      d->set_source(Field::Cgroup, FieldSource::Kernel);
-    }
-    return d;
+    pending.push_back(std::move(*e));
   }
 
   // Losses the kernel counted since the last call, as records.
   void collect_losses(std::vector<Event>& out) {
+    if (undecodable > 0) {
+      stats.lost += undecodable;
+      out.push_back(loss(undecodable, "eBPF records that could not be decoded", -1));
+      undecodable = 0;
+    }
     std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
     uint32_t zero = 0;
     if (bpf_map__lookup_elem(skel->maps.drops, &zero, sizeof zero, per_cpu.data(),
@@ -236,6 +183,11 @@ void BpfSource::set_exec_handler(ExecHandlerFactory factory) {
 Status BpfSource::start() {
   Impl& m = *impl_;
   libbpf_set_print(capture_libbpf);
+  if (auto s = require_initial_namespaces(
+          "/proc", "the eBPF backend reports the host's pids and reads the host's /proc");
+      !s) {
+    return s;
+  }
   struct stat st {};
   if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
     return make_error(
@@ -252,7 +204,10 @@ Status BpfSource::start() {
   m.skel->rodata->wake_on_exec = m.handler ? 1 : 0;
   m.skel->rodata->wake_bytes = static_cast<uint32_t>(m.options.ring_buffer_bytes / 4);
   bpf_map__set_max_entries(m.skel->maps.events, static_cast<uint32_t>(m.options.ring_buffer_bytes));
-  bpf_map__set_max_entries(m.skel->maps.scratch_map, static_cast<uint32_t>(m.ncpus));
+  // The exec program's scratch space is big (~270 KiB a CPU): only when it runs.
+  bpf_map__set_max_entries(m.skel->maps.scratch_map, m.options.events.has(EventType::Exec)
+                                                         ? static_cast<uint32_t>(m.ncpus)
+                                                         : 1);
   // Only the programs for what is asked run in the kernel.
   const bool want_fork = m.options.events.has(EventType::Fork);
   const bool want_exec = m.options.events.has(EventType::Exec);
@@ -260,23 +215,17 @@ Status BpfSource::start() {
   bpf_program__set_autoload(m.skel->progs.on_fork, want_fork);
   bpf_program__set_autoload(m.skel->progs.on_exec, want_exec);
   bpf_program__set_autoload(m.skel->progs.on_exit, want_exit);
+  if (!may_load_bpf()) {
+    return make_error(
+        "loading eBPF programs needs root (CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON)");
+  }
   if (proctrail_bpf__load(m.skel) != 0) {
     int err = errno;
-    if (err == EPERM || err == EACCES) {
-      return make_error(
-          "loading the eBPF programs was refused: it needs root (CAP_BPF and CAP_PERFMON, or "
-          "CAP_SYS_ADMIN)" +
-          (last_libbpf_message().empty() ? std::string() : " (" + last_libbpf_message() + ")"));
-    }
-    return make_error("the kernel refused proctrail's eBPF programs: " +
-                      (last_libbpf_message().empty() ? std::string(strerrordesc_np(err))
-                                                     : last_libbpf_message()));
+    return make_error("the kernel refused proctrail's eBPF programs: " + libbpf_reason(err));
   }
   if (proctrail_bpf__attach(m.skel) != 0) {
     int err = errno;
-    return make_error("attaching to the sched_process_fork/exec/exit tracepoints failed: " +
-                      (last_libbpf_message().empty() ? std::string(strerrordesc_np(err))
-                                                     : last_libbpf_message()));
+    return make_error("attaching to the sched_process tracepoints failed: " + libbpf_reason(err));
   }
   m.rb = ring_buffer__new(bpf_map__fd(m.skel->maps.events), Impl::on_record, &m, nullptr);
   if (!m.rb) return system_error("open eBPF ring buffer");

@@ -11,6 +11,7 @@
 #include <linux/filter.h>
 #include <linux/netlink.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -292,7 +293,10 @@ class FilterBuilder {
     ret(false);
     auto offset = [&](size_t from, To to) -> uint8_t {
       if (to == To::Next) return 0;
-      return static_cast<uint8_t>((to == To::Keep ? keep : drop) - from - 1);
+      size_t jump = (to == To::Keep ? keep : drop) - from - 1;
+      // Classic BPF jumps are 8 bits; callers keep programs short (64 CPUs at most).
+      if (jump > 255) std::abort();
+      return static_cast<uint8_t>(jump);
     };
     for (const auto& f : fixups_) {
       p_[f.at].jt = offset(f.at, f.if_true);

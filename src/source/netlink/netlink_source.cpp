@@ -1,5 +1,7 @@
 #include "proctrail/netlink_source.hpp"
 
+#include "proctrail/namespaces.hpp"
+
 #include <linux/connector.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
@@ -18,10 +20,6 @@ namespace proctrail {
 
 namespace {
 
-// Inode numbers of the initial namespaces (include/linux/proc_ns.h); stable kernel ABI.
-constexpr ino_t kInitUserNsIno = 0xEFFFFFFDU;
-constexpr ino_t kInitPidNsIno = 0xEFFFFFFCU;
-
 // An event's timestamp is taken a little before its message is queued; a drained socket
 // therefore vouches only for events older than this much.
 constexpr uint64_t kDeliverySlackNs = 5'000'000;
@@ -30,15 +28,11 @@ constexpr size_t kDatagramCapacity = 512;  // the kernel sends 76 bytes; forged 
 constexpr size_t kMaxDatagramsPerCall = 4096;
 // Exec readers wake at least this often, so an idle CPU does not hold the watermark back.
 constexpr std::chrono::milliseconds kReaderIdleWake{50};
+// Exec readers at most; the other CPUs share the last exec socket. This also bounds the socket
+// filter of that socket, whose jumps must stay within 255 instructions.
+constexpr size_t kMaxExecReaders = 64;
 // poll() returns early when readers have queued this many events.
 constexpr size_t kInboxHighWater = 8192;
-
-std::string ns_link(const std::string& proc_root, const char* kind) {
-  std::string path = proc_root + "/self/ns/" + kind;
-  std::array<char, 64> buf{};
-  ssize_t n = readlink(path.c_str(), buf.data(), buf.size() - 1);
-  return n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string(kind) + ":[?]";
-}
 
 }  // namespace
 
@@ -87,24 +81,6 @@ SourceStats NetlinkSource::stats() const {
   if (other_) s += other_->stats;
   for (const auto& c : execs_) s += c->stats;
   return s;
-}
-
-Status NetlinkSource::check_namespaces() const {
-  struct Check {
-    const char* kind;
-    ino_t init;
-  };
-  for (Check c : {Check{"user", kInitUserNsIno}, Check{"pid", kInitPidNsIno}}) {
-    struct stat st {};
-    std::string path = options_.proc_root + "/self/ns/" + c.kind;
-    if (stat(path.c_str(), &st) != 0) continue;  // no /proc: the ack timeout will tell
-    if (st.st_ino != c.init) {
-      return make_error(std::string("the proc connector ignores listeners outside the initial ") +
-                        c.kind + " namespace, and this process is in " +
-                        ns_link(options_.proc_root, c.kind) + "; run proctrail on the host");
-    }
-  }
-  return {};
 }
 
 Status NetlinkSource::open_channel(
@@ -174,7 +150,7 @@ Status NetlinkSource::send_request(Channel& c, cn_proc::McastOp op, std::optiona
       return make_error(
           "the kernel refused the subscription: the proc connector serves only the initial "
           "network namespace, and this process is in " +
-          ns_link(options_.proc_root, "net") + "; run proctrail on the host");
+          namespace_name(options_.proc_root, "net") + "; run proctrail on the host");
     }
     return system_error("send subscription to the proc connector");
   }
@@ -200,7 +176,7 @@ Result<std::optional<uint32_t>> NetlinkSource::wait_ack(Channel& c, uint32_t non
     if (r > 0) {
       // Keep what arrives meanwhile: poll() decides what of it belongs to the stream.
       std::vector<Received> got;
-      if (auto s = receive(c, bufs, false, nullptr, got); !s) return s.error();
+      if (auto s = receive(c, bufs, false, nullptr, got, nullptr); !s) return s.error();
       std::lock_guard lock(mu_);
       for (auto& g : got) inbox_.push_back(std::move(g));
     }
@@ -248,7 +224,12 @@ Status NetlinkSource::subscribe(Channel& c, std::optional<uint32_t> narrow_to, u
 }
 
 Status NetlinkSource::start() {
-  if (auto s = check_namespaces(); !s) return s;
+  if (auto s = require_initial_namespaces(
+          options_.proc_root,
+          "the proc connector ignores listeners outside the initial namespaces");
+      !s) {
+    return s;
+  }
   poll_bufs_ = std::make_unique<RecvBuffers>();
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_.valid()) return system_error("create eventfd");
@@ -262,7 +243,8 @@ Status NetlinkSource::start() {
   std::vector<int> cpus;
   if ((wanted & exec_bit) && options_.max_exec_readers > 0) {
     cpus = allowed_cpus();
-    if (cpus.size() > options_.max_exec_readers) cpus.resize(options_.max_exec_readers);
+    size_t most = std::min(options_.max_exec_readers, kMaxExecReaders);
+    if (cpus.size() > most) cpus.resize(most);
   }
   const bool readers = !cpus.empty();
 
@@ -368,7 +350,9 @@ void NetlinkSource::accept(Channel& c, cn_proc::Message&& msg, const ExecHandler
     out.push_back(std::move(r));
     return;
   }
-  if (c.kernel_bits != 0 && (cn_proc::kernel_bits_admitting(e.type()) & c.kernel_bits) == 0) {
+  // Before every socket is subscribed and narrowed, anything may arrive: not a leak.
+  if (c.kernel_bits != 0 && started_ns_ != 0 && e.ts_ns >= started_ns_ &&
+      (cn_proc::kernel_bits_admitting(e.type()) & c.kernel_bits) == 0) {
     ++stats.filter_leaks;  // the kernel did not filter as asked; user space still does
   }
   if (handler && *handler && e.type() == EventType::Exec) (*handler)(e);
@@ -377,7 +361,7 @@ void NetlinkSource::accept(Channel& c, cn_proc::Message&& msg, const ExecHandler
 }
 
 Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const ExecHandler* handler,
-                              std::vector<Received>& out) {
+                              std::vector<Received>& out, uint64_t* drained_at) {
   SourceStats delta;
   uint64_t drained = 0;
   Status status;
@@ -444,9 +428,9 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
       break;
     }
   }
+  if (drained_at) *drained_at = drained;
   std::lock_guard lock(mu_);
   c.stats += delta;
-  if (drained > c.drained_ns) c.drained_ns = drained;
   return status;
 }
 
@@ -459,13 +443,17 @@ void NetlinkSource::run_reader(Channel& c) {
   std::vector<Received> got;
   while (!stop_) {
     got.clear();
-    Status s = receive(c, *bufs, true, &handler, got);
+    uint64_t drained = 0;
+    Status s = receive(c, *bufs, true, &handler, got, &drained);
+    // The events and the time the socket was found empty are published together: poll()
+    // must never see a watermark that covers events it has not been handed.
     std::lock_guard lock(mu_);
     if (!s) {
       if (!reader_error_) reader_error_ = s.error();
       inbox_full_.notify_one();
       return;
     }
+    if (drained > c.drained_ns) c.drained_ns = drained;
     if (got.empty()) continue;
     const bool was_empty = inbox_.empty();
     for (auto& g : got) inbox_.push_back(std::move(g));
@@ -491,22 +479,24 @@ Status NetlinkSource::poll(std::chrono::milliseconds timeout, std::vector<Event>
   } else if (timeout.count() > 0) {
     set_receive_timeout(*other_, timeout);
   }
+  uint64_t other_drained = 0;
   if (auto s = receive(*other_, *poll_bufs_, !readers && timeout.count() > 0,
-                       poll_handler_ ? &poll_handler_ : nullptr, got);
+                       poll_handler_ ? &poll_handler_ : nullptr, got, &other_drained);
       !s) {
     return s;
   }
   uint64_t drained;
   {
     std::lock_guard lock(mu_);
+    if (other_drained > other_->drained_ns) other_->drained_ns = other_drained;
     for (auto& r : inbox_) got.push_back(std::move(r));
     inbox_.clear();
+    if (readers) {
+      uint64_t drain_wake;
+      (void)!read(wake_.get(), &drain_wake, sizeof drain_wake);  // empty again, under the lock
+    }
     drained = other_->drained_ns;
     for (const auto& c : execs_) drained = std::min(drained, c->drained_ns);
-  }
-  if (readers) {
-    uint64_t drain_wake;
-    (void)!read(wake_.get(), &drain_wake, sizeof drain_wake);
   }
   if (drained > kDeliverySlackNs && drained - kDeliverySlackNs > watermark_ns_) {
     watermark_ns_ = drained - kDeliverySlackNs;

@@ -1,0 +1,117 @@
+#include "proctrail/bpf_record.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "proctrail/procfs.hpp"
+#include "proctrail_events.h"
+
+namespace proctrail::bpf {
+
+// The layout the BPF side writes, as user space reads it.
+static_assert(sizeof(pt_header) == 24 && offsetof(pt_header, pid) == 16);
+static_assert(sizeof(pt_fork) == 40 && offsetof(pt_fork, child_tid) == 36);
+static_assert(sizeof(pt_exit) == 40 && offsetof(pt_exit, parent_tid) == 36);
+static_assert(offsetof(pt_exec, start_boottime_ns) == 48 && offsetof(pt_exec, cgroup_id) == 56);
+static_assert(offsetof(pt_exec, args_size) == 64 && offsetof(pt_exec, filename_len) == 72);
+static_assert(offsetof(pt_exec, comm) == 80 && sizeof(pt_exec) == 96);
+
+namespace {
+
+std::shared_ptr<ExecDetails> exec_details(std::span<const std::byte> r, Error* error) {
+  pt_exec x{};
+  std::memcpy(&x, r.data(), sizeof x);
+  size_t off = sizeof x;
+  auto take = [&](size_t len, std::string_view* out) {
+    if (len > r.size() - off) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(r.data() + off), len);
+    off += len;
+    return true;
+  };
+  std::string_view args, filename, exe, cwd;
+  if (!take(x.args_len, &args) || !take(x.filename_len, &filename) || !take(x.exe_len, &exe) ||
+      !take(x.cwd_len, &cwd)) {
+    *error = make_error("exec record of " + std::to_string(r.size()) +
+                        " bytes is shorter than the lengths it gives");
+    return nullptr;
+  }
+  if (x.args_len > x.args_size) {
+    *error = make_error("exec record holds more argument bytes than the argument area has");
+    return nullptr;
+  }
+  auto d = std::make_shared<ExecDetails>();
+  if (x.flags & PT_ARGS_FAULT) {
+    d->argv_source = ArgvSource::Unavailable;
+    d->note = "the kernel could not read the argument area";
+  } else {
+    d->argv_source = ArgvSource::Kernel;
+    d->argv = procfs::split_nul(args);
+    d->argv_truncated = x.args_size > x.args_len;
+    d->argv_bytes = x.args_size;
+    d->argc = x.argc;
+  }
+  // Strings end at their first NUL; /proc/PID/exe marks an unlinked file the same way.
+  auto text = [](std::string_view s, bool deleted) {
+    std::string t(s.substr(0, s.find('\0')));
+    if (deleted) t += " (deleted)";
+    return t;
+  };
+  if (!filename.empty()) d->filename = text(filename, false);
+  if (!exe.empty()) {
+    d->exe = text(exe, x.flags & PT_EXE_DELETED);
+    d->set_source(Field::Exe, FieldSource::Kernel);
+  }
+  if (!cwd.empty()) {
+    d->cwd = text(cwd, x.flags & PT_CWD_DELETED);
+    d->set_source(Field::Cwd, FieldSource::Kernel);
+  }
+  if (x.flags & (PT_EXE_TRUNCATED | PT_CWD_TRUNCATED | PT_EXE_UNREACHABLE | PT_CWD_UNREACHABLE)) {
+    if (!d->note.empty()) d->note += "; ";
+    d->note += "a path was too deep or not reachable from the root and is left out";
+  }
+  d->ppid = x.ppid;
+  d->set_source(Field::Ppid, FieldSource::Kernel);
+  d->creds = Credentials{x.uid, x.euid, x.gid, x.egid};
+  d->set_source(Field::Creds, FieldSource::Kernel);
+  d->comm = std::string(x.comm, strnlen(x.comm, sizeof x.comm));
+  d->set_source(Field::Comm, FieldSource::Kernel);
+  d->start_boottime_ns = x.start_boottime_ns;
+  d->set_source(Field::StartTime, FieldSource::Kernel);
+  d->cgroup_id = x.cgroup_id;
+  return d;
+}
+
+}  // namespace
+
+Result<Event> decode_record(std::span<const std::byte> r) {
+  pt_header h{};
+  if (r.size() < sizeof h) {
+    return make_error("record of " + std::to_string(r.size()) + " bytes has no header");
+  }
+  std::memcpy(&h, r.data(), sizeof h);
+  Event e;
+  e.ts_ns = h.ts_ns;
+  e.cpu = static_cast<int32_t>(h.cpu);
+  e.pid = h.pid;
+  e.tid = h.tid;
+  if (h.type == PT_FORK && r.size() >= sizeof(pt_fork)) {
+    pt_fork f{};
+    std::memcpy(&f, r.data(), sizeof f);
+    e.data = ForkData{f.parent_pid, f.parent_tid, f.child_pid, f.child_tid};
+  } else if (h.type == PT_EXIT && r.size() >= sizeof(pt_exit)) {
+    pt_exit x{};
+    std::memcpy(&x, r.data(), sizeof x);
+    e.data = ExitData{x.exit_code, x.exit_signal, x.parent_pid, x.parent_tid, nullptr};
+  } else if (h.type == PT_EXEC && r.size() >= sizeof(pt_exec)) {
+    Error error;
+    auto d = exec_details(r, &error);
+    if (!d) return error;
+    e.data = ExecData{std::move(d)};
+  } else {
+    return make_error("record of type " + std::to_string(h.type) + " and " +
+                      std::to_string(r.size()) + " bytes is not one the programs write");
+  }
+  return e;
+}
+
+}  // namespace proctrail::bpf
