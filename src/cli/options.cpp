@@ -96,7 +96,8 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "time: exe, cwd, creds, cgroup, env, all or none (default exe,cwd,creds,cgroup)");
   app.add_option(
       "--max-argv-bytes", max_argv,
-      "command line bytes kept per exec, longer ones are flagged truncated (default 128K)");
+      "command line bytes kept per exec, longer ones are flagged truncated with their real "
+      "size (default 128K; the eBPF backend keeps at most 256K-1)");
   app.add_option("--priority", priority,
                  "scheduling of the threads that read /proc at exec: realtime (default), nice "
                  "or normal; see below");
