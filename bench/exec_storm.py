@@ -201,13 +201,15 @@ def spawn(spawner, loops, seconds, rate, binary, tag, work):
     r = sh([spawner, str(loops), str(seconds), str(rate), binary, tag, log],
            stdout=subprocess.PIPE, text=True)
     m = re.match(r"execs (\d+) seconds ([\d.]+)", r.stdout)
-    pids = {}
+    children = {}
     for l in range(loops):
         with open(f"{log}.{l}") as f:
             for line in f:
-                pid, t = line.split()
-                pids.setdefault(int(pid), []).append(t)
+                pid, t, ns = line.split()
+                children.setdefault(int(pid), []).append((int(ns), t))
         os.unlink(f"{log}.{l}")
+    # A reused pid's children in the order they were forked, whichever loop forked them.
+    pids = {pid: [t for _, t in sorted(c)] for pid, c in children.items()}
     return int(m.group(1)), float(m.group(2)), pids
 
 

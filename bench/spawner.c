@@ -4,7 +4,9 @@
  *
  * Runs LOOPS processes that each fork + execve(BINARY, {BINARY, "TAG-<loop>-<n>"}) + wait, as
  * fast as possible (RATE 0) or at RATE execs per second per loop, for SECONDS. Every child's
- * pid and tag goes to LOG ("pid tag" lines), and the total to stdout: "execs N seconds S".
+ * pid, tag and fork time (CLOCK_MONOTONIC ns) go to LOG.<loop> ("pid tag ns" lines; pids are
+ * reused, and the time orders a pid's children across loops), the total to stdout:
+ * "execs N seconds S".
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -32,6 +34,8 @@ static long run_loop(int loop, double seconds, double rate, const char* binary, 
       next += 1.0 / rate;
     }
     snprintf(arg, sizeof arg, "%s-%d-%ld", tag, loop, n);
+    struct timespec forked;
+    clock_gettime(CLOCK_MONOTONIC, &forked);
     pid_t pid = fork();
     if (pid == 0) {
       char* argv[] = {(char*)binary, arg, NULL};
@@ -40,7 +44,8 @@ static long run_loop(int loop, double seconds, double rate, const char* binary, 
       _exit(127);
     }
     if (pid < 0) continue;
-    fprintf(log, "%d %s\n", pid, arg);
+    fprintf(log, "%d %s %lld\n", pid, arg,
+            (long long)forked.tv_sec * 1000000000LL + (long long)forked.tv_nsec);
     int st;
     waitpid(pid, &st, 0);
     ++n;
