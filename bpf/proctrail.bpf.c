@@ -150,8 +150,9 @@ static long write_down(__u32 i, void* ctx) {
  * when the path is too deep or long, or not under the root. */
 static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsmount* vfsmnt,
                                        struct dentry* dentry) {
-  /* An unlinked file's dentry is out of the hash: its name no longer leads to it. */
-  if (!BPF_CORE_READ(dentry, d_hash.pprev)) {
+  /* An unlinked file's dentry is out of the hash: its name no longer leads to it. A
+   * filesystem's root dentry is never hashed, and is its own parent: not deleted. */
+  if (!BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry) {
     s->exec.flags |= which ? PT_CWD_DELETED : PT_EXE_DELETED;
   }
   struct path_walk w = {
@@ -186,11 +187,12 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
     count_drop();
     return 0;
   }
-  /* As the proc connector does: the subject is the parent for a new process and the process
-   * gaining a thread for a new thread; "parent" is the child's real parent either way. */
+  /* As the proc connector does: the subject is the child's real parent for a new process (the
+   * caller, unless CLONE_PARENT made it the caller's parent) and the process gaining a thread
+   * for a new thread; "parent" is the child's real parent either way. */
   struct task_struct* real_parent = BPF_CORE_READ(child, real_parent);
   int thread = BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid);
-  fill_header(&r->h, PT_FORK, thread ? child : parent);
+  fill_header(&r->h, PT_FORK, thread ? child : real_parent);
   r->parent_pid = BPF_CORE_READ(real_parent, tgid);
   r->parent_tid = BPF_CORE_READ(real_parent, pid);
   r->child_pid = BPF_CORE_READ(child, tgid);

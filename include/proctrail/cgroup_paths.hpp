@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace proctrail {
 
@@ -15,7 +16,7 @@ class CgroupPaths {
   explicit CgroupPaths(std::string root = "");
 
   // The path below the cgroup2 root ("/" for the root cgroup). An unknown id triggers a
-  // rescan, at most every 100 ms.
+  // rescan, at most every 100 ms and once per id.
   std::optional<std::string> lookup(uint64_t id);
 
   [[nodiscard]] const std::string& root() const { return root_; }
@@ -25,6 +26,7 @@ class CgroupPaths {
 
   std::string root_;
   std::unordered_map<uint64_t, std::string> paths_;
+  std::unordered_set<uint64_t> gone_;  // ids a fresh scan did not find
   uint64_t last_scan_ns_ = 0;
 };
 

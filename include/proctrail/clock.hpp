@@ -14,6 +14,12 @@ class ClockSync {
  public:
   ClockSync() { refresh(); }
   void refresh();
+  // Refreshes when the offsets were sampled more than `max_age_ns` before `now_ns` (a
+  // monotonic time, such as an event's): a suspend or a clock step shows within that long.
+  // Cheap to call per event.
+  void refresh_if_older(uint64_t now_ns, uint64_t max_age_ns = 1'000'000'000) {
+    if (now_ns > sampled_ns_ && now_ns - sampled_ns_ > max_age_ns) refresh();
+  }
   [[nodiscard]] int64_t to_wall_ns(uint64_t monotonic_ns) const {
     return static_cast<int64_t>(monotonic_ns) + realtime_offset_;
   }
@@ -30,6 +36,7 @@ class ClockSync {
  private:
   int64_t realtime_offset_ = 0;   // realtime - monotonic
   uint64_t boottime_offset_ = 0;  // boottime - monotonic (time spent suspended)
+  uint64_t sampled_ns_ = 0;       // monotonic time of the last refresh()
 };
 
 }  // namespace proctrail

@@ -47,6 +47,7 @@ class Enricher {
 
   [[nodiscard]] const ProcessTable& table() const { return table_; }
   [[nodiscard]] bool reads_proc() const { return options_.read_proc; }
+  [[nodiscard]] bool tracks_processes() const { return options_.track_processes; }
   // Turns /proc reads at exec on or off (before exec_handler_factory() is called): off when
   // the source's kernel side already gives what they would.
   void set_read_proc(bool on) { options_.read_proc = on; }

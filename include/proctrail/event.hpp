@@ -92,7 +92,7 @@ struct ImageIdentity {
 };
 
 // When and what /proc was read for an exec: lets the output stage prove the read saw the
-// image of this exec and not of a later one (see pipeline/exec_verifier.hpp).
+// image of this exec and not of a later one (see proctrail/event_orderer.hpp).
 struct ProcfsRead {
   uint64_t start_ns = 0;  // CLOCK_MONOTONIC just before the first read
   uint64_t end_ns = 0;    // CLOCK_MONOTONIC after the last read

@@ -78,8 +78,8 @@ class NetlinkSource final : public EventSource {
 
  private:
   struct RecvBuffers;
-  // A message as received: the event, its sender's sequence number, and whether the socket
-  // was drained when it was read.
+  // A message as received: the event, its sender's sequence number, and whether it goes into
+  // the stream.
   struct Received {
     Event event;
     uint32_t seq = 0;
@@ -108,7 +108,7 @@ class NetlinkSource final : public EventSource {
   // Returns the ack's error code, or nullopt on timeout.
   Result<std::optional<uint32_t>> wait_ack(Channel& c, uint32_t nonce);
   // Receives what is queued; with block, first waits up to the receive timeout for one
-  // message. Runs handler on exec events. Returns false on a receive error (in *error).
+  // message. Runs handler on exec events. Fails only on a receive error.
   // *drained_at: when the socket was found empty (0: not this time).
   Status receive(Channel& c, RecvBuffers& bufs, bool block, const ExecHandler* handler,
                  std::vector<Received>& out, uint64_t* drained_at);
@@ -147,7 +147,6 @@ class NetlinkSource final : public EventSource {
 
   SeqGapFinder gaps_;
   ClockSync clock_;  // poll()'s thread only
-  uint64_t last_clock_refresh_ns_ = 0;
 };
 
 }  // namespace proctrail

@@ -46,8 +46,11 @@ class ProcessTable {
   // Records a new process (not a thread). The child inherits the parent's command until it
   // execs.
   void on_fork(const Event& e, const ForkData& fork);
-  // Records an exec's command. Creates the entry if the fork was missed.
-  void on_exec(const Event& e, const ExecDetails* details);
+  // Records an exec's command. Creates the entry if the fork was missed, with start_ns (on
+  // CLOCK_MONOTONIC) as its start time when the caller knows it, else none: the exec's own
+  // time is not the process's start, and would make a later exec look like a reused pid.
+  void on_exec(const Event& e, const ExecDetails* details,
+               std::optional<uint64_t> start_ns = std::nullopt);
   void on_comm(const Event& e, const CommData& comm);
   // A process (thread group leader) exit: the entry becomes a tombstone. Returns the exiting
   // process's command and lifetime; null for thread exits and unknown processes.

@@ -66,7 +66,16 @@ struct ExpectedProcess {
   // Start time of the process with this pid as the process table knows it, on CLOCK_BOOTTIME:
   // precise from a fork event, or ticks-exact from an earlier /proc read.
   std::optional<uint64_t> known_start_boottime_ns;
+
+  // For an exec event: its time, and the start time the kernel gave with it (eBPF), if any.
+  static ExpectedProcess for_exec(uint64_t event_boottime_ns, const ExecDetails& d);
 };
+
+// Whether two start times in clock ticks are the same process's: /proc rounds to the tick,
+// so one tick either way still agrees.
+inline bool same_start_tick(uint64_t a, uint64_t b) {
+  return a <= b + 1 && b <= a + 1;
+}
 
 class ProcReader {
  public:

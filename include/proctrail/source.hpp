@@ -48,13 +48,17 @@ class EventSource {
   // Opens and subscribes. Fails with one clear line when the mechanism cannot work here.
   virtual Status start() = 0;
 
-  // Waits up to `timeout` for events and appends them to `out`. A timeout is not an error.
-  // Losses arrive in `out` as LostData events, in stream order.
+  // Waits up to `timeout` for events and appends them to `out`, in any order: the pipeline
+  // orders by timestamp. A timeout is not an error. Losses arrive as LostData events.
   virtual Status poll(std::chrono::milliseconds timeout, std::vector<Event>& out) = 0;
 
   // Every event with a timestamp up to this CLOCK_MONOTONIC instant has been returned by
   // poll() already; later polls return only newer ones. Drives ordering downstream.
   [[nodiscard]] virtual uint64_t watermark_ns() const = 0;
+
+  // How far a source's watermark stays behind the moment it last drained the kernel: an
+  // event is stamped in the kernel a little before it can be read.
+  static constexpr uint64_t kDeliverySlackNs = 5'000'000;
 
   // Readable when poll() has something to do, for embedders with their own event loop.
   [[nodiscard]] virtual int fd() const = 0;

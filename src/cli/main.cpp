@@ -40,7 +40,7 @@ void print_stats(const proctrail::PipelineStats& s) {
   std::fprintf(
       stderr,
       "proctrail: stats: execs %llu (argv from kernel %llu, procfs %llu, unavailable "
-      "%llu; withdrawn after a later exec %llu); records written %llu; resyncs %llu; "
+      "%llu; /proc reads withdrawn as unverified %llu); records written %llu; resyncs %llu; "
       "process table %zu entries\n",
       static_cast<unsigned long long>(s.execs), static_cast<unsigned long long>(s.argv_kernel),
       static_cast<unsigned long long>(s.argv_procfs),

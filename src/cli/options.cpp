@@ -195,7 +195,9 @@ ParseOutcome parse_options(int argc, char** argv) {
     }
   }
   rf.env = rf.env || env;
-  o.proc_fields_explicit = app.count("--proc-fields") > 0;
+  // "--proc-fields none" asks for nothing: the eBPF backend then reads no /proc at all.
+  o.proc_fields_explicit =
+      app.count("--proc-fields") > 0 && (rf.exe || rf.cwd || rf.creds || rf.cgroup || rf.env);
   rf.max_argv_bytes = o.max_argv_bytes;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};

@@ -23,7 +23,7 @@ struct Options {
   bool verbose = false;
   bool stats = false;
   procfs::ReadOptions proc_fields;    // which /proc fields to read at exec (--env included)
-  bool proc_fields_explicit = false;  // given on the command line, not the default
+  bool proc_fields_explicit = false;  // fields chosen on the command line, not the default
   bool ancestry = false;
   bool header = true;
   bool utc = false;

@@ -15,7 +15,7 @@ namespace proctrail {
 
 std::string cgroup2_mount_point(const std::string& mountinfo) {
   std::istringstream in(mountinfo);
-  std::string line;
+  std::string line, first;
   while (std::getline(in, line)) {
     // "36 25 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw,..."
     size_t dash = line.find(" - ");
@@ -46,9 +46,11 @@ std::string cgroup2_mount_point(const std::string& mountinfo) {
       }
       path += mount_point[i];
     }
-    return path;
+    // A mount of a subtree (root other than "/") would name ids below it by shorter paths.
+    if (root == "/") return path;
+    if (first.empty()) first = path;
   }
-  return "";
+  return first;
 }
 
 CgroupPaths::CgroupPaths(std::string root) : root_(std::move(root)) {
@@ -87,9 +89,15 @@ std::optional<std::string> CgroupPaths::lookup(uint64_t id) {
   auto it = paths_.find(id);
   // A new cgroup (a container starting) is seen at its first exec: rescan, but not for every
   // exec of an id that is not there to find.
-  if (it == paths_.end() && monotonic_now_ns() - last_scan_ns_ > 100'000'000) {
+  if (it == paths_.end() && !gone_.contains(id) &&
+      monotonic_now_ns() - last_scan_ns_ > 100'000'000) {
     scan();
     it = paths_.find(id);
+    // Not there even now: removed before the scan. Ids are not reused, so never look again.
+    if (it == paths_.end()) {
+      if (gone_.size() >= 65536) gone_.clear();
+      gone_.insert(id);
+    }
   }
   if (it == paths_.end()) return std::nullopt;
   return it->second;

@@ -70,16 +70,14 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       if (!x.details) x.details = std::make_shared<ExecDetails>();
       ExecDetails& d = *x.details;
       if (options_.read_proc && !d.procfs_read) {
-        procfs::ExpectedProcess expected;
-        expected.event_boottime_ns = clock.to_boottime_ns(e.ts_ns);
-        if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
-          expected.known_start_boottime_ns = d.start_boottime_ns;
-        }
-        reader_.read_exec(e.pid, expected, d);
+        reader_.read_exec(e.pid,
+                          procfs::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
       }
       if (!options_.track_processes) break;
       check_identity(e, d, clock);
-      table_.on_exec(e, &d);
+      std::optional<uint64_t> start;
+      if (d.start_boottime_ns) start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
+      table_.on_exec(e, &d, start);
       if (options_.ancestry) {
         d.ancestry = table_.ancestry(e.pid);
         d.set_source(Field::Ancestry, FieldSource::Table);
@@ -98,9 +96,7 @@ void Enricher::check_identity(const Event& e, ExecDetails& d, const ClockSync& c
   auto known = table_.live_start_ns(e.pid);
   if (!known) return;
   const uint64_t tick = reader_.tick_ns();
-  const uint64_t read_tick = *d.start_boottime_ns / tick;
-  const uint64_t known_tick = clock.to_boottime_ns(*known) / tick;
-  if (read_tick + 1 < known_tick || read_tick > known_tick + 1) {
+  if (!procfs::same_start_tick(*d.start_boottime_ns / tick, clock.to_boottime_ns(*known) / tick)) {
     withdraw_procfs(d, Withdraw::kAll,
                     "pid was reused by another process before /proc could be read");
   }
@@ -114,23 +110,15 @@ ExecHandlerFactory Enricher::exec_handler_factory() const {
     struct State {
       procfs::ProcReader reader;
       ClockSync clock;
-      uint64_t refreshed_ns = 0;
     };
-    auto state = std::make_shared<State>(State{std::move(*reader), ClockSync{}, 0});
+    auto state = std::make_shared<State>(State{std::move(*reader), ClockSync{}});
     return [state](Event& e) {
       auto& x = std::get<ExecData>(e.data);
       if (!x.details) x.details = std::make_shared<ExecDetails>();
       ExecDetails& d = *x.details;
-      if (e.ts_ns - state->refreshed_ns > 1'000'000'000) {
-        state->clock.refresh();
-        state->refreshed_ns = e.ts_ns;
-      }
-      procfs::ExpectedProcess expected;
-      expected.event_boottime_ns = state->clock.to_boottime_ns(e.ts_ns);
-      if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
-        expected.known_start_boottime_ns = d.start_boottime_ns;
-      }
-      state->reader.read_exec(e.pid, expected, d);
+      state->clock.refresh_if_older(e.ts_ns);
+      state->reader.read_exec(
+          e.pid, procfs::ExpectedProcess::for_exec(state->clock.to_boottime_ns(e.ts_ns), d), d);
     };
   };
 }

@@ -324,11 +324,9 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   }
   Result<std::string> cwd = make_error("not read");
   if (options_.cwd && d.source(Field::Cwd) != FieldSource::Kernel) cwd = read_link(fd, "cwd");
-  // A kernel-given cgroup v2 path of "/" says little on hosts that place processes in v1
-  // hierarchies: /proc/PID/cgroup has those too.
-  const bool have_cgroup = d.source(Field::Cgroup) == FieldSource::Kernel && d.cgroup != "/";
   std::optional<std::string> cgroup;
-  if (options_.cgroup && !have_cgroup && read_file(fd, "cgroup", 64 * 1024)) {
+  if (options_.cgroup && d.source(Field::Cgroup) != FieldSource::Kernel &&
+      read_file(fd, "cgroup", 64 * 1024)) {
     cgroup = parse_cgroup(buf_);
   }
 
@@ -344,8 +342,7 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   const uint64_t event_tick = expected.event_boottime_ns / tick_ns_;
   bool reused = stat->start_ticks > event_tick;
   if (!reused && expected.known_start_boottime_ns) {
-    uint64_t known_tick = *expected.known_start_boottime_ns / tick_ns_;
-    reused = stat->start_ticks + 1 < known_tick || stat->start_ticks > known_tick + 1;
+    reused = !same_start_tick(stat->start_ticks, *expected.known_start_boottime_ns / tick_ns_);
   }
   if (reused) {
     if (!have_argv) d.argv_source = ArgvSource::Unavailable;
@@ -386,7 +383,7 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   }
   if (exe) set(Field::Exe, d.exe, std::move(*exe));
   if (cwd) set(Field::Cwd, d.cwd, std::move(*cwd));
-  if (cgroup && !have_cgroup) {
+  if (cgroup) {
     d.container = container_from_cgroup(*cgroup);
     d.cgroup = std::move(*cgroup);
     d.set_source(Field::Cgroup, FieldSource::Procfs);
@@ -397,6 +394,15 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   }
   if (stat->image != ImageIdentity{}) window.image = stat->image;
   finish(note);
+}
+
+ExpectedProcess ExpectedProcess::for_exec(uint64_t event_boottime_ns, const ExecDetails& d) {
+  ExpectedProcess e;
+  e.event_boottime_ns = event_boottime_ns;
+  if (d.start_boottime_ns && d.source(Field::StartTime) == FieldSource::Kernel) {
+    e.known_start_boottime_ns = d.start_boottime_ns;
+  }
+  return e;
 }
 
 Result<ProcReader::Snapshot> ProcReader::read_snapshot(int32_t pid) {

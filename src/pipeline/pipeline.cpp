@@ -1,13 +1,10 @@
 #include "proctrail/pipeline.hpp"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -32,9 +29,9 @@ class BatchQueue {
  public:
   explicit BatchQueue(size_t capacity) : capacity_(capacity), wake_at_(capacity / 8) {}
 
-  // False when the batch does not fit. Batches without events always fit: they only carry
-  // the watermark forward.
-  bool try_push(Batch&& b) {
+  // Takes the batch, or leaves it as it was and returns false when it does not fit. Batches
+  // without events always fit: they only carry the watermark forward.
+  bool try_push(Batch& b) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
@@ -213,7 +210,8 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
       if (e.type() == EventType::Lost) resync_due = true;
     }
     const uint64_t now = monotonic_now_ns();
-    if (enricher && resync_due && (now - last_resync > kSecond || final)) {
+    if (enricher && enricher->tracks_processes() && resync_due &&
+        (now - last_resync > kSecond || final)) {
       Event r = enricher->resync(clock);
       r.ts_ns = std::max(r.ts_ns, batch.events.empty() ? watermark : batch.events.back().ts_ns);
       batch.events.push_back(std::move(r));
@@ -229,18 +227,17 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
       batch.events.insert(batch.events.begin(), std::move(lost));
     }
     batch.watermark_ns = watermark;
-    std::vector<Event> kept;
-    if (!final) kept = batch.events;  // what a refused batch held, to count it
     const bool reported = dropped > 0 || dropped_unknown;
-    if (final ? queue.push_anyway(std::move(batch)) : queue.try_push(std::move(batch))) {
+    if (final ? queue.push_anyway(std::move(batch)) : queue.try_push(batch)) {
       if (reported) {
         dropped = 0;
         dropped_unknown = false;
       }
       return;
     }
-    for (size_t i = reported ? 1 : 0; i < kept.size(); ++i) {
-      const auto* l = std::get_if<LostData>(&kept[i].data);
+    const std::vector<Event>& refused = batch.events;
+    for (size_t i = reported ? 1 : 0; i < refused.size(); ++i) {
+      const auto* l = std::get_if<LostData>(&refused[i].data);
       if (!l) {
         ++dropped;
         ++stats_.queue_drops;

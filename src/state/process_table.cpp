@@ -20,14 +20,16 @@ void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
   it->second = std::move(child);
 }
 
-void ProcessTable::on_exec(const Event& e, const ExecDetails* details) {
+void ProcessTable::on_exec(const Event& e, const ExecDetails* details,
+                           std::optional<uint64_t> start_ns) {
   auto [it, inserted] = entries_.try_emplace(e.pid);
   ProcessEntry& p = it->second;
   if (inserted) {
     // The fork happened before we listened, or was lost.
     p.pid = e.pid;
-    p.start_ns = e.ts_ns;
-    p.start_precise = false;
+    p.start_ns = start_ns.value_or(0);
+    p.start_precise =
+        start_ns && details && details->source(Field::StartTime) == FieldSource::Kernel;
   } else if (p.exited) {
     return;  // a late exec of a process that has already exited changes nothing
   }

@@ -25,6 +25,7 @@ void ClockSync::refresh() {
   int64_t mid = m0 + (m1 - m0) / 2;
   realtime_offset_ = real - mid;
   boottime_offset_ = boot > mid ? static_cast<uint64_t>(boot - mid) : 0;
+  sampled_ns_ = static_cast<uint64_t>(m1);
 }
 
 }  // namespace proctrail

@@ -24,8 +24,6 @@ namespace proctrail {
 
 namespace {
 
-constexpr uint64_t kDeliverySlackNs = 5'000'000;
-
 // libbpf reports through a global callback. Keep the first line that names a program (the
 // verifier's or the kernel's reason) and the last line, for error messages.
 std::mutex g_log_mu;
@@ -79,10 +77,10 @@ struct BpfSource::Impl {
   SourceStats stats;
   int ncpus = 0;
   std::vector<uint64_t> drops_seen;   // per CPU, as last read
+  std::vector<uint64_t> drops_now;    // per CPU, read on each poll into this
   std::vector<uint64_t> misses_seen;  // per program: runs the kernel skipped
   std::vector<bpf_program*> programs;
   ClockSync clock;
-  uint64_t clock_refreshed_ns = 0;
   CgroupPaths cgroups;
   uint64_t watermark_ns = 0;
   uint64_t undecodable = 0;  // records not reported in the stream yet
@@ -107,15 +105,16 @@ struct BpfSource::Impl {
     }
     e->wall_ns = clock.to_wall_ns(e->ts_ns);
     if (auto* x = std::get_if<ExecData>(&e->data)) {
+      // The handler races the new program to /proc: it goes first.
+      if (handler) handler(*e);
       ExecDetails& d = *x->details;
-      if (d.cgroup_id) {
+      if (d.cgroup_id && d.source(Field::Cgroup) != FieldSource::Procfs) {
         if (auto path = cgroups.lookup(*d.cgroup_id)) {
           d.container = procfs::container_from_cgroup(*path);
           d.cgroup = std::move(*path);
           d.set_source(Field::Cgroup, FieldSource::Kernel);
         }
       }
-      if (handler) handler(*e);
     }
     ++stats.received;
     pending.push_back(std::move(*e));
@@ -128,7 +127,8 @@ struct BpfSource::Impl {
       out.push_back(loss(undecodable, "eBPF records that could not be decoded", -1));
       undecodable = 0;
     }
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
+    std::vector<uint64_t>& per_cpu = drops_now;
+    per_cpu.resize(static_cast<size_t>(ncpus));
     uint32_t zero = 0;
     if (bpf_map__lookup_elem(skel->maps.drops, &zero, sizeof zero, per_cpu.data(),
                              per_cpu.size() * sizeof(uint64_t), 0) == 0) {
@@ -276,28 +276,21 @@ Status BpfSource::start() {
 Status BpfSource::poll(std::chrono::milliseconds timeout, std::vector<Event>& out) {
   Impl& m = *impl_;
   if (!m.rb) return make_error("bpf source is not started");
-  uint64_t now = monotonic_now_ns();
-  if (now - m.clock_refreshed_ns > 1'000'000'000) {
-    m.clock.refresh();
-    m.clock_refreshed_ns = now;
-  }
+  m.clock.refresh_if_older(monotonic_now_ns());
   int r = ring_buffer__poll(m.rb, static_cast<int>(timeout.count()));
   if (r < 0 && r != -EINTR) return system_error("poll eBPF ring buffer", -r);
   r = ring_buffer__consume(m.rb);
   if (r < 0 && r != -EINTR) return system_error("read eBPF ring buffer", -r);
   const uint64_t drained = monotonic_now_ns();
-  std::vector<Event> got = std::move(m.pending);
+  for (auto& e : m.pending) out.push_back(std::move(e));
   m.pending.clear();
   uint64_t watermark = drained - std::min(drained, kDeliverySlackNs);
   if (m.companion) {
-    if (auto s = m.companion->poll(std::chrono::milliseconds(0), got); !s) return s;
+    if (auto s = m.companion->poll(std::chrono::milliseconds(0), out); !s) return s;
     watermark = std::min(watermark, m.companion->watermark_ns());
   }
   if (watermark > m.watermark_ns) m.watermark_ns = watermark;
-  m.collect_losses(got);
-  std::stable_sort(got.begin(), got.end(),
-                   [](const Event& a, const Event& b) { return a.ts_ns < b.ts_ns; });
-  for (auto& e : got) out.push_back(std::move(e));
+  m.collect_losses(out);
   return {};
 }
 

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,9 +19,6 @@ namespace proctrail {
 
 namespace {
 
-// An event's timestamp is taken a little before its message is queued; a drained socket
-// therefore vouches only for events older than this much.
-constexpr uint64_t kDeliverySlackNs = 5'000'000;
 constexpr size_t kBatch = 64;
 constexpr size_t kDatagramCapacity = 512;  // the kernel sends 76 bytes; forged ones may be big
 constexpr size_t kMaxDatagramsPerCall = 4096;
@@ -367,7 +363,6 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
   Status status;
   size_t total = 0;
   bool first = true;
-  uint64_t now = monotonic_now_ns();
   while (total < kMaxDatagramsPerCall) {
     bufs.rearm();
     // One call per wakeup: block for the first message (bounded by SO_RCVTIMEO), then take
@@ -398,10 +393,7 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
       status = system_error("receive from the proc connector", err);
       break;
     }
-    if (after - now > 1'000'000'000) {
-      c.clock.refresh();
-      now = after;
-    }
+    c.clock.refresh_if_older(after);
     for (int i = 0; i < n; ++i) {
       const mmsghdr& m = bufs.msgs[static_cast<size_t>(i)];
       const sockaddr_nl& from = bufs.addrs[static_cast<size_t>(i)];
@@ -502,9 +494,6 @@ Status NetlinkSource::poll(std::chrono::milliseconds timeout, std::vector<Event>
     watermark_ns_ = drained - kDeliverySlackNs;
   }
 
-  std::stable_sort(got.begin(), got.end(), [](const Received& a, const Received& b) {
-    return a.event.ts_ns < b.event.ts_ns;
-  });
   std::vector<SeqGapFinder::Gap> gaps;
   for (auto& r : got) {
     // Before every socket was subscribed the view is partial: the stream starts after.
@@ -533,11 +522,7 @@ Status NetlinkSource::poll(std::chrono::milliseconds timeout, std::vector<Event>
       other_->stats.lost += counted;
     }
   }
-  uint64_t now = monotonic_now_ns();
-  if (now - last_clock_refresh_ns_ > 1'000'000'000) {
-    clock_.refresh();
-    last_clock_refresh_ns_ = now;
-  }
+  clock_.refresh_if_older(monotonic_now_ns());
   return {};
 }
 
