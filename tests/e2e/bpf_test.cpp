@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -22,15 +21,13 @@ class Bpf : public ::testing::Test {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
   }
-  std::vector<json> watch(const std::vector<std::string>& scenario_args,
-                          std::map<std::string, long>* keys, std::vector<std::string> extra = {}) {
-    std::vector<std::string> opts = {"-f", "json", "--backend", "bpf"};
-    opts.insert(opts.end(), extra.begin(), extra.end());
-    Monitor m(opts);
-    EXPECT_TRUE(m.started()) << m.errors();
-    *keys = scenario(scenario_args);
-    EXPECT_EQ(m.stop(), 0) << m.errors();
-    return m.records();
+  static std::vector<json> watch(const std::vector<std::string>& scenario_args,
+                                 std::map<std::string, long>* keys,
+                                 std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"--backend", "bpf"});
+    auto w = e2e::watch(extra, scenario_args);
+    *keys = std::move(w.keys);
+    return std::move(w.records);
   }
 };
 
@@ -132,6 +129,23 @@ TEST_F(Bpf, WorksWithTracefsUnmounted) {
   EXPECT_EQ(of(r, "exit", k.at("child")).at(0)["exit_code"], 3);
 }
 
+// A filesystem's root dentry is never hashed, like an unlinked file's: a process sitting at a
+// mount root must not be reported with a deleted cwd.
+TEST_F(Bpf, CwdAtAMountRootIsNotDeleted) {
+  char here[4096];
+  ASSERT_NE(getcwd(here, sizeof here), nullptr);
+  for (const char* dir : {"/", "/proc"}) {
+    ASSERT_EQ(chdir(dir), 0) << dir;
+    std::map<std::string, long> k;
+    auto r = watch({"fork-exec-exit3"}, &k);
+    ASSERT_EQ(chdir(here), 0);
+    auto execs = of(r, "exec", k.at("child"));
+    ASSERT_EQ(execs.size(), 1u) << dir;
+    EXPECT_EQ(execs[0]["cwd"], dir);
+    EXPECT_EQ(execs[0]["sources"]["cwd"], "kernel");
+  }
+}
+
 TEST_F(Bpf, AutoChoosesBpfAndSaysWhy) {
   Monitor m({"-f", "json"});
   ASSERT_TRUE(m.started()) << m.errors();
@@ -144,26 +158,16 @@ TEST_F(Bpf, AutoChoosesBpfAndSaysWhy) {
 }
 
 TEST_F(Bpf, WithoutPrivilegeBpfFailsClearlyAndAutoFallsBack) {
-  const std::vector<std::string> nobody = {"setpriv", "--reuid=65534", "--regid=65534",
-                                           "--clear-groups", "--inh-caps=-all"};
-  auto as_nobody = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = nobody;
-    argv.insert(argv.end(), {"timeout", "--preserve-status", "-s", "INT", "1", proctrail_path()});
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv);
-  };
-  CommandResult bpf = as_nobody({"--backend", "bpf", "-f", "json", "--priority", "normal"});
+  CommandResult bpf = run_as_nobody({"--backend", "bpf", "-f", "json", "--priority", "normal"});
   EXPECT_EQ(bpf.exit_code, 1);
   EXPECT_EQ(bpf.out, "");
   EXPECT_EQ(std::count(bpf.err.begin(), bpf.err.end(), '\n'), 1) << bpf.err;
   EXPECT_NE(bpf.err.find("needs root"), std::string::npos) << bpf.err;
 
-  utsname u{};
-  uname(&u);
-  int major = 0, minor = 0;
-  sscanf(u.release, "%d.%d", &major, &minor);
-  if (major < 6 || (major == 6 && minor < 6)) return;  // no unprivileged proc connector either
-  CommandResult autob = as_nobody({"-f", "json", "--priority", "normal"});
+  if (!kernel_at_least(6, 6)) {
+    GTEST_SKIP() << "the fallback half needs Linux 6.6 (unprivileged proc connector listeners)";
+  }
+  CommandResult autob = run_as_nobody({"-f", "json", "--priority", "normal"});
   EXPECT_EQ(autob.exit_code, 0) << autob.err;
   auto first = json::parse(autob.out.substr(0, autob.out.find('\n')));
   EXPECT_EQ(first["backend"], "netlink");

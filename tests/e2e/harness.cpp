@@ -1,12 +1,15 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -187,6 +190,43 @@ std::map<std::string, long> scenario(const std::vector<std::string>& args) {
     if (eq != std::string::npos) keys[line.substr(0, eq)] = std::stol(line.substr(eq + 1));
   }
   return keys;
+}
+
+Watched watch(const std::vector<std::string>& monitor_opts,
+              const std::vector<std::string>& scenario_args) {
+  std::vector<std::string> opts = {"-f", "json"};
+  opts.insert(opts.end(), monitor_opts.begin(), monitor_opts.end());
+  Monitor m(opts);
+  EXPECT_TRUE(m.started()) << m.errors();
+  Watched w;
+  w.keys = scenario(scenario_args);
+  EXPECT_EQ(m.stop(), 0) << m.errors();
+  w.records = m.records();
+  return w;
+}
+
+CommandResult run_as_nobody(const std::vector<std::string>& proctrail_args) {
+  std::vector<std::string> argv = {"setpriv",
+                                   "--reuid=65534",
+                                   "--regid=65534",
+                                   "--clear-groups",
+                                   "--inh-caps=-all",
+                                   "timeout",
+                                   "--preserve-status",
+                                   "-s",
+                                   "INT",
+                                   "1",
+                                   proctrail_path()};
+  argv.insert(argv.end(), proctrail_args.begin(), proctrail_args.end());
+  return run(argv);
+}
+
+bool kernel_at_least(int major, int minor) {
+  utsname u{};
+  if (uname(&u) != 0) return false;
+  int ma = 0, mi = 0;
+  if (sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
 }
 
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,

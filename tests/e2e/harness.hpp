@@ -49,6 +49,21 @@ std::map<std::string, long> scenario(const std::vector<std::string>& args);
 std::string proctrail_path();
 std::string scenario_path();
 
+// A scenario run under `proctrail -f json monitor_opts...`: the scenario's keys and the
+// monitor's records. Fails the test (without stopping it) when the monitor misbehaves.
+struct Watched {
+  std::map<std::string, long> keys;
+  std::vector<nlohmann::json> records;
+};
+Watched watch(const std::vector<std::string>& monitor_opts,
+              const std::vector<std::string>& scenario_args);
+
+// proctrail run for a second as user nobody without capabilities, then stopped by SIGINT.
+CommandResult run_as_nobody(const std::vector<std::string>& proctrail_args);
+
+// Whether the running kernel is at least major.minor.
+bool kernel_at_least(int major, int minor);
+
 // Records of a type about a pid.
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
                                long pid);

@@ -26,13 +26,9 @@ class Scenarios : public ::testing::TestWithParam<std::string> {
   // Runs a scenario under a monitor and returns (scenario keys, records).
   std::pair<std::map<std::string, long>, std::vector<json>> watch(
       const std::vector<std::string>& args, std::vector<std::string> extra = {}) {
-    std::vector<std::string> opts = {"-f", "json", "--backend", GetParam()};
-    opts.insert(opts.end(), extra.begin(), extra.end());
-    Monitor m(opts);
-    EXPECT_TRUE(m.started()) << m.errors();
-    auto keys = scenario(args);
-    EXPECT_EQ(m.stop(), 0) << m.errors();
-    return {keys, m.records()};
+    extra.insert(extra.begin(), {"--backend", GetParam()});
+    auto w = e2e::watch(extra, args);
+    return {std::move(w.keys), std::move(w.records)};
   }
 };
 

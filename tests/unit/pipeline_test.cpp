@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -80,7 +81,13 @@ std::string run(std::deque<ScriptedSource::Step> steps, OutputFormat format) {
   ScriptedSource source(std::move(steps), stop);
   EnricherOptions eo;
   eo.read_proc = false;
-  eo.proc_root = std::filesystem::temp_directory_path().string();  // no processes to seed
+  // An empty directory: no processes to seed or to find at a resync.
+  static const std::string empty_proc = [] {
+    std::string t = std::filesystem::temp_directory_path().string() + "/proctrail-empty-XXXXXX";
+    const char* made = mkdtemp(t.data());
+    return std::string(made ? made : "/nonexistent-proctrail-test-dir");
+  }();
+  eo.proc_root = empty_proc;
   auto enricher = Enricher::create(eo);
   EXPECT_TRUE(enricher.ok());
   auto formatter = make_formatter(format, TextOptions{true});

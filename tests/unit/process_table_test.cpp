@@ -88,6 +88,26 @@ TEST(ProcessTable, ReusedPidNeverInheritsTheOldProcessData) {
   EXPECT_EQ(h.table.live_start_ns(30), std::nullopt);
 }
 
+TEST(ProcessTable, AnExecWithoutItsForkDoesNotMakeUpAStartTime) {
+  Harness h;
+  h.exec(5000, 60, {"a"}, "a");  // its fork was lost: the exec's time is not its start
+  EXPECT_EQ(h.table.live_start_ns(60), std::nullopt);
+  auto d = h.exit(6000, 60);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->duration_ns, std::nullopt);
+
+  ExecDetails known;
+  known.argv_source = ArgvSource::Kernel;
+  known.start_boottime_ns = 4000;
+  known.set_source(Field::StartTime, FieldSource::Kernel);
+  h.table.on_exec(ev(5000, 61, 61, ExecData{}), &known, 4000);
+  EXPECT_EQ(h.table.live_start_ns(61), 4000u);
+  auto d2 = h.exit(6000, 61);
+  ASSERT_NE(d2, nullptr);
+  EXPECT_EQ(d2->duration_ns, 2000u);
+  EXPECT_FALSE(d2->duration_approximate);
+}
+
 TEST(ProcessTable, LateEventsFindTheTombstone) {
   Harness h;
   h.fork(100, 1, 40);
