@@ -246,6 +246,9 @@ def trial(name, tool, workload, args, paths, work, n):
             deadline = time.time() + 15
             while time.time() < deadline and os.path.getsize(out_path) == 0:
                 time.sleep(0.01)
+            if os.path.getsize(out_path) == 0:
+                proc.kill()
+                sys.exit(f"exec_storm: {name} printed nothing within 15 s of starting")
         else:
             time.sleep(tool["ready"])
         if proc.poll() is not None:
@@ -260,6 +263,8 @@ def trial(name, tool, workload, args, paths, work, n):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if execs == 0:
+        sys.exit(f"exec_storm: the spawner ran no execs during {name}'s trial")
     text_out = open(out_path, errors="replace").read()
     text_err = open(err_path, errors="replace").read()
     verdict = judge(pids, binary, tool["parse"](text_out, text_err))
@@ -340,8 +345,10 @@ def merge(tools, name, v):
                            rates=[v["rate"]])
         return
     t = tools[name]
-    for k in ("execs", "right", "unavailable", "wrong", "missing"):
-        t[k] += v[k]
+    for k in ("execs", "right", "unavailable", "wrong", "missing", "lost_counted",
+              "overflow_reports"):
+        if k in v:
+            t[k] = t.get(k, 0) + v[k]
     t["cpu_us"] += v["cpu_us_per_exec"] * v["execs"]
     t["cpu_us_per_exec"] = t["cpu_us"] / t["execs"]
     t["slowdowns"].append(v["slowdown_pct"])

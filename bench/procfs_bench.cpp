@@ -39,7 +39,10 @@ void BM_ReadExec(benchmark::State& state) {
   for (auto _ : state) {
     ExecDetails d;
     reader->read_exec(pid, expected, d);
-    if (d.argv_source != ArgvSource::Procfs) state.SkipWithError("read failed");
+    if (d.argv_source != ArgvSource::Procfs) {
+      state.SkipWithError("read failed");
+      break;
+    }
     benchmark::DoNotOptimize(d);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));

@@ -65,15 +65,18 @@ cp tests/fuzz/corpus/decode/* "$corpus/decode/"
 fuzz() {
   local name=$1 seconds=$2
   shift 2
+  # A failing input is kept in the build folder (the corpus folder goes at exit).
   if ! (cd "$corpus" && "$build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" \
-      -print_final_stats=1 "$@" >"$corpus/$name.log" 2>&1); then
+      -artifact_prefix="$build-fuzz/$name-" -print_final_stats=1 "$@" \
+      >"$corpus/$name.log" 2>&1); then
     tail -n 40 "$corpus/$name.log" >&2
-    die "$name found a failing input (see above)"
+    die "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
   fi
   say "$name: $(grep -E '^stat::number_of_executed_units' "$corpus/$name.log" | awk '{print $2}') inputs, no failure"
 }
 mkdir -p "$corpus/bpf"
 fuzz fuzz_decode "$fuzz_seconds" -max_len=256 "$corpus/decode"
-fuzz fuzz_procfs "$((fuzz_seconds / 2))" "$corpus/procfs"
-fuzz fuzz_bpf_record "$((fuzz_seconds / 2))" -max_len=1024 "$corpus/bpf"
+# Half as long, but never 0 (which libFuzzer takes as "no limit").
+fuzz fuzz_procfs "$(((fuzz_seconds + 1) / 2))" "$corpus/procfs"
+fuzz fuzz_bpf_record "$(((fuzz_seconds + 1) / 2))" -max_len=1024 "$corpus/bpf"
 say "all tests passed"
