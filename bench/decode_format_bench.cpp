@@ -32,7 +32,7 @@ std::vector<std::vector<std::byte>> storm_messages() {
     v.push_back(cn_proc::encode_event(x, seq++));
     Event e = x;
     e.ts_ns += 1000;
-    e.data = ExitData{static_cast<uint32_t>(i % 3) << 8, 17, 1000, 1000, nullptr};
+    e.data = ExitData{static_cast<uint32_t>(i % 3) << 8, 17, 1000, 1000, {}, {}, {}};
     v.push_back(cn_proc::encode_event(e, seq++));
   }
   return v;

@@ -34,6 +34,24 @@ struct {
   __type(value, __u64);
 } drops SEC(".maps");
 
+/* Processes whose end was reported. Two threads that exit at once can both find the
+ * process's live count at zero; the first to claim the process reports its end. Keyed by
+ * (tgid, start time of the process) so a reused pid is a new key; LRU, so it never fills. */
+struct process_key {
+  __s32 tgid;
+  __u32 pad;
+  __u64 start_ns;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct process_key);
+  __type(value, __u8);
+} ended SEC(".maps");
+
+/* kernel/sched/signal.h: the process is exiting as a group (exit_group, a fatal signal). */
+#define PT_SIGNAL_GROUP_EXIT 0x00000004
+
 /* Room to build an exec record, one per CPU (an array: too big for a per-CPU map). The
  * tracepoint runs with preemption off, so a CPU's slot has one user at a time. */
 struct scratch {
@@ -211,9 +229,30 @@ int BPF_PROG(on_exit, struct task_struct* p) {
   fill_header(&r->h, PT_EXIT, p);
   r->exit_code = BPF_CORE_READ(p, exit_code);
   r->exit_signal = BPF_CORE_READ(p, exit_signal);
+  r->flags = 0;
+  r->process_status = 0;
+  /* do_exit() has already taken this thread off the process's live count. At zero the
+   * process is over, whichever of its threads this is: a main thread that called
+   * pthread_exit leaves the process to the others, and a thread that calls execve takes
+   * the main thread's place. */
+  struct signal_struct* sig = BPF_CORE_READ(p, signal);
+  if (BPF_CORE_READ(sig, live.counter) == 0) {
+    struct task_struct* leader = BPF_CORE_READ(p, group_leader);
+    struct process_key key = {.tgid = r->h.pid, .start_ns = BPF_CORE_READ(leader, start_time)};
+    __u8 one = 1;
+    if (bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0) {
+      r->flags |= PT_EXIT_PROCESS_ENDED;
+      /* What wait(2) will report: the group's code after a group exit, else the main
+       * thread's own. */
+      r->process_status = (BPF_CORE_READ(sig, flags) & PT_SIGNAL_GROUP_EXIT)
+                              ? BPF_CORE_READ(sig, group_exit_code)
+                              : BPF_CORE_READ(leader, exit_code);
+    }
+  }
   /* A thread has no parent of its own: 0, as the proc connector says (it has already
-   * released a thread by the time it reports the exit). */
-  if (r->h.pid == r->h.tid) {
+   * released a thread by the time it reports the exit). The process's end names its
+   * parent, whichever thread was last: threads share the main thread's parent. */
+  if (r->h.pid == r->h.tid || (r->flags & PT_EXIT_PROCESS_ENDED)) {
     struct task_struct* parent = BPF_CORE_READ(p, real_parent);
     r->parent_pid = BPF_CORE_READ(parent, tgid);
     r->parent_tid = BPF_CORE_READ(parent, pid);
@@ -236,6 +275,8 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   }
   struct pt_exec* e = &s->exec;
   fill_header(&e->h, PT_EXEC, p);
+  e->exec_tid = old_pid;
+  e->reserved = 0;
   e->ppid = BPF_CORE_READ(p, real_parent, tgid);
   const struct cred* cred = BPF_CORE_READ(p, cred);
   e->uid = BPF_CORE_READ(cred, uid.val);

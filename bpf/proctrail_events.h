@@ -63,11 +63,18 @@ struct pt_fork {
   pt_s32 child_pid, child_tid;
 };
 
+/* pt_exit.flags */
+enum pt_exit_flags {
+  PT_EXIT_PROCESS_ENDED = 1u << 0, /* the last thread of its process: the process is gone */
+};
+
 struct pt_exit {
   struct pt_header h;
-  pt_u32 exit_code; /* task->exit_code: wait(2) status */
+  pt_u32 exit_code; /* this thread's task->exit_code: wait(2) status */
   pt_s32 exit_signal;
   pt_s32 parent_pid, parent_tid;
+  pt_u32 process_status; /* with PT_EXIT_PROCESS_ENDED: what the parent's wait(2) sees */
+  pt_u32 flags;          /* enum pt_exit_flags */
 };
 
 struct pt_exec {
@@ -82,6 +89,8 @@ struct pt_exec {
   pt_u16 filename_len, exe_len, cwd_len; /* NUL included; 0: absent */
   pt_u16 flags;                          /* enum pt_exec_flags */
   char comm[PT_COMM_LEN];
+  pt_s32 exec_tid; /* the thread that called execve (its tid before it took the pid) */
+  pt_u32 reserved;
   /* char data[]: args, filename, exe, cwd */
 };
 

@@ -16,6 +16,8 @@
 
 namespace proctrail {
 
+struct Event;
+
 // Order matters: it is the index of the matching alternative in EventData.
 enum class EventType : uint8_t {
   Ack,       // the kernel's answer to a (un)subscribe request
@@ -112,6 +114,9 @@ struct ExecDetails {
   std::optional<std::string> exe;       // resolved executable
   std::optional<std::string> cwd;
   std::optional<int32_t> ppid;
+  // The thread that called execve, when it was not the main thread: the kernel gives it the
+  // process's pid, and the tid it had is not seen again.
+  std::optional<int32_t> exec_tid;
   std::optional<Credentials> creds;
   std::optional<std::string> user;  // name of creds->uid, filled by the output stage
   std::optional<std::string> comm;
@@ -162,17 +167,37 @@ struct CoredumpData {
 // The command of an exiting process and how long it lived, from the process table.
 struct ExitDetails {
   std::optional<std::string> comm;
-  std::vector<std::string> argv;  // argv of its last exec, when known
+  // The program the process ran: its last exec, or for a child that never exec'd, the one it
+  // was forked from. Shared with that exec's event, so the verdict the output stage reaches on
+  // the exec's /proc read holds here too: an argv withdrawn there is not shown here either.
+  std::shared_ptr<const ExecDetails> image;
   std::optional<uint64_t> duration_ns;
   bool duration_approximate = false;  // start known only to /proc's 10 ms clock ticks
+
+  // The command line to show: the image's, while its argv is available; else empty.
+  [[nodiscard]] const std::vector<std::string>& argv() const;
+  [[nodiscard]] bool argv_truncated() const;
 };
 
 struct ExitData {
-  uint32_t raw_status = 0;  // task->exit_code: wait(2) status layout
+  uint32_t raw_status = 0;  // this thread's task->exit_code: wait(2) status layout
   int32_t exit_signal = 0;  // signal for the parent: SIGCHLD (17) usually, -1 for threads
   int32_t parent_pid = 0;
   int32_t parent_tid = 0;
+  // Whether the process ended with this thread, its last one. A process whose main thread
+  // exits first lives on; one that calls execve from another thread loses its main thread
+  // too. eBPF reads this from the kernel; otherwise the process table decides from the
+  // threads it has seen. Unset (no table, e.g. the seed format): the main thread's exit.
+  std::optional<bool> process_ended;
+  // The process's status as its parent's wait(2) sees it, when process_ended: the group exit
+  // code when the process exited as a group (exit_group, a fatal signal), else the main
+  // thread's own code. Unset: raw_status is the best there is.
+  std::optional<uint32_t> process_status;
   std::shared_ptr<const ExitDetails> details;
+
+  [[nodiscard]] bool ends_process(const Event& e) const;
+  // The status to report: the process's when this exit ends it, else the thread's own.
+  [[nodiscard]] uint32_t status(const Event& e) const;
 };
 
 struct UnknownData {

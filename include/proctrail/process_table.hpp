@@ -7,7 +7,9 @@
 //  - an exited process stays as a tombstone for a while (late or reordered events still find
 //    its command), then leaves; the table's size is bounded by the live processes plus the
 //    tombstones of the last `tombstone_ttl_ns`, capped at `max_tombstones`;
-//  - threads are not entries: the kernel's fork and exit fields tell them apart.
+//  - threads are not entries, but each entry knows its live threads, so that a process ends
+//    with its last thread: not when its main thread calls pthread_exit first, nor when
+//    another thread's execve takes the main thread's place.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +30,13 @@ struct ProcessEntry {
   uint64_t start_ns = 0;       // CLOCK_MONOTONIC
   bool start_precise = false;  // from a kernel timestamp, not /proc's clock ticks
   std::string comm;
-  // argv of the latest exec, shared with the entry of any child forked before the next exec.
-  std::shared_ptr<const std::vector<std::string>> argv;
+  // The latest exec, shared with the entry of any child forked before the next exec. Only
+  // the output stage reads it after the exec is queued (its verdict may withdraw the argv).
+  std::shared_ptr<const ExecDetails> image;
+  // Thread ids known to be alive, main thread included, when threads_known (else the main
+  // thread's exit ends the process, as the kernel's fields suggest).
+  std::vector<int32_t> threads;
+  bool threads_known = false;
   bool exited = false;
   uint64_t exit_ns = 0;
 };
@@ -43,18 +50,21 @@ class ProcessTable {
  public:
   explicit ProcessTable(ProcessTableOptions options = {}) : options_(options) {}
 
-  // Records a new process (not a thread). The child inherits the parent's command until it
-  // execs.
+  // Records a new process, or a new thread of a known one. A child process inherits the
+  // parent's command until it execs.
   void on_fork(const Event& e, const ForkData& fork);
   // Records an exec's command. Creates the entry if the fork was missed, with start_ns (on
   // CLOCK_MONOTONIC) as its start time when the caller knows it, else none: the exec's own
   // time is not the process's start, and would make a later exec look like a reused pid.
-  void on_exec(const Event& e, const ExecDetails* details,
-               std::optional<uint64_t> start_ns = std::nullopt);
+  // Returns the thread that called execve when the table can tell it was not the main
+  // thread (execve leaves the process with that one thread, under the process's pid).
+  std::optional<int32_t> on_exec(const Event& e, std::shared_ptr<const ExecDetails> details,
+                                 std::optional<uint64_t> start_ns = std::nullopt);
   void on_comm(const Event& e, const CommData& comm);
-  // A process (thread group leader) exit: the entry becomes a tombstone. Returns the exiting
-  // process's command and lifetime; null for thread exits and unknown processes.
-  std::shared_ptr<const ExitDetails> on_exit(const Event& e);
+  // A thread's exit. Decides whether it ended the process (unless the source already said),
+  // and if so sets the process's status and its command and lifetime, and the entry becomes
+  // a tombstone.
+  void on_exit(const Event& e, ExitData& exit);
 
   // Adds a process seen in /proc (table seeding and resync). Entries already known keep their
   // precise data when the start time matches.

@@ -21,6 +21,7 @@ struct Stat {
   char state = '?';  // R, S, D, Z, X, ...
   int32_t ppid = 0;
   uint32_t flags = 0;        // field 9: PF_* task flags
+  uint32_t num_threads = 0;  // field 20
   uint64_t start_ticks = 0;  // field 22: start time after boot (CLOCK_BOOTTIME) in clock ticks
   ImageIdentity image;       // fields 48-51; zero when hidden (no ptrace access) or no mm
 
@@ -88,10 +89,12 @@ class ProcReader {
   // now belongs to another process yields no data at all.
   void read_exec(int32_t pid, const ExpectedProcess& expected, ExecDetails& out);
 
-  // stat and cmdline of a running process, for seeding the process table.
+  // stat, cmdline and threads of a running process, for seeding the process table.
   struct Snapshot {
     Stat stat;
     std::vector<std::string> argv;
+    bool argv_truncated = false;
+    std::vector<int32_t> tids;  // empty when they could not be listed
   };
   Result<Snapshot> read_snapshot(int32_t pid);
 
@@ -107,6 +110,8 @@ class ProcReader {
   // left unread. Returns the error of open or read.
   Status read_file(int dir, const char* name, size_t limit, bool* more = nullptr);
   Result<std::string> read_link(int dir, const char* name);
+  // The numeric entries of the directory name below dir.
+  Result<std::vector<int32_t>> list_numbers(int dir, const char* name);
 
   UniqueFd root_;
   ReadOptions options_;

@@ -30,8 +30,14 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
     p.start_precise = false;
     p.comm = std::move(snap->stat.comm);
     if (!snap->argv.empty()) {
-      p.argv = std::make_shared<const std::vector<std::string>>(std::move(snap->argv));
+      auto image = std::make_shared<ExecDetails>();
+      image->argv_source = ArgvSource::Procfs;
+      image->argv = std::move(snap->argv);
+      image->argv_truncated = snap->argv_truncated;
+      p.image = std::move(image);
     }
+    p.threads = std::move(snap->tids);
+    p.threads_known = !p.threads.empty();
     out.push_back(std::move(p));
   }
   return out;
@@ -60,11 +66,9 @@ void Enricher::process(Event& e, const ClockSync& clock) {
     case EventType::Comm:
       table_.on_comm(e, std::get<CommData>(e.data));
       break;
-    case EventType::Exit: {
-      auto& x = std::get<ExitData>(e.data);
-      x.details = table_.on_exit(e);
+    case EventType::Exit:
+      table_.on_exit(e, std::get<ExitData>(e.data));
       break;
-    }
     case EventType::Exec: {
       auto& x = std::get<ExecData>(e.data);
       if (!x.details) x.details = std::make_shared<ExecDetails>();
@@ -77,7 +81,8 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       check_identity(e, d, clock);
       std::optional<uint64_t> start;
       if (d.start_boottime_ns) start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
-      table_.on_exec(e, &d, start);
+      auto caller = table_.on_exec(e, x.details, start);
+      if (caller && !d.exec_tid) d.exec_tid = caller;
       if (options_.ancestry) {
         d.ancestry = table_.ancestry(e.pid);
         d.set_source(Field::Ancestry, FieldSource::Table);

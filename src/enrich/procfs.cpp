@@ -90,6 +90,7 @@ Result<Stat> parse_stat(std::string_view text) {
   st.state = f[0][0];
   if (!parse_number(f[1], st.ppid)) return make_error("stat: bad ppid field");
   if (!parse_number(f[6], st.flags)) return make_error("stat: bad flags field");
+  if (!parse_number(f[17], st.num_threads)) return make_error("stat: bad num_threads field");
   if (!parse_number(f[19], st.start_ticks)) return make_error("stat: bad starttime field");
   if (f.size() >= 49) {
     bool ok = parse_number(f[45], st.image.arg_start) && parse_number(f[46], st.image.arg_end) &&
@@ -383,6 +384,19 @@ void ProcReader::read_exec(int32_t pid, const ExpectedProcess& expected, ExecDet
   }
   if (exe) set(Field::Exe, d.exe, std::move(*exe));
   if (cwd) set(Field::Cwd, d.cwd, std::move(*cwd));
+  // A field asked for and refused while the process was still there is said, not dropped:
+  // exe and cwd of another user's process need CAP_SYS_PTRACE (or root).
+  std::string refused;
+  for (auto [name, result] : {std::pair{"exe", &exe}, std::pair{"cwd", &cwd}}) {
+    const int err = result->ok() ? 0 : result->error().code;
+    if (err == EACCES || err == EPERM) refused += refused.empty() ? name : std::string(", ") + name;
+  }
+  if (!refused.empty()) {
+    if (!note.empty()) note += "; ";
+    note += refused +
+            " not readable: permission denied (another user's process; proctrail needs "
+            "CAP_SYS_PTRACE or root for these)";
+  }
   if (cgroup) {
     d.container = container_from_cgroup(*cgroup);
     d.cgroup = std::move(*cgroup);
@@ -413,27 +427,38 @@ Result<ProcReader::Snapshot> ProcReader::read_snapshot(int32_t pid) {
   auto stat = parse_stat(buf_);
   if (!stat) return stat.error();
   s.stat = std::move(*stat);
-  if (read_file(dir->get(), "cmdline", options_.max_argv_bytes)) s.argv = split_nul(buf_);
+  if (read_file(dir->get(), "cmdline", options_.max_argv_bytes, &s.argv_truncated)) {
+    s.argv = split_nul(buf_);
+  }
+  if (s.stat.num_threads <= 1) {
+    s.tids = {pid};  // the common case costs no directory listing
+  } else if (auto tids = list_numbers(dir->get(), "task")) {
+    s.tids = std::move(*tids);
+  }
   return s;
 }
 
-Result<std::vector<int32_t>> ProcReader::list_pids() {
-  int fd = openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return system_error("open /proc");
+Result<std::vector<int32_t>> ProcReader::list_numbers(int dir, const char* name) {
+  int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return system_error(std::string("open ") + name);
   DIR* d = fdopendir(fd);
   if (!d) {
     int err = errno;
     ::close(fd);
-    return system_error("read /proc", err);
+    return system_error(std::string("read ") + name, err);
   }
-  std::vector<int32_t> pids;
+  std::vector<int32_t> numbers;
   while (dirent* e = readdir(d)) {
-    int32_t pid = 0;
-    std::string_view name(e->d_name);
-    if (parse_number(name, pid) && pid > 0) pids.push_back(pid);
+    int32_t n = 0;
+    std::string_view entry(e->d_name);
+    if (parse_number(entry, n) && n > 0) numbers.push_back(n);
   }
   closedir(d);
-  return pids;
+  return numbers;
+}
+
+Result<std::vector<int32_t>> ProcReader::list_pids() {
+  return list_numbers(root_.get(), ".");
 }
 
 }  // namespace proctrail::procfs

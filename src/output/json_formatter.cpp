@@ -110,6 +110,7 @@ void write_exec(JsonWriter& w, const ExecDetails& d) {
   if (d.exe) w.str("exe", *d.exe);
   if (d.cwd) w.str("cwd", *d.cwd);
   if (d.ppid) w.num("ppid", *d.ppid);
+  if (d.exec_tid) w.num("exec_tid", *d.exec_tid);
   if (d.creds) {
     w.num("uid", d.creds->uid);
     w.num("euid", d.creds->euid);
@@ -200,21 +201,26 @@ class JsonFormatter final : public Formatter {
             w.num("parent_pid", d.parent_pid);
             w.num("parent_tid", d.parent_tid);
           } else if constexpr (std::is_same_v<T, ExitData>) {
-            ExitStatus s = decode_exit_status(d.raw_status);
+            const uint32_t status = d.status(e);
+            ExitStatus s = decode_exit_status(status);
             if (s.exited) {
               w.num("exit_code", s.code);
             } else {
               w.word("signal", signal_name(s.signal));
             }
             w.boolean("core_dumped", s.core_dumped);
-            w.num("raw_exit_code", d.raw_status);
+            w.num("raw_exit_code", status);
+            if (status != d.raw_status) w.num("thread_raw_exit_code", d.raw_status);
             w.num("exit_signal", d.exit_signal);
             w.num("parent_pid", d.parent_pid);
             w.num("parent_tid", d.parent_tid);
-            w.boolean("thread", e.pid != e.tid);
+            w.boolean("thread", !d.ends_process(e));
             if (d.details) {
               if (d.details->comm) w.str("comm", *d.details->comm);
-              if (!d.details->argv.empty()) w.strings("argv", d.details->argv);
+              if (const auto& argv = d.details->argv(); !argv.empty()) {
+                w.strings("argv", argv);
+                w.boolean("argv_truncated", d.details->argv_truncated());
+              }
               if (d.details->duration_ns) {
                 w.num("duration_ns", *d.details->duration_ns);
                 w.boolean("duration_approximate", d.details->duration_approximate);

@@ -108,6 +108,10 @@ class TextFormatter final : public Formatter {
       add("ppid=");
       fmt::format_to(std::back_inserter(meta), "{}", *d.ppid);
     }
+    if (d.exec_tid) {
+      add("from-thread=");
+      fmt::format_to(std::back_inserter(meta), "{}", *d.exec_tid);
+    }
     if (d.creds) {
       add("uid=");
       fmt::format_to(std::back_inserter(meta), "{}", d.creds->uid);
@@ -210,17 +214,19 @@ class TextFormatter final : public Formatter {
             thread_prefix(e, out);
             fmt::format_to(it, "dumping core (parent {})", d.parent_pid);
           } else if constexpr (std::is_same_v<T, ExitData>) {
-            thread_prefix(e, out);
-            if (d.details && e.pid == e.tid) {
-              if (!d.details->argv.empty()) {
-                append_command(out, d.details->argv);
+            const bool ends = d.ends_process(e);
+            if (!ends) fmt::format_to(it, "thread {} ", e.tid);
+            if (d.details && ends) {
+              if (const auto& argv = d.details->argv(); !argv.empty()) {
+                append_command(out, argv);
+                if (d.details->argv_truncated()) out += " <truncated>";
                 out += "  ";
               } else if (d.details->comm) {
                 append_shell_word(out, *d.details->comm);
                 out += "  ";
               }
             }
-            append_exit_status(out, d.raw_status);
+            append_exit_status(out, d.status(e));
             if (d.details && d.details->duration_ns) {
               out += d.details->duration_approximate ? "  after ~" : "  after ";
               out += human_duration(*d.details->duration_ns);

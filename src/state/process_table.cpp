@@ -1,27 +1,51 @@
 #include "proctrail/process_table.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace proctrail {
 
+namespace {
+
+bool remove_thread(std::vector<int32_t>& threads, int32_t tid) {
+  auto it = std::find(threads.begin(), threads.end(), tid);
+  if (it == threads.end()) return false;
+  *it = threads.back();
+  threads.pop_back();
+  return true;
+}
+
+}  // namespace
+
 void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
-  if (fork.is_thread()) return;
+  if (fork.is_thread()) {
+    auto it = entries_.find(fork.child_pid);
+    if (it == entries_.end() || it->second.exited || !it->second.threads_known) return;
+    auto& threads = it->second.threads;
+    if (std::find(threads.begin(), threads.end(), fork.child_tid) == threads.end()) {
+      threads.push_back(fork.child_tid);
+    }
+    return;
+  }
   ProcessEntry child;
   child.pid = fork.child_pid;
   child.ppid = fork.parent_pid;
   child.start_ns = e.ts_ns;
   child.start_precise = true;
+  child.threads = {fork.child_tid};
+  child.threads_known = true;
   if (auto it = entries_.find(fork.parent_pid); it != entries_.end()) {
     child.comm = it->second.comm;
-    child.argv = it->second.argv;
+    child.image = it->second.image;
   }
   auto [it, inserted] = entries_.try_emplace(child.pid);
   if (!inserted && it->second.exited) --tombstone_count_;  // a reused pid replaces a tombstone
   it->second = std::move(child);
 }
 
-void ProcessTable::on_exec(const Event& e, const ExecDetails* details,
-                           std::optional<uint64_t> start_ns) {
+std::optional<int32_t> ProcessTable::on_exec(const Event& e,
+                                             std::shared_ptr<const ExecDetails> details,
+                                             std::optional<uint64_t> start_ns) {
   auto [it, inserted] = entries_.try_emplace(e.pid);
   ProcessEntry& p = it->second;
   if (inserted) {
@@ -31,16 +55,21 @@ void ProcessTable::on_exec(const Event& e, const ExecDetails* details,
     p.start_precise =
         start_ns && details && details->source(Field::StartTime) == FieldSource::Kernel;
   } else if (p.exited) {
-    return;  // a late exec of a process that has already exited changes nothing
+    return std::nullopt;  // a late exec of a process that has already exited changes nothing
   }
-  if (!details) return;
-  if (details->ppid && inserted) p.ppid = *details->ppid;
-  if (details->comm) p.comm = *details->comm;
-  if (details->argv_source != ArgvSource::Unavailable) {
-    p.argv = std::make_shared<const std::vector<std::string>>(details->argv);
-  } else {
-    p.argv.reset();  // the old image's command is no longer this process's
+  // execve ends every other thread and gives the caller the process's pid. When the table
+  // knows the threads and one other than the main thread is left, that one called it.
+  std::optional<int32_t> caller;
+  if (p.threads_known && p.threads.size() == 1 && p.threads[0] != e.pid) caller = p.threads[0];
+  p.threads = {e.pid};
+  p.threads_known = true;
+  if (details) {
+    if (details->ppid && inserted) p.ppid = *details->ppid;
+    if (details->comm) p.comm = *details->comm;
   }
+  // The old image's command is no longer this process's, even when the new one is unknown.
+  p.image = std::move(details);
+  return caller;
 }
 
 void ProcessTable::on_comm(const Event& e, const CommData& comm) {
@@ -53,24 +82,46 @@ void ProcessTable::on_comm(const Event& e, const CommData& comm) {
 void ProcessTable::bury(ProcessEntry& entry, uint64_t ts) {
   entry.exited = true;
   entry.exit_ns = ts;
+  entry.threads.clear();
   buried_.emplace_back(ts, entry.pid);
   ++tombstone_count_;
 }
 
-std::shared_ptr<const ExitDetails> ProcessTable::on_exit(const Event& e) {
-  if (e.pid != e.tid) return nullptr;
+void ProcessTable::on_exit(const Event& e, ExitData& x) {
   auto it = entries_.find(e.pid);
-  if (it == entries_.end() || it->second.exited) return nullptr;
-  ProcessEntry& p = it->second;
-  auto details = std::make_shared<ExitDetails>();
-  if (!p.comm.empty()) details->comm = p.comm;
-  if (p.argv) details->argv = *p.argv;
-  if (e.ts_ns >= p.start_ns && p.start_ns != 0) {
-    details->duration_ns = e.ts_ns - p.start_ns;
-    details->duration_approximate = !p.start_precise;
+  ProcessEntry* p = it == entries_.end() || it->second.exited ? nullptr : &it->second;
+  // exec from a non-main thread ends the old main thread; the kernel makes it a thread first
+  // (exit signal -1) and its exit may be reported after the exec. A main thread that ends a
+  // process keeps the exit signal its parent asked for.
+  const bool demoted_leader = e.pid == e.tid && x.exit_signal == -1;
+  bool ended;
+  if (x.process_ended) {
+    ended = *x.process_ended;  // the source knows
+    if (p && p->threads_known && !demoted_leader) remove_thread(p->threads, e.tid);
+  } else if (it != entries_.end() && it->second.exited) {
+    ended = false;  // the process has ended already: a late thread's exit
+  } else if (!p || !p->threads_known) {
+    ended = e.pid == e.tid && !demoted_leader;
+  } else if (demoted_leader) {
+    ended = false;
+  } else {
+    // A thread the table does not know as alive has been accounted for already (an exec
+    // took its place): it cannot end the process.
+    ended = remove_thread(p->threads, e.tid) && p->threads.empty();
   }
-  bury(p, e.ts_ns);
-  return details;
+  x.process_ended = ended;
+  if (!ended) return;
+  if (!x.process_status) x.process_status = x.raw_status;
+  if (!p) return;
+  auto details = std::make_shared<ExitDetails>();
+  if (!p->comm.empty()) details->comm = p->comm;
+  details->image = p->image;
+  if (e.ts_ns >= p->start_ns && p->start_ns != 0) {
+    details->duration_ns = e.ts_ns - p->start_ns;
+    details->duration_approximate = !p->start_precise;
+  }
+  bury(*p, e.ts_ns);
+  x.details = std::move(details);
 }
 
 void ProcessTable::add_scanned(ProcessEntry entry) {

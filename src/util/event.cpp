@@ -100,6 +100,24 @@ bool withdraw_procfs(ExecDetails& d, Withdraw what, std::string_view why) {
   return changed;
 }
 
+const std::vector<std::string>& ExitDetails::argv() const {
+  static const std::vector<std::string> kNone;
+  if (!image || image->argv_source == ArgvSource::Unavailable) return kNone;
+  return image->argv;
+}
+
+bool ExitDetails::argv_truncated() const {
+  return image && image->argv_source != ArgvSource::Unavailable && image->argv_truncated;
+}
+
+bool ExitData::ends_process(const Event& e) const {
+  return process_ended.value_or(e.pid == e.tid);
+}
+
+uint32_t ExitData::status(const Event& e) const {
+  return ends_process(e) && process_status ? *process_status : raw_status;
+}
+
 ExitStatus decode_exit_status(uint32_t raw) {
   ExitStatus s;
   int sig = static_cast<int>(raw & 0x7f);

@@ -113,13 +113,28 @@ TEST(BpfRecord, ForkAndExit) {
   auto e = bpf::decode_record({rf.data(), rf.size()});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(std::get<ForkData>(e->data).child_pid, 11);
-  pt_exit x{{6, PT_EXIT, 0, 11, 11}, 3 << 8, 17, 10, 10};
+  pt_exit x{{6, PT_EXIT, 0, 11, 11}, 3 << 8, 17, 10, 10, 0, 0};
   std::vector<std::byte> rx(sizeof x);
   std::memcpy(rx.data(), &x, sizeof x);
   e = bpf::decode_record({rx.data(), rx.size()});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(std::get<ExitData>(e->data).raw_status, 3u << 8);
   EXPECT_EQ(std::get<ExitData>(e->data).exit_signal, 17);
+  EXPECT_EQ(std::get<ExitData>(e->data).process_ended, false) << "the kernel said: not the last";
+}
+
+// The kernel says which exit ended the process, and with what status for its parent.
+TEST(BpfRecord, ExitThatEndsTheProcessCarriesItsStatus) {
+  pt_exit x{{6, PT_EXIT, 0, 11, 12}, 0, -1, 10, 10, 7 << 8, PT_EXIT_PROCESS_ENDED};
+  std::vector<std::byte> rx(sizeof x);
+  std::memcpy(rx.data(), &x, sizeof x);
+  auto e = bpf::decode_record({rx.data(), rx.size()});
+  ASSERT_TRUE(e.ok());
+  const auto& d = std::get<ExitData>(e->data);
+  EXPECT_EQ(d.process_ended, true);
+  EXPECT_EQ(d.process_status, 7u << 8);
+  EXPECT_TRUE(d.ends_process(*e));
+  EXPECT_EQ(d.status(*e), 7u << 8);
 }
 
 TEST(CgroupPaths, MountPointFromMountinfoWithEscapes) {

@@ -297,7 +297,7 @@ TEST(Encode, EventRoundTripsThroughTheDecoder) {
   e.cpu = 3;
   e.pid = 10;
   e.tid = 11;
-  e.data = ExitData{9, 17, 1, 1, nullptr};
+  e.data = ExitData{9, 17, 1, 1, {}, {}, {}};
   auto bytes = cn_proc::encode_event(e, 5);
   auto r = cn_proc::decode({bytes.data(), bytes.size()});
   ASSERT_TRUE(r.ok());

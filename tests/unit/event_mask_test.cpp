@@ -7,7 +7,7 @@ namespace {
 
 Event exit_event(uint32_t raw) {
   Event e;
-  e.data = ExitData{raw, 17, 1, 1, nullptr};
+  e.data = ExitData{raw, 17, 1, 1, {}, {}, {}};
   return e;
 }
 

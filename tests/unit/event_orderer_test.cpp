@@ -45,6 +45,95 @@ const ExecDetails& details(const Event& e) {
   return *std::get<ExecData>(e.data).details;
 }
 
+// The end of a process, as the process table marks it.
+Event end_at(uint64_t ts, int32_t pid, std::shared_ptr<const ExecDetails> image = nullptr) {
+  ExitData x;
+  x.exit_signal = 17;
+  x.process_ended = true;
+  auto d = std::make_shared<ExitDetails>();
+  d->image = std::move(image);
+  x.details = d;
+  Event e;
+  e.ts_ns = ts;
+  e.pid = pid;
+  e.tid = pid;
+  e.data = std::move(x);
+  return e;
+}
+
+// Issue 11, bug 3: short-lived processes taking turns on one pid, each exec read at once. Every
+// read is its own process's; none may be called "exec'd again" (no process here execs twice).
+TEST(Orderer, ExecsOfOtherProcessesOnAReusedPidDoNotWithdrawARead) {
+  EventOrderer o;
+  constexpr int kProcesses = 300;  // a chain far deeper than any recursion limit
+  for (int i = 0; i < kProcesses; ++i) {
+    const uint64_t t = 1000 * kMs + static_cast<uint64_t>(i) * 3 * kMs;
+    o.push(fork_at(t, 7));
+    Event x = exec_at(t + kMs, 7, t + kMs + 100'000, 0x1000 * (i + 1), "p" + std::to_string(i));
+    std::get<ExecData>(x.data).details->procfs_read->start_ns = t + kMs + 10'000;
+    o.push(std::move(x));
+    o.push(end_at(t + 2 * kMs, 7));
+  }
+  std::vector<Event> out;
+  o.advance(5000 * kMs, out);
+  int execs = 0;
+  for (const Event& e : out) {
+    if (e.type() != EventType::Exec) continue;
+    EXPECT_EQ(details(e).argv_source, ArgvSource::Procfs) << details(e).note;
+    EXPECT_EQ(details(e).argv, std::vector<std::string>{"p" + std::to_string(execs)});
+    ++execs;
+  }
+  EXPECT_EQ(execs, kProcesses);
+  EXPECT_EQ(o.superseded(), 0u);
+}
+
+TEST(Orderer, AReadThatMaySeeTheNextProcessOnThePidIsWithdrawnWithTheTrueReason) {
+  EventOrderer o;
+  // The process exec'd at 100 ms and exited at 101 ms; its read only began at 105 ms, after
+  // pid 7 went to a new process (fork at 103 ms).
+  Event x = exec_at(100 * kMs, 7, 106 * kMs, 0xA000, "not-mine");
+  std::get<ExecData>(x.data).details->procfs_read->start_ns = 105 * kMs;
+  o.push(std::move(x));
+  o.push(end_at(101 * kMs, 7));
+  o.push(fork_at(103 * kMs, 7));
+  o.push(exec_at(104 * kMs, 7, 104 * kMs + 100'000, 0xB000, "next"));
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 4u);
+  const ExecDetails& first = details(out[0]);
+  EXPECT_EQ(first.argv_source, ArgvSource::Unavailable);
+  EXPECT_FALSE(first.cwd.has_value()) << "nothing read from /proc is the process's own";
+  EXPECT_NE(first.note.find("pid was reused"), std::string::npos) << first.note;
+  EXPECT_EQ(details(out[3]).argv, std::vector<std::string>{"next"});
+}
+
+TEST(Orderer, AReadDoneWhileTheProcessLivedIsKeptThoughThePidIsReusedLater) {
+  EventOrderer o;
+  o.push(exec_at(100 * kMs, 7, 101 * kMs, 0xA000, "mine"));
+  o.push(end_at(102 * kMs, 7));
+  o.push(fork_at(103 * kMs, 7));
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(details(out[0]).argv, std::vector<std::string>{"mine"});
+}
+
+// Issue 11, bug 3: the exit record shows the exec's argv only when the exec's read was kept.
+TEST(Orderer, TheExitShowsTheArgvOnlyWhenTheExecKeptIt) {
+  EventOrderer o;
+  Event first = exec_at(100 * kMs, 7, 103 * kMs, 0xB000, "wrong");
+  auto image = std::get<ExecData>(first.data).details;
+  o.push(std::move(first));
+  o.push(exec_at(102 * kMs, 7, 104 * kMs, 0xB000, "second"));  // the first read saw this
+  o.push(end_at(101 * kMs, 8, image));  // a child forked from the first image, exiting
+  std::vector<Event> out;
+  o.advance(300 * kMs, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(details(out[0]).argv_source, ArgvSource::Unavailable);
+  const auto& x = std::get<ExitData>(out[1].data);
+  EXPECT_TRUE(x.details->argv().empty()) << "the exit repeats an argv the exec withdrew";
+}
+
 TEST(Orderer, ReleasesInTimestampOrderUpToTheWatermark) {
   EventOrderer o;
   o.push(fork_at(30, 3));

@@ -109,7 +109,7 @@ TEST(Pipeline, ExitDeliveredBeforeItsExecStillGetsTheExecsCommand) {
   std::deque<ScriptedSource::Step> steps;
   steps.push_back(
       {{exec(1 * kMs, 100, {"bash", "-c", "ls"}), ev(10 * kMs, 100, ForkData{100, 100, 200, 200}),
-        ev(30 * kMs, 200, ExitData{0, 17, 100, 100, nullptr})},
+        ev(30 * kMs, 200, ExitData{0, 17, 100, 100, {}, {}, {}})},
        5 * kMs});
   steps.push_back({{exec(20 * kMs, 200, {"ls", "-l"})}, 100 * kMs});
   std::string out = run(std::move(steps), OutputFormat::Json);
@@ -130,7 +130,7 @@ TEST(Pipeline, GoldenText) {
   steps.push_back(
       {{ev(10 * kMs, 100, ForkData{100, 100, 200, 200}),
         exec(11 * kMs, 200, {"sh", "-c", "echo \x1b[2Jhi"}), ev(12 * kMs, 200, UidData{0, 65534}),
-        ev(15 * kMs, 200, ExitData{2 << 8, 17, 100, 100, nullptr})},
+        ev(15 * kMs, 200, ExitData{2 << 8, 17, 100, 100, {}, {}, {}})},
        50 * kMs});
   std::string out = run(std::move(steps), OutputFormat::Text);
   EXPECT_EQ(
@@ -145,7 +145,7 @@ TEST(Pipeline, GoldenJsonIsOneValidObjectPerLine) {
   std::deque<ScriptedSource::Step> steps;
   steps.push_back(
       {{ev(10 * kMs, 100, ForkData{100, 100, 200, 200}), exec(11 * kMs, 200, {"a\xff", ""}),
-        ev(12 * kMs, 200, ExitData{9, 17, 100, 100, nullptr}),
+        ev(12 * kMs, 200, ExitData{9, 17, 100, 100, {}, {}, {}}),
         ev(13 * kMs, 0, LostData{std::nullopt, "test"})},
        50 * kMs});
   std::string out = run(std::move(steps), OutputFormat::Json);

@@ -22,15 +22,27 @@ struct Harness {
     ForkData f{parent, parent, child, child_tid ? child_tid : child};
     table.on_fork(ev(ts, parent, parent, f), f);
   }
-  void exec(uint64_t ts, int32_t pid, std::vector<std::string> argv, std::string comm) {
-    ExecDetails d;
-    d.argv_source = ArgvSource::Procfs;
-    d.argv = std::move(argv);
-    d.comm = std::move(comm);
-    table.on_exec(ev(ts, pid, pid, ExecData{}), &d);
+  std::optional<int32_t> exec(uint64_t ts, int32_t pid, std::vector<std::string> argv,
+                              std::string comm, bool truncated = false) {
+    auto d = std::make_shared<ExecDetails>();
+    d->argv_source = ArgvSource::Procfs;
+    d->argv = std::move(argv);
+    d->argv_truncated = truncated;
+    d->comm = std::move(comm);
+    return table.on_exec(ev(ts, pid, pid, ExecData{d}), d);
+  }
+  // A thread's exit as the proc connector reports it; the table decides what it ended.
+  ExitData thread_exit(uint64_t ts, int32_t pid, int32_t tid, uint32_t raw = 0,
+                       int32_t exit_signal = 17) {
+    ExitData x;
+    x.raw_status = raw;
+    x.exit_signal = exit_signal;
+    Event e = ev(ts, pid, tid, ExitData{});
+    table.on_exit(e, x);
+    return x;
   }
   std::shared_ptr<const ExitDetails> exit(uint64_t ts, int32_t pid, int32_t tid = 0) {
-    return table.on_exit(ev(ts, pid, tid ? tid : pid, ExitData{}));
+    return thread_exit(ts, pid, tid ? tid : pid, 0, tid && tid != pid ? -1 : 17).details;
   }
 };
 
@@ -42,7 +54,7 @@ TEST(ProcessTable, ForkExecExitGivesCommandAndLifetime) {
   auto d = h.exit(4000, 50);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->comm, "sleep");
-  EXPECT_EQ(d->argv, (std::vector<std::string>{"sleep", "1"}));
+  EXPECT_EQ(d->argv(), (std::vector<std::string>{"sleep", "1"}));
   EXPECT_EQ(d->duration_ns, 3000u);
   EXPECT_FALSE(d->duration_approximate);
 }
@@ -53,7 +65,7 @@ TEST(ProcessTable, ExitBeforeExecReportsTheInheritedCommand) {
   h.fork(200, 10, 11);
   auto d = h.exit(300, 11);
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->argv, (std::vector<std::string>{"bash", "-c", "x"}));
+  EXPECT_EQ(d->argv(), (std::vector<std::string>{"bash", "-c", "x"}));
   EXPECT_EQ(d->comm, "bash");
   EXPECT_EQ(d->duration_ns, 100u);
 }
@@ -80,10 +92,10 @@ TEST(ProcessTable, ReusedPidNeverInheritsTheOldProcessData) {
   ASSERT_NE(p, nullptr);
   EXPECT_FALSE(p->exited);
   EXPECT_EQ(p->start_ns, 300u);
-  EXPECT_EQ(p->argv, nullptr);  // pid 1 had no exec recorded, so nothing is inherited
+  EXPECT_EQ(p->image, nullptr);  // pid 1 had no exec recorded, so nothing is inherited
   auto d = h.exit(400, 30);
   ASSERT_NE(d, nullptr);
-  EXPECT_TRUE(d->argv.empty());
+  EXPECT_TRUE(d->argv().empty());
   EXPECT_EQ(d->duration_ns, 100u);
   EXPECT_EQ(h.table.live_start_ns(30), std::nullopt);
 }
@@ -96,16 +108,106 @@ TEST(ProcessTable, AnExecWithoutItsForkDoesNotMakeUpAStartTime) {
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->duration_ns, std::nullopt);
 
-  ExecDetails known;
-  known.argv_source = ArgvSource::Kernel;
-  known.start_boottime_ns = 4000;
-  known.set_source(Field::StartTime, FieldSource::Kernel);
-  h.table.on_exec(ev(5000, 61, 61, ExecData{}), &known, 4000);
+  auto known = std::make_shared<ExecDetails>();
+  known->argv_source = ArgvSource::Kernel;
+  known->start_boottime_ns = 4000;
+  known->set_source(Field::StartTime, FieldSource::Kernel);
+  h.table.on_exec(ev(5000, 61, 61, ExecData{known}), known, 4000);
   EXPECT_EQ(h.table.live_start_ns(61), 4000u);
   auto d2 = h.exit(6000, 61);
   ASSERT_NE(d2, nullptr);
   EXPECT_EQ(d2->duration_ns, 2000u);
   EXPECT_FALSE(d2->duration_approximate);
+}
+
+// Issue 11, bug 1: a process whose main thread calls pthread_exit lives on in its other
+// threads; it ends, with their status, when the last one does.
+TEST(ProcessTable, MainThreadExitingFirstDoesNotEndTheProcess) {
+  Harness h;
+  h.fork(100, 1, 50);
+  h.exec(150, 50, {"server", "--port", "80"}, "server");
+  h.fork(200, 50, 50, 51);  // a worker thread
+  ExitData main_thread = h.thread_exit(300, 50, 50, 0);
+  EXPECT_EQ(main_thread.process_ended, false);
+  EXPECT_EQ(main_thread.details, nullptr);
+  EXPECT_FALSE(h.table.find(50)->exited);
+
+  ExitData last = h.thread_exit(900, 50, 51, 7 << 8, -1);  // the worker calls exit(7)
+  EXPECT_EQ(last.process_ended, true);
+  EXPECT_EQ(last.process_status, 7u << 8);
+  ASSERT_NE(last.details, nullptr);
+  EXPECT_EQ(last.details->duration_ns, 800u);
+  EXPECT_EQ(last.details->argv(), (std::vector<std::string>{"server", "--port", "80"}));
+  EXPECT_TRUE(h.table.find(50)->exited);
+}
+
+// Issue 11, bug 2: execve from a thread that is not the main one. The kernel ends every other
+// thread, the main one too (it reports that exit with exit signal -1, possibly after the
+// exec), and gives the caller the process's pid. None of it ends the process.
+TEST(ProcessTable, ExecFromAThreadTakesOverThePid) {
+  Harness h;
+  h.fork(100, 1, 50);
+  h.exec(150, 50, {"old"}, "old");
+  h.fork(200, 50, 50, 52);  // will call execve
+  h.fork(210, 50, 50, 53);
+  EXPECT_EQ(h.thread_exit(400, 50, 53, 0, -1).process_ended, false);
+  EXPECT_EQ(h.thread_exit(410, 50, 50, 0, 17).process_ended, false);  // the old main thread
+  EXPECT_EQ(h.exec(500, 50, {"new", "image"}, "new"), 52);
+  EXPECT_FALSE(h.table.find(50)->exited);
+  ExitData end = h.thread_exit(900, 50, 50, 5 << 8);
+  EXPECT_EQ(end.process_ended, true);
+  EXPECT_EQ(end.process_status, 5u << 8);
+  ASSERT_NE(end.details, nullptr);
+  EXPECT_EQ(end.details->argv(), (std::vector<std::string>{"new", "image"}));
+  EXPECT_EQ(end.details->comm, "new");
+  EXPECT_EQ(end.details->duration_ns, 800u);
+}
+
+TEST(ProcessTable, TheOldMainThreadsExitReportedAfterTheExecEndsNothing) {
+  Harness h;
+  h.fork(100, 1, 60);
+  h.fork(200, 60, 60, 61);
+  // Both exits are reported after the exec: nothing tells which thread called execve.
+  EXPECT_EQ(h.exec(500, 60, {"new"}, "new"), std::nullopt);
+  EXPECT_EQ(h.thread_exit(501, 60, 60, 0, -1).process_ended, false);  // demoted main thread
+  EXPECT_EQ(h.thread_exit(502, 60, 61, 0, -1).process_ended, false);  // already gone
+  EXPECT_FALSE(h.table.find(60)->exited);
+  EXPECT_EQ(h.thread_exit(900, 60, 60, 0).process_ended, true);
+}
+
+TEST(ProcessTable, ThreadsOfProcessesSeenInProcAreKnown) {
+  Harness h;
+  ProcessEntry p;
+  p.pid = 70;
+  p.start_ns = 10;
+  p.threads = {70, 71};
+  p.threads_known = true;
+  h.table.add_scanned(p);
+  EXPECT_EQ(h.thread_exit(100, 70, 70).process_ended, false);
+  EXPECT_EQ(h.thread_exit(200, 70, 71, 0, -1).process_ended, true);
+}
+
+TEST(ProcessTable, TheSourcesWordOnTheProcessEndWins) {
+  Harness h;
+  h.fork(100, 1, 80);
+  h.fork(150, 80, 80, 81);
+  ExitData x;
+  x.process_ended = true;  // eBPF read the kernel's live-thread count
+  x.process_status = 3 << 8;
+  h.table.on_exit(ev(300, 80, 81, ExitData{}), x);
+  ASSERT_NE(x.details, nullptr);
+  EXPECT_EQ(x.process_status, 3u << 8);
+  EXPECT_TRUE(h.table.find(80)->exited);
+}
+
+// Issue 11, bug 5: the exit record repeats the exec's argv; a cut one stays marked as cut.
+TEST(ProcessTable, ExitKeepsTheTruncationOfTheExecsArgv) {
+  Harness h;
+  h.fork(100, 1, 90);
+  h.exec(110, 90, {"cmd", "0000131"}, "cmd", /*truncated=*/true);
+  auto d = h.exit(200, 90);
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->argv_truncated());
 }
 
 TEST(ProcessTable, LateEventsFindTheTombstone) {
@@ -116,7 +218,7 @@ TEST(ProcessTable, LateEventsFindTheTombstone) {
   EXPECT_EQ(h.exit(130, 40), nullptr);  // a duplicate exit is not a second process end
   h.exec(125, 40, {"late"}, "late");    // a reordered exec does not revive it
   EXPECT_TRUE(h.table.find(40)->exited);
-  EXPECT_EQ(*h.table.find(40)->argv, std::vector<std::string>{"a"});
+  EXPECT_EQ(h.table.find(40)->image->argv, std::vector<std::string>{"a"});
 }
 
 TEST(ProcessTable, SizeReturnsToBaselineAfterThousandsOfProcesses) {

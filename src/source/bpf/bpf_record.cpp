@@ -11,10 +11,12 @@ namespace proctrail::bpf {
 // The layout the BPF side writes, as user space reads it.
 static_assert(sizeof(pt_header) == 24 && offsetof(pt_header, pid) == 16);
 static_assert(sizeof(pt_fork) == 40 && offsetof(pt_fork, child_tid) == 36);
-static_assert(sizeof(pt_exit) == 40 && offsetof(pt_exit, parent_tid) == 36);
+static_assert(sizeof(pt_exit) == 48 && offsetof(pt_exit, parent_tid) == 36);
+static_assert(offsetof(pt_exit, process_status) == 40 && offsetof(pt_exit, flags) == 44);
 static_assert(offsetof(pt_exec, start_boottime_ns) == 48 && offsetof(pt_exec, cgroup_id) == 56);
 static_assert(offsetof(pt_exec, args_size) == 64 && offsetof(pt_exec, filename_len) == 72);
-static_assert(offsetof(pt_exec, comm) == 80 && sizeof(pt_exec) == 96);
+static_assert(offsetof(pt_exec, comm) == 80 && offsetof(pt_exec, exec_tid) == 96);
+static_assert(sizeof(pt_exec) == 104);
 
 namespace {
 
@@ -71,6 +73,7 @@ std::shared_ptr<ExecDetails> exec_details(std::span<const std::byte> r, Error* e
   }
   d->ppid = x.ppid;
   d->set_source(Field::Ppid, FieldSource::Kernel);
+  if (x.exec_tid != 0 && x.exec_tid != x.h.pid) d->exec_tid = x.exec_tid;
   d->creds = Credentials{x.uid, x.euid, x.gid, x.egid};
   d->set_source(Field::Creds, FieldSource::Kernel);
   d->comm = std::string(x.comm, strnlen(x.comm, sizeof x.comm));
@@ -101,7 +104,15 @@ Result<Event> decode_record(std::span<const std::byte> r) {
   } else if (h.type == PT_EXIT && r.size() >= sizeof(pt_exit)) {
     pt_exit x{};
     std::memcpy(&x, r.data(), sizeof x);
-    e.data = ExitData{x.exit_code, x.exit_signal, x.parent_pid, x.parent_tid, nullptr};
+    ExitData d;
+    d.raw_status = x.exit_code;
+    d.exit_signal = x.exit_signal;
+    d.parent_pid = x.parent_pid;
+    d.parent_tid = x.parent_tid;
+    // The kernel knows whether this was the process's last thread.
+    d.process_ended = (x.flags & PT_EXIT_PROCESS_ENDED) != 0;
+    if (*d.process_ended) d.process_status = x.process_status;
+    e.data = std::move(d);
   } else if (h.type == PT_EXEC && r.size() >= sizeof(pt_exec)) {
     Error error;
     auto d = exec_details(r, &error);
