@@ -62,11 +62,16 @@ struct FilterInsn {
 // Which messages a socket keeps, decided in the kernel by a socket filter (SO_ATTACH_FILTER,
 // any kernel, no privilege). Acks always pass: they answer subscriptions.
 enum class Route {
+  All,          // every event
   ExecOnCpus,   // exec events sent from one of `cpus`
   ExecOffCpus,  // exec events sent from any other CPU
   AllButExec,   // every event except exec
 };
-std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus);
+// `types`: PROC_EVENT_* bits (kernel_event_bits) of the event types to keep at all; nullopt
+// keeps every type. Unlike the Linux 6.6 kernel-side filter this works on every kernel, so a
+// source delivers only what it was asked for whatever the kernel made of its request.
+std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus,
+                                      std::optional<uint32_t> types = std::nullopt);
 
 // Builds the datagram the kernel would send for an event (used by tests, fuzz seeds and the
 // decode benchmark). Only the fields of Event and its payload that the kernel sends are used.

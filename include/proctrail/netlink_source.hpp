@@ -5,7 +5,11 @@
 //    one line that names the cause (privilege, missing connector, network/pid/user namespace);
 //  - only messages sent by the kernel (port id 0) with the proc connector's id are accepted;
 //    anything else is counted and dropped;
-//  - losses (ENOBUFS, per-CPU sequence gaps) come out as LostData events in stream order;
+//  - only the event types asked for are delivered, whatever the kernel made of the request
+//    (a kernel older than 6.6 ignores the filtered subscription and sends everything);
+//  - losses come out as LostData events with a count: the messages each socket's buffer
+//    dropped (the kernel counts them), plus, without a type filter, per-CPU sequence gaps
+//    beyond those (messages the kernel sent to no socket at all);
 //  - every subscription is withdrawn when the source is destroyed.
 //
 // Exec readers. An exec event says only "pid N exec'd"; the rest must be read from /proc
@@ -49,6 +53,10 @@ struct NetlinkOptions {
   // then SO_RCVBUF, which the kernel caps at net.core.rmem_max.
   int receive_buffer_bytes = 32 << 20;
   std::chrono::milliseconds ack_timeout{1000};
+  // Ask the kernel to filter event types (Linux 6.6 proc_input) when a subset is wanted.
+  // Off, every kernel is treated like one that ignores the request; the socket filters still
+  // keep only the types asked for.
+  bool kernel_filter = true;
   // Where namespace files are looked up; tests point this elsewhere.
   std::string proc_root = "/proc";
 };
@@ -95,12 +103,15 @@ class NetlinkSource final : public EventSource {
     int cpu = -1;              // exec reader: the CPU it serves (-1: the rest)
     uint64_t drained_ns = 0;   // the socket was empty at this CLOCK_MONOTONIC time
     std::chrono::milliseconds receive_timeout{-1};
+    uint64_t drops_seen = 0;  // the socket's drop counter when last read (poll()'s thread)
+    bool overflowed = false;  // ENOBUFS seen since poll() last looked
     SourceStats stats;
     ClockSync clock;  // the channel's receiving thread only
     std::thread reader;
   };
 
-  Status open_channel(Channel& c, std::optional<std::pair<cn_proc::Route, std::vector<int>>> route);
+  Status open_channel(Channel& c, cn_proc::Route route, const std::vector<int>& cpus,
+                      std::optional<uint32_t> types);
   Status subscribe(Channel& c, std::optional<uint32_t> narrow_to, uint32_t nonce);
   Status send_request(Channel& c, cn_proc::McastOp op, std::optional<uint32_t> bits,
                       uint32_t nonce);
@@ -115,8 +126,14 @@ class NetlinkSource final : public EventSource {
   void accept(Channel& c, cn_proc::Message&& msg, const ExecHandler* handler,
               std::vector<Received>& out, SourceStats& stats);
   void run_reader(Channel& c);
+  // Appends lost records for what the sockets' buffers dropped since the last call, and for
+  // sequence gaps the drops do not explain.
+  void account_losses(const std::vector<SeqGapFinder::Gap>& gaps, std::vector<Event>& out);
   void set_receive_timeout(Channel& c, std::chrono::milliseconds t);
   void unsubscribe(Channel& c);
+  std::vector<Channel*> channels();
+  // The kernel's count of messages this socket dropped; nullopt when it cannot be read.
+  static std::optional<uint64_t> socket_drops(const Channel& c);
 
   NetlinkOptions options_;
   ExecHandlerFactory handler_factory_;
@@ -130,7 +147,11 @@ class NetlinkSource final : public EventSource {
   bool rcvbuf_forced_ = false;
   std::string filter_note_;
   std::string reader_note_;
-  uint64_t started_ns_ = 0;  // every socket is subscribed from here on
+  bool drops_counted_ = true;   // the kernel reports each socket's drops (SO_MEMINFO)
+  uint64_t drops_total_ = 0;    // dropped by our sockets, reported
+  uint64_t gaps_total_ = 0;     // missing sequence numbers settled so far
+  uint64_t gaps_reported_ = 0;  // of those, reported beyond the drops
+  uint64_t started_ns_ = 0;     // every socket is subscribed from here on
   uint64_t watermark_ns_ = 0;
   uint32_t nonce_base_ = 0;
   bool acked_ = false;  // our first ack is put in the stream once
@@ -141,6 +162,7 @@ class NetlinkSource final : public EventSource {
   std::vector<std::pair<uint32_t, uint32_t>> acks_;  // (nonce, error) of our acks so far
   std::condition_variable inbox_full_;
   std::optional<Error> reader_error_;
+  std::vector<std::string> reader_priorities_;  // what each reader got, once it started
   std::atomic<bool> stop_{false};
   UniqueFd wake_;                      // eventfd: readable when the inbox has something
   std::optional<bool> proc_input_ok_;  // whether the kernel answered a proc_input request

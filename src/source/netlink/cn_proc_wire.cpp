@@ -317,7 +317,8 @@ class FilterBuilder {
 
 }  // namespace
 
-std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus) {
+std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus,
+                                      std::optional<uint32_t> types) {
   static_assert(sizeof(FilterInsn) == sizeof(sock_filter));
   static_assert(offsetof(FilterInsn, k) == offsetof(sock_filter, k));
   // Absolute loads read from the start of the netlink message, in network byte order: the
@@ -327,12 +328,24 @@ std::vector<FilterInsn> socket_filter(Route route, std::span<const int> cpus) {
   using To = FilterBuilder::To;
   FilterBuilder b;
   b.load_word(kWhatAt);
-  if (route == Route::AllButExec) {
-    b.jump_if_equal(htonl(PROC_EVENT_EXEC), To::Drop, To::Keep);
+  b.jump_if_equal(htonl(PROC_EVENT_NONE), To::Keep, To::Next);
+  if (route == Route::All || route == Route::AllButExec) {
+    if (!types) {
+      if (route == Route::AllButExec) b.jump_if_equal(htonl(PROC_EVENT_EXEC), To::Drop, To::Keep);
+      return b.finish();
+    }
+    // The kernel filter's "non-zero exit" is a kind of exit, not a message type.
+    uint32_t kinds = *types;
+    if (kinds & kNonzeroExit) kinds = (kinds & ~kNonzeroExit) | PROC_EVENT_EXIT;
+    if (route == Route::AllButExec) kinds &= ~PROC_EVENT_EXEC;
+    // One comparison per kept type; anything else, unknown types included, is dropped.
+    for (uint32_t bit = 1; bit != 0; bit <<= 1) {
+      if (kinds & bit) b.jump_if_equal(htonl(bit), To::Keep, To::Next);
+    }
+    b.ret(false);
     return b.finish();
   }
   const bool on = route == Route::ExecOnCpus;
-  b.jump_if_equal(htonl(PROC_EVENT_NONE), To::Keep, To::Next);
   b.jump_if_equal(htonl(PROC_EVENT_EXEC), To::Next, To::Drop);
   b.load_word(kCpuAt);
   for (int cpu : cpus) {

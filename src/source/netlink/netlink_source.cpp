@@ -5,6 +5,7 @@
 #include <linux/connector.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -79,8 +80,8 @@ SourceStats NetlinkSource::stats() const {
   return s;
 }
 
-Status NetlinkSource::open_channel(
-    Channel& c, std::optional<std::pair<cn_proc::Route, std::vector<int>>> route) {
+Status NetlinkSource::open_channel(Channel& c, cn_proc::Route route, const std::vector<int>& cpus,
+                                   std::optional<uint32_t> types) {
   int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
   if (fd < 0) {
     int err = errno;
@@ -92,9 +93,9 @@ Status NetlinkSource::open_channel(
   c.sock.reset(fd);
 
   // The filter goes on before the subscription, so the socket never holds a message that is
-  // another socket's to read.
-  if (route) {
-    auto prog = cn_proc::socket_filter(route->first, route->second);
+  // another socket's to read, or of a type nobody asked for.
+  if (route != cn_proc::Route::All || types) {
+    auto prog = cn_proc::socket_filter(route, cpus, types);
     sock_fprog fprog{};
     fprog.len = static_cast<unsigned short>(prog.size());
     fprog.filter = reinterpret_cast<sock_filter*>(prog.data());
@@ -180,43 +181,54 @@ Result<std::optional<uint32_t>> NetlinkSource::wait_ack(Channel& c, uint32_t non
 }
 
 Status NetlinkSource::subscribe(Channel& c, std::optional<uint32_t> narrow_to, uint32_t nonce) {
+  const std::string no_answer =
+      "the kernel did not answer the proc connector subscription within " +
+      std::to_string(options_.ack_timeout.count()) + " ms: it probably lacks CONFIG_PROC_EVENTS";
   auto answered = [&](std::optional<uint32_t> ack) -> Status {
+    if (!ack) return make_error(no_answer);
     if (*ack != 0) {
       return system_error("the proc connector rejected the subscription", static_cast<int>(*ack));
     }
     c.subscribed = true;
     return {};
   };
-  if (narrow_to && proc_input_ok_ != false) {
-    // A Linux 6.6+ kernel answers an 8-byte proc_input request; older ones drop it silently.
-    // Subscribe to everything first: the kernel's filter also applies to acks, so only an
-    // unfiltered request can be acknowledged. Then narrow, without an answer to wait for.
+  const bool try_filter = narrow_to && options_.kernel_filter && proc_input_ok_ != false;
+  if (try_filter && proc_input_ok_ == true) {
+    // Known to work: subscribe to everything (an ack must get through), then narrow.
     if (auto s = send_request(c, cn_proc::McastOp::Listen, cn_proc::kernel_all_events(), nonce);
         !s) {
       return s;
     }
     auto ack = wait_ack(c, nonce);
     if (!ack) return ack.error();
-    if (ack->has_value()) {
-      proc_input_ok_ = true;
-      if (auto s = answered(*ack); !s) return s;
-      c.kernel_bits = *narrow_to;
-      return send_request(c, cn_proc::McastOp::Listen, *narrow_to, nonce + 2);
+    if (auto s = answered(*ack); !s) return s;
+  } else {
+    if (try_filter) {
+      // Does this kernel know proc_input (Linux 6.6)? Older ones drop the 8-byte request
+      // without a word, so waiting for its answer would cost the whole timeout. The kernel
+      // handles requests in the order sent, so the answer to a legacy request sent right after
+      // is a barrier: our first request's ack is either ahead of it or never coming.
+      if (auto s = send_request(c, cn_proc::McastOp::Listen, cn_proc::kernel_all_events(), nonce);
+          !s) {
+        return s;
+      }
     }
-    if (proc_input_ok_ == true) {
-      return make_error("the kernel did not answer a proc connector subscription");
+    if (auto s = send_request(c, cn_proc::McastOp::Listen, std::nullopt, nonce + 4); !s) return s;
+    auto ack = wait_ack(c, nonce + 4);
+    if (!ack) return ack.error();
+    if (auto s = answered(*ack); !s) return s;
+    if (try_filter) {
+      std::lock_guard lock(mu_);
+      proc_input_ok_ = std::any_of(acks_.begin(), acks_.end(),
+                                   [&](const auto& a) { return a.first == nonce + 1; });
     }
-    proc_input_ok_ = false;
   }
-  if (auto s = send_request(c, cn_proc::McastOp::Listen, std::nullopt, nonce + 4); !s) return s;
-  auto ack = wait_ack(c, nonce + 4);
-  if (!ack) return ack.error();
-  if (!ack->has_value()) {
-    return make_error("the kernel did not answer the proc connector subscription within " +
-                      std::to_string(options_.ack_timeout.count()) +
-                      " ms: it probably lacks CONFIG_PROC_EVENTS");
+  if (narrow_to && proc_input_ok_ == true && options_.kernel_filter) {
+    // Narrowed without waiting: the request takes effect as the kernel receives it.
+    c.kernel_bits = *narrow_to;
+    return send_request(c, cn_proc::McastOp::Listen, *narrow_to, nonce + 2);
   }
-  return answered(*ack);
+  return {};
 }
 
 Status NetlinkSource::start() {
@@ -245,28 +257,30 @@ Status NetlinkSource::start() {
   const bool readers = !cpus.empty();
 
   // Everything but exec goes to `other_`, which is read on poll(); with readers, exec events
-  // go to a socket per CPU and one for the CPUs left.
+  // go to a socket per CPU and one for the CPUs left. When only some types are wanted, the
+  // sockets' filters keep just those, on every kernel.
+  std::optional<uint32_t> types;
+  if (narrow) types = wanted;
   other_ = std::make_unique<Channel>();
-  std::optional<std::pair<cn_proc::Route, std::vector<int>>> other_route;
-  if (readers) other_route = std::pair{cn_proc::Route::AllButExec, std::vector<int>{}};
-  if (auto s = open_channel(*other_, other_route); !s) return s;
+  if (auto s = open_channel(*other_, readers ? cn_proc::Route::AllButExec : cn_proc::Route::All, {},
+                            types);
+      !s) {
+    return s;
+  }
   if (readers) {
     for (int cpu : cpus) {
       auto c = std::make_unique<Channel>();
       c->cpu = cpu;
-      if (auto s = open_channel(*c, std::pair{cn_proc::Route::ExecOnCpus, std::vector<int>{cpu}});
-          !s) {
-        return s;
-      }
+      if (auto s = open_channel(*c, cn_proc::Route::ExecOnCpus, {cpu}, std::nullopt); !s) return s;
       execs_.push_back(std::move(c));
     }
     auto rest = std::make_unique<Channel>();
-    if (auto s = open_channel(*rest, std::pair{cn_proc::Route::ExecOffCpus, cpus}); !s) return s;
+    if (auto s = open_channel(*rest, cn_proc::Route::ExecOffCpus, cpus, std::nullopt); !s) {
+      return s;
+    }
     execs_.push_back(std::move(rest));
   }
 
-  // Only the type filter the user asked for breaks the sequence numbers' continuity: the
-  // sockets together still see every message when exec sockets are narrowed to exec.
   std::optional<uint32_t> other_bits;
   if (narrow) {
     other_bits = readers ? (wanted & ~exec_bit) : wanted;
@@ -282,8 +296,17 @@ Status NetlinkSource::start() {
     if (proc_input_ok_ == true) bits = exec_bit;
     if (auto s = subscribe(*c, bits, nonce); !s) return s;
   }
-  kernel_filtering_ = proc_input_ok_ == true;
-  seq_tracking_ = !(kernel_filtering_ && other_bits);
+  kernel_filtering_ = proc_input_ok_ == true && options_.kernel_filter && narrow;
+  // The sockets together see every message, and so every sequence number, unless some types
+  // are filtered out: then only the sockets' drop counters tell what was lost.
+  seq_tracking_ = !narrow;
+  for (Channel* c : channels()) {
+    if (auto d = socket_drops(*c)) {
+      c->drops_seen = *d;
+    } else {
+      drops_counted_ = false;
+    }
+  }
   started_ns_ = monotonic_now_ns();
   watermark_ns_ = started_ns_ - std::min(started_ns_, kDeliverySlackNs);
   {
@@ -292,25 +315,54 @@ Status NetlinkSource::start() {
     for (auto& c : execs_) c->drained_ns = started_ns_;
   }
 
-  if (narrow) {
-    filter_note_ = kernel_filtering_
-                       ? "kernel-side event filter active (Linux 6.6 proc_input)"
-                       : "the kernel ignored the Linux 6.6 filtered subscription; filtering in "
-                         "user space";
+  if (!narrow) {
+    filter_note_ = "no type filter requested (all events)";
+  } else if (kernel_filtering_) {
+    filter_note_ =
+        "event types filtered in the kernel (Linux 6.6 proc_input) and by socket filters";
   } else {
-    filter_note_ = "no kernel-side type filter requested (all events)";
+    filter_note_ =
+        options_.kernel_filter
+            ? "the kernel ignored the Linux 6.6 filtered subscription; event types "
+              "filtered by socket filters"
+            : "event types filtered by socket filters (kernel-side filter not asked for)";
   }
   if (readers) {
-    reader_note_ = "exec readers: " + std::to_string(cpus.size()) +
-                   " pinned to their CPUs and one for other CPUs, at " +
-                   (options_.reader_priority == Priority::Realtime ? "real-time" : "raised") +
-                   " priority where permitted";
     for (auto& c : execs_) c->reader = std::thread([this, ch = c.get()] { run_reader(*ch); });
+    // Each reader says what priority it got as its first act; -v reports it.
+    std::unique_lock lock(mu_);
+    inbox_full_.wait(lock, [&] { return reader_priorities_.size() == execs_.size(); });
+    std::vector<std::string> kinds = reader_priorities_;
+    std::sort(kinds.begin(), kinds.end());
+    kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+    std::string got;
+    for (const auto& k : kinds) got += (got.empty() ? "" : "; ") + k;
+    reader_note_ = "exec readers: " + std::to_string(cpus.size()) +
+                   " pinned to their CPUs and one for other CPUs, at " + got;
   } else {
     reader_note_ = "no exec reader threads: exec events are handled on the polling thread";
     if (handler_factory_) poll_handler_ = handler_factory_();
   }
   return {};
+}
+
+std::vector<NetlinkSource::Channel*> NetlinkSource::channels() {
+  std::vector<Channel*> all;
+  if (other_) all.push_back(other_.get());
+  for (auto& c : execs_) all.push_back(c.get());
+  return all;
+}
+
+std::optional<uint64_t> NetlinkSource::socket_drops(const Channel& c) {
+  // SO_MEMINFO gives the socket's memory counters, the messages it had to drop among them
+  // (netlink counts one for every message that found its buffer full).
+  uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (getsockopt(c.sock.get(), SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+      len <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+    return std::nullopt;
+  }
+  return mem[SK_MEMINFO_DROPS];
 }
 
 void NetlinkSource::unsubscribe(Channel& c) {
@@ -346,10 +398,13 @@ void NetlinkSource::accept(Channel& c, cn_proc::Message&& msg, const ExecHandler
     out.push_back(std::move(r));
     return;
   }
-  // Before every socket is subscribed and narrowed, anything may arrive: not a leak.
-  if (c.kernel_bits != 0 && started_ns_ != 0 && e.ts_ns >= started_ns_ &&
-      (cn_proc::kernel_bits_admitting(e.type()) & c.kernel_bits) == 0) {
-    ++stats.filter_leaks;  // the kernel did not filter as asked; user space still does
+  // Only what was asked for goes on (a kernel without the 6.6 filter sends everything); the
+  // sequence number still counts.
+  r.emit = options_.events.accepts(e);
+  if (!r.emit) {
+    if (started_ns_ != 0 && e.ts_ns >= started_ns_) ++stats.filter_leaks;
+    out.push_back(std::move(r));
+    return;
   }
   if (handler && *handler && e.type() == EventType::Exec) (*handler)(e);
   ++stats.received;
@@ -360,6 +415,7 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
                               std::vector<Received>& out, uint64_t* drained_at) {
   SourceStats delta;
   uint64_t drained = 0;
+  bool overflow = false;
   Status status;
   size_t total = 0;
   bool first = true;
@@ -379,15 +435,9 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
         break;
       }
       if (err == ENOBUFS) {
-        // The socket overflowed: the kernel dropped messages for us. Say so in the stream;
-        // sequence gaps give the count where they can.
-        ++delta.loss_reports;
-        Received lost;
-        lost.has_seq = false;
-        lost.event.ts_ns = after;
-        lost.event.wall_ns = c.clock.to_wall_ns(after);
-        lost.event.data = LostData{std::nullopt, "netlink receive buffer overflowed (ENOBUFS)"};
-        out.push_back(std::move(lost));
+        // The socket overflowed: the kernel dropped messages for us and counted them. poll()
+        // reports how many; the error only says it happened.
+        overflow = true;
         continue;
       }
       status = system_error("receive from the proc connector", err);
@@ -423,12 +473,18 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
   if (drained_at) *drained_at = drained;
   std::lock_guard lock(mu_);
   c.stats += delta;
+  if (overflow) c.overflowed = true;
   return status;
 }
 
 void NetlinkSource::run_reader(Channel& c) {
   if (c.cpu >= 0) pin_thread_to_cpu(c.cpu);  // unpinned, it still works, only later
-  raise_thread_priority(options_.reader_priority);
+  std::string priority = raise_thread_priority(options_.reader_priority);
+  {
+    std::lock_guard lock(mu_);
+    reader_priorities_.push_back(std::move(priority));
+  }
+  inbox_full_.notify_all();
   ExecHandler handler = handler_factory_ ? handler_factory_() : ExecHandler{};
   auto bufs = std::make_unique<RecvBuffers>();
   set_receive_timeout(c, kReaderIdleWake);
@@ -505,25 +561,64 @@ Status NetlinkSource::poll(std::chrono::milliseconds timeout, std::vector<Event>
     }
     if (r.emit) out.push_back(std::move(r.event));
   }
-  if (seq_tracking_) {
-    gaps_.settle(watermark_ns_, gaps);
-    uint64_t counted = 0;
-    for (const auto& g : gaps) {
-      counted += g.count;
-      Event lost;
-      lost.ts_ns = watermark_ns_;  // reported where the stream is now, not in its past
-      lost.wall_ns = clock_.to_wall_ns(lost.ts_ns);
-      lost.cpu = g.cpu;
-      lost.data = LostData{g.count, "proc connector sequence gap on cpu " + std::to_string(g.cpu)};
-      out.push_back(std::move(lost));
-    }
-    if (counted) {
-      std::lock_guard lock(mu_);
-      other_->stats.lost += counted;
-    }
-  }
+  if (seq_tracking_) gaps_.settle(watermark_ns_, gaps);
+  account_losses(gaps, out);
   clock_.refresh_if_older(monotonic_now_ns());
   return {};
+}
+
+void NetlinkSource::account_losses(const std::vector<SeqGapFinder::Gap>& gaps,
+                                   std::vector<Event>& out) {
+  // Read after this poll's messages were taken: a message lost before any of them was dropped
+  // before they were sent, so the counters include every drop behind a settled gap.
+  const uint64_t now = monotonic_now_ns();
+  auto lost = [&](std::optional<uint64_t> count, std::string why, int32_t cpu, uint64_t ts) {
+    Event e;
+    e.ts_ns = ts;
+    e.wall_ns = clock_.to_wall_ns(ts);
+    e.cpu = cpu;
+    e.data = LostData{count, std::move(why)};
+    out.push_back(std::move(e));
+  };
+  uint64_t counted = 0, unknown = 0;
+  for (Channel* c : channels()) {
+    bool overflowed;
+    {
+      std::lock_guard lock(mu_);
+      overflowed = c->overflowed;
+      c->overflowed = false;
+    }
+    const std::string where = c->cpu >= 0 ? "the exec socket of cpu " + std::to_string(c->cpu)
+                                          : (c == other_.get() ? std::string("the main socket")
+                                                               : "the exec socket of other cpus");
+    std::optional<uint64_t> drops = drops_counted_ ? socket_drops(*c) : std::nullopt;
+    if (drops && *drops > c->drops_seen) {
+      // Counted where the stream is now: the lost messages may be any of those up to here.
+      const uint64_t n = *drops - c->drops_seen;
+      c->drops_seen = *drops;
+      counted += n;
+      lost(n, "netlink receive buffer full (ENOBUFS) on " + where, -1, now);
+    } else if (overflowed && !drops_counted_) {
+      ++unknown;
+      lost(std::nullopt, "netlink receive buffer full (ENOBUFS) on " + where, -1, now);
+    }
+  }
+  drops_total_ += counted;
+  // Sequence gaps count every lost message, those the sockets dropped included; what the
+  // drop counters do not explain, the kernel sent to no socket at all.
+  for (const auto& g : gaps) gaps_total_ += g.count;
+  uint64_t unexplained = 0;
+  if (gaps_total_ > drops_total_ + gaps_reported_) {
+    unexplained = gaps_total_ - drops_total_ - gaps_reported_;
+    gaps_reported_ += unexplained;
+    lost(unexplained, "proc connector sequence gap: messages no socket received", -1,
+         watermark_ns_);
+  }
+  if (counted || unknown || unexplained) {
+    std::lock_guard lock(mu_);
+    other_->stats.lost += counted + unexplained;
+    other_->stats.loss_reports += unknown;
+  }
 }
 
 std::vector<std::string> NetlinkSource::notes() const {
@@ -532,9 +627,12 @@ std::vector<std::string> NetlinkSource::notes() const {
               (rcvbuf_forced_ ? " (SO_RCVBUFFORCE)" : " (SO_RCVBUF, capped by net.core.rmem_max)"));
   n.push_back(filter_note_);
   n.push_back(reader_note_);
-  n.push_back(seq_tracking_ ? "loss detection: ENOBUFS and per-CPU sequence gaps"
-                            : "loss detection: ENOBUFS (sequence numbers are not contiguous "
-                              "under a kernel type filter)");
+  std::string loss = "loss detection: ";
+  loss += drops_counted_
+              ? "each socket's drop counter (exact counts)"
+              : "ENOBUFS only (this kernel gives no drop counts: lost records without a count)";
+  if (seq_tracking_) loss += ", and per-CPU sequence gaps for messages no socket received";
+  n.push_back(loss);
   return n;
 }
 
