@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -35,6 +36,11 @@ struct PipelineOptions {
   std::optional<StartData> start;  // a first record saying which backend runs and why
   bool text_header = false;
   std::function<void(std::string_view)> verbose;  // -v lines, to stderr in the CLI
+  // Hang-ups (SIGHUP) counted by the caller. When the count changes, the output thread
+  // flushes what it holds and calls reopen_output, if set, to get the fd to write to from
+  // then on (log rotation: the file was renamed away); it closes the old one itself.
+  const std::atomic<uint32_t>* hangups = nullptr;
+  std::function<Result<int>()> reopen_output;
 };
 
 struct PipelineStats {
@@ -61,6 +67,8 @@ class Pipeline {
 
   [[nodiscard]] const PipelineStats& stats() const { return stats_; }
   [[nodiscard]] bool output_closed() const { return output_closed_; }
+  // The fd written to last: the one given, or the one reopen_output gave.
+  [[nodiscard]] int out_fd() const { return out_fd_; }
 
  private:
   EventSource& source_;

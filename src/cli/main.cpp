@@ -15,9 +15,14 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<uint32_t> g_hangups{0};
 
 void on_signal(int) {
   g_stop.store(true);
+}
+
+void on_hangup(int) {
+  g_hangups.fetch_add(1);
 }
 
 int fail(const std::string& message) {
@@ -77,6 +82,12 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // SIGHUP is log rotation's signal: reopen -o FILE; on a terminal or a pipe, carry on.
+  struct sigaction hup {};
+  hup.sa_handler = on_hangup;
+  sigemptyset(&hup.sa_mask);
+  hup.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &hup, nullptr);
 
   auto verbose = [&o](std::string_view line) {
     if (o.verbose)
@@ -105,11 +116,20 @@ int main(int argc, char** argv) {
   if (o.format == OutputFormat::Seed) p.start.reset();
   p.text_header = o.format == OutputFormat::Text && o.header;
   p.verbose = verbose;
+  p.hangups = &g_hangups;
+  if (!o.output.empty()) {
+    p.reopen_output = [path = o.output]() -> Result<int> {
+      // Appends: a hang-up without a rotation must not truncate what is there.
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0) return system_error("reopen output " + path);
+      return fd;
+    };
+  }
   Pipeline pipeline(*(*source).source, enricher.get(), *formatter, out_fd, p);
   Status status = pipeline.run(g_stop);
   (*source).source.reset();  // unsubscribe before the totals
   if (o.stats) print_stats(pipeline.stats());
-  if (out_fd != STDOUT_FILENO) ::close(out_fd);
+  if (pipeline.out_fd() != STDOUT_FILENO) ::close(pipeline.out_fd());
   if (!status) return fail(status.error().message);
   return 0;
 }

@@ -163,8 +163,24 @@ Status Pipeline::run(const std::atomic<bool>& stop) {
       ready.push_back(make_stream_event(*options_.start, ClockSync{}));
       emit();
     }
+    uint32_t hangups_seen = options_.hangups ? options_.hangups->load() : 0;
+    auto on_hangup = [&] {
+      if (!options_.hangups || options_.hangups->load() == hangups_seen) return;
+      hangups_seen = options_.hangups->load();
+      if (!options_.reopen_output || failed) return;  // a terminal or a pipe: carry on
+      auto fd = options_.reopen_output();
+      if (!fd) {
+        output_status = fd.error();
+        output_closed = true;
+        failed = true;
+        return;
+      }
+      if (out_fd_ != *fd) ::close(out_fd_);
+      out_fd_ = *fd;
+    };
     std::deque<Batch> batches;
     while (queue.take_all(batches, options_.output_interval)) {
+      on_hangup();
       uint64_t watermark = 0;
       for (Batch& b : batches) {
         for (Event& e : b.events) {
