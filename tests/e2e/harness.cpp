@@ -1,13 +1,16 @@
 #include "harness.hpp"
+#include "schema_check.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/utsname.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -49,13 +52,33 @@ int decode_status(int st) {
 }  // namespace
 
 std::string proctrail_path() {
+  // PROCTRAIL_E2E_BIN runs the suite against another binary (an installed one, an older build).
+  if (const char* other = getenv("PROCTRAIL_E2E_BIN"); other && *other) return other;
   return PROCTRAIL_BIN;
 }
 std::string scenario_path() {
   return SCENARIO_BIN;
 }
 
+int time_scale() {
+  static const int scale = [] {
+    const char* v = getenv("PROCTRAIL_E2E_TIME_SCALE");
+    int n = v ? atoi(v) : 1;
+    return n >= 1 ? n : 1;
+  }();
+  return scale;
+}
+
+void settle(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms * time_scale()));
+}
+
+long storm_size(long n, long least) {
+  return std::max(n / time_scale(), std::min(n, least));
+}
+
 CommandResult run(const std::vector<std::string>& argv, int timeout_ms) {
+  timeout_ms *= time_scale();
   std::string out_path, err_path;
   int out_fd = temp_file(out_path, "out");
   int err_fd = temp_file(err_path, "err");
@@ -110,7 +133,7 @@ Monitor::Monitor(std::vector<std::string> extra) {
   }
   close(err_fd);
   // Started when the first record is out (or the process died).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15 * time_scale());
   while (std::chrono::steady_clock::now() < deadline) {
     int st;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
@@ -143,7 +166,7 @@ int Monitor::stop(int sig) {
   if (pid_ > 0) {
     kill(pid_, sig);
     int st = 0;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10 * time_scale());
     for (;;) {
       if (waitpid(pid_, &st, WNOHANG) == pid_) {
         code = decode_status(st);
@@ -170,6 +193,10 @@ std::vector<nlohmann::json> Monitor::records() const {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     v.push_back(nlohmann::json::parse(line));  // throws, failing the test, on invalid JSON
+    // Every record of every real run must be what docs/event.schema.json documents.
+    if (auto wrong = testing::schema_violations(v.back()); !wrong.empty()) {
+      ADD_FAILURE() << "record outside the schema: " << wrong << "\n" << line;
+    }
   }
   return v;
 }
@@ -221,12 +248,19 @@ CommandResult run_as_nobody(const std::vector<std::string>& proctrail_args) {
   return run(argv);
 }
 
-bool kernel_at_least(int major, int minor) {
-  utsname u{};
-  if (uname(&u) != 0) return false;
-  int ma = 0, mi = 0;
-  if (sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
+bool unprivileged_listen_allowed() {
+  pid_t child = fork();
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = 1;  // CN_IDX_PROC
+    _exit(s >= 0 && bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : 1);
+  }
+  int st = 0;
+  waitpid(child, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,

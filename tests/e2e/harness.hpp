@@ -15,7 +15,17 @@ struct CommandResult {
   std::string out, err;
 };
 
-// Runs argv to completion (killed after timeout_ms), capturing stdout and stderr.
+// How much longer than on real hardware things may take: PROCTRAIL_E2E_TIME_SCALE (a whole
+// number, default 1). scripts/kernel-test.sh raises it, as emulation is many times slower.
+int time_scale();
+// A pause of ms milliseconds, stretched by time_scale().
+void settle(int ms);
+// How many processes a storm runs: n on real hardware, fewer under emulation (n divided by
+// time_scale(), at least `least`), so that a bounded test stays bounded.
+long storm_size(long n, long least = 20);
+
+// Runs argv to completion (killed after timeout_ms times time_scale()), capturing stdout and
+// stderr.
 CommandResult run(const std::vector<std::string>& argv, int timeout_ms = 20000);
 
 // proctrail running in the background, writing to a temporary file.
@@ -33,6 +43,8 @@ class Monitor {
   int stop(int sig = 2);
   [[nodiscard]] const std::string& output() const { return output_; }
   [[nodiscard]] const std::string& errors() const { return errors_; }
+  // The file given to -o.
+  [[nodiscard]] const std::string& output_path() const { return out_path_; }
   // Output lines parsed as JSON (the test fails on an invalid line).
   [[nodiscard]] std::vector<nlohmann::json> records() const;
 
@@ -61,8 +73,9 @@ Watched watch(const std::vector<std::string>& monitor_opts,
 // proctrail run for a second as user nobody without capabilities, then stopped by SIGINT.
 CommandResult run_as_nobody(const std::vector<std::string>& proctrail_args);
 
-// Whether the running kernel is at least major.minor.
-bool kernel_at_least(int major, int minor);
+// Whether this kernel lets a process without CAP_NET_ADMIN join the proc connector's group
+// (Linux 6.6 does), asked of the kernel as user nobody. A feature probe, not a version check.
+bool unprivileged_listen_allowed();
 
 // Records of a type about a pid.
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,

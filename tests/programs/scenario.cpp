@@ -1,8 +1,12 @@
 // Test programs with known behaviour, for the end-to-end tests. Each scenario prints the pids
 // the test should look for as "key=value" lines on stdout, then exits 0.
+#include <fcntl.h>
+#include <linux/sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,9 +191,279 @@ int spawn_many(long n) {
   return 0;
 }
 
+int g_report_fd = -1;
+
+void send_tid() {
+  pid_t tid = gettid();
+  if (write(g_report_fd, &tid, sizeof tid) != sizeof tid) _exit(3);
+}
+
+pid_t receive_tid(int fd) {
+  pid_t tid = 0;
+  if (read(fd, &tid, sizeof tid) != sizeof tid) return -1;
+  return tid;
+}
+
+// The main thread calls pthread_exit first; a worker ends the process 300 ms later with
+// exit(7). The process lives until then, and its status is 7.
+int leader_exits_first() {
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t child = fork();
+  if (child == 0) {
+    g_report_fd = fds[1];
+    pthread_t t;
+    auto worker = [](void*) -> void* {
+      send_tid();
+      usleep(300'000);
+      exit(7);
+    };
+    if (pthread_create(&t, nullptr, worker, nullptr) != 0) _exit(2);
+    pthread_exit(nullptr);
+  }
+  report("child", child);
+  report("worker", receive_tid(fds[0]));
+  int st = wait_for(child);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 7 ? 0 : 1;
+}
+
+// A thread other than the main one calls execve while a third thread idles: the kernel ends
+// the other two and the new program (exit 5) runs under the process's pid.
+int thread_exec() {
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t child = fork();
+  if (child == 0) {
+    g_report_fd = fds[1];
+    pthread_t idle, caller;
+    auto idler = [](void*) -> void* {
+      for (;;) pause();
+    };
+    auto exec_caller = [](void*) -> void* {
+      send_tid();
+      usleep(100'000);
+      exec_self({"scenario", "exit-now", "5", "from-a-thread"});
+    };
+    if (pthread_create(&idle, nullptr, idler, nullptr) != 0) _exit(2);
+    if (pthread_create(&caller, nullptr, exec_caller, nullptr) != 0) _exit(2);
+    for (;;) pause();
+  }
+  report("child", child);
+  report("exec_thread", receive_tid(fds[0]));
+  int st = wait_for(child);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 5 ? 0 : 1;
+}
+
+// Up to `want` pids near the top of the pid range that no process holds now.
+std::vector<pid_t> free_high_pids(size_t want) {
+  long max = 32768;
+  if (FILE* f = fopen("/proc/sys/kernel/pid_max", "r")) {
+    if (fscanf(f, "%ld", &max) != 1) max = 32768;
+    fclose(f);
+  }
+  std::vector<pid_t> pids;
+  for (long p = max - 100; p > max / 2 && pids.size() < want; p -= 7) {
+    if (kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH)
+      pids.push_back(static_cast<pid_t>(p));
+  }
+  return pids;
+}
+
+// n short-lived processes that take turns on 4 pids (clone3 with set_tid, as root), each
+// exec'ing "/bin/true reuse-I". Prints the pids in turn order and the count.
+int reuse_storm(long n) {
+  std::vector<pid_t> pids = free_high_pids(4);
+  if (pids.size() != 4) {
+    fprintf(stderr, "no 4 free pids\n");
+    return 1;
+  }
+  for (size_t i = 0; i < pids.size(); ++i) report(("pid" + std::to_string(i)).c_str(), pids[i]);
+  for (long i = 0; i < n; ++i) {
+    pid_t want = pids[static_cast<size_t>(i) % pids.size()];
+    clone_args args{};
+    args.exit_signal = SIGCHLD;
+    args.set_tid = reinterpret_cast<uintptr_t>(&want);
+    args.set_tid_size = 1;
+    long c = syscall(SYS_clone3, &args, sizeof args);
+    if (c == 0) {
+      std::string tag = "reuse-" + std::to_string(i);
+      execl("/bin/true", "/bin/true", tag.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (c < 0) {
+      perror("clone3 with set_tid (needs root)");
+      return 1;
+    }
+    if (wait_for(static_cast<pid_t>(c)) < 0) return 1;
+  }
+  report("count", n);
+  return 0;
+}
+
+// n execs of "/bin/true MARK-I" one after another, for loss accounting.
+int spawn_marked(long n, const char* mark) {
+  for (long i = 0; i < n; ++i) {
+    pid_t c = fork();
+    if (c == 0) {
+      std::string tag = std::string(mark) + "-" + std::to_string(i);
+      execl("/bin/true", "/bin/true", tag.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (c < 0 || wait_for(c) < 0) return 1;
+  }
+  report("count", n);
+  return 0;
+}
+
+// vfork + exec: the parent is suspended until the child execs.
+int vfork_exec() {
+  pid_t child = vfork();
+  if (child == 0) {
+    char* args[] = {const_cast<char*>("/bin/true"), const_cast<char*>("after-vfork"), nullptr};
+    execv("/bin/true", args);
+    _exit(127);
+  }
+  report("parent", getpid());
+  report("child", child);
+  int st = wait_for(child);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+// A middle process forks a child with CLONE_PARENT: the child's parent is the middle
+// process's parent (this program), not the middle process.
+int clone_parent() {
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t middle = fork();
+  if (middle == 0) {
+    clone_args args{};
+    args.flags = CLONE_PARENT;  // the exit signal is then the middle process's own
+    long c = syscall(SYS_clone3, &args, sizeof args);
+    if (c < 0) perror("clone3(CLONE_PARENT)");
+    if (c == 0) {
+      char* a[] = {const_cast<char*>("/bin/true"), const_cast<char*>("clone-parent"), nullptr};
+      execv("/bin/true", a);
+      _exit(127);
+    }
+    pid_t child = static_cast<pid_t>(c);
+    if (write(fds[1], &child, sizeof child) != sizeof child) _exit(1);
+    _exit(0);
+  }
+  pid_t child = receive_tid(fds[0]);
+  report("parent", getpid());
+  report("middle", middle);
+  report("child", child);
+  wait_for(middle);
+  int st = wait_for(child);  // ours to reap: CLONE_PARENT made it our child
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+// The parent of a running child exits and stays a zombie (nobody reaps it for a while); the
+// child execs and exits meanwhile.
+int zombie_parent() {
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t parent = fork();
+  if (parent == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      usleep(100'000);  // the parent is a zombie by now
+      char* a[] = {const_cast<char*>("/bin/true"), const_cast<char*>("orphan-of-zombie"), nullptr};
+      execv("/bin/true", a);
+      _exit(127);
+    }
+    if (write(fds[1], &child, sizeof child) != sizeof child) _exit(1);
+    _exit(4);
+  }
+  pid_t child = receive_tid(fds[0]);
+  report("parent", parent);
+  report("child", child);
+  usleep(300'000);  // the child has exec'd and exited while its parent is unreaped
+  while (kill(child, 0) == 0) usleep(10'000);
+  int st = wait_for(parent);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 4 ? 0 : 1;
+}
+
+// A child in a new pid namespace (pid 1 there) forks and execs: the monitor sees host pids.
+int new_pid_namespace() {
+  if (unshare(CLONE_NEWPID) != 0) {
+    perror("unshare(CLONE_NEWPID) (needs root)");
+    return 1;
+  }
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t init = fork();  // pid 1 of the new namespace
+  if (init == 0) {
+    pid_t inner = fork();
+    if (inner == 0) {
+      char* a[] = {const_cast<char*>("/bin/true"), const_cast<char*>("in-a-pid-namespace"),
+                   nullptr};
+      execv("/bin/true", a);
+      _exit(127);
+    }
+    int st = wait_for(inner);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+  }
+  report("init", init);
+  int st = wait_for(init);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+// Hostile strings in argv, each exec'd once: argv[1] names the case.
+int hostile() {
+  const std::string invalid_utf8 = "\xff\xfe\xc3\x28";
+  const std::vector<std::vector<std::string>> cases = {
+      {"scenario", "exit-now", "0", "esc", "\x1b]0;pwned\x07\x1b[2J\x1b[31mred"},
+      {"scenario", "exit-now", "0", "crlf", "fake\r\n12:00:00.000000  exec  1  forged"},
+      {"scenario", "exit-now", "0", "del-c1",
+       "a\x7f"
+       "b\xc2\x9b"
+       "31m"},
+      {"scenario", "exit-now", "0", "bidi",
+       "evil\xe2\x80\xae"
+       "fdp.exe\xe2\x80\x8b"},
+      {"scenario", "exit-now", "0", "invalid", invalid_utf8},
+  };
+  for (const auto& c : cases) {
+    pid_t child = fork();
+    if (child == 0) exec_self(c);
+    report(("pid_" + c[3]).c_str(), child);
+    wait_for(child);
+  }
+  // An empty argv: execve with no arguments at all.
+  pid_t child = fork();
+  if (child == 0) {
+    std::string path = self_path();
+    char* none[] = {nullptr};
+    char* envp[] = {nullptr};
+    execve(path.c_str(), none, envp);
+    _exit(127);
+  }
+  report("pid_empty", child);
+  wait_for(child);
+  // A program whose path holds a newline.
+  char dir[] = "/tmp/proctrail-hostile-XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  std::string odd = std::string(dir) + "/new\nline";
+  if (symlink("/bin/true", odd.c_str()) != 0) return 1;
+  child = fork();
+  if (child == 0) {
+    char* a[] = {const_cast<char*>(odd.c_str()), const_cast<char*>("newline-path"), nullptr};
+    execv(odd.c_str(), a);
+    _exit(127);
+  }
+  report("pid_newline", child);
+  wait_for(child);
+  unlink(odd.c_str());
+  rmdir(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // exec'd with an empty argv (the kernel may supply an empty argv[0]): nothing to do
+  if (argc < 1 || argv[0] == nullptr || (argc == 1 && argv[0][0] == '\0')) return 0;
   if (argc < 2) {
     fprintf(stderr, "usage: scenario NAME [ARG]\n");
     return 64;
@@ -218,6 +492,15 @@ int main(int argc, char** argv) {
   if (name == "big-arg") return big_arg(arg);
   if (name == "double-exec") return double_exec();
   if (name == "spawn") return spawn_many(arg);
+  if (name == "leader-exits-first") return leader_exits_first();
+  if (name == "thread-exec") return thread_exec();
+  if (name == "reuse-storm") return reuse_storm(arg);
+  if (name == "spawn-marked") return spawn_marked(arg, argc > 3 ? argv[3] : "mark");
+  if (name == "vfork") return vfork_exec();
+  if (name == "clone-parent") return clone_parent();
+  if (name == "zombie-parent") return zombie_parent();
+  if (name == "pidns") return new_pid_namespace();
+  if (name == "hostile") return hostile();
   fprintf(stderr, "scenario: unknown scenario '%s'\n", name.c_str());
   return 64;
 }
