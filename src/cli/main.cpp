@@ -10,6 +10,7 @@
 #include "options.hpp"
 #include "proctrail/enricher.hpp"
 #include "proctrail/pipeline.hpp"
+#include "proctrail/privileges.hpp"
 #include "source_factory.hpp"
 
 namespace {
@@ -107,6 +108,14 @@ int main(int argc, char** argv) {
   auto source = cli::make_source(o, enricher.get(), verbose);
   if (!source) return fail(source.error().message);
   for (const auto& note : (*source).source->notes()) verbose(note);
+  // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
+  // connector subscription (CAP_NET_ADMIN) and reading the eBPF maps (CAP_BPF) still need.
+  // Threads started from here on inherit the reduced set.
+  if (auto s = drop_capabilities({cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}); s) {
+    verbose("capabilities kept after set-up: " + effective_capabilities() + "; no_new_privs set");
+  } else {
+    verbose("could not drop capabilities: " + s.error().message);
+  }
 
   auto formatter = make_formatter(o.format, TextOptions{o.utc});
   PipelineOptions p;

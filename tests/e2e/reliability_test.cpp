@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -452,6 +453,37 @@ TEST_P(Reliability, StartupLeavesNoProcessUnknown) {
     EXPECT_TRUE(x.contains("comm")) << "a process ended that the monitor never saw: " << x.dump();
   }
   EXPECT_GT(checked, 10u) << "the exec loop ran under the monitor";
+}
+
+// After set-up every thread keeps only what it still uses, and no_new_privs is set: what
+// remains is read from /proc/PID/task/*/status. (The scenario tests show the monitor still
+// reads another user's exe and cwd afterwards.)
+TEST_P(Reliability, LeastPrivilegeAfterSetUp) {
+  Monitor m(monitor({}));
+  ASSERT_TRUE(m.started()) << m.errors();
+  const uint64_t allowed = (uint64_t{1} << 12) | (uint64_t{1} << 19) | (uint64_t{1} << 39);
+  const std::string task_dir = "/proc/" + std::to_string(m.pid()) + "/task";
+  int threads = 0;
+  for (const auto& t : std::filesystem::directory_iterator(task_dir)) {
+    std::ifstream in(t.path() / "status");
+    std::string line;
+    bool nnp = false;
+    while (std::getline(in, line)) {
+      auto value = [&] { return std::stoull(line.substr(line.find(':') + 1), nullptr, 16); };
+      if (line.rfind("CapEff:", 0) == 0 || line.rfind("CapPrm:", 0) == 0 ||
+          line.rfind("CapBnd:", 0) == 0) {
+        EXPECT_EQ(value() & ~allowed, 0u) << t.path() << ": " << line;
+      }
+      if (line.rfind("CapInh:", 0) == 0 || line.rfind("CapAmb:", 0) == 0) {
+        EXPECT_EQ(value(), 0u) << t.path() << ": " << line;
+      }
+      if (line.rfind("NoNewPrivs:", 0) == 0) nnp = line.find('1') != std::string::npos;
+    }
+    EXPECT_TRUE(nnp) << t.path() << " has no no_new_privs";
+    ++threads;
+  }
+  EXPECT_GE(threads, 2);
+  EXPECT_EQ(m.stop(), 0) << m.errors();
 }
 
 // Bug 7: without privilege (Linux 6.6 lets anyone listen to the proc connector), exe and cwd

@@ -1,6 +1,7 @@
 #include "proctrail/netlink_source.hpp"
 
 #include "proctrail/namespaces.hpp"
+#include "proctrail/privileges.hpp"
 
 #include <linux/connector.h>
 #include <linux/filter.h>
@@ -480,6 +481,9 @@ Status NetlinkSource::receive(Channel& c, RecvBuffers& bufs, bool block, const E
 void NetlinkSource::run_reader(Channel& c) {
   if (c.cpu >= 0) pin_thread_to_cpu(c.cpu);  // unpinned, it still works, only later
   std::string priority = raise_thread_priority(options_.reader_priority);
+  // From here on a reader only receives on its subscribed socket and reads /proc, which for
+  // another user's process takes CAP_SYS_PTRACE: it keeps that alone.
+  (void)drop_capabilities({cap::kSysPtrace});
   {
     std::lock_guard lock(mu_);
     reader_priorities_.push_back(std::move(priority));
