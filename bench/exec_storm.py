@@ -290,9 +290,27 @@ def main():
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
                                                           "proc_events_answer.txt"))
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--pid-max", type=int,
+                    help="lower kernel.pid_max for the run (restored after), so pids wrap and "
+                         "are reused within moments: the pid-reuse check")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("exec_storm: run as root")
+    if args.pid_max:
+        with open("/proc/sys/kernel/pid_max") as f:
+            saved = f.read().strip()
+        with open("/proc/sys/kernel/pid_max", "w") as f:
+            f.write(str(args.pid_max))
+        try:
+            run(args)
+        finally:
+            with open("/proc/sys/kernel/pid_max", "w") as f:
+                f.write(saved)
+        return
+    run(args)
+
+
+def run(args):
 
     work = tempfile.mkdtemp(prefix="proctrail-storm-")
     try:

@@ -2,7 +2,12 @@
 # Sets up a fresh Debian 12 machine and either starts proctrail or runs every test.
 #
 #   scripts/quickstart.sh run [proctrail options]   deps, build, install, start monitoring
-#   scripts/quickstart.sh test                      deps, build, unit + end-to-end + fuzz
+#   scripts/quickstart.sh test                      deps, build, and every test: unit and
+#                                                   end-to-end on this kernel and on Debian 12's
+#                                                   6.1 under qemu, again under ASan+UBSan and
+#                                                   TSan, and the fuzzers
+#
+# PROCTRAIL_TEST_PARTS picks parts of the test run (default: host,kernel,asan,tsan,fuzz).
 #
 # Run as root: it installs packages with apt, and monitoring and the end-to-end tests need a
 # real kernel and privileges.
@@ -12,6 +17,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 build=$(realpath -m "${PROCTRAIL_BUILD_DIR:-build}")
 fuzz_seconds=${PROCTRAIL_FUZZ_SECONDS:-60}
+parts=${PROCTRAIL_TEST_PARTS:-host,kernel,asan,tsan,fuzz}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
@@ -23,12 +29,22 @@ case "$mode" in
   *) die "usage: $0 run [proctrail options] | test" ;;
 esac
 
+if [ "$mode" = test ]; then
+  for p in ${parts//,/ }; do
+    case "$p" in
+      host | kernel | asan | tsan | fuzz) ;;
+      *) die "PROCTRAIL_TEST_PARTS: unknown part '$p' (choose from host, kernel, asan, tsan, fuzz)" ;;
+    esac
+  done
+fi
+
 packages=(
   cmake ninja-build g++ pkg-config make
   libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libclang-rt-14-dev
   util-linux procps
+  qemu-system-x86 busybox-static
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -51,32 +67,71 @@ if [ "$mode" = run ]; then
   exec proctrail "$@"
 fi
 
-say "unit and end-to-end tests"
-ctest --test-dir "$build" --output-on-failure
+part() { [[ ",$parts," == *",$1,"* ]]; }
+started=$SECONDS
+lap() { say "$1 took $((SECONDS - started)) s so far"; }
 
-say "fuzzing the decoders (${fuzz_seconds}s for the proc connector's) and the /proc parsers"
-CC=clang CXX=clang++ cmake -S . -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPROCTRAIL_FUZZ=ON -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_BPF=OFF >/dev/null
-cmake --build "$build-fuzz" --target fuzz_decode fuzz_procfs fuzz_bpf_record
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/decode" "$corpus/procfs"
-cp tests/fuzz/corpus/decode/* "$corpus/decode/"
-fuzz() {
-  local name=$1 seconds=$2
-  shift 2
-  # A failing input is kept in the build folder (the corpus folder goes at exit).
-  if ! (cd "$corpus" && "$build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" \
-      -artifact_prefix="$build-fuzz/$name-" -print_final_stats=1 "$@" \
-      >"$corpus/$name.log" 2>&1); then
-    tail -n 40 "$corpus/$name.log" >&2
-    die "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
-  fi
-  say "$name: $(grep -E '^stat::number_of_executed_units' "$corpus/$name.log" | awk '{print $2}') inputs, no failure"
+if part host; then
+  say "unit and end-to-end tests on this kernel ($(uname -r))"
+  ctest --test-dir "$build" --output-on-failure
+  lap "host tests"
+fi
+
+if part kernel; then
+  say "the whole suite again on Debian 12's own kernel (6.1), booted under qemu"
+  scripts/kernel-test.sh 6.1 "$build"
+  lap "kernel 6.1 tests"
+fi
+
+sanitized() {  # sanitized NAME CMAKE-OPTION
+  cmake -S . -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
+    -DPROCTRAIL_BENCH=OFF "-D$2=ON" >/dev/null
+  cmake --build "$build-$1"
 }
-mkdir -p "$corpus/bpf"
-fuzz fuzz_decode "$fuzz_seconds" -max_len=256 "$corpus/decode"
-# Half as long, but never 0 (which libFuzzer takes as "no limit").
-fuzz fuzz_procfs "$(((fuzz_seconds + 1) / 2))" "$corpus/procfs"
-fuzz fuzz_bpf_record "$(((fuzz_seconds + 1) / 2))" -max_len=1024 "$corpus/bpf"
-say "all tests passed"
+
+if part asan; then
+  say "unit and end-to-end tests under AddressSanitizer and UBSan"
+  sanitized asan PROCTRAIL_SANITIZE
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir "$build-asan" --output-on-failure
+  lap "ASan+UBSan tests"
+fi
+
+if part tsan; then
+  say "unit and end-to-end tests under ThreadSanitizer"
+  sanitized tsan PROCTRAIL_TSAN
+  # LeastPrivilege is left out here: TSan's own thread starts before main() and keeps every
+  # capability, which that test would rightly report.
+  TSAN_OPTIONS=halt_on_error=1 \
+    ctest --test-dir "$build-tsan" --output-on-failure -E LeastPrivilege
+  lap "TSan tests"
+fi
+
+if part fuzz; then
+  say "fuzzing the decoders (${fuzz_seconds}s for the proc connector's) and the parsers"
+  CC=clang CXX=clang++ cmake -S . -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPROCTRAIL_FUZZ=ON -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_BPF=OFF >/dev/null
+  cmake --build "$build-fuzz" --target fuzz_decode fuzz_procfs fuzz_bpf_record
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  # The seeds kept in the repository start each run; what the fuzzer adds is thrown away.
+  cp -r tests/fuzz/corpus/decode tests/fuzz/corpus/procfs tests/fuzz/corpus/bpf "$corpus/"
+  fuzz() {
+    local name=$1 seconds=$2
+    shift 2
+    # A failing input is kept in the build folder (the corpus folder goes at exit).
+    if ! (cd "$corpus" && "$build-fuzz/tests/fuzz/$name" -max_total_time="$seconds" \
+        -artifact_prefix="$build-fuzz/$name-" -print_final_stats=1 "$@" \
+        >"$corpus/$name.log" 2>&1); then
+      tail -n 40 "$corpus/$name.log" >&2
+      die "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
+    fi
+    say "$name: $(grep -E '^stat::number_of_executed_units' "$corpus/$name.log" | awk '{print $2}') inputs, no failure"
+  }
+  fuzz fuzz_decode "$fuzz_seconds" -max_len=256 "$corpus/decode"
+  # Half as long, but never 0 (which libFuzzer takes as "no limit").
+  fuzz fuzz_procfs "$(((fuzz_seconds + 1) / 2))" "$corpus/procfs"
+  fuzz fuzz_bpf_record "$(((fuzz_seconds + 1) / 2))" -max_len=1024 "$corpus/bpf"
+  lap "fuzzing"
+fi
+say "all tests passed ($parts) in $((SECONDS - started)) s"

@@ -1,9 +1,12 @@
-// libFuzzer: the /proc parsers and the escapers on arbitrary bytes.
+// libFuzzer: the /proc parsers, the mountinfo and --events parsers, and the escapers, on
+// arbitrary bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "proctrail/cgroup_paths.hpp"
 #include "proctrail/escape.hpp"
+#include "proctrail/event.hpp"
 #include "proctrail/procfs.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -14,6 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parts = procfs::split_nul(s);
   if (auto cg = procfs::parse_cgroup(s)) (void)procfs::container_from_cgroup(*cg);
   (void)procfs::container_from_cgroup(s);
+  (void)cgroup2_mount_point(std::string(s));
+  std::string error;
+  if (!EventMask::parse(s, &error) && error.empty()) __builtin_trap();  // an error says why
   std::string out;
   append_shell_word(out, s);
   // A shell word never carries a raw control byte.

@@ -1,6 +1,9 @@
 // Decoding the eBPF programs' ring buffer records, built by hand in their layout.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <cstring>
 
 #include "proctrail/bpf_record.hpp"
@@ -135,6 +138,20 @@ TEST(BpfRecord, ExitThatEndsTheProcessCarriesItsStatus) {
   EXPECT_EQ(d.process_status, 7u << 8);
   EXPECT_TRUE(d.ends_process(*e));
   EXPECT_EQ(d.status(*e), 7u << 8);
+}
+
+// The fuzzer's seeds (tests/fuzz/corpus/bpf, from make_seeds.py) follow the record layout:
+// each one decodes, so the fuzzer starts from valid records, not from noise.
+TEST(BpfRecord, FuzzSeedsDecode) {
+  int seeds = 0;
+  for (const auto& f : std::filesystem::directory_iterator(PROCTRAIL_FUZZ_CORPUS "/bpf")) {
+    std::ifstream in(f.path(), std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+    auto e = bpf::decode_record({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+    EXPECT_TRUE(e.ok()) << f.path() << ": " << (e.ok() ? "" : e.error().message);
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 5);
 }
 
 TEST(CgroupPaths, MountPointFromMountinfoWithEscapes) {
