@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proctrail/clock.hpp"
-#include "proctrail/procfs.hpp"
+#include "util/clock.hpp"
+#include "enrich/proc_reader.hpp"
 
 namespace proctrail {
 namespace {
@@ -34,7 +34,7 @@ void BM_ReadExec(benchmark::State& state) {
     return;
   }
   pid_t pid = sleeper();
-  procfs::ExpectedProcess expected;
+  verify::ExpectedProcess expected;
   expected.event_boottime_ns = ClockSync().to_boottime_ns(monotonic_now_ns());
   for (auto _ : state) {
     ExecDetails d;

@@ -14,6 +14,11 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+/* Named here so that every record's layout is in the object's BTF, where a unit test compares
+ * it with the C++ compiler's view (records built in locals would otherwise be left out). */
+const struct pt_fork* pt_fork_btf __attribute__((unused));
+const struct pt_exit* pt_exit_btf __attribute__((unused));
+
 /* Set by user space before loading. */
 const volatile __u32 max_args = 128 * 1024; /* < PT_ARGS_MAX */
 /* Wake the consumer for every exec (it reads /proc for each) instead of by the fill level. */

@@ -94,7 +94,7 @@ struct ImageIdentity {
 };
 
 // When and what /proc was read for an exec: lets the output stage prove the read saw the
-// image of this exec and not of a later one (see proctrail/event_orderer.hpp).
+// image of this exec and not of a later one, nor another process's.
 struct ProcfsRead {
   uint64_t start_ns = 0;  // CLOCK_MONOTONIC just before the first read
   uint64_t end_ns = 0;    // CLOCK_MONOTONIC after the last read
@@ -134,12 +134,6 @@ struct ExecDetails {
   void set_source(Field f, FieldSource s) { sources[static_cast<size_t>(f)] = s; }
   [[nodiscard]] FieldSource source(Field f) const { return sources[static_cast<size_t>(f)]; }
 };
-
-// Takes back what was read from /proc for an exec, with the reason in note. kImage: only what
-// a later exec would have changed (argv, exe, creds, comm, environment); kAll: everything read
-// from /proc (the process read was not the one that exec'd). Returns whether anything changed.
-enum class Withdraw { kImage, kAll };
-bool withdraw_procfs(ExecDetails& d, Withdraw what, std::string_view why);
 
 struct ExecData {
   std::shared_ptr<ExecDetails> details;  // null when enrichment is off (e.g. seed format)
@@ -219,6 +213,12 @@ struct StartData {
   std::string backend;  // netlink, bpf
   std::string reason;   // why this backend
   std::string version;
+  // Event types asked for that this setup cannot deliver, and fields it cannot read.
+  std::vector<std::string> missing_events;
+  std::vector<std::string> missing_fields;
+  // When the process table had read the processes already running (CLOCK_MONOTONIC; 0: no
+  // table). A process that ended between the start and this may be one it never saw.
+  uint64_t table_ready_ns = 0;
 };
 
 using EventData =
@@ -248,33 +248,5 @@ ExitStatus decode_exit_status(uint32_t raw);
 
 // "SIGTERM", or "SIG42" for numbers without a name.
 std::string signal_name(int signal);
-
-// A set of event types, as selected with --events.
-class EventMask {
- public:
-  EventMask() = default;
-  static EventMask all();
-  // "fork,exec,exit,uid,gid,sid,ptrace,comm,coredump,all" plus "nonzero-exit" (exits with a
-  // non-zero status only). Unknown names are an error naming the bad word.
-  static std::optional<EventMask> parse(std::string_view list, std::string* error);
-
-  void add(EventType t) { bits_ |= bit(t); }
-  [[nodiscard]] bool has(EventType t) const { return (bits_ & bit(t)) != 0; }
-  [[nodiscard]] bool nonzero_exit_only() const { return nonzero_exit_only_; }
-  void set_nonzero_exit_only(bool v) { nonzero_exit_only_ = v; }
-  [[nodiscard]] bool covers_all_kernel_events() const;
-  [[nodiscard]] bool empty() const { return bits_ == 0; }
-  EventMask operator|(const EventMask& o) const;
-  bool operator==(const EventMask&) const = default;
-
-  // Whether an event passes this selection. Records about the stream itself (ack, lost,
-  // resync, start, unknown) always pass.
-  [[nodiscard]] bool accepts(const Event& e) const;
-
- private:
-  static constexpr uint32_t bit(EventType t) { return 1u << static_cast<unsigned>(t); }
-  uint32_t bits_ = 0;
-  bool nonzero_exit_only_ = false;
-};
 
 }  // namespace proctrail

@@ -1,5 +1,5 @@
-// proctrail: parses options, builds the pipeline, maps errors to exit codes.
-#include <fcntl.h>
+// proctrail: parses options into the library's MonitorOptions, picks the output, runs the
+// monitor, and maps errors to exit codes.
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,10 +8,7 @@
 #include <memory>
 
 #include "options.hpp"
-#include "proctrail/enricher.hpp"
-#include "proctrail/pipeline.hpp"
-#include "proctrail/privileges.hpp"
-#include "source_factory.hpp"
+#include "proctrail/monitor.hpp"
 
 namespace {
 
@@ -31,7 +28,7 @@ int fail(const std::string& message) {
   return 1;
 }
 
-void print_stats(const proctrail::PipelineStats& s) {
+void print_stats(const proctrail::MonitorStats& s) {
   const auto& src = s.source;
   std::fprintf(stderr,
                "proctrail: stats: received %llu events; lost %llu counted + %llu overflow "
@@ -55,8 +52,8 @@ void print_stats(const proctrail::PipelineStats& s) {
       static_cast<unsigned long long>(s.resyncs), s.table_size);
   if (src.filter_leaks > 0) {
     std::fprintf(stderr,
-                 "proctrail: stats: %llu events outside the kernel-side filter arrived anyway "
-                 "(filtered in user space)\n",
+                 "proctrail: stats: %llu events of types not asked for arrived anyway "
+                 "(dropped)\n",
                  static_cast<unsigned long long>(src.filter_leaks));
   }
 }
@@ -67,78 +64,57 @@ int main(int argc, char** argv) {
   using namespace proctrail;
   auto parsed = cli::parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
-  const cli::Options& o = *parsed.options;
+  cli::Options o = std::move(*parsed.options);
 
-  int out_fd = STDOUT_FILENO;
-  if (!o.output.empty()) {
-    out_fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out_fd < 0) return fail(system_error("open output " + o.output).message);
-  }
-
-  // Signals only set a flag: the receive loop notices within one poll interval, unsubscribes
-  // and lets the writer flush. A closed pipe is an EPIPE on write, not a signal.
+  // Signals only set a flag: the monitor notices within one tick, unsubscribes and lets the
+  // writer flush. A closed pipe is an EPIPE on write, not a signal. SIGHUP is log rotation's
+  // signal: the output file is reopened; on a terminal or a pipe it changes nothing.
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  // SIGHUP is log rotation's signal: reopen -o FILE; on a terminal or a pipe, carry on.
   struct sigaction hup {};
   hup.sa_handler = on_hangup;
   sigemptyset(&hup.sa_mask);
   hup.sa_flags = SA_RESTART;
   sigaction(SIGHUP, &hup, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
-  auto verbose = [&o](std::string_view line) {
-    if (o.verbose)
+  if (o.verbose) {
+    o.monitor.verbose = [](std::string_view line) {
       std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
-
-  // The seed format prints what the kernel said and nothing else: no table, no /proc reads.
-  std::unique_ptr<Enricher> enricher;
-  if (o.format != OutputFormat::Seed) {
-    EnricherOptions eo;
-    eo.ancestry = o.ancestry;
-    eo.read = o.proc_fields;
-    auto e = Enricher::create(eo);
-    if (!e) return fail(e.error().message);
-    enricher = std::move(*e);
-  }
-  auto source = cli::make_source(o, enricher.get(), verbose);
-  if (!source) return fail(source.error().message);
-  for (const auto& note : (*source).source->notes()) verbose(note);
-  // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
-  // connector subscription (CAP_NET_ADMIN) and reading the eBPF maps (CAP_BPF) still need.
-  // Threads started from here on inherit the reduced set.
-  if (auto s = drop_capabilities({cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}); s) {
-    verbose("capabilities kept after set-up: " + effective_capabilities() + "; no_new_privs set");
-  } else {
-    verbose("could not drop capabilities: " + s.error().message);
-  }
-
-  auto formatter = make_formatter(o.format, TextOptions{o.utc});
-  PipelineOptions p;
-  p.events = o.events;
-  p.priority = (*source).receive_priority;
-  p.start = StartData{std::string((*source).source->name()), (*source).reason, PROCTRAIL_VERSION};
-  if (o.format == OutputFormat::Seed) p.start.reset();
-  p.text_header = o.format == OutputFormat::Text && o.header;
-  p.verbose = verbose;
-  p.hangups = &g_hangups;
-  if (!o.output.empty()) {
-    p.reopen_output = [path = o.output]() -> Result<int> {
-      // Appends: a hang-up without a rotation must not truncate what is there.
-      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (fd < 0) return system_error("reopen output " + path);
-      return fd;
     };
   }
-  Pipeline pipeline(*(*source).source, enricher.get(), *formatter, out_fd, p);
-  Status status = pipeline.run(g_stop);
-  (*source).source.reset();  // unsubscribe before the totals
-  if (o.stats) print_stats(pipeline.stats());
-  if (pipeline.out_fd() != STDOUT_FILENO) ::close(pipeline.out_fd());
+  auto formatter = make_formatter(o.format, TextOptions{o.utc});
+  const bool header = o.format == OutputFormat::Text && o.header;
+  std::unique_ptr<Sink> out;
+  if (o.output.empty()) {
+    out = make_stream_sink(std::move(formatter), STDOUT_FILENO, false, header);
+  } else {
+    auto file = open_file_sink(std::move(formatter), o.output, header);
+    if (!file) return fail(file.error().message);
+    out = std::move(*file);
+  }
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::move(out));
+
+  auto monitor = Monitor::start(o.monitor, std::move(sinks));
+  if (!monitor) return fail(monitor.error().message);
+  // Degraded capture is said once, whatever -v says.
+  for (const auto& why : (*monitor)->info().missing_why) {
+    std::fprintf(stderr, "proctrail: warning: %s\n", why.c_str());
+  }
+
+  uint32_t hangups_seen = 0;
+  Status status = (*monitor)->run_until(g_stop, [&] {
+    if (uint32_t h = g_hangups.load(); h != hangups_seen) {
+      hangups_seen = h;
+      (*monitor)->reopen_outputs();
+    }
+  });
+  if (o.stats) print_stats((*monitor)->stats());
+  monitor->reset();  // unsubscribes
   if (!status) return fail(status.error().message);
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "util/sched.hpp"
+
 namespace proctrail::cli {
 
 namespace {
@@ -90,7 +92,8 @@ ParseOutcome parse_options(int argc, char** argv) {
                "say on stderr what was set up: backend, buffers, priority");
   app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
   app.add_flag("--env", env, "add each exec's environment (it may hold secrets)");
-  app.add_flag("--ancestry", o.ancestry, "add each exec's chain of parent commands up to pid 1");
+  bool ancestry = false;
+  app.add_flag("--ancestry", ancestry, "add each exec's chain of parent commands up to pid 1");
   app.add_option("--proc-fields", proc_fields,
                  "what to read from /proc at each exec besides argv, comm, ppid and start "
                  "time: exe, cwd, creds, cgroup, env, all or none (default exe,cwd,creds,cgroup)");
@@ -123,12 +126,13 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt, 0};
   }
 
+  MonitorOptions& m = o.monitor;
   if (backend == "auto") {
-    o.backend = Backend::Auto;
+    m.backend = Backend::Auto;
   } else if (backend == "bpf") {
-    o.backend = Backend::Bpf;
+    m.backend = Backend::Bpf;
   } else if (backend == "netlink") {
-    o.backend = Backend::Netlink;
+    m.backend = Backend::Netlink;
   } else {
     return {std::nullopt,
             usage_error("unknown backend '" + backend + "' (choose auto, bpf or netlink)")};
@@ -141,36 +145,36 @@ ParseOutcome parse_options(int argc, char** argv) {
   std::string err;
   auto mask = EventMask::parse(events, &err);
   if (!mask) return {std::nullopt, usage_error(err)};
-  o.events = *mask;
+  m.filter.types = *mask;
   auto p = parse_priority(priority);
   if (!p)
     return {std::nullopt,
             usage_error("unknown priority '" + priority + "' (choose realtime, nice or normal)")};
-  o.priority = *p;
+  m.priority = *p;
   if (exec_readers < -1 || exec_readers > 64) {
     return {std::nullopt, usage_error("--exec-readers wants a number from 0 to 64")};
   }
-  if (exec_readers >= 0) o.exec_readers = static_cast<size_t>(exec_readers);
+  if (exec_readers >= 0) m.exec_readers = static_cast<size_t>(exec_readers);
   auto argv_bytes = parse_size(max_argv);
   if (!argv_bytes || *argv_bytes < 16 || *argv_bytes > (size_t{64} << 20)) {
     return {std::nullopt,
             usage_error("--max-argv-bytes wants a size from 16 to 64M, like 128K, not '" +
                         max_argv + "'")};
   }
-  o.max_argv_bytes = *argv_bytes;
+  m.max_argv_bytes = *argv_bytes;
   auto rb = parse_size(rcvbuf);
   if (!rb || *rb < 4096 || *rb > (size_t{1} << 30)) {
     return {std::nullopt, usage_error("--rcvbuf wants a size from 4K to 1G, not '" + rcvbuf + "'")};
   }
-  o.receive_buffer_bytes = static_cast<int>(*rb);
+  m.receive_buffer_bytes = static_cast<int>(*rb);
   auto ring = parse_size(ringbuf);
   if (!ring || *ring < 4096 || *ring > (size_t{1} << 30) || (*ring & (*ring - 1)) != 0) {
     return {std::nullopt,
             usage_error("--ringbuf wants a power of two from 4K to 1G, not '" + ringbuf + "'")};
   }
-  o.ring_buffer_bytes = *ring;
+  m.ring_buffer_bytes = *ring;
   o.header = !no_header;
-  procfs::ReadOptions& rf = o.proc_fields;
+  ProcFields& rf = m.proc_fields;
   rf.exe = rf.cwd = rf.creds = rf.cgroup = rf.env = false;
   for (size_t pos = 0; pos <= proc_fields.size();) {
     size_t comma = proc_fields.find(',', pos);
@@ -196,9 +200,18 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   rf.env = rf.env || env;
   // "--proc-fields none" asks for nothing: the eBPF backend then reads no /proc at all.
-  o.proc_fields_explicit =
+  rf.explicit_fields =
       app.count("--proc-fields") > 0 && (rf.exe || rf.cwd || rf.creds || rf.cgroup || rf.env);
-  rf.max_argv_bytes = o.max_argv_bytes;
+  m.ancestry = ancestry;
+  // The seed format prints what the kernel said and nothing else: no table, no /proc reads,
+  // no start record, and the subscription's ack as its first line.
+  if (o.format == OutputFormat::Seed) {
+    m.enrich = false;
+    m.start_record = false;
+    m.filter.acks = true;
+  }
+  m.version = PROCTRAIL_VERSION;
+  m.drop_caller_privileges = true;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
   }

@@ -1,37 +1,23 @@
-// Command-line options of the proctrail tool.
+// Command-line options of the proctrail tool: what the library's MonitorOptions take, plus
+// where and how to write.
 #pragma once
 
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "proctrail/event.hpp"
 #include "proctrail/format.hpp"
-#include "proctrail/pipeline.hpp"
-#include "proctrail/procfs.hpp"
-#include "proctrail/sched.hpp"
+#include "proctrail/monitor.hpp"
 
 namespace proctrail::cli {
 
-enum class Backend { Auto, Bpf, Netlink };
-
 struct Options {
-  Backend backend = Backend::Auto;
+  MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
-  EventMask events = EventMask::all();
   std::string output;  // empty: standard output
   bool verbose = false;
   bool stats = false;
-  procfs::ReadOptions proc_fields;    // which /proc fields to read at exec (--env included)
-  bool proc_fields_explicit = false;  // fields chosen on the command line, not the default
-  bool ancestry = false;
   bool header = true;
   bool utc = false;
-  size_t max_argv_bytes = 128 * 1024;
-  Priority priority = Priority::Realtime;
-  size_t exec_readers = 64;  // at most one per CPU
-  int receive_buffer_bytes = 32 << 20;
-  size_t ring_buffer_bytes = 16 << 20;
 };
 
 struct ParseOutcome {

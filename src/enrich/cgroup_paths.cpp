@@ -1,4 +1,4 @@
-#include "proctrail/cgroup_paths.hpp"
+#include "enrich/cgroup_paths.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "proctrail/clock.hpp"
+#include "util/clock.hpp"
 
 namespace proctrail {
 

@@ -1,4 +1,4 @@
-#include "proctrail/enricher.hpp"
+#include "enrich/enricher.hpp"
 
 #include <pwd.h>
 
@@ -75,7 +75,7 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       ExecDetails& d = *x.details;
       if (options_.read_proc && !d.procfs_read) {
         reader_.read_exec(e.pid,
-                          procfs::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
+                          verify::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
       }
       if (!options_.track_processes) break;
       check_identity(e, d, clock);
@@ -95,16 +95,11 @@ void Enricher::process(Event& e, const ClockSync& clock) {
 }
 
 void Enricher::check_identity(const Event& e, ExecDetails& d, const ClockSync& clock) {
-  // The read checked the start time against the event; the table knows this pid's start
-  // from its fork event, to the nanosecond. /proc counts in clock ticks: allow one either way.
-  if (d.source(Field::StartTime) != FieldSource::Procfs || !d.start_boottime_ns) return;
-  auto known = table_.live_start_ns(e.pid);
-  if (!known) return;
-  const uint64_t tick = reader_.tick_ns();
-  if (!procfs::same_start_tick(*d.start_boottime_ns / tick, clock.to_boottime_ns(*known) / tick)) {
-    withdraw_procfs(d, Withdraw::kAll,
-                    "pid was reused by another process before /proc could be read");
-  }
+  // The read checked the start time against the event; the table knows this pid's start from
+  // its fork event, to the nanosecond.
+  std::optional<uint64_t> known;
+  if (auto start = table_.live_start_ns(e.pid)) known = clock.to_boottime_ns(*start);
+  verify::check_against_table(d, known, reader_.tick_ns());
 }
 
 ExecHandlerFactory Enricher::exec_handler_factory() const {
@@ -123,7 +118,7 @@ ExecHandlerFactory Enricher::exec_handler_factory() const {
       ExecDetails& d = *x.details;
       state->clock.refresh_if_older(e.ts_ns);
       state->reader.read_exec(
-          e.pid, procfs::ExpectedProcess::for_exec(state->clock.to_boottime_ns(e.ts_ns), d), d);
+          e.pid, verify::ExpectedProcess::for_exec(state->clock.to_boottime_ns(e.ts_ns), d), d);
     };
   };
 }

@@ -1,4 +1,4 @@
-#include "proctrail/escape.hpp"
+#include "output/escape.hpp"
 
 #include <array>
 

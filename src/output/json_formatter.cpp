@@ -4,7 +4,7 @@
 
 #include <iterator>
 
-#include "proctrail/escape.hpp"
+#include "output/escape.hpp"
 #include "proctrail/format.hpp"
 
 namespace proctrail {
@@ -243,6 +243,9 @@ class JsonFormatter final : public Formatter {
             w.str("backend", d.backend);
             w.str("reason", d.reason);
             w.str("version", d.version);
+            if (!d.missing_events.empty()) w.strings("missing_events", d.missing_events);
+            if (!d.missing_fields.empty()) w.strings("missing_fields", d.missing_fields);
+            if (d.table_ready_ns) w.num("table_ready_ts_ns", d.table_ready_ns);
           }
         },
         e.data);

@@ -4,7 +4,7 @@
 
 #include <iterator>
 
-#include "proctrail/escape.hpp"
+#include "output/escape.hpp"
 #include "proctrail/format.hpp"
 
 namespace proctrail {

@@ -6,7 +6,7 @@
 
 #include <iterator>
 
-#include "proctrail/escape.hpp"
+#include "output/escape.hpp"
 #include "proctrail/format.hpp"
 
 namespace proctrail {
@@ -248,6 +248,16 @@ class TextFormatter final : public Formatter {
             append_shell_word(out, d.backend);
             out += ": ";
             out += d.reason;  // our own sentence
+            auto list = [&](std::string_view what, const std::vector<std::string>& names) {
+              if (names.empty()) return;
+              out += what;
+              for (size_t i = 0; i < names.size(); ++i) {
+                if (i) out += ',';
+                append_shell_word(out, names[i]);
+              }
+            };
+            list("; missing events: ", d.missing_events);
+            list("; missing fields: ", d.missing_fields);
           }
         },
         e.data);

@@ -1,4 +1,4 @@
-#include "proctrail/process_table.hpp"
+#include "state/process_table.hpp"
 
 #include <algorithm>
 #include <unordered_set>

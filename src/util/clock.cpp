@@ -1,4 +1,4 @@
-#include "proctrail/clock.hpp"
+#include "util/clock.hpp"
 
 #include <time.h>
 

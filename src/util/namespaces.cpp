@@ -1,4 +1,4 @@
-#include "proctrail/namespaces.hpp"
+#include "util/namespaces.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

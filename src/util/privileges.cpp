@@ -1,4 +1,4 @@
-#include "proctrail/privileges.hpp"
+#include "util/privileges.hpp"
 
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -84,6 +84,11 @@ Status drop_capabilities(std::initializer_list<int> keep) {
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return system_error("set no_new_privs");
   return {};
+}
+
+bool has_capability(int c) {
+  auto now = get_caps();
+  return now && (now->effective & (uint64_t{1} << c)) != 0;
 }
 
 std::string effective_capabilities() {

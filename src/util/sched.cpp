@@ -1,4 +1,4 @@
-#include "proctrail/sched.hpp"
+#include "util/sched.hpp"
 
 #include <pthread.h>
 #include <sched.h>

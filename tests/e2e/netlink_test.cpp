@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "harness.hpp"
-#include "proctrail/clock.hpp"
-#include "proctrail/cn_proc_wire.hpp"
-#include "proctrail/netlink_source.hpp"
+#include "util/clock.hpp"
+#include "source/netlink/cn_proc.hpp"
+#include "source/netlink/netlink_source.hpp"
 
 namespace proctrail::e2e {
 namespace {

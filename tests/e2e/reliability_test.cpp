@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "harness.hpp"
-#include "proctrail/netlink_source.hpp"
+#include "source/netlink/netlink_source.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -274,10 +274,11 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
   unlink(done.c_str());
   // proctrail writes into a pipe that `sleep` holds shut for 3 s before cat drains it; it is
   // stopped once the marked execs are over.
-  const std::string cmd = "exec 3> >(" + pause_s(3) + "; cat > " + out + "); " + proctrail_path() +
-                          " --backend " + GetParam() + " -f json -e exec --stats >&3 & p=$!; " +
-                          "until [ -e " + done + " ]; do sleep 0.1; done; sleep 0.5; " +
-                          "kill -INT $p; wait $p";
+  const std::string cmd = "exec 3> >(" + pause_s(3) + "; cat > " + out + "); c=$!; " +
+                          proctrail_path() + " --backend " + GetParam() +
+                          " -f json -e exec --stats >&3 & p=$!; " + "until [ -e " + done +
+                          " ]; do sleep 0.1; done; sleep 0.5; " +
+                          "kill -INT $p; wait $p; s=$?; exec 3>&-; wait $c; exit $s";
   std::thread spawner([&] {
     settle(1000);
     scenario({"spawn-marked", std::to_string(kMarked), "stall"});
@@ -423,7 +424,7 @@ TEST_P(Reliability, HostileStringsAreEscapedAndExact) {
 }
 
 // Processes already running when the monitor starts, and those it sees born: after the
-// start-up scan, no process ends unknown.
+// start-up scan (the start record says when it ended), no process ends unknown.
 TEST_P(Reliability, StartupLeavesNoProcessUnknown) {
   // An exec loop runs across the monitor's start.
   const std::string loop = "/tmp/proctrail-e2e-loop-" + std::to_string(getpid());
@@ -445,7 +446,8 @@ TEST_P(Reliability, StartupLeavesNoProcessUnknown) {
   auto r = m.records();
   ASSERT_FALSE(r.empty());
   ASSERT_EQ(r[0]["type"], "start");
-  const uint64_t ready = r[0]["ts_ns"];
+  ASSERT_TRUE(r[0].contains("table_ready_ts_ns")) << r[0].dump();
+  const uint64_t ready = r[0]["table_ready_ts_ns"];
   size_t checked = 0;
   for (const auto& x : r) {
     if (x["type"] != "exit" || x["thread"] == true || x["ts_ns"].get<uint64_t>() <= ready) continue;

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "proctrail/bpf_record.hpp"
+#include "source/bpf/bpf_record.hpp"
 #include "proctrail/format.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "proctrail/cn_proc_wire.hpp"
+#include "source/netlink/cn_proc.hpp"
 #include "proctrail/format.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

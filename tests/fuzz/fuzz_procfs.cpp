@@ -4,10 +4,13 @@
 #include <cstdint>
 #include <string_view>
 
-#include "proctrail/cgroup_paths.hpp"
-#include "proctrail/escape.hpp"
+#include "enrich/cgroup_paths.hpp"
+#include "output/escape.hpp"
 #include "proctrail/event.hpp"
-#include "proctrail/procfs.hpp"
+#include "proctrail/filter.hpp"
+#include "enrich/container.hpp"
+#include "enrich/proc_reader.hpp"
+#include "enrich/procfs_parse.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace proctrail;

@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "proctrail/bpf_record.hpp"
-#include "proctrail/cgroup_paths.hpp"
+#include "source/bpf/bpf_record.hpp"
+#include "enrich/cgroup_paths.hpp"
 #include "proctrail_events.h"
 
 namespace proctrail {

@@ -4,7 +4,7 @@
 #include <random>
 #include <string>
 
-#include "proctrail/escape.hpp"
+#include "output/escape.hpp"
 
 namespace proctrail {
 namespace {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "proctrail/event.hpp"
+#include "proctrail/filter.hpp"
 
 namespace proctrail {
 namespace {

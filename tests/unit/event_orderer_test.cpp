@@ -1,7 +1,7 @@
 // Ordering and the exec verifier, with reads and images chosen by hand.
 #include <gtest/gtest.h>
 
-#include "proctrail/event_orderer.hpp"
+#include "pipeline/event_orderer.hpp"
 
 namespace proctrail {
 namespace {

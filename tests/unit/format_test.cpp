@@ -71,7 +71,8 @@ std::vector<Event> every_event() {
   v.push_back(make(LostData{12, "proc connector sequence gap on cpu 1"}, 0, 0));
   v.push_back(make(LostData{std::nullopt, "netlink receive buffer overflowed (ENOBUFS)"}, 0, 0));
   v.push_back(make(ResyncData{3, 5, 120}, 0, 0));
-  v.push_back(make(StartData{"netlink", "chosen with --backend netlink", "0.1.0"}, 0, 0));
+  v.push_back(
+      make(StartData{"netlink", "chosen with --backend netlink", "0.1.0", {}, {}, 0}, 0, 0));
   return v;
 }
 

@@ -10,9 +10,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "proctrail/enricher.hpp"
+#include "enrich/enricher.hpp"
 #include "proctrail/format.hpp"
-#include "proctrail/pipeline.hpp"
+#include "proctrail/sink.hpp"
+#include "pipeline/pipeline.hpp"
 
 namespace proctrail {
 namespace {
@@ -90,12 +91,12 @@ std::string run(std::deque<ScriptedSource::Step> steps, OutputFormat format) {
   eo.proc_root = empty_proc;
   auto enricher = Enricher::create(eo);
   EXPECT_TRUE(enricher.ok());
-  auto formatter = make_formatter(format, TextOptions{true});
   int fd = memfd_create("pipeline-test", MFD_CLOEXEC);
+  auto sink = make_stream_sink(make_formatter(format, TextOptions{true}), fd);
   PipelineOptions po;
   po.poll_interval = std::chrono::milliseconds(1);
   po.output_interval = std::chrono::milliseconds(1);
-  Pipeline p(source, enricher->get(), *formatter, fd, po);
+  Pipeline p(source, enricher->get(), *sink, po);
   EXPECT_TRUE(p.run(stop).ok());
   std::string out(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
   pread(fd, out.data(), out.size(), 0);

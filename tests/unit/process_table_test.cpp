@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proctrail/process_table.hpp"
+#include "state/process_table.hpp"
 
 namespace proctrail {
 namespace {

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "proctrail/procfs.hpp"
+#include "enrich/container.hpp"
+#include "enrich/proc_reader.hpp"
+#include "enrich/procfs_parse.hpp"
 
 namespace proctrail::procfs {
 namespace {
@@ -171,8 +173,8 @@ class FakeProc : public ::testing::Test {
     EXPECT_TRUE(r.ok());
     return std::move(*r);
   }
-  ExpectedProcess at_tick(uint64_t tick) {
-    ExpectedProcess e;
+  verify::ExpectedProcess at_tick(uint64_t tick) {
+    verify::ExpectedProcess e;
     e.event_boottime_ns = tick * (1'000'000'000 / clock_ticks_per_second());
     return e;
   }
@@ -287,7 +289,7 @@ TEST_F(FakeProc, StartTimeDisagreeingWithTheTableIsReuse) {
   process(17, std::string("other\0", 6), 300);
   auto r = reader();
   ExecDetails d;
-  ExpectedProcess e = at_tick(600);
+  verify::ExpectedProcess e = at_tick(600);
   e.known_start_boottime_ns = 500 * (1'000'000'000 / clock_ticks_per_second());
   r.read_exec(17, e, d);
   EXPECT_EQ(d.argv_source, ArgvSource::Unavailable);

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proctrail/seq_gaps.hpp"
+#include "source/netlink/seq_gaps.hpp"
 
 namespace proctrail {
 namespace {

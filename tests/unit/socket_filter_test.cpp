@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "proctrail/cn_proc_wire.hpp"
+#include "source/netlink/cn_proc.hpp"
 
 namespace proctrail {
 namespace {

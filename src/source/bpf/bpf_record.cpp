@@ -1,22 +1,15 @@
-#include "proctrail/bpf_record.hpp"
+#include "source/bpf/bpf_record.hpp"
 
 #include <cstring>
 #include <string>
 
-#include "proctrail/procfs.hpp"
+#include "enrich/procfs_parse.hpp"
 #include "proctrail_events.h"
 
 namespace proctrail::bpf {
 
-// The layout the BPF side writes, as user space reads it.
-static_assert(sizeof(pt_header) == 24 && offsetof(pt_header, pid) == 16);
-static_assert(sizeof(pt_fork) == 40 && offsetof(pt_fork, child_tid) == 36);
-static_assert(sizeof(pt_exit) == 48 && offsetof(pt_exit, parent_tid) == 36);
-static_assert(offsetof(pt_exit, process_status) == 40 && offsetof(pt_exit, flags) == 44);
-static_assert(offsetof(pt_exec, start_boottime_ns) == 48 && offsetof(pt_exec, cgroup_id) == 56);
-static_assert(offsetof(pt_exec, args_size) == 64 && offsetof(pt_exec, filename_len) == 72);
-static_assert(offsetof(pt_exec, comm) == 80 && offsetof(pt_exec, exec_tid) == 96);
-static_assert(sizeof(pt_exec) == 104);
+// The layout is checked against the BTF of the built BPF object by a unit test
+// (tests/unit/bpf_layout_test.cpp).
 
 namespace {
 

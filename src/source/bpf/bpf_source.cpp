@@ -1,4 +1,4 @@
-#include "proctrail/bpf_source.hpp"
+#include "source/bpf/bpf_source.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,11 +13,11 @@
 #include <mutex>
 
 #include "proctrail.skel.h"
-#include "proctrail/bpf_record.hpp"
-#include "proctrail/cgroup_paths.hpp"
-#include "proctrail/clock.hpp"
-#include "proctrail/namespaces.hpp"
-#include "proctrail/procfs.hpp"
+#include "source/bpf/bpf_record.hpp"
+#include "enrich/cgroup_paths.hpp"
+#include "util/clock.hpp"
+#include "util/namespaces.hpp"
+#include "enrich/container.hpp"
 #include "proctrail_events.h"
 
 namespace proctrail {
@@ -71,7 +71,6 @@ struct BpfSource::Impl {
   ExecHandler handler;
   proctrail_bpf* skel = nullptr;
   ring_buffer* rb = nullptr;
-  std::unique_ptr<NetlinkSource> companion;
   std::vector<std::string> notes;
   std::vector<Event> pending;
   SourceStats stats;
@@ -250,25 +249,6 @@ Status BpfSource::start() {
                         ? "no cgroup2 mount: cgroup paths unavailable (ids only)"
                         : "cgroup paths from ids under " + m.cgroups.root());
 
-  // uid, gid, sid, ptrace, comm and coredump have no tracepoint here: the proc connector
-  // supplies them, when it can.
-  EventMask extra;
-  for (EventType t : {EventType::Uid, EventType::Gid, EventType::Sid, EventType::Ptrace,
-                      EventType::Comm, EventType::Coredump}) {
-    if (m.options.events.has(t)) extra.add(t);
-  }
-  if (!extra.empty()) {
-    NetlinkOptions n = m.options.companion;
-    n.events = extra;
-    n.max_exec_readers = 0;
-    auto c = std::make_unique<NetlinkSource>(n);
-    if (auto s = c->start(); s) {
-      m.companion = std::move(c);
-      m.notes.push_back("uid, gid, sid, ptrace, comm and coredump events from the proc connector");
-    } else {
-      m.notes.push_back("no uid, gid, sid, ptrace, comm or coredump events: " + s.error().message);
-    }
-  }
   m.watermark_ns = monotonic_now_ns() - kDeliverySlackNs;
   return {};
 }
@@ -285,10 +265,6 @@ Status BpfSource::poll(std::chrono::milliseconds timeout, std::vector<Event>& ou
   for (auto& e : m.pending) out.push_back(std::move(e));
   m.pending.clear();
   uint64_t watermark = drained - std::min(drained, kDeliverySlackNs);
-  if (m.companion) {
-    if (auto s = m.companion->poll(std::chrono::milliseconds(0), out); !s) return s;
-    watermark = std::min(watermark, m.companion->watermark_ns());
-  }
   if (watermark > m.watermark_ns) m.watermark_ns = watermark;
   m.collect_losses(out);
   return {};
@@ -303,17 +279,11 @@ int BpfSource::fd() const {
 }
 
 SourceStats BpfSource::stats() const {
-  SourceStats s = impl_->stats;
-  if (impl_->companion) s += impl_->companion->stats();
-  return s;
+  return impl_->stats;
 }
 
 std::vector<std::string> BpfSource::notes() const {
-  std::vector<std::string> n = impl_->notes;
-  if (impl_->companion) {
-    for (auto& c : impl_->companion->notes()) n.push_back("proc connector: " + c);
-  }
-  return n;
+  return impl_->notes;
 }
 
 }  // namespace proctrail

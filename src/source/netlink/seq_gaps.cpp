@@ -1,4 +1,4 @@
-#include "proctrail/seq_gaps.hpp"
+#include "source/netlink/seq_gaps.hpp"
 
 #include <cstddef>
 

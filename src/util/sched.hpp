@@ -6,9 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "proctrail/monitor.hpp"  // Priority
+
 namespace proctrail {
 
-enum class Priority { Realtime, Nice, Normal };
 std::optional<Priority> parse_priority(std::string_view name);
 
 // Raises the calling thread's scheduling priority: SCHED_FIFO when permitted, else a negative

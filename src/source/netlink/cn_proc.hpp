@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proctrail/event.hpp"
+#include "proctrail/filter.hpp"
 #include "proctrail/result.hpp"
 
 namespace proctrail::cn_proc {

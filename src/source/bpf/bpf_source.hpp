@@ -6,8 +6,8 @@
 //    argument count, whatever the process does afterwards (exit at once, rewrite its argv);
 //  - records that did not fit in the ring buffer are counted per CPU in the kernel and come
 //    out as LostData events;
-//  - uid, gid, sid, ptrace, comm and coredump events, which no tracepoint here carries, come
-//    from a companion proc connector subscription when one can be made (notes() says so);
+//  - it gives fork, exec and exit only: no tracepoint here carries uid, gid, sid, ptrace, comm
+//    or coredump events (the monitor combines it with a proc connector source for those);
 //  - start() fails with one clear line where eBPF cannot work: no BTF, no privilege, a
 //    program the kernel refuses.
 #pragma once
@@ -15,7 +15,8 @@
 #include <memory>
 #include <optional>
 
-#include "proctrail/netlink_source.hpp"
+#include "proctrail/event.hpp"
+#include "proctrail/filter.hpp"
 #include "proctrail/source.hpp"
 
 namespace proctrail {
@@ -24,8 +25,6 @@ struct BpfOptions {
   EventMask events = EventMask::all();
   size_t max_argv_bytes = 128 * 1024;
   size_t ring_buffer_bytes = 16 << 20;  // a power of two
-  // The companion proc connector subscription, for the event types eBPF does not cover.
-  NetlinkOptions companion;
 };
 
 class BpfSource final : public EventSource {

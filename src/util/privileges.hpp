@@ -25,6 +25,9 @@ inline constexpr int kBpf = 39;  // reading the eBPF maps and program counters
 // no_new_privs. Without any capabilities it only sets no_new_privs.
 Status drop_capabilities(std::initializer_list<int> keep);
 
+// Whether the calling thread has capability c in its effective set.
+bool has_capability(int c);
+
 // "CAP_NET_ADMIN, CAP_SYS_PTRACE" for the calling thread's effective set ("none" when empty).
 std::string effective_capabilities();
 

@@ -10,9 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "proctrail/clock.hpp"
-#include "proctrail/process_table.hpp"
-#include "proctrail/procfs.hpp"
+#include "util/clock.hpp"
+#include "state/process_table.hpp"
+#include "enrich/proc_reader.hpp"
 #include "proctrail/source.hpp"
 
 namespace proctrail {

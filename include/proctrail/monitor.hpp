@@ -1,0 +1,154 @@
+// The library's entry point: one options struct, one call, a running monitor.
+//
+//   proctrail::MonitorOptions o;
+//   o.filter.types = *proctrail::EventMask::parse("exec,exit", nullptr);
+//   std::vector<std::unique_ptr<proctrail::Sink>> sinks;
+//   sinks.push_back(proctrail::make_callback_sink([](const proctrail::Event& e) { ... }));
+//   auto m = proctrail::Monitor::start(o, std::move(sinks));
+//   if (!m) { fail with m.error().message }
+//   ... (*m)->stop();
+//
+// Threads and ownership. start() returns with capture running on threads the monitor owns: a
+// receive thread (source, process table), an output thread (ordering, verification, the
+// filter, sinks) and, on the netlink backend, an exec reader per CPU. Sinks are called on the
+// output thread only. The Monitor object may be used from one thread at a time; stop() (or
+// the destructor) ends capture, verifies what is held, flushes the sinks and joins every
+// thread. See docs/library.md.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proctrail/event.hpp"
+#include "proctrail/filter.hpp"
+#include "proctrail/result.hpp"
+#include "proctrail/sink.hpp"
+#include "proctrail/source.hpp"
+
+namespace proctrail {
+
+enum class Backend { Auto, Bpf, Netlink };
+// Scheduling of the threads that race new processes to /proc.
+enum class Priority { Realtime, Nice, Normal };
+
+// What is read from /proc at each exec besides argv, comm, ppid and start time. The eBPF
+// backend reads argv, exe, cwd and credentials in the kernel: with it, /proc is read only for
+// fields asked for explicitly (explicit_fields) or env.
+struct ProcFields {
+  bool exe = true;
+  bool cwd = true;
+  bool creds = true;   // /proc/PID/status
+  bool cgroup = true;  // and the container the cgroup names
+  bool env = false;
+  bool explicit_fields = false;
+};
+
+struct MonitorOptions {
+  Backend backend = Backend::Auto;
+  EventFilter filter;
+
+  // Enrichment. Off: the kernel's events as they come (no process table, no /proc reads, no
+  // exit details), as the seed format prints them.
+  bool enrich = true;
+  ProcFields proc_fields;
+  bool ancestry = false;  // each exec's chain of parents, from the process table
+  size_t max_argv_bytes = 128 * 1024;
+  // Leave out the events of the process the monitor runs in (its own threads' births and
+  // ends); processes it starts are reported.
+  bool exclude_self = true;
+  // A first "start" record naming the backend and why; a "resync" record after losses.
+  bool start_record = true;
+
+  // Tuning.
+  Priority priority = Priority::Realtime;
+  size_t exec_readers = 64;  // netlink: at most one per CPU; 0 reads on the receive thread
+  int receive_buffer_bytes = 32 << 20;  // netlink, per socket
+  size_t ring_buffer_bytes = 16 << 20;  // eBPF, a power of two
+  std::chrono::milliseconds poll_interval{50};
+  std::chrono::milliseconds output_interval{50};
+
+  // Events for poll() / fd() as well as the sinks, up to this many waiting (beyond that they
+  // are dropped and a lost record says how many). 0: no pull queue.
+  size_t pull_capacity = 0;
+  // Also drop the capabilities of the thread that calls start() once set-up is done (the
+  // monitor's own threads always keep only what they use). For tools, not embedders.
+  bool drop_caller_privileges = false;
+  // Lines for a -v: what was set up, fallbacks taken. Called on the calling thread.
+  std::function<void(std::string_view)> verbose;
+  std::string version = "0.1.0";  // for the start record
+};
+
+// What start() set up and what is missing, for the start record and the user.
+struct MonitorInfo {
+  std::string backend;  // "bpf" or "netlink"
+  std::string reason;   // why this backend
+  std::vector<std::string> notes;
+  // Event types asked for that this setup cannot deliver, and fields it cannot read, each with
+  // the reason in `missing_why`.
+  std::vector<std::string> missing_events;
+  std::vector<std::string> missing_fields;
+  std::vector<std::string> missing_why;
+};
+
+struct MonitorStats {
+  SourceStats source;
+  uint64_t queue_drops = 0;  // events dropped because the output fell behind
+  uint64_t pull_drops = 0;   // events dropped because poll() was not called often enough
+  uint64_t execs = 0;
+  uint64_t argv_kernel = 0, argv_procfs = 0, argv_unavailable = 0;
+  uint64_t superseded = 0;  // exec reads withdrawn as unverified
+  uint64_t resyncs = 0;
+  uint64_t written = 0;  // events handed to the sinks
+  size_t table_size = 0;
+};
+
+class Monitor {
+ public:
+  // Chooses the backend (auto: eBPF when its programs load here, else netlink, with the
+  // reason), subscribes, reads the process table from /proc, and starts the threads. Fails
+  // with one line that names the cause.
+  static Result<std::unique_ptr<Monitor>> start(MonitorOptions options,
+                                                std::vector<std::unique_ptr<Sink>> sinks);
+  ~Monitor();
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  [[nodiscard]] const MonitorInfo& info() const;
+
+  // The pull API (MonitorOptions::pull_capacity > 0): waits up to `timeout` for events and
+  // appends them, in order. fd() is readable while events wait (for poll(2)/epoll loops).
+  Status poll(std::chrono::milliseconds timeout, std::vector<Event>& out);
+  [[nodiscard]] int fd() const;
+
+  // Whether the monitor ended by itself: an error, or every sink closed (the reader of the
+  // output went away). error() says which.
+  [[nodiscard]] bool finished() const;
+  // Blocks until `stop` is set or the monitor finishes; calls on_tick about every 50 ms on
+  // this thread (for signal flags). Then stops.
+  Status run_until(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+  // Asks the sinks to reopen their files (SIGHUP, log rotation), on the output thread.
+  void reopen_outputs();
+  // Ends capture: what the kernel delivered is read, held execs verified, sinks flushed and
+  // closed. Returns the first error (the source's or a sink's). Idempotent.
+  Status stop();
+
+  // Totals so far (exact once stopped).
+  [[nodiscard]] MonitorStats stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Monitor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether this build has the eBPF backend.
+bool bpf_backend_built();
+
+}  // namespace proctrail

@@ -1,0 +1,55 @@
+// Sinks: where the monitor's events go. A sink takes batches of events that are in timestamp
+// order, verified and enriched, and already filtered. The output thread calls every sink, one
+// batch at a time, so a sink needs no locking of its own; a sink that blocks holds the whole
+// output back (the monitor then reports what it had to drop as a lost record, never silently).
+//
+// Errors are values: a sink's error ends the monitor with that error.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "proctrail/event.hpp"
+#include "proctrail/format.hpp"
+#include "proctrail/result.hpp"
+
+namespace proctrail {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Events valid for the call only: copy what must outlive it.
+  virtual Status write(std::span<const Event> events) = 0;
+  virtual Status flush() { return {}; }
+  // No more events: flush and let go of what the sink holds.
+  virtual Status close() { return flush(); }
+  // A hang-up (SIGHUP): reopen what can be reopened, such as a rotated log file.
+  virtual Status reopen() { return {}; }
+  // The reader went away (a closed pipe): the monitor ends quietly.
+  [[nodiscard]] virtual bool closed() const { return false; }
+};
+
+// A formatter's text written to an fd: standard output, a pipe, a file. A closed pipe (EPIPE)
+// makes the sink closed() rather than failed. `owns_fd`: closed with the sink.
+std::unique_ptr<Sink> make_stream_sink(std::unique_ptr<Formatter> formatter, int fd,
+                                       bool owns_fd = false, bool header = false);
+// The same into a file, created or truncated; reopen() opens the path again, appending, so a
+// log rotation (rename, then SIGHUP) starts a new file and a hang-up alone loses nothing.
+Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatter,
+                                             const std::string& path, bool header = false);
+// Each event to a function, on the output thread.
+std::unique_ptr<Sink> make_callback_sink(std::function<void(const Event&)> callback);
+// The same events to several sinks: the first error ends the write (the others still get
+// the batch).
+std::unique_ptr<Sink> make_tee_sink(std::vector<std::unique_ptr<Sink>> sinks);
+// Counts what passes into another sink, by type.
+struct SinkCounts {
+  uint64_t events = 0;
+  uint64_t by_type[kEventTypeCount] = {};
+};
+std::unique_ptr<Sink> make_counting_sink(std::unique_ptr<Sink> inner, SinkCounts* counts);
+
+}  // namespace proctrail

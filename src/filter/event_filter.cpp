@@ -1,0 +1,113 @@
+#include "proctrail/filter.hpp"
+
+#include <array>
+
+namespace proctrail {
+
+namespace {
+
+// Names a user can give to --events, with the type each selects.
+struct SelectableEvent {
+  std::string_view name;
+  EventType type;
+};
+constexpr std::array<SelectableEvent, 9> kSelectable = {{
+    {"fork", EventType::Fork},
+    {"exec", EventType::Exec},
+    {"exit", EventType::Exit},
+    {"uid", EventType::Uid},
+    {"gid", EventType::Gid},
+    {"sid", EventType::Sid},
+    {"ptrace", EventType::Ptrace},
+    {"comm", EventType::Comm},
+    {"coredump", EventType::Coredump},
+}};
+
+}  // namespace
+
+EventMask EventMask::all() {
+  EventMask m;
+  for (const auto& s : kSelectable) m.add(s.type);
+  return m;
+}
+
+bool EventMask::covers_all_kernel_events() const {
+  return !nonzero_exit_only_ && (*this | all()) == *this;
+}
+
+EventMask EventMask::operator|(const EventMask& o) const {
+  EventMask m;
+  m.bits_ = bits_ | o.bits_;
+  // nonzero-exit only narrows exits when nothing else asks for all of them.
+  bool self_all_exits = has(EventType::Exit) && !nonzero_exit_only_;
+  bool other_all_exits = o.has(EventType::Exit) && !o.nonzero_exit_only_;
+  m.nonzero_exit_only_ = m.has(EventType::Exit) && !self_all_exits && !other_all_exits;
+  return m;
+}
+
+std::optional<EventMask> EventMask::parse(std::string_view list, std::string* error) {
+  EventMask m;
+  bool any_exit = false, nonzero = false;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view word = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (word.empty()) {
+      if (error) *error = "empty event name in '" + std::string(list) + "'";
+      return std::nullopt;
+    }
+    if (word == "all") {
+      m = m | all();
+      any_exit = true;
+      continue;
+    }
+    if (word == "nonzero-exit") {
+      m.add(EventType::Exit);
+      nonzero = true;
+      continue;
+    }
+    bool found = false;
+    for (const auto& s : kSelectable) {
+      if (s.name == word) {
+        m.add(s.type);
+        if (s.type == EventType::Exit) any_exit = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      if (error) {
+        *error = "unknown event '" + std::string(word) +
+                 "' (choose from fork, exec, exit, nonzero-exit, uid, gid, sid, ptrace, comm, "
+                 "coredump, all)";
+      }
+      return std::nullopt;
+    }
+  }
+  m.nonzero_exit_only_ = nonzero && !any_exit;
+  return m;
+}
+
+bool EventMask::accepts(const Event& e) const {
+  switch (e.type()) {
+    case EventType::Ack:
+    case EventType::Unknown:
+    case EventType::Lost:
+    case EventType::Resync:
+    case EventType::Start:
+      return true;
+    case EventType::Exit:
+      if (!has(EventType::Exit)) return false;
+      return !nonzero_exit_only_ || std::get<ExitData>(e.data).raw_status != 0;
+    default:
+      return has(e.type());
+  }
+}
+
+bool EventFilter::accepts(const Event& e) const {
+  if (e.type() == EventType::Ack) return acks;
+  return types.accepts(e);
+}
+
+}  // namespace proctrail

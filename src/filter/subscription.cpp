@@ -1,0 +1,30 @@
+#include "filter/subscription.hpp"
+
+namespace proctrail {
+
+Subscription derive_subscription(const MonitorOptions& o, Backend backend) {
+  Subscription s;
+  const EventMask& wanted = o.filter.types;
+  if (backend == Backend::Netlink) {
+    // Every exec is read from /proc, and checked against the table's record of the pid.
+    s.table = o.enrich;
+    s.read_proc = o.enrich;
+  } else {
+    // The kernel gives argv, exe, cwd and credentials. The table is kept only for what it
+    // adds (exit details, ancestry), and /proc read only for fields asked for beyond those.
+    s.table =
+        o.enrich && (wanted.has(EventType::Exit) || wanted.has(EventType::Fork) || o.ancestry);
+    s.read_proc = o.enrich && (o.proc_fields.explicit_fields || o.proc_fields.env);
+  }
+  s.kernel_events = wanted;
+  if (s.table) {
+    EventMask lifecycle;
+    lifecycle.add(EventType::Fork);
+    lifecycle.add(EventType::Exec);
+    lifecycle.add(EventType::Exit);
+    s.kernel_events = s.kernel_events | lifecycle;
+  }
+  return s;
+}
+
+}  // namespace proctrail

@@ -1,0 +1,136 @@
+#include "monitor/backend.hpp"
+
+#include "source/combined/combined_source.hpp"
+#include "source/netlink/netlink_source.hpp"
+#ifdef PROCTRAIL_WITH_BPF
+#include "source/bpf/bpf_source.hpp"
+#endif
+
+namespace proctrail {
+
+namespace {
+
+NetlinkOptions netlink_options(const MonitorOptions& o, const Subscription& sub) {
+  NetlinkOptions n;
+  n.events = sub.kernel_events;
+  n.receive_buffer_bytes = o.receive_buffer_bytes;
+  // Without /proc reads there is nothing to race: one socket, no readers.
+  n.max_exec_readers = sub.read_proc ? o.exec_readers : 0;
+  n.reader_priority = o.priority;
+  return n;
+}
+
+Result<StartedSource> start_netlink(const MonitorOptions& o, Enricher* enricher) {
+  StartedSource s;
+  s.backend = Backend::Netlink;
+  s.subscription = derive_subscription(o, Backend::Netlink);
+  if (!enricher) s.subscription.read_proc = s.subscription.table = false;
+  auto source = std::make_unique<NetlinkSource>(netlink_options(o, s.subscription));
+  if (enricher && s.subscription.read_proc) {
+    source->set_exec_handler(enricher->exec_handler_factory());
+  }
+  if (auto st = source->start(); !st) return st.error().context("netlink backend");
+  if (enricher) {
+    enricher->set_read_proc(s.subscription.read_proc);
+    enricher->set_track_processes(s.subscription.table);
+  }
+  s.receive_priority =
+      enricher && s.subscription.read_proc && o.exec_readers == 0 ? o.priority : Priority::Normal;
+  s.source = std::move(source);
+  return s;
+}
+
+#ifdef PROCTRAIL_WITH_BPF
+// The event types no tracepoint carries here, which the proc connector gives.
+constexpr EventType kConnectorOnly[] = {EventType::Uid,    EventType::Gid,  EventType::Sid,
+                                        EventType::Ptrace, EventType::Comm, EventType::Coredump};
+
+Result<StartedSource> start_bpf(const MonitorOptions& o, Enricher* enricher) {
+  StartedSource s;
+  s.backend = Backend::Bpf;
+  s.subscription = derive_subscription(o, Backend::Bpf);
+  if (!enricher) s.subscription.read_proc = s.subscription.table = false;
+  BpfOptions b;
+  b.events = s.subscription.kernel_events;
+  b.max_argv_bytes = o.max_argv_bytes;
+  b.ring_buffer_bytes = o.ring_buffer_bytes;
+  auto bpf = std::make_unique<BpfSource>(b);
+  // The kernel gives argv, exe, cwd and credentials; /proc is read only for what was asked
+  // beyond that, and then as soon as each exec arrives.
+  if (enricher && s.subscription.read_proc) bpf->set_exec_handler(enricher->exec_handler_factory());
+  if (auto st = bpf->start(); !st) return st.error().context("bpf backend");
+  if (enricher) {
+    enricher->set_read_proc(s.subscription.read_proc);
+    enricher->set_track_processes(s.subscription.table);
+  }
+  s.receive_priority = enricher && s.subscription.read_proc ? o.priority : Priority::Normal;
+
+  EventMask extra;
+  for (EventType t : kConnectorOnly) {
+    if (s.subscription.kernel_events.has(t)) extra.add(t);
+  }
+  if (extra.empty()) {
+    s.source = std::move(bpf);
+    return s;
+  }
+  NetlinkOptions n = netlink_options(o, s.subscription);
+  n.events = extra;
+  n.max_exec_readers = 0;
+  auto companion = std::make_unique<NetlinkSource>(n);
+  if (auto st = companion->start(); !st) {
+    for (EventType t : kConnectorOnly) {
+      if (extra.has(t)) s.missing_events.emplace_back(event_type_name(t));
+    }
+    s.missing_why.push_back("no uid, gid, sid, ptrace, comm or coredump events: " +
+                            st.error().message);
+    s.source = std::move(bpf);
+    return s;
+  }
+  s.source =
+      std::make_unique<CombinedSource>(std::move(bpf), std::move(companion), "proc connector: ");
+  return s;
+}
+#endif
+
+}  // namespace
+
+Result<StartedSource> start_source(const MonitorOptions& o, Enricher* enricher,
+                                   const std::function<void(std::string_view)>& verbose) {
+#ifdef PROCTRAIL_WITH_BPF
+  if (o.backend != Backend::Netlink) {
+    auto bpf = start_bpf(o, enricher);
+    if (bpf) {
+      bpf->reason = o.backend == Backend::Bpf ? "chosen with --backend bpf"
+                                              : "chosen automatically: the eBPF programs loaded";
+      return bpf;
+    }
+    if (o.backend == Backend::Bpf) return bpf.error();
+    if (verbose) verbose("eBPF backend unavailable, using netlink: " + bpf.error().message);
+    auto s = start_netlink(o, enricher);
+    if (!s) return s.error();
+    s->reason = "eBPF unavailable (" + bpf.error().message + ")";
+    return s;
+  }
+#else
+  if (o.backend == Backend::Bpf) {
+    return make_error(
+        "bpf backend: this build has no eBPF backend (configure with -DPROCTRAIL_BPF=ON)");
+  }
+#endif
+  (void)verbose;
+  auto s = start_netlink(o, enricher);
+  if (!s) return s.error();
+  s->reason = o.backend == Backend::Netlink ? "chosen with --backend netlink"
+                                            : "this build has no eBPF backend";
+  return s;
+}
+
+bool bpf_backend_built() {
+#ifdef PROCTRAIL_WITH_BPF
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace proctrail

@@ -1,0 +1,187 @@
+// Monitor: builds the parts (enricher, source, sinks, pipeline) from one options struct.
+#include "proctrail/monitor.hpp"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "enrich/enricher.hpp"
+#include "monitor/backend.hpp"
+#include "pipeline/pipeline.hpp"
+#include "sink/pull_queue.hpp"
+#include "util/clock.hpp"
+#include "util/privileges.hpp"
+
+namespace proctrail {
+
+struct Monitor::Impl {
+  MonitorOptions options;
+  MonitorInfo info;
+  std::unique_ptr<Enricher> enricher;
+  StartedSource started;
+  std::unique_ptr<Sink> sink;  // every sink, as one
+  PullQueue* pull = nullptr;   // inside `sink`, when asked for
+  std::unique_ptr<Pipeline> pipeline;
+  bool stopped = false;
+  Status result;
+  size_t table_size = 0;
+
+  // What this setup cannot read, said once: the caller shows it, and the start record has it.
+  void note_missing_fields() {
+    const bool reads_proc = started.subscription.read_proc;
+    if (!reads_proc || has_capability(cap::kSysPtrace)) return;
+    const ProcFields& f = options.proc_fields;
+    const bool kernel_paths = started.backend == Backend::Bpf;  // exe and cwd from the kernel
+    for (auto [name, wanted] :
+         {std::pair{"exe", f.exe && !kernel_paths}, std::pair{"cwd", f.cwd && !kernel_paths},
+          std::pair{"env", f.env}}) {
+      if (wanted) info.missing_fields.emplace_back(name);
+    }
+    if (!info.missing_fields.empty()) {
+      info.missing_why.push_back(
+          "without CAP_SYS_PTRACE (not root), /proc/PID/exe, cwd and environ of other users' "
+          "processes cannot be read: those fields are left out, and each exec's note says so");
+    }
+  }
+};
+
+Monitor::Monitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Monitor::~Monitor() {
+  (void)stop();
+}
+
+Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
+                                                std::vector<std::unique_ptr<Sink>> sinks) {
+  auto m = std::make_unique<Impl>();
+  m->options = std::move(options);
+  const MonitorOptions& o = m->options;
+  auto verbose = [&o](std::string_view line) {
+    if (o.verbose) o.verbose(line);
+  };
+  // The start record's time: before the subscription, so it heads the stream.
+  const uint64_t t0 = monotonic_now_ns();
+
+  if (o.enrich) {
+    EnricherOptions eo;
+    eo.ancestry = o.ancestry;
+    eo.read.max_argv_bytes = o.max_argv_bytes;
+    eo.read.exe = o.proc_fields.exe;
+    eo.read.cwd = o.proc_fields.cwd;
+    eo.read.creds = o.proc_fields.creds;
+    eo.read.cgroup = o.proc_fields.cgroup;
+    eo.read.env = o.proc_fields.env;
+    auto e = Enricher::create(eo);
+    if (!e) return e.error();
+    m->enricher = std::move(*e);
+  }
+  auto started = start_source(o, m->enricher.get(), verbose);
+  if (!started) return started.error();
+  m->started = std::move(*started);
+  MonitorInfo& info = m->info;
+  info.backend = std::string(m->started.source->name());
+  info.reason = m->started.reason;
+  info.notes = m->started.source->notes();
+  info.missing_events = m->started.missing_events;
+  info.missing_why = m->started.missing_why;
+  m->note_missing_fields();
+  for (const auto& n : info.notes) verbose(n);
+
+  if (o.pull_capacity > 0) {
+    auto pull = std::make_unique<PullQueue>(o.pull_capacity);
+    m->pull = pull.get();
+    sinks.push_back(std::move(pull));
+  }
+  m->sink = sinks.size() == 1 ? std::move(sinks[0]) : make_tee_sink(std::move(sinks));
+
+  PipelineOptions p;
+  p.filter = o.filter;
+  if (o.exclude_self) p.exclude_pid = getpid();
+  p.priority = m->started.receive_priority;
+  p.poll_interval = o.poll_interval;
+  p.output_interval = o.output_interval;
+  if (o.start_record) {
+    Event e;
+    e.ts_ns = t0;
+    e.wall_ns = ClockSync{}.to_wall_ns(t0);
+    e.data =
+        StartData{info.backend, info.reason, o.version, info.missing_events, info.missing_fields};
+    p.start_record = std::move(e);
+  }
+  m->pipeline = std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sink, p);
+  if (auto s = m->pipeline->start(); !s) return s.error();
+  if (auto prio = m->pipeline->stats().priority; !prio.empty()) {
+    info.notes.push_back(prio);
+    verbose(prio);
+  }
+  if (o.drop_caller_privileges) {
+    // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
+    // connector subscription (CAP_NET_ADMIN) and reading the eBPF maps (CAP_BPF) still need.
+    if (auto s = drop_capabilities({cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}); s) {
+      verbose("capabilities kept after set-up: " + effective_capabilities() + "; no_new_privs set");
+    } else {
+      verbose("could not drop capabilities: " + s.error().message);
+    }
+  }
+  return std::unique_ptr<Monitor>(new Monitor(std::move(m)));
+}
+
+const MonitorInfo& Monitor::info() const {
+  return impl_->info;
+}
+
+Status Monitor::poll(std::chrono::milliseconds timeout, std::vector<Event>& out) {
+  if (!impl_->pull) return make_error("poll() needs MonitorOptions::pull_capacity > 0");
+  impl_->pull->take(timeout, out);
+  return {};
+}
+
+int Monitor::fd() const {
+  return impl_->pull ? impl_->pull->fd() : -1;
+}
+
+bool Monitor::finished() const {
+  return impl_->stopped || impl_->pipeline->finished();
+}
+
+void Monitor::reopen_outputs() {
+  if (!impl_->stopped) impl_->pipeline->reopen_outputs();
+}
+
+Status Monitor::run_until(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
+  while (!stop.load() && !finished()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (on_tick) on_tick();
+  }
+  return this->stop();
+}
+
+Status Monitor::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return m.result;
+  m.stopped = true;
+  m.pipeline->request_stop();
+  m.result = m.pipeline->join();
+  if (m.enricher) m.table_size = m.enricher->table().size();
+  return m.result;
+}
+
+MonitorStats Monitor::stats() const {
+  const Impl& m = *impl_;
+  MonitorStats s;
+  s.source = m.started.source->stats();
+  PipelineStats p = m.pipeline->stats();
+  s.queue_drops = p.queue_drops;
+  s.pull_drops = m.pull ? m.pull->dropped() : 0;
+  s.execs = p.execs;
+  s.argv_kernel = p.argv_kernel;
+  s.argv_procfs = p.argv_procfs;
+  s.argv_unavailable = p.argv_unavailable;
+  s.superseded = p.superseded;
+  s.resyncs = p.resyncs;
+  s.written = p.written;
+  s.table_size = m.table_size;
+  return s;
+}
+
+}  // namespace proctrail

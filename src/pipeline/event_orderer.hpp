@@ -1,0 +1,52 @@
+// EventOrderer: puts events in timestamp order, and holds each exec whose /proc read needs a
+// verdict until verify::ExecReadVerifier can give one.
+//
+// Events from different CPUs reach user space slightly out of order. A source's watermark says
+// every event up to that time has been delivered; events are released in timestamp order once
+// the watermark has passed them, and an exec with a /proc read once its verdict is in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "proctrail/event.hpp"
+#include "verify/exec_read.hpp"
+
+namespace proctrail {
+
+struct OrdererOptions {
+  uint64_t exec_guard_ns = 20'000'000;
+  // Beyond this many held events the oldest are released without waiting (a stalled source).
+  size_t max_pending = 1 << 18;
+};
+
+class EventOrderer {
+ public:
+  explicit EventOrderer(OrdererOptions options = {})
+      : options_(options), verifier_(options.exec_guard_ns) {}
+
+  void push(Event e);
+  // Appends to out, in timestamp order, every event the watermark lets go.
+  void advance(uint64_t watermark_ns, std::vector<Event>& out);
+  // End of stream: releases everything, judging held execs by what has been seen.
+  void finish(std::vector<Event>& out);
+
+  [[nodiscard]] size_t pending() const { return events_.size(); }
+  // Exec reads withdrawn as unverified so far.
+  [[nodiscard]] uint64_t superseded() const { return verifier_.withdrawn(); }
+
+ private:
+  using Key = verify::ExecReadVerifier::Key;
+  using Iter = std::map<Key, Event>::iterator;
+
+  void release(Iter it, std::vector<Event>& out);
+
+  OrdererOptions options_;
+  verify::ExecReadVerifier verifier_;
+  std::map<Key, Event> events_;
+  uint64_t arrivals_ = 0;
+  uint64_t watermark_ = 0;
+};
+
+}  // namespace proctrail

@@ -1,0 +1,50 @@
+// TeeSink: the same events to several sinks.
+#include "proctrail/sink.hpp"
+
+namespace proctrail {
+
+namespace {
+
+class TeeSink final : public Sink {
+ public:
+  explicit TeeSink(std::vector<std::unique_ptr<Sink>> sinks) : sinks_(std::move(sinks)) {}
+  Status write(std::span<const Event> events) override {
+    return each([&](Sink& s) { return s.closed() ? Status{} : s.write(events); });
+  }
+  Status flush() override {
+    return each([](Sink& s) { return s.flush(); });
+  }
+  Status close() override {
+    return each([](Sink& s) { return s.close(); });
+  }
+  Status reopen() override {
+    return each([](Sink& s) { return s.reopen(); });
+  }
+  // Closed once every part is: one reader going away does not end the others' output.
+  [[nodiscard]] bool closed() const override {
+    for (const auto& s : sinks_) {
+      if (!s->closed()) return false;
+    }
+    return !sinks_.empty();
+  }
+
+ private:
+  // Every sink gets the call; the first error is returned.
+  template <class F>
+  Status each(F&& f) {
+    Status first;
+    for (auto& s : sinks_) {
+      if (auto r = f(*s); !r && first) first = r;
+    }
+    return first;
+  }
+  std::vector<std::unique_ptr<Sink>> sinks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_tee_sink(std::vector<std::unique_ptr<Sink>> sinks) {
+  return std::make_unique<TeeSink>(std::move(sinks));
+}
+
+}  // namespace proctrail

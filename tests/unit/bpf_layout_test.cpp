@@ -1,0 +1,79 @@
+// One layout truth for the eBPF programs and user space: every record the programs write is
+// compared, field by field, between the BTF of the built BPF object (what clang laid out for
+// the kernel side) and the C++ compiler's view of the same header. No number is written here.
+#include <bpf/btf.h>
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "proctrail_events.h"
+
+namespace proctrail {
+namespace {
+
+struct CppView {
+  size_t size;
+  std::map<std::string, size_t> offsets;  // every member, by name
+};
+
+#define PT_FIELD(type, name) \
+  { #name, offsetof(type, name) }
+
+const std::map<std::string, CppView>& cpp_views() {
+  static const std::map<std::string, CppView> views = {
+      {"pt_header",
+       {sizeof(pt_header),
+        {PT_FIELD(pt_header, ts_ns), PT_FIELD(pt_header, type), PT_FIELD(pt_header, cpu),
+         PT_FIELD(pt_header, pid), PT_FIELD(pt_header, tid)}}},
+      {"pt_fork",
+       {sizeof(pt_fork),
+        {PT_FIELD(pt_fork, h), PT_FIELD(pt_fork, parent_pid), PT_FIELD(pt_fork, parent_tid),
+         PT_FIELD(pt_fork, child_pid), PT_FIELD(pt_fork, child_tid)}}},
+      {"pt_exit",
+       {sizeof(pt_exit),
+        {PT_FIELD(pt_exit, h), PT_FIELD(pt_exit, exit_code), PT_FIELD(pt_exit, exit_signal),
+         PT_FIELD(pt_exit, parent_pid), PT_FIELD(pt_exit, parent_tid),
+         PT_FIELD(pt_exit, process_status), PT_FIELD(pt_exit, flags)}}},
+      {"pt_exec",
+       {sizeof(pt_exec),
+        {PT_FIELD(pt_exec, h), PT_FIELD(pt_exec, ppid), PT_FIELD(pt_exec, uid),
+         PT_FIELD(pt_exec, euid), PT_FIELD(pt_exec, gid), PT_FIELD(pt_exec, egid),
+         PT_FIELD(pt_exec, argc), PT_FIELD(pt_exec, start_boottime_ns),
+         PT_FIELD(pt_exec, cgroup_id), PT_FIELD(pt_exec, args_size), PT_FIELD(pt_exec, args_len),
+         PT_FIELD(pt_exec, filename_len), PT_FIELD(pt_exec, exe_len), PT_FIELD(pt_exec, cwd_len),
+         PT_FIELD(pt_exec, flags), PT_FIELD(pt_exec, comm), PT_FIELD(pt_exec, exec_tid),
+         PT_FIELD(pt_exec, reserved)}}},
+  };
+  return views;
+}
+
+TEST(BpfLayout, EveryRecordMatchesTheBtfOfTheBuiltObject) {
+  btf* b = btf__parse_elf(PROCTRAIL_BPF_OBJECT, nullptr);
+  ASSERT_NE(b, nullptr) << "no BTF in " << PROCTRAIL_BPF_OBJECT;
+  for (const auto& [name, cpp] : cpp_views()) {
+    SCOPED_TRACE(name);
+    int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_STRUCT);
+    ASSERT_GT(id, 0) << "struct " << name << " is not in the BPF object's BTF";
+    const btf_type* t = btf__type_by_id(b, static_cast<uint32_t>(id));
+    EXPECT_EQ(t->size, cpp.size) << "sizeof differs";
+    const btf_member* m = btf_members(t);
+    size_t seen = 0;
+    for (uint16_t i = 0; i < btf_vlen(t); ++i, ++m) {
+      std::string field = btf__name_by_offset(b, m->name_off);
+      auto it = cpp.offsets.find(field);
+      if (it == cpp.offsets.end()) {
+        ADD_FAILURE() << name << "." << field << " is not checked here: add it";
+        continue;
+      }
+      ++seen;
+      EXPECT_EQ(btf_member_bit_offset(t, i), it->second * 8) << name << "." << field;
+    }
+    EXPECT_EQ(seen, cpp.offsets.size()) << "the C++ view names members the BTF lacks";
+  }
+  btf__free(b);
+}
+
+}  // namespace
+}  // namespace proctrail
