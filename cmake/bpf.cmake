@@ -6,7 +6,7 @@ if(NOT PROCTRAIL_BPF STREQUAL "OFF")
   find_program(PROCTRAIL_BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin /sbin)
   find_package(PkgConfig QUIET)
   if(PKG_CONFIG_FOUND)
-    pkg_check_modules(LIBBPF QUIET libbpf)
+    pkg_check_modules(LIBBPF QUIET IMPORTED_TARGET libbpf)
   endif()
   # Type definitions come from the build machine's kernel BTF; CO-RE relocates them to the
   # kernel the programs are loaded on. PROCTRAIL_VMLINUX_H names a ready-made header instead.
@@ -72,6 +72,8 @@ if(PROCTRAIL_WITH_BPF)
   add_dependencies(proctrail_core proctrail_bpf_skeleton)
   target_include_directories(proctrail_core PRIVATE ${gen} ${PROJECT_SOURCE_DIR}/bpf)
   target_include_directories(proctrail_core SYSTEM PRIVATE ${LIBBPF_INCLUDE_DIRS})
-  target_link_libraries(proctrail_core PUBLIC ${LIBBPF_LINK_LIBRARIES})
-  target_compile_definitions(proctrail_core PUBLIC PROCTRAIL_WITH_BPF)
+  target_link_libraries(proctrail_core PRIVATE PkgConfig::LIBBPF)
+  # Only the library's own sources and tests look at this: the public headers promise nothing
+  # about the eBPF backend (bpf_backend_built() tells at run time).
+  target_compile_definitions(proctrail_core PRIVATE PROCTRAIL_WITH_BPF)
 endif()

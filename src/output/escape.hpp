@@ -28,7 +28,7 @@ std::string shell_word(std::string_view s);
 
 // Appends a JSON string literal. Valid UTF-8 is kept as text (unsafe code points as \uXXXX);
 // each byte of an invalid sequence becomes U+FFFD. Returns false when that replacement
-// happened, i.e. the literal does not hold the bytes exactly (see docs/json.md).
+// happened, i.e. the literal does not hold the bytes exactly (see docs/output.md, "json").
 bool append_json_string(std::string& out, std::string_view s);
 
 // Standard base64 (RFC 4648, with padding).

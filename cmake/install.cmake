@@ -1,0 +1,39 @@
+# What `cmake --install` puts in the prefix: the tool, the library, the public headers, a CMake
+# package (find_package(proctrail) gives proctrail::proctrail) and proctrail.pc for pkg-config.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS proctrail RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS proctrail_core EXPORT proctrailTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY include/proctrail DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(proctrail_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/proctrail)
+install(EXPORT proctrailTargets NAMESPACE proctrail:: DESTINATION ${proctrail_cmake_dir})
+configure_package_config_file(cmake/proctrailConfig.cmake.in
+  ${CMAKE_BINARY_DIR}/proctrailConfig.cmake INSTALL_DESTINATION ${proctrail_cmake_dir})
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/proctrailConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/proctrailConfig.cmake
+  ${CMAKE_BINARY_DIR}/proctrailConfigVersion.cmake DESTINATION ${proctrail_cmake_dir})
+
+# pkg-config: a static library brings its dependencies along in Requires/Libs; a shared one
+# only needs them when linking statically.
+if(BUILD_SHARED_LIBS)
+  set(PC_REQUIRES_FIELD "Requires.private")
+  set(PC_LIBS_EXTRA "")
+  set(PC_LIBS_PRIVATE "-pthread")
+else()
+  set(PC_REQUIRES_FIELD "Requires")
+  set(PC_LIBS_EXTRA "-pthread")
+  set(PC_LIBS_PRIVATE "")
+endif()
+set(PC_REQUIRES "fmt")
+if(PROCTRAIL_WITH_BPF)
+  string(APPEND PC_REQUIRES " libbpf")
+endif()
+# Relocatable: the prefix is found from where the .pc file is.
+file(RELATIVE_PATH PC_PREFIX_REL "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
+configure_file(cmake/proctrail.pc.in ${CMAKE_BINARY_DIR}/proctrail.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/proctrail.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,170 @@
+// Sinks and the filter stage's pieces, without a kernel: exact text out of a stream sink,
+// reopen after a rotation, tee, counting, the pull queue, and the subscription derived from a
+// filter.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "filter/subscription.hpp"
+#include "proctrail/filter.hpp"
+#include "proctrail/sink.hpp"
+#include "sink/pull_queue.hpp"
+
+namespace proctrail {
+namespace {
+
+Event fork_event(uint64_t ts, int32_t child) {
+  Event e;
+  e.ts_ns = ts;
+  e.wall_ns = 1'700'000'000'000'000'000 + static_cast<int64_t>(ts);
+  e.cpu = 0;
+  e.pid = e.tid = 1;
+  e.data = ForkData{1, 1, child, child};
+  return e;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string temp_path(const char* tag) {
+  return (std::filesystem::temp_directory_path() /
+          (std::string("proctrail-sink-") + tag + "-" + std::to_string(getpid())))
+      .string();
+}
+
+TEST(StreamSink, WritesTheFormattersExactText) {
+  int fd = memfd_create("sink", MFD_CLOEXEC);
+  auto sink = make_stream_sink(make_formatter(OutputFormat::Seed), fd, true);
+  std::vector<Event> batch = {fork_event(1, 10), fork_event(2, 11)};
+  ASSERT_TRUE(sink->write(batch).ok());
+  ASSERT_TRUE(sink->flush().ok());
+  std::string out(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
+  ASSERT_EQ(pread(fd, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+  EXPECT_EQ(out,
+            "fork: parent tid=1 pid=1 -> child tid=10 pid=10\n"
+            "fork: parent tid=1 pid=1 -> child tid=11 pid=11\n");
+  EXPECT_TRUE(sink->close().ok());
+}
+
+TEST(StreamSink, AClosedPipeClosesTheSinkQuietly) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  close(fds[0]);
+  signal(SIGPIPE, SIG_IGN);
+  auto sink = make_stream_sink(make_formatter(OutputFormat::Seed), fds[1], true);
+  std::vector<Event> batch = {fork_event(1, 10)};
+  EXPECT_TRUE(sink->write(batch).ok()) << "EPIPE is the reader going away, not an error";
+  EXPECT_TRUE(sink->closed());
+}
+
+TEST(FileSink, ReopenAfterARotationStartsANewFileAndLosesNothing) {
+  const std::string path = temp_path("rotate"), rotated = path + ".1";
+  auto sink = open_file_sink(make_formatter(OutputFormat::Seed), path);
+  ASSERT_TRUE(sink.ok()) << sink.error().message;
+  std::vector<Event> one = {fork_event(1, 10)}, two = {fork_event(2, 11)};
+  ASSERT_TRUE((*sink)->write(one).ok());
+  ASSERT_EQ(rename(path.c_str(), rotated.c_str()), 0);
+  ASSERT_TRUE((*sink)->reopen().ok());
+  ASSERT_TRUE((*sink)->write(two).ok());
+  ASSERT_TRUE((*sink)->reopen().ok());  // a hang-up without a rotation appends
+  ASSERT_TRUE((*sink)->write(one).ok());
+  ASSERT_TRUE((*sink)->close().ok());
+  EXPECT_EQ(read_all(rotated), "fork: parent tid=1 pid=1 -> child tid=10 pid=10\n");
+  EXPECT_EQ(read_all(path),
+            "fork: parent tid=1 pid=1 -> child tid=11 pid=11\n"
+            "fork: parent tid=1 pid=1 -> child tid=10 pid=10\n");
+  unlink(path.c_str());
+  unlink(rotated.c_str());
+}
+
+TEST(FileSink, AnUnwritablePathIsAClearError) {
+  auto sink = open_file_sink(make_formatter(OutputFormat::Json), "/nonexistent-dir/out.jsonl");
+  ASSERT_FALSE(sink.ok());
+  EXPECT_NE(sink.error().message.find("/nonexistent-dir/out.jsonl"), std::string::npos);
+}
+
+TEST(TeeAndCounting, EverySinkGetsTheBatchAndTheCountsAddUp) {
+  std::vector<int32_t> a, b;
+  SinkCounts counts;
+  std::vector<std::unique_ptr<Sink>> parts;
+  parts.push_back(make_callback_sink([&](const Event& e) { a.push_back(e.pid); }));
+  parts.push_back(make_counting_sink(make_callback_sink([&](const Event& e) {
+                                       b.push_back(std::get<ForkData>(e.data).child_pid);
+                                     }),
+                                     &counts));
+  auto tee = make_tee_sink(std::move(parts));
+  std::vector<Event> batch = {fork_event(1, 10), fork_event(2, 11)};
+  ASSERT_TRUE(tee->write(batch).ok());
+  EXPECT_EQ(a, (std::vector<int32_t>{1, 1}));
+  EXPECT_EQ(b, (std::vector<int32_t>{10, 11}));
+  EXPECT_EQ(counts.events, 2u);
+  EXPECT_EQ(counts.by_type[static_cast<size_t>(EventType::Fork)], 2u);
+  EXPECT_FALSE(tee->closed());
+}
+
+TEST(PullQueue, BeyondItsCapacityEventsBecomeALostRecordNotSilence) {
+  PullQueue q(2);
+  std::vector<Event> batch = {fork_event(1, 10), fork_event(2, 11), fork_event(3, 12)};
+  ASSERT_TRUE(q.write(batch).ok());
+  std::vector<Event> out;
+  q.take(std::chrono::milliseconds(0), out);
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_EQ(out[0].type(), EventType::Lost);
+  EXPECT_EQ(std::get<LostData>(out[0].data).count, 1u);
+  EXPECT_EQ(std::get<ForkData>(out[1].data).child_pid, 10);
+  EXPECT_EQ(q.dropped(), 1u);
+  out.clear();
+  q.take(std::chrono::milliseconds(0), out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Filter, StreamRecordsPassAndAcksOnlyWhenAskedFor) {
+  EventFilter f;
+  std::string err;
+  f.types = *EventMask::parse("exec", &err);
+  Event lost;
+  lost.data = LostData{3, "x"};
+  Event ack;
+  ack.data = AckData{};
+  EXPECT_TRUE(f.accepts(lost));
+  EXPECT_FALSE(f.accepts(ack));
+  EXPECT_FALSE(f.accepts(fork_event(1, 2)));
+  f.acks = true;
+  EXPECT_TRUE(f.accepts(ack));
+}
+
+TEST(Subscription, TheTableGetsTheLifecycleWhateverTheFilterShows) {
+  MonitorOptions o;
+  std::string err;
+  o.filter.types = *EventMask::parse("uid", &err);
+  auto nl = derive_subscription(o, Backend::Netlink);
+  EXPECT_TRUE(nl.table);
+  EXPECT_TRUE(nl.read_proc);
+  for (EventType t : {EventType::Uid, EventType::Fork, EventType::Exec, EventType::Exit}) {
+    EXPECT_TRUE(nl.kernel_events.has(t)) << event_type_name(t);
+  }
+  // eBPF: the kernel gives argv, so uid events alone need no table and no /proc.
+  auto bpf = derive_subscription(o, Backend::Bpf);
+  EXPECT_FALSE(bpf.table);
+  EXPECT_FALSE(bpf.read_proc);
+  EXPECT_FALSE(bpf.kernel_events.has(EventType::Exec));
+  o.filter.types = *EventMask::parse("exec", &err);
+  o.ancestry = true;
+  EXPECT_TRUE(derive_subscription(o, Backend::Bpf).table) << "ancestry comes from the table";
+  o.enrich = false;
+  auto raw = derive_subscription(o, Backend::Netlink);
+  EXPECT_FALSE(raw.table);
+  EXPECT_FALSE(raw.kernel_events.has(EventType::Fork)) << "the seed format asks for what it shows";
+}
+
+}  // namespace
+}  // namespace proctrail
