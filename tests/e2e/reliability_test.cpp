@@ -270,17 +270,20 @@ TEST_P(Reliability, StoppedMonitorAccountsForEveryExec) {
 TEST_P(Reliability, StalledOutputLosesNothingSilently) {
   const long kMarked = storm_size(1000);
   const std::string out = "/tmp/proctrail-e2e-stall-" + std::to_string(getpid());
-  const std::string done = out + ".done";
+  const std::string done = out + ".done", ready = out + ".ready", err = out + ".err";
   unlink(done.c_str());
-  // proctrail writes into a pipe that `sleep` holds shut for 3 s before cat drains it; it is
-  // stopped once the marked execs are over.
-  const std::string cmd = "exec 3> >(" + pause_s(3) + "; cat > " + out + "); c=$!; " +
-                          proctrail_path() + " --backend " + GetParam() +
-                          " -f json -e exec --stats >&3 & p=$!; " + "until [ -e " + done +
-                          " ]; do sleep 0.1; done; sleep 0.5; " +
-                          "kill -INT $p; wait $p; s=$?; exec 3>&-; wait $c; exit $s";
+  unlink(ready.c_str());
+  // proctrail writes into a pipe that `sleep` holds shut for 3 s before cat drains it. The
+  // marked execs start once it has said (-v) that set-up is over, and it is stopped once they
+  // are over.
+  const std::string cmd =
+      "exec 3> >(" + pause_s(3) + "; cat > " + out + "); c=$!; " + proctrail_path() +
+      " --backend " + GetParam() + " -f json -e exec -v --stats >&3 2>" + err + " & p=$!; " +
+      "until grep -q 'capabilities kept' " + err + "; do sleep 0.05; done; touch " + ready +
+      "; until [ -e " + done + " ]; do sleep 0.1; done; sleep 0.5; " +
+      "kill -INT $p; wait $p; s=$?; exec 3>&-; wait $c; cat " + err + " >&2; exit $s";
   std::thread spawner([&] {
-    settle(1000);
+    while (access(ready.c_str(), F_OK) != 0) settle(20);
     scenario({"spawn-marked", std::to_string(kMarked), "stall"});
     std::ofstream{done};
   });
@@ -301,8 +304,7 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
       ++marked;
     }
   }
-  unlink(out.c_str());
-  unlink(done.c_str());
+  for (const auto& f : {out, done, ready, err}) unlink(f.c_str());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(marked + lost, static_cast<uint64_t>(kMarked))
       << "marked " << marked << " + lost " << lost << "; " << r.err;
