@@ -12,7 +12,8 @@
 namespace proctrail {
 namespace {
 
-// A realistic mix from an exec storm: fork, exec, exit per process, some thread churn.
+// A mix from an exec storm: fork, exec and exit per process. DecodeAndFormat attaches to the
+// execs and exits what enrichment gives them.
 std::vector<std::vector<std::byte>> storm_messages() {
   std::vector<std::vector<std::byte>> v;
   uint32_t seq = 0;
@@ -84,8 +85,63 @@ void BM_Decode(benchmark::State& state) {
 }
 BENCHMARK(BM_Decode);
 
+// What the process table and the exec readers attach before formatting: execs with the fields
+// a real one has (argv of several words, exe, cwd, credentials, cgroup, some in a container),
+// and exits with their command and lifetime. Formatting them is the real cost, not the
+// trivial path of an exec without details.
+struct Enrichment {
+  std::vector<std::shared_ptr<ExecDetails>> execs;
+  std::vector<std::shared_ptr<const ExitDetails>> exits;
+};
+
+const Enrichment& enrichment() {
+  static const Enrichment e = [] {
+    Enrichment en;
+    const std::vector<std::vector<std::string>> argvs = {
+        {"/usr/bin/gcc", "-O2", "-c", "src/foo.c", "-o", "build/foo.o"},
+        {"/bin/sh", "-c", "make -j4 all"},
+        {"git", "status", "--porcelain"},
+        {"/usr/lib/systemd/systemd-journald"},
+        {"python3", "-m", "pytest", "-q", "tests/test_api.py", "-k", "not slow"},
+        {"ls", "-la", "/var/log"},
+        {"curl", "-fsS", "https://example.invalid/health"},
+        {"/usr/bin/containerd-shim-runc-v2", "-namespace", "k8s.io", "-id", "0123456789ab"},
+    };
+    for (size_t i = 0; i < argvs.size(); ++i) {
+      auto d = std::make_shared<ExecDetails>();
+      d->argv_source = ArgvSource::Procfs;
+      d->argv = argvs[i];
+      d->argv_bytes = 0;
+      for (const auto& a : d->argv) *d->argv_bytes += a.size() + 1;
+      d->exe = "/usr/bin/" + d->argv[0].substr(d->argv[0].rfind('/') + 1);
+      d->cwd = "/home/alice/project";
+      d->ppid = 4200;
+      d->creds = Credentials{1000, 1000, 1000, 1000};
+      d->user = "alice";
+      d->comm = d->argv[0].substr(d->argv[0].rfind('/') + 1, 15);
+      d->start_boottime_ns = 12'340'000'000;
+      d->cgroup = i % 4 == 3 ? "/system.slice/docker-" + std::string(64, 'a') + ".scope"
+                             : "/user.slice/user-1000.slice/session-3.scope";
+      if (i % 4 == 3) d->container = Container{"docker", std::string(64, 'a')};
+      for (Field fl : {Field::Exe, Field::Cwd, Field::Creds, Field::Comm, Field::Ppid,
+                       Field::StartTime, Field::Cgroup}) {
+        d->set_source(fl, FieldSource::Procfs);
+      }
+      en.execs.push_back(d);
+      auto x = std::make_shared<ExitDetails>();
+      x->comm = d->comm;
+      x->image = d;
+      x->duration_ns = 1'234'567;
+      en.exits.push_back(x);
+    }
+    return en;
+  }();
+  return e;
+}
+
 void DecodeAndFormat(benchmark::State& state, Formatter& f) {
   auto msgs = storm_messages();
+  const Enrichment& enriched = enrichment();
   std::string out;
   out.reserve(1 << 20);
   size_t i = 0;
@@ -93,6 +149,11 @@ void DecodeAndFormat(benchmark::State& state, Formatter& f) {
     const auto& m = msgs[i++ % msgs.size()];
     auto r = cn_proc::decode({m.data(), m.size()});
     r->event.wall_ns = 1'700'000'000'000'000'000 + static_cast<int64_t>(r->event.ts_ns);
+    if (auto* x = std::get_if<ExecData>(&r->event.data)) {
+      x->details = enriched.execs[i % enriched.execs.size()];
+    } else if (auto* exit = std::get_if<ExitData>(&r->event.data)) {
+      exit->details = enriched.exits[i % enriched.exits.size()];
+    }
     f.format(r->event, out);
     if (out.size() > (1 << 20) - 1024) out.clear();  // a writer would flush here
   }

@@ -153,6 +153,12 @@ def tools(build, work, seed_exe, wanted):
                                parse=parse_proctrail, ready="line"),
         "proctrail-bpf": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "-e", "exec",
                                    "--stats"], parse=parse_proctrail, ready="line"),
+        # The default configuration: every event type, the process table and, on eBPF, the
+        # proc connector for uid, gid ... events too.
+        "proctrail-all": dict(cmd=[proctrail, "--backend", "netlink", "-f", "json", "--stats"],
+                              parse=parse_proctrail, ready="line"),
+        "proctrail-bpf-all": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats"],
+                                  parse=parse_proctrail, ready="line"),
         "forkstat": dict(cmd=["forkstat", "-e", "exec", "-l"], parse=parse_forkstat, ready=1.0),
         "forkstat-rt": dict(cmd=["forkstat", "-r", "-e", "exec", "-l"], parse=parse_forkstat,
                             ready=1.0),
@@ -281,11 +287,13 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="proctrail build dir")
     ap.add_argument("--seconds", type=float, default=10.0, help="storm length per trial")
     ap.add_argument("--drain", type=float, default=2.0, help="time for tools to catch up")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs per tool and workload; counts add up, slowdown is the median")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="runs per tool and workload (at least 5 for a slowdown median that "
+                         "means anything); counts add up, slowdown is the median, with its spread")
     ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
-                    help="comma list: proctrail, proctrail-lean, proctrail-bpf, forkstat, forkstat-rt, extrace, "
-                         "execsnoop, seed")
+                    help="comma list: proctrail, proctrail-lean, proctrail-bpf (all three -e exec), "
+                         "proctrail-all, proctrail-bpf-all (every event, the default), forkstat, "
+                         "forkstat-rt, extrace, execsnoop, seed")
     ap.add_argument("--workloads", default="true,static,rate200")
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
                                                           "proc_events_answer.txt"))
@@ -296,6 +304,9 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("exec_storm: run as root")
+    if args.repeat < 5:
+        print("exec_storm: fewer than 5 repeats: the slowdown median is one or two runs' luck",
+              file=sys.stderr)
     if args.pid_max:
         with open("/proc/sys/kernel/pid_max") as f:
             saved = f.read().strip()
@@ -383,14 +394,16 @@ def report(wname, name, v):
 
 def print_table(results):
     print("| workload | tool | execs | argv right | unavailable | wrong | missing | "
-          "CPU µs/exec | exec rate | slowdown (median) |")
+          "CPU µs/exec | exec rate | slowdown: median (min .. max), runs |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for wname, r in results.items():
         for name, v in r["tools"].items():
             pct = 100.0 * v["right"] / v["execs"]
+            s = v["slowdowns"]
             print(f"| {wname} | {name} | {v['execs']} | {pct:.2f}% | {v['unavailable']} | "
                   f"{v['wrong']} | {v['missing']} | {v['cpu_us_per_exec']:.1f} | "
-                  f"{v['rate']:.0f}/s | {v['slowdown_pct']:+.1f}% |")
+                  f"{v['rate']:.0f}/s | {v['slowdown_pct']:+.1f}% ({min(s):+.1f} .. {max(s):+.1f}), "
+                  f"{len(s)} |")
         print(f"| {wname} | (no tool) | | | | | | | {r['baseline_rate']:.0f}/s | |")
 
 

@@ -28,7 +28,7 @@ const volatile __u32 wake_bytes = 1u << 20;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 16u << 20); /* resized by user space */
+  __uint(max_entries, 2u << 20); /* resized by user space */
 } events SEC(".maps");
 
 /* Records that did not fit in the ring buffer, per CPU. */
@@ -67,6 +67,12 @@ struct scratch {
   char cwd[PT_PATH_MAX];
   const unsigned char* names[PT_PATH_DEPTH];
   __u32 lens[PT_PATH_DEPTH];
+  /* The path walk's counters live here, not in the loop's context on the stack: a value read
+   * from a map is just "some number" to the verifier, so every pass of a loop looks the same
+   * to it and it checks the step once. Kept on the stack, each count (0, 1, 2 ...) would be a
+   * state of its own, and on_exec took half a second to verify. */
+  __u32 walk_n;   /* components collected, leaf first */
+  __u32 walk_pos; /* bytes written */
 };
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -99,12 +105,10 @@ static __always_inline void fill_header(struct pt_header* h, __u32 type, struct 
 enum walk_state { WALKING, AT_ROOT, TOO_LONG, UNREACHABLE };
 
 struct path_walk {
-  struct scratch* s;
+  struct scratch* s; /* with the counters: s->walk_n, s->walk_pos */
   struct vfsmount* vfsmnt;
   struct mount* mnt;
   struct dentry* dentry;
-  __u32 n;   /* components collected, leaf first */
-  __u32 pos; /* bytes written */
   int which; /* 0: exe, 1: cwd */
   int state; /* enum walk_state */
 };
@@ -133,14 +137,15 @@ static long walk_up(__u32 i, void* ctx) {
     w->vfsmnt = &up->mnt;
     return 0;
   }
-  __u32 n = w->n;
+  struct scratch* s = w->s;
+  __u32 n = s->walk_n;
   if (n >= PT_PATH_DEPTH) {
     w->state = TOO_LONG;
     return 1;
   }
-  w->s->names[n] = BPF_CORE_READ(dentry, d_name.name);
-  w->s->lens[n] = BPF_CORE_READ(dentry, d_name.len);
-  w->n = n + 1;
+  s->names[n] = BPF_CORE_READ(dentry, d_name.name);
+  s->lens[n] = BPF_CORE_READ(dentry, d_name.len);
+  s->walk_n = n + 1;
   w->dentry = parent;
   return 0;
 }
@@ -148,23 +153,25 @@ static long walk_up(__u32 i, void* ctx) {
 /* Writes component i counted from the root: "/" and its name. */
 static long write_down(__u32 i, void* ctx) {
   struct path_walk* w = ctx;
-  if (i >= w->n) return 1;
-  __u32 idx = w->n - 1 - i;
+  struct scratch* s = w->s;
+  __u32 n = s->walk_n;
+  if (i >= n) return 1;
+  __u32 idx = n - 1 - i;
   if (idx >= PT_PATH_DEPTH) return 1;
-  __u32 len = w->s->lens[idx];
-  __u32 pos = w->pos;
+  __u32 len = s->lens[idx];
+  __u32 pos = s->walk_pos;
   if (len > 255 || pos > PT_PATH_MAX - 258) {
     w->state = TOO_LONG;
     return 1;
   }
-  char* out = w->which ? w->s->cwd : w->s->exe;
+  char* out = w->which ? s->cwd : s->exe;
   out[pos & (PT_PATH_MAX - 1)] = '/';
   pos++;
-  if (bpf_probe_read_kernel(out + (pos & (PT_PATH_MAX - 1)), len & 255, w->s->names[idx]) != 0) {
+  if (bpf_probe_read_kernel(out + (pos & (PT_PATH_MAX - 1)), len & 255, s->names[idx]) != 0) {
     w->state = TOO_LONG;
     return 1;
   }
-  w->pos = pos + len;
+  s->walk_pos = pos + len;
   return 0;
 }
 
@@ -178,6 +185,8 @@ static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsm
   if (!BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry) {
     s->exec.flags |= which ? PT_CWD_DELETED : PT_EXE_DELETED;
   }
+  s->walk_n = 0;
+  s->walk_pos = 0;
   struct path_walk w = {
       .s = s,
       .vfsmnt = vfsmnt,
@@ -197,7 +206,8 @@ static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsm
     return 0;
   }
   char* out = which ? s->cwd : s->exe;
-  __u32 pos = w.pos;
+  __u32 pos = s->walk_pos;
+  if (pos > PT_PATH_MAX - 2) return 0;
   if (pos == 0) out[pos++] = '/';
   out[pos & (PT_PATH_MAX - 1)] = 0;
   return pos + 1;

@@ -69,7 +69,7 @@ struct MonitorOptions {
   Priority priority = Priority::Realtime;
   size_t exec_readers = 64;  // netlink: at most one per CPU; 0 reads on the receive thread
   int receive_buffer_bytes = 32 << 20;  // netlink, per socket
-  size_t ring_buffer_bytes = 16 << 20;  // eBPF, a power of two
+  size_t ring_buffer_bytes = 2 << 20;   // eBPF, a power of two (mapped twice)
   std::chrono::milliseconds poll_interval{50};
   std::chrono::milliseconds output_interval{50};
 

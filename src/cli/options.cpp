@@ -79,7 +79,7 @@ ParseOutcome parse_options(int argc, char** argv) {
 
   Options o;
   std::string backend = "auto", format = "text", events = "all", priority = "realtime";
-  std::string max_argv = "128K", rcvbuf = "32M", ringbuf = "16M";
+  std::string max_argv = "128K", rcvbuf = "32M", ringbuf = "2M";
   int exec_readers = -1;
   std::string proc_fields = "exe,cwd,creds,cgroup";
   bool version = false, no_header = false, env = false;
@@ -108,7 +108,9 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "netlink: exec reader threads, one per CPU by default (at most 64); 0 reads on "
                  "the receive thread");
   app.add_option("--rcvbuf", rcvbuf, "netlink socket receive buffer (default 32M)");
-  app.add_option("--ringbuf", ringbuf, "eBPF ring buffer size, a power of two (default 16M)");
+  app.add_option("--ringbuf", ringbuf,
+                 "eBPF ring buffer SIZE, a power of two (default 2M; it is mapped twice, so it "
+                 "counts twice in resident memory)");
   app.add_flag("--no-header", no_header, "text format: no column header line");
   app.add_flag("--utc", o.utc, "text format: times in UTC instead of local time");
   app.add_flag("-V,--version", version, "print the version and exit");

@@ -36,6 +36,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
       image->argv_truncated = snap->argv_truncated;
       p.image = std::move(image);
     }
+    p.creds = snap->creds;
     p.threads = std::move(snap->tids);
     p.threads_known = !p.threads.empty();
     out.push_back(std::move(p));
@@ -66,6 +67,12 @@ void Enricher::process(Event& e, const ClockSync& clock) {
     case EventType::Comm:
       table_.on_comm(e, std::get<CommData>(e.data));
       break;
+    case EventType::Uid:
+      table_.on_uid(e, std::get<UidData>(e.data));
+      break;
+    case EventType::Gid:
+      table_.on_gid(e, std::get<GidData>(e.data));
+      break;
     case EventType::Exit:
       table_.on_exit(e, std::get<ExitData>(e.data));
       break;
@@ -79,6 +86,14 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       }
       if (!options_.track_processes) break;
       check_identity(e, d, clock);
+      if (creds_from_table_ && !d.creds) {
+        // The table's account is of this process only if the read above was of it, or nothing
+        // was read: a withdrawn read leaves the question open.
+        if (auto c = table_.live_creds(e.pid)) {
+          d.creds = c;
+          d.set_source(Field::Creds, FieldSource::Table);
+        }
+      }
       std::optional<uint64_t> start;
       if (d.start_boottime_ns) start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
       auto caller = table_.on_exec(e, x.details, start);

@@ -51,6 +51,12 @@ class Enricher {
   // Turns /proc reads at exec on or off (before exec_handler_factory() is called): off when
   // the source's kernel side already gives what they would.
   void set_read_proc(bool on) { options_.read_proc = on; }
+  // Credentials from the process table (kept by uid and gid events) instead of a read of
+  // /proc/PID/status at each exec. Before exec_handler_factory().
+  void set_creds_from_table(bool on) {
+    creds_from_table_ = on;
+    if (on) options_.read.creds = false;
+  }
   void set_track_processes(bool on) { options_.track_processes = on; }
 
  private:
@@ -59,6 +65,7 @@ class Enricher {
   void check_identity(const Event& e, ExecDetails& d, const ClockSync& clock);
 
   EnricherOptions options_;
+  bool creds_from_table_ = false;
   procfs::ProcReader reader_;
   ProcessTable table_;
 };

@@ -222,6 +222,9 @@ Result<ProcReader::Snapshot> ProcReader::read_snapshot(int32_t pid) {
   if (read_file(dir->get(), "cmdline", options_.max_argv_bytes, &s.argv_truncated)) {
     s.argv = split_nul(buf_);
   }
+  if (read_file(dir->get(), "status", 64 * 1024)) {
+    if (auto c = parse_status_creds(buf_)) s.creds = *c;
+  }
   if (s.stat.num_threads <= 1) {
     s.tids = {pid};  // the common case costs no directory listing
   } else if (auto tids = list_numbers(dir->get(), "task")) {

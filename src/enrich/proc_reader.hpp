@@ -44,6 +44,7 @@ class ProcReader {
     std::vector<std::string> argv;
     bool argv_truncated = false;
     std::vector<int32_t> tids;  // empty when they could not be listed
+    std::optional<Credentials> creds;
   };
   Result<Snapshot> read_snapshot(int32_t pid);
 

@@ -22,6 +22,13 @@ Subscription derive_subscription(const MonitorOptions& o, Backend backend) {
     lifecycle.add(EventType::Fork);
     lifecycle.add(EventType::Exec);
     lifecycle.add(EventType::Exit);
+    if (backend == Backend::Netlink) {
+      // The table keeps each process's credentials from these, instead of a read of
+      // /proc/PID/status at every exec.
+      lifecycle.add(EventType::Uid);
+      lifecycle.add(EventType::Gid);
+      s.creds_from_table = true;
+    }
     s.kernel_events = s.kernel_events | lifecycle;
   }
   return s;

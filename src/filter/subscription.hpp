@@ -9,9 +9,10 @@
 namespace proctrail {
 
 struct Subscription {
-  EventMask kernel_events;  // the event types the source must deliver
-  bool table = false;       // keep the process table
-  bool read_proc = false;   // read /proc at each exec (exec handlers)
+  EventMask kernel_events;        // the event types the source must deliver
+  bool table = false;             // keep the process table
+  bool read_proc = false;         // read /proc at each exec (exec handlers)
+  bool creds_from_table = false;  // credentials from the table's uid/gid events, not /proc
 };
 
 // For the backend that will run (Bpf or Netlink, not Auto).

@@ -26,6 +26,7 @@ Result<StartedSource> start_netlink(const MonitorOptions& o, Enricher* enricher)
   s.subscription = derive_subscription(o, Backend::Netlink);
   if (!enricher) s.subscription.read_proc = s.subscription.table = false;
   auto source = std::make_unique<NetlinkSource>(netlink_options(o, s.subscription));
+  if (enricher) enricher->set_creds_from_table(s.subscription.creds_from_table);
   if (enricher && s.subscription.read_proc) {
     source->set_exec_handler(enricher->exec_handler_factory());
   }

@@ -77,6 +77,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   }
   auto started = start_source(o, m->enricher.get(), verbose);
   if (!started) return started.error();
+  const uint64_t t_source = monotonic_now_ns();
   m->started = std::move(*started);
   MonitorInfo& info = m->info;
   info.backend = std::string(m->started.source->name());
@@ -110,6 +111,10 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   }
   m->pipeline = std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sink, p);
   if (auto s = m->pipeline->start(); !s) return s.error();
+  const uint64_t t_ready = monotonic_now_ns();
+  verbose("ready " + std::to_string((t_ready - t0) / 1'000'000) + " ms after start: source " +
+          std::to_string((t_source - t0) / 1'000'000) + " ms, process table and threads " +
+          std::to_string((t_ready - t_source) / 1'000'000) + " ms");
   if (auto prio = m->pipeline->stats().priority; !prio.empty()) {
     info.notes.push_back(prio);
     verbose(prio);

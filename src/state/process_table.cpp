@@ -37,6 +37,7 @@ void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
   if (auto it = entries_.find(fork.parent_pid); it != entries_.end()) {
     child.comm = it->second.comm;
     child.image = it->second.image;
+    child.creds = it->second.creds;
   }
   auto [it, inserted] = entries_.try_emplace(child.pid);
   if (!inserted && it->second.exited) --tombstone_count_;  // a reused pid replaces a tombstone
@@ -66,6 +67,9 @@ std::optional<int32_t> ProcessTable::on_exec(const Event& e,
   if (details) {
     if (details->ppid && inserted) p.ppid = *details->ppid;
     if (details->comm) p.comm = *details->comm;
+    if (details->creds && details->source(Field::Creds) != FieldSource::Table) {
+      p.creds = details->creds;
+    }
   }
   // The old image's command is no longer this process's, even when the new one is unknown.
   p.image = std::move(details);
@@ -77,6 +81,27 @@ void ProcessTable::on_comm(const Event& e, const CommData& comm) {
   if (auto it = entries_.find(e.pid); it != entries_.end() && !it->second.exited) {
     it->second.comm = comm.comm;
   }
+}
+
+void ProcessTable::on_uid(const Event& e, const UidData& uid) {
+  // A thread's setuid is the process's (glibc applies it to every thread).
+  auto it = entries_.find(e.pid);
+  if (it == entries_.end() || it->second.exited || !it->second.creds) return;
+  it->second.creds->uid = uid.ruid;
+  it->second.creds->euid = uid.euid;
+}
+
+void ProcessTable::on_gid(const Event& e, const GidData& gid) {
+  auto it = entries_.find(e.pid);
+  if (it == entries_.end() || it->second.exited || !it->second.creds) return;
+  it->second.creds->gid = gid.rgid;
+  it->second.creds->egid = gid.egid;
+}
+
+std::optional<Credentials> ProcessTable::live_creds(int32_t pid) const {
+  const ProcessEntry* p = find(pid);
+  if (!p || p->exited) return std::nullopt;
+  return p->creds;
 }
 
 void ProcessTable::bury(ProcessEntry& entry, uint64_t ts) {

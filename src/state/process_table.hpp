@@ -30,6 +30,9 @@ struct ProcessEntry {
   uint64_t start_ns = 0;       // CLOCK_MONOTONIC
   bool start_precise = false;  // from a kernel timestamp, not /proc's clock ticks
   std::string comm;
+  // Real and effective ids, kept current by uid and gid events (and exec's), inherited at fork:
+  // the kernel's own account, so an exec need not read /proc/PID/status for them.
+  std::optional<Credentials> creds;
   // The latest exec, shared with the entry of any child forked before the next exec. Only
   // the output stage reads it after the exec is queued (its verdict may withdraw the argv).
   std::shared_ptr<const ExecDetails> image;
@@ -61,6 +64,8 @@ class ProcessTable {
   std::optional<int32_t> on_exec(const Event& e, std::shared_ptr<const ExecDetails> details,
                                  std::optional<uint64_t> start_ns = std::nullopt);
   void on_comm(const Event& e, const CommData& comm);
+  void on_uid(const Event& e, const UidData& uid);
+  void on_gid(const Event& e, const GidData& gid);
   // A thread's exit. Decides whether it ended the process (unless the source already said),
   // and if so sets the process's status and its command and lifetime, and the entry becomes
   // a tombstone.
@@ -75,6 +80,8 @@ class ProcessTable {
   ResyncData resync(std::vector<ProcessEntry> scanned);
 
   [[nodiscard]] const ProcessEntry* find(int32_t pid) const;
+  // The credentials of the live process with this pid, when the table knows them.
+  [[nodiscard]] std::optional<Credentials> live_creds(int32_t pid) const;
   // Start time of the live process with this pid, for checking a /proc read's identity.
   [[nodiscard]] std::optional<uint64_t> live_start_ns(int32_t pid) const;
   // Parent chain from the table: the parent first, up to pid 1 or the first unknown pid.

@@ -210,6 +210,27 @@ TEST(ProcessTable, ExitKeepsTheTruncationOfTheExecsArgv) {
   EXPECT_TRUE(d->argv_truncated());
 }
 
+// Credentials come from the kernel's own account: inherited at fork, changed by uid and gid
+// events (a setuid exec sends one too), so an exec need not read /proc/PID/status.
+TEST(ProcessTable, CredentialsFollowForksAndIdEvents) {
+  Harness h;
+  ProcessEntry login;
+  login.pid = 100;
+  login.start_ns = 1;
+  login.creds = Credentials{0, 0, 0, 0};
+  h.table.add_scanned(login);
+  h.fork(10, 100, 101);
+  EXPECT_EQ(h.table.live_creds(101), (Credentials{0, 0, 0, 0}));
+  h.table.on_uid(ev(20, 101, 101, UidData{}), UidData{1000, 1000});
+  h.table.on_gid(ev(21, 101, 101, GidData{}), GidData{100, 100});
+  EXPECT_EQ(h.table.live_creds(101), (Credentials{1000, 1000, 100, 100}));
+  h.fork(30, 101, 102);
+  EXPECT_EQ(h.table.live_creds(102), (Credentials{1000, 1000, 100, 100}));
+  EXPECT_EQ(h.table.live_creds(100), (Credentials{0, 0, 0, 0})) << "the parent is untouched";
+  h.exit(40, 102);
+  EXPECT_EQ(h.table.live_creds(102), std::nullopt) << "an exited process has none to give";
+}
+
 TEST(ProcessTable, LateEventsFindTheTombstone) {
   Harness h;
   h.fork(100, 1, 40);

@@ -195,6 +195,7 @@ Status BpfSource::start() {
   }
   m.ncpus = libbpf_num_possible_cpus();
   if (m.ncpus <= 0) return system_error("count possible CPUs", -m.ncpus);
+  const uint64_t t_open = monotonic_now_ns();
   m.skel = proctrail_bpf__open();
   if (!m.skel) return system_error("open eBPF object");
   if (m.factory) m.handler = m.factory();
@@ -218,14 +219,17 @@ Status BpfSource::start() {
     return make_error(
         "loading eBPF programs needs root (CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON)");
   }
+  const uint64_t t_load = monotonic_now_ns();
   if (proctrail_bpf__load(m.skel) != 0) {
     int err = errno;
     return make_error("the kernel refused proctrail's eBPF programs: " + libbpf_reason(err));
   }
+  const uint64_t t_attach = monotonic_now_ns();
   if (proctrail_bpf__attach(m.skel) != 0) {
     int err = errno;
     return make_error("attaching to the sched_process tracepoints failed: " + libbpf_reason(err));
   }
+  const uint64_t t_done = monotonic_now_ns();
   m.rb = ring_buffer__new(bpf_map__fd(m.skel->maps.events), Impl::on_record, &m, nullptr);
   if (!m.rb) return system_error("open eBPF ring buffer");
   m.drops_seen.assign(static_cast<size_t>(m.ncpus), 0);
@@ -241,6 +245,21 @@ Status BpfSource::start() {
     tps += std::string(tps.empty() ? "" : ", ") + bpf_program__name(prog);
   m.notes.push_back("eBPF programs on BTF tracepoints (" + tps + "); argv up to " +
                     std::to_string(m.skel->rodata->max_args) + " bytes read in the kernel");
+  // Where start-up time goes: the kernel's verifier dominates when a program is hard for it.
+  auto ms = [](uint64_t a, uint64_t b) { return std::to_string((b - a) / 1'000'000) + " ms"; };
+  std::string verified;
+  for (auto* prog : m.programs) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0 && info.verified_insns) {
+      verified += std::string(verified.empty() ? "" : ", ") + bpf_program__name(prog) + " " +
+                  std::to_string(info.verified_insns);
+    }
+  }
+  m.notes.push_back(
+      "eBPF set-up: open " + ms(t_open, t_load) + ", load and verify " + ms(t_load, t_attach) +
+      ", attach " + ms(t_attach, t_done) +
+      (verified.empty() ? "" : " (instructions the verifier checked: " + verified + ")"));
   m.notes.push_back("eBPF ring buffer: " + std::to_string(m.options.ring_buffer_bytes) +
                     " bytes; " +
                     (m.handler ? "woken per exec (the /proc fields asked for are read then)"

@@ -24,7 +24,7 @@ namespace proctrail {
 struct BpfOptions {
   EventMask events = EventMask::all();
   size_t max_argv_bytes = 128 * 1024;
-  size_t ring_buffer_bytes = 16 << 20;  // a power of two
+  size_t ring_buffer_bytes = 2 << 20;  // a power of two
 };
 
 class BpfSource final : public EventSource {

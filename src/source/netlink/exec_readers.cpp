@@ -86,7 +86,7 @@ void ExecReaders::run(size_t index) {
     if (got_now.empty()) continue;
     const bool was_empty = inbox_.empty();
     for (auto& g : got_now) inbox_.push_back(std::move(g));
-    if (was_empty) {
+    if (was_empty && wake_wanted_.load(std::memory_order_relaxed)) {
       uint64_t one = 1;
       (void)!write(wake_.get(), &one, sizeof one);  // for embedders polling the fd
     }
@@ -103,8 +103,10 @@ Status ExecReaders::take(std::chrono::milliseconds timeout, std::vector<Received
   if (error_) return *error_;
   for (auto& r : inbox_) out.push_back(std::move(r));
   inbox_.clear();
-  uint64_t drain_wake;
-  (void)!read(wake_.get(), &drain_wake, sizeof drain_wake);  // empty again, under the lock
+  if (wake_wanted_.load(std::memory_order_relaxed)) {
+    uint64_t drain_wake;
+    (void)!read(wake_.get(), &drain_wake, sizeof drain_wake);  // empty again, under the lock
+  }
   *drained_ns = *std::min_element(drained_.begin(), drained_.end());
   return {};
 }

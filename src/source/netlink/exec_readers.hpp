@@ -52,8 +52,12 @@ class ExecReaders {
   // empty: every exec up to then is in out.
   Status take(std::chrono::milliseconds timeout, std::vector<Received>& out, uint64_t* drained_ns);
 
-  // Readable while the inbox holds something (for embedders' event loops).
-  [[nodiscard]] int wake_fd() const { return wake_.get(); }
+  // Readable while the inbox holds something (for embedders' event loops). Written only once
+  // someone has asked for it: a write per wakeup is a system call per exec.
+  [[nodiscard]] int wake_fd() const {
+    wake_wanted_ = true;
+    return wake_.get();
+  }
   // What priority the readers got, for -v.
   [[nodiscard]] std::string priorities() const;
 
@@ -67,6 +71,7 @@ class ExecReaders {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   UniqueFd wake_;
+  mutable std::atomic<bool> wake_wanted_{false};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
