@@ -63,7 +63,6 @@ CgroupPaths::CgroupPaths(std::string root) : root_(std::move(root)) {
 }
 
 void CgroupPaths::scan() {
-  last_scan_ns_ = monotonic_now_ns();
   if (root_.empty()) return;
   paths_.clear();  // cgroups come and go: the map holds what exists now
   // Depth-first over directories; cgroup trees are small (hundreds to a few thousand).
@@ -87,10 +86,10 @@ void CgroupPaths::scan() {
 
 std::optional<std::string> CgroupPaths::lookup(uint64_t id) {
   auto it = paths_.find(id);
-  // A new cgroup (a container starting) is seen at its first exec: rescan, but not for every
-  // exec of an id that is not there to find.
-  if (it == paths_.end() && !gone_.contains(id) &&
-      monotonic_now_ns() - last_scan_ns_ > 100'000'000) {
+  // A new cgroup (a container starting) is seen at its first exec: rescan. Each id is looked
+  // for once, whenever it comes (two containers may start a moment apart); one that is not
+  // there even then is not looked for again.
+  if (it == paths_.end() && !gone_.contains(id)) {
     scan();
     it = paths_.find(id);
     // Not there even now: removed before the scan. Ids are not reused, so never look again.

@@ -16,7 +16,7 @@ class CgroupPaths {
   explicit CgroupPaths(std::string root = "");
 
   // The path below the cgroup2 root ("/" for the root cgroup). An unknown id triggers a
-  // rescan, at most every 100 ms and once per id.
+  // rescan, once per id.
   std::optional<std::string> lookup(uint64_t id);
 
   [[nodiscard]] const std::string& root() const { return root_; }
@@ -27,7 +27,6 @@ class CgroupPaths {
   std::string root_;
   std::unordered_map<uint64_t, std::string> paths_;
   std::unordered_set<uint64_t> gone_;  // ids a fresh scan did not find
-  uint64_t last_scan_ns_ = 0;
 };
 
 // Where cgroup2 is mounted, from a mountinfo text; empty when it is not.

@@ -1,5 +1,7 @@
 // Decoding the eBPF programs' ring buffer records, built by hand in their layout.
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -152,6 +154,26 @@ TEST(BpfRecord, FuzzSeedsDecode) {
     ++seeds;
   }
   EXPECT_GE(seeds, 5);
+}
+
+// A container that starts just after another is found at its first exec too: an id never
+// looked for is worth a scan whenever it comes (the rate limit is for ids already missed).
+TEST(CgroupPaths, TwoNewCgroupsInQuickSuccessionAreBothFound) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("pt-cgroups-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "system.slice");
+  CgroupPaths paths(root.string());
+  auto id_of = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(stat(p.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_ino);
+  };
+  fs::create_directories(root / "system.slice" / "a.scope");
+  EXPECT_EQ(paths.lookup(id_of(root / "system.slice" / "a.scope")), "/system.slice/a.scope");
+  fs::create_directories(root / "system.slice" / "b.scope");
+  EXPECT_EQ(paths.lookup(id_of(root / "system.slice" / "b.scope")), "/system.slice/b.scope");
+  fs::remove_all(root);
 }
 
 TEST(CgroupPaths, MountPointFromMountinfoWithEscapes) {
