@@ -18,6 +18,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * it with the C++ compiler's view (records built in locals would otherwise be left out). */
 const struct pt_fork* pt_fork_btf __attribute__((unused));
 const struct pt_exit* pt_exit_btf __attribute__((unused));
+const struct pt_exec_failed* pt_exec_failed_btf __attribute__((unused));
 
 /* Set by user space before loading. */
 const volatile __u32 max_args = 128 * 1024; /* < PT_ARGS_MAX */
@@ -31,13 +32,25 @@ struct {
   __uint(max_entries, 2u << 20); /* resized by user space */
 } events SEC(".maps");
 
-/* Records that did not fit in the ring buffer, per CPU. */
+/* Losses, per CPU: [0] records that did not fit in the ring buffer, [1] new processes of a
+ * followed tree that could not be added to `followed` (it was full). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, 2);
   __type(key, __u32);
   __type(value, __u64);
 } drops SEC(".maps");
+
+/* -p: only the processes (tgids) in `followed` are reported; a new process joins when its
+ * parent is followed and leaves when it ends. Seeded by user space. */
+const volatile __u8 follow_trees = 0;
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 1); /* resized by user space when trees are followed */
+  __type(key, __s32);
+  __type(value, __u8);
+} followed SEC(".maps");
 
 /* Processes whose end was reported. Two threads that exit at once can both find the
  * process's live count at zero; the first to claim the process reports its end. Keyed by
@@ -73,6 +86,10 @@ struct scratch {
    * state of its own, and on_exec took half a second to verify. */
   __u32 walk_n;   /* components collected, leaf first */
   __u32 walk_pos; /* bytes written */
+  /* A failed exec's record and the state of its argument copy (same reasoning). */
+  struct pt_exec_failed failed;
+  const char* const* argv;
+  __u32 args_pos;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -81,10 +98,17 @@ struct {
   __type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-static __always_inline void count_drop(void) {
-  __u32 zero = 0;
-  __u64* n = bpf_map_lookup_elem(&drops, &zero);
+static __always_inline void count_loss(__u32 what) {
+  __u64* n = bpf_map_lookup_elem(&drops, &what);
   if (n) __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void count_drop(void) {
+  count_loss(0);
+}
+
+static __always_inline int is_followed(__s32 tgid) {
+  return !follow_trees || bpf_map_lookup_elem(&followed, &tgid) != 0;
 }
 
 static __always_inline __u64 wakeup_flags(int is_exec) {
@@ -215,6 +239,16 @@ static __always_inline __u32 read_path(struct scratch* s, int which, struct vfsm
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
+  if (follow_trees) {
+    int is_thread = BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid);
+    __s32 child_tgid = BPF_CORE_READ(child, tgid);
+    __s32 owner = is_thread ? child_tgid : BPF_CORE_READ(child, real_parent, tgid);
+    if (!is_followed(owner)) return 0;
+    __u8 one = 1;
+    if (!is_thread && bpf_map_update_elem(&followed, &child_tgid, &one, BPF_ANY) != 0) {
+      count_loss(1);
+    }
+  }
   struct pt_fork* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count_drop();
@@ -236,6 +270,8 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct* p) {
+  __s32 tgid = BPF_CORE_READ(p, tgid);
+  if (!is_followed(tgid)) return 0;
   struct pt_exit* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count_drop();
@@ -257,6 +293,7 @@ int BPF_PROG(on_exit, struct task_struct* p) {
     __u8 one = 1;
     if (bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0) {
       r->flags |= PT_EXIT_PROCESS_ENDED;
+      if (follow_trees) bpf_map_delete_elem(&followed, &tgid);
       /* What wait(2) will report: the group's code after a group exit, else the main
        * thread's own. */
       r->process_status = (BPF_CORE_READ(sig, flags) & PT_SIGNAL_GROUP_EXIT)
@@ -281,6 +318,7 @@ int BPF_PROG(on_exit, struct task_struct* p) {
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
+  if (!is_followed(BPF_CORE_READ(p, tgid))) return 0;
   __u32 zero = 0, cpu = bpf_get_smp_processor_id();
   struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
   if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -347,5 +385,106 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   off += exe_len;
   bpf_dynptr_write(&out, off, s->cwd, cwd_len, 0);
   bpf_ringbuf_submit_dynptr(&out, wakeup_flags(1));
+  return 0;
+}
+
+/* x86-64 system call numbers: execve(filename, argv, envp) and
+ * execveat(dirfd, filename, argv, envp, flags). */
+#define PT_NR_EXECVE 59
+#define PT_NR_EXECVEAT 322
+
+/* bpf_loop's context must live on the stack. */
+struct failed_copy {
+  struct scratch* s;
+};
+
+/* Copies argument i of a failed exec after the ones before it. */
+static long copy_failed_arg(__u32 i, void* ctx) {
+  struct scratch* s = ((struct failed_copy*)ctx)->s;
+  const char* arg = 0;
+  if (bpf_probe_read_user(&arg, sizeof(arg), s->argv + i) != 0) {
+    s->failed.flags |= PT_FAILED_ARGS_FAULT;
+    return 1;
+  }
+  if (!arg) return 1;
+  __u32 pos = s->args_pos;
+  if (pos >= PT_FAILED_ARGS_BYTES) {
+    s->failed.flags |= PT_FAILED_ARGS_TRUNCATED;
+    return 1;
+  }
+  long n = bpf_probe_read_user_str(s->args + (pos & (PT_FAILED_ARGS_BYTES - 1)),
+                                   PT_FAILED_ARGS_BYTES - pos, arg);
+  if (n <= 0) {
+    s->failed.flags |= PT_FAILED_ARGS_FAULT;
+    return 1;
+  }
+  if ((__u32)n == PT_FAILED_ARGS_BYTES - pos) {
+    /* The string may go on past what fitted. */
+    s->failed.flags |= PT_FAILED_ARGS_TRUNCATED;
+  }
+  s->args_pos = pos + (__u32)n;
+  return 0;
+}
+
+/* Every system call's return, to catch the execs that fail (the others show as
+ * sched_process_exec). Loaded only when failed execs are asked for: while it is attached, each
+ * system call on the machine takes the kernel's slower tracing exit path. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
+  if (ret >= 0) return 0;
+  long nr = BPF_CORE_READ(regs, orig_ax);
+  if (nr != PT_NR_EXECVE && nr != PT_NR_EXECVEAT) return 0;
+  if (!is_followed(bpf_get_current_pid_tgid() >> 32)) return 0;
+  /* The registers still hold the call's arguments: a failed exec leaves the caller as it was. */
+  const char* filename;
+  const char* const* argv;
+  if (nr == PT_NR_EXECVE) {
+    filename = (const char*)BPF_CORE_READ(regs, di);
+    argv = (const char* const*)BPF_CORE_READ(regs, si);
+  } else {
+    filename = (const char*)BPF_CORE_READ(regs, si);
+    argv = (const char* const*)BPF_CORE_READ(regs, dx);
+  }
+  __u32 zero = 0, cpu = bpf_get_smp_processor_id();
+  struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
+  if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
+  if (!s) {
+    count_drop();
+    return 0;
+  }
+  struct task_struct* t = bpf_get_current_task_btf();
+  struct pt_exec_failed* f = &s->failed;
+  fill_header(&f->h, PT_EXEC_FAILED, t);
+  f->error = (__s32)-ret;
+  f->ppid = BPF_CORE_READ(t, real_parent, tgid);
+  const struct cred* cred = BPF_CORE_READ(t, cred);
+  f->uid = BPF_CORE_READ(cred, uid.val);
+  f->euid = BPF_CORE_READ(cred, euid.val);
+  f->gid = BPF_CORE_READ(cred, gid.val);
+  f->egid = BPF_CORE_READ(cred, egid.val);
+  f->flags = 0;
+  bpf_get_current_comm(f->comm, sizeof(f->comm));
+  s->argv = argv;
+  s->args_pos = 0;
+  struct failed_copy copy = {.s = s};
+  if (argv) bpf_loop(PT_FAILED_ARGS_MAX, copy_failed_arg, &copy, 0);
+  __u32 len = s->args_pos;
+  if (len > PT_FAILED_ARGS_BYTES) len = PT_FAILED_ARGS_BYTES;
+  f->args_len = len;
+  long fn = bpf_probe_read_user_str(s->filename, PT_PATH_MAX - 1, filename);
+  f->filename_len = fn > 0 ? (__u16)fn : 0;
+  __u32 fn_len = f->filename_len & (PT_PATH_MAX - 1);
+
+  __u32 total = sizeof(*f) + len + fn_len;
+  struct bpf_dynptr out;
+  if (bpf_ringbuf_reserve_dynptr(&events, total, 0, &out) != 0) {
+    bpf_ringbuf_discard_dynptr(&out, 0);
+    count_drop();
+    return 0;
+  }
+  bpf_dynptr_write(&out, 0, f, sizeof(*f), 0);
+  bpf_dynptr_write(&out, sizeof(*f), s->args, len, 0);
+  bpf_dynptr_write(&out, sizeof(*f) + len, s->filename, fn_len, 0);
+  bpf_ringbuf_submit_dynptr(&out, wakeup_flags(0));
   return 0;
 }

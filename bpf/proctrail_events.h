@@ -36,7 +36,13 @@ enum pt_type {
   PT_FORK = 1,
   PT_EXEC = 2,
   PT_EXIT = 3,
+  PT_EXEC_FAILED = 4,
 };
+
+/* Bytes of argv copied for a failed exec (it is an error report, not an audit record), and
+ * arguments looked at at most. */
+#define PT_FAILED_ARGS_BYTES 4096u
+#define PT_FAILED_ARGS_MAX 64
 
 /* pt_exec.flags */
 enum pt_exec_flags {
@@ -92,6 +98,25 @@ struct pt_exec {
   pt_s32 exec_tid; /* the thread that called execve (its tid before it took the pid) */
   pt_u32 reserved;
   /* char data[]: args, filename, exe, cwd */
+};
+
+/* pt_exec_failed.flags */
+enum pt_exec_failed_flags {
+  PT_FAILED_ARGS_TRUNCATED = 1u << 0, /* more or longer arguments than were copied */
+  PT_FAILED_ARGS_FAULT = 1u << 1,     /* the argument array could not be read */
+};
+
+/* An execve/execveat that returned an error. Followed by args_len bytes of NUL-separated
+ * arguments, then the NUL-terminated filename (filename_len bytes). */
+struct pt_exec_failed {
+  struct pt_header h;
+  pt_s32 error; /* positive errno */
+  pt_s32 ppid;
+  pt_u32 uid, euid, gid, egid;
+  pt_u32 args_len;
+  pt_u16 filename_len;
+  pt_u16 flags; /* enum pt_exec_failed_flags */
+  char comm[PT_COMM_LEN];
 };
 
 #endif

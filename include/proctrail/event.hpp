@@ -20,22 +20,24 @@ struct Event;
 
 // Order matters: it is the index of the matching alternative in EventData.
 enum class EventType : uint8_t {
-  Ack,       // the kernel's answer to a (un)subscribe request
-  Fork,      // a new process or thread
-  Exec,      // a process replaced its program image
-  Uid,       // real/effective uid changed
-  Gid,       // real/effective gid changed
-  Sid,       // setsid()
-  Ptrace,    // attach (tracer set) or detach (tracer 0)
-  Comm,      // the thread's name changed (prctl, /proc/PID/comm)
-  Coredump,  // a core dump started
-  Exit,      // a thread or process exited
-  Unknown,   // an event type this build does not know
-  Lost,      // events were lost; count when known
-  Resync,    // the process table was rebuilt from /proc after a loss
-  Start,     // first record of a stream: which backend and why
+  Ack,         // the kernel's answer to a (un)subscribe request
+  Fork,        // a new process or thread
+  Exec,        // a process replaced its program image
+  Uid,         // real/effective uid changed
+  Gid,         // real/effective gid changed
+  Sid,         // setsid()
+  Ptrace,      // attach (tracer set) or detach (tracer 0)
+  Comm,        // the thread's name changed (prctl, /proc/PID/comm)
+  Coredump,    // a core dump started
+  Exit,        // a thread or process exited
+  Unknown,     // an event type this build does not know
+  Lost,        // events were lost; count when known
+  Resync,      // the process table was rebuilt from /proc after a loss
+  Start,       // first record of a stream: which backend and why
+  ExecFailed,  // an execve that returned an error: the caller keeps its program (eBPF only)
+  Summary,     // totals of what passed the filter (--summary): at the end, or on request
 };
-inline constexpr size_t kEventTypeCount = 14;
+inline constexpr size_t kEventTypeCount = 16;
 
 // Lower-case name used in JSON "type" and in --events.
 std::string_view event_type_name(EventType type);
@@ -221,9 +223,48 @@ struct StartData {
   uint64_t table_ready_ns = 0;
 };
 
-using EventData =
-    std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData, CommData,
-                 CoredumpData, ExitData, UnknownData, LostData, ResyncData, StartData>;
+// An execve or execveat that failed: the process goes on running what it ran. The path and
+// argv are what the caller passed, read from its memory when the call returned.
+struct ExecFailedData {
+  int32_t error = 0;  // positive errno: ENOENT, EACCES, ENOEXEC ...
+  std::string filename;
+  std::vector<std::string> argv;
+  bool argv_truncated = false;  // more arguments, or longer ones, than were copied
+  std::optional<Credentials> creds;
+  std::optional<std::string> user;  // name of creds->uid, filled by the output stage
+  std::string comm;                 // the caller's
+  int32_t ppid = 0;
+};
+
+// Totals over what passed the filter since the start (see make_summary_sink).
+struct SummaryData {
+  struct Command {
+    std::string name;  // argv[0]'s last component, else comm
+    uint64_t count = 0;
+    uint64_t total_ns = 0;  // run time of those that ended
+  };
+  struct Slow {
+    int32_t pid = 0;
+    std::string name;
+    uint64_t duration_ns = 0;
+  };
+  uint64_t elapsed_ns = 0;
+  uint64_t processes = 0;  // new processes (forks that are not threads)
+  uint64_t execs = 0;
+  uint64_t exits = 0;             // processes that ended
+  uint64_t failed = 0;            // of those, with a non-zero status or a signal
+  uint64_t exec_failed = 0;       // execve calls that returned an error
+  uint64_t lost = 0;              // events lost, as counted by lost records
+  uint32_t max_depth = 0;         // deepest chain of new processes seen, from the first one
+  bool final = true;              // false: asked for while running (SIGUSR1)
+  std::vector<Command> by_count;  // most often first
+  std::vector<Command> by_time;   // most total run time first
+  std::vector<Slow> slowest;      // longest lived first
+};
+
+using EventData = std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData,
+                               CommData, CoredumpData, ExitData, UnknownData, LostData, ResyncData,
+                               StartData, ExecFailedData, SummaryData>;
 static_assert(std::variant_size_v<EventData> == kEventTypeCount);
 
 struct Event {
@@ -248,5 +289,8 @@ ExitStatus decode_exit_status(uint32_t raw);
 
 // "SIGTERM", or "SIG42" for numbers without a name.
 std::string signal_name(int signal);
+
+// "ENOENT", or "E42" for numbers without a name.
+std::string errno_name(int error);
 
 }  // namespace proctrail

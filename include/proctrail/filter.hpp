@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proctrail/event.hpp"
+#include "proctrail/result.hpp"
 
 namespace proctrail {
 
@@ -19,9 +21,11 @@ namespace proctrail {
 class EventMask {
  public:
   EventMask() = default;
+  // Every kernel event type but exec-failed, which costs each system call on the machine a
+  // detour (the eBPF backend watches every syscall's return for it) and is asked for by name.
   static EventMask all();
-  // "fork,exec,exit,uid,gid,sid,ptrace,comm,coredump,all" plus "nonzero-exit" (exits with a
-  // non-zero status only). Unknown names are an error naming the bad word.
+  // "fork,exec,exit,uid,gid,sid,ptrace,comm,coredump,exec-failed,all" plus "nonzero-exit"
+  // (exits with a non-zero status only). Unknown names are an error naming the bad word.
   static std::optional<EventMask> parse(std::string_view list, std::string* error);
 
   void add(EventType t) { bits_ |= bit(t); }
@@ -44,13 +48,36 @@ class EventMask {
   bool nonzero_exit_only_ = false;
 };
 
-// The user's selection, applied as its own stage. Records about the stream itself (lost,
-// resync, start) always pass; acks only when asked for (the seed format prints them).
+// The user's selection, applied as its own stage (src/filter/filter_stage.hpp). Every
+// condition set must hold (AND). Records about the stream itself (lost, resync, start,
+// summary) always pass; acks only when asked for (the seed format prints them).
+//
+// What a condition on the process (user, comm, argv, exe, cgroup, container) looks at: an
+// exec's own details; for an exit, the image its process last ran; for any other event, the
+// last exec of its process seen since the start (inherited over fork). Events of a process
+// whose program is not known (it ran before the start and has not exec'd since) do not match.
 struct EventFilter {
   EventMask types = EventMask::all();
   bool acks = false;
 
-  [[nodiscard]] bool accepts(const Event& e) const;
+  // These processes and all their descendants, including those born after the start
+  // (followed through fork events). Empty: every process.
+  std::vector<int32_t> pids;
+  std::optional<uint32_t> uid;                  // real uid
+  std::optional<std::string> comm_regex;        // ECMAScript, searched (not anchored)
+  std::optional<std::string> argv_regex;        // on argv joined by single spaces
+  std::optional<std::string> exe_regex;         // on the resolved executable path
+  std::optional<std::string> cgroup_prefix;     // of the cgroup path
+  std::optional<std::string> container_prefix;  // of the container id
+  // Only failures: exits of processes with a non-zero status or a signal, and failed execs.
+  bool failed = false;
+  // Thread births and ends shown (false: only processes).
+  bool threads = true;
+
+  // Whether any condition needs to know the process an event is about.
+  [[nodiscard]] bool matches_processes() const;
+  // Checks the regular expressions; the error names the option's value.
+  [[nodiscard]] Status validate() const;
 };
 
 }  // namespace proctrail

@@ -23,7 +23,13 @@ enum class OutputFormat { Text, Json, Seed };
 std::optional<OutputFormat> parse_output_format(std::string_view name);
 
 struct TextOptions {
-  bool utc = false;  // times in UTC instead of the local zone
+  bool utc = false;       // times in UTC instead of the local zone
+  bool relative = false;  // seconds since the first event (the start record) instead
+  bool color = false;     // ANSI colours: only for a terminal that wants them
+  // Each exec indented under its parent, its end on a line of its own with status and
+  // duration; forks and other events only shape the tree (like extrace). Lost, start, resync,
+  // failed-exec and summary records are shown as they come.
+  bool tree = false;
 };
 
 // Aligned columns for people: time, event, pid, details.

@@ -81,7 +81,7 @@ struct MonitorOptions {
   bool drop_caller_privileges = false;
   // Lines for a -v: what was set up, fallbacks taken. Called on the calling thread.
   std::function<void(std::string_view)> verbose;
-  std::string version = "0.1.0";  // for the start record
+  std::string version = "0.2.0";  // for the start record
 };
 
 // What start() set up and what is missing, for the start record and the user.
@@ -140,6 +140,9 @@ class Monitor {
 
   // Totals so far (exact once stopped).
   [[nodiscard]] MonitorStats stats() const;
+  // With EventFilter::pids: how many processes of those trees are alive as far as the output
+  // has seen (a tree is done when this is 0). 0 without pids.
+  [[nodiscard]] size_t followed_processes() const;
 
   struct Impl;
 

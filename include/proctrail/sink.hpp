@@ -6,6 +6,7 @@
 // Errors are values: a sink's error ends the monitor with that error.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
@@ -28,6 +29,9 @@ class Sink {
   virtual Status close() { return flush(); }
   // A hang-up (SIGHUP): reopen what can be reopened, such as a rotated log file.
   virtual Status reopen() { return {}; }
+  // Called about every output interval, with or without events, for sinks that act on time
+  // or on a request from another thread (a summary asked for with SIGUSR1).
+  virtual Status tick() { return {}; }
   // The reader went away (a closed pipe): the monitor ends quietly.
   [[nodiscard]] virtual bool closed() const { return false; }
 };
@@ -36,10 +40,19 @@ class Sink {
 // makes the sink closed() rather than failed. `owns_fd`: closed with the sink.
 std::unique_ptr<Sink> make_stream_sink(std::unique_ptr<Formatter> formatter, int fd,
                                        bool owns_fd = false, bool header = false);
-// The same into a file, created or truncated; reopen() opens the path again, appending, so a
-// log rotation (rename, then SIGHUP) starts a new file and a hang-up alone loses nothing.
+// Size-based rotation of a file sink: before a record would take the file past max_bytes, the
+// file becomes path.1 (path.1 becomes path.2 ... up to path.<keep>, the oldest is dropped)
+// and a new one is started. max_bytes 0: no rotation.
+struct FileRotation {
+  size_t max_bytes = 0;
+  unsigned keep = 5;
+};
+// The same into a file, created or truncated (appended to, when it rotates); reopen() opens the
+// path again, appending, so an outside log rotation (rename, then SIGHUP) starts a new file and
+// a hang-up alone loses nothing.
 Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatter,
-                                             const std::string& path, bool header = false);
+                                             const std::string& path, bool header = false,
+                                             FileRotation rotation = {});
 // Each event to a function, on the output thread.
 std::unique_ptr<Sink> make_callback_sink(std::function<void(const Event&)> callback);
 // The same events to several sinks: the first error ends the write (the others still get
@@ -51,5 +64,11 @@ struct SinkCounts {
   uint64_t by_type[kEventTypeCount] = {};
 };
 std::unique_ptr<Sink> make_counting_sink(std::unique_ptr<Sink> inner, SinkCounts* counts);
+
+// Passes every event to `inner` and keeps totals (processes, failures, the most frequent and
+// the longest-running commands, the deepest chain of processes). Writes one summary record
+// to `inner` when it closes, and when `*requested` is set (it clears it; from any thread).
+std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner,
+                                        std::atomic<bool>* requested = nullptr, size_t top = 5);
 
 }  // namespace proctrail

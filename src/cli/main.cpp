@@ -1,10 +1,15 @@
 // proctrail: parses options into the library's MonitorOptions, picks the output, runs the
 // monitor, and maps errors to exit codes.
+#include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "options.hpp"
@@ -14,9 +19,22 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 std::atomic<uint32_t> g_hangups{0};
+std::atomic<bool> g_summary{false};
+// Run mode: a stop signal sent to proctrail with kill(2) is passed on to the command. One from
+// the terminal (Ctrl-C) reaches the command by itself: the whole foreground group gets it.
+std::atomic<int> g_forward{0};
+pid_t g_child = 0;
 
-void on_signal(int) {
+void on_signal(int sig, siginfo_t* info, void*) {
+  if (g_child > 0) {
+    if (info && info->si_code <= 0) g_forward.store(sig);  // SI_USER, SI_QUEUE ...: kill()
+    return;
+  }
   g_stop.store(true);
+}
+
+void on_summary(int) {
+  g_summary.store(true);
 }
 
 void on_hangup(int) {
@@ -58,6 +76,60 @@ void print_stats(const proctrail::MonitorStats& s) {
   }
 }
 
+// Run mode: the command, forked now and held at a gate until capture is ready, so not one of
+// its events comes before the monitor listens.
+struct Command {
+  pid_t pid = 0;
+  int gate = -1;  // write end: a byte lets it exec; closing it unread makes it give up
+};
+
+Command fork_command(const proctrail::cli::Options& o) {
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) return {};
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(gate[0]);
+    close(gate[1]);
+    return {};
+  }
+  if (pid > 0) {
+    close(gate[0]);
+    return {pid, gate[1]};
+  }
+  close(gate[1]);
+  char go = 0;
+  ssize_t n;
+  do {
+    n = read(gate[0], &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127);  // proctrail could not start: the command never runs
+  signal(SIGPIPE, SIG_DFL);
+  if (o.command_uid) {
+    const bool groups_ok = o.command_user.empty()
+                               ? setgroups(0, nullptr) == 0
+                               : initgroups(o.command_user.c_str(), *o.command_gid) == 0;
+    if (!groups_ok || setgid(*o.command_gid) != 0 || setuid(*o.command_uid) != 0) {
+      std::fprintf(stderr, "proctrail: error: cannot become uid %u to run the command: %s\n",
+                   *o.command_uid, std::strerror(errno));
+      _exit(126);
+    }
+  }
+  std::vector<char*> args;
+  for (const auto& a : o.command) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  const int err = errno;
+  std::fprintf(stderr, "proctrail: error: cannot run %s: %s\n", o.command[0].c_str(),
+               std::strerror(err));
+  _exit(err == ENOENT ? 127 : 126);  // as a shell says it
+}
+
+int status_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,11 +141,26 @@ int main(int argc, char** argv) {
   // Signals only set a flag: the monitor notices within one tick, unsubscribes and lets the
   // writer flush. A closed pipe is an EPIPE on write, not a signal. SIGHUP is log rotation's
   // signal: the output file is reopened; on a terminal or a pipe it changes nothing.
+  // Run mode: the command is forked first, before any thread or handler exists.
+  Command command;
+  if (!o.command.empty()) {
+    command = fork_command(o);
+    if (command.pid <= 0)
+      return fail(std::string("cannot start the command: ") + std::strerror(errno));
+    o.monitor.filter.pids = {command.pid};
+    g_child = command.pid;
+  }
   struct sigaction sa {};
-  sa.sa_handler = on_signal;
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction usr {};
+  usr.sa_handler = on_summary;
+  sigemptyset(&usr.sa_mask);
+  usr.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &usr, nullptr);
   struct sigaction hup {};
   hup.sa_handler = on_hangup;
   sigemptyset(&hup.sa_mask);
@@ -86,35 +173,105 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
     };
   }
-  auto formatter = make_formatter(o.format, TextOptions{o.utc});
+  // Anything that fails before the command may run: it is told to give up, and reaped.
+  auto abandon = [&](const std::string& message) {
+    if (command.pid > 0) {
+      close(command.gate);
+      waitpid(command.pid, nullptr, 0);
+    }
+    return fail(message);
+  };
+  TextOptions text;
+  text.utc = o.utc;
+  text.relative = o.relative;
+  text.color = o.color;
+  text.tree = o.tree;
+  auto formatter = make_formatter(o.format, text);
   const bool header = o.format == OutputFormat::Text && o.header;
   std::unique_ptr<Sink> out;
   if (o.output.empty()) {
     out = make_stream_sink(std::move(formatter), STDOUT_FILENO, false, header);
   } else {
-    auto file = open_file_sink(std::move(formatter), o.output, header);
-    if (!file) return fail(file.error().message);
+    auto file = open_file_sink(std::move(formatter), o.output, header, o.rotation);
+    if (!file) return abandon(file.error().message);
     out = std::move(*file);
   }
+  if (o.summary) out = make_summary_sink(std::move(out), &g_summary);
   std::vector<std::unique_ptr<Sink>> sinks;
   sinks.push_back(std::move(out));
 
   auto monitor = Monitor::start(o.monitor, std::move(sinks));
-  if (!monitor) return fail(monitor.error().message);
+  if (!monitor) return abandon(monitor.error().message);
   // Degraded capture is said once, whatever -v says.
   for (const auto& why : (*monitor)->info().missing_why) {
     std::fprintf(stderr, "proctrail: warning: %s\n", why.c_str());
   }
+  // Capture is ready: the command may run.
+  if (command.pid > 0) {
+    const char go = 1;
+    if (write(command.gate, &go, 1) != 1) return abandon("cannot start the command");
+    close(command.gate);
+  }
 
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
   uint32_t hangups_seen = 0;
-  Status status = (*monitor)->run_until(g_stop, [&] {
+  int exit_code = 0;
+  bool command_done = command.pid <= 0;
+  Clock::time_point command_end;
+  std::atomic<bool> stop{false};
+  Status status = (*monitor)->run_until(stop, [&] {
     if (uint32_t h = g_hangups.load(); h != hangups_seen) {
       hangups_seen = h;
       (*monitor)->reopen_outputs();
     }
+    const bool time_up =
+        o.duration_s > 0 &&
+        std::chrono::duration<double>(Clock::now() - started).count() >= o.duration_s;
+    if (command.pid <= 0) {
+      if (g_stop.load() || time_up) stop = true;
+      return;
+    }
+    if (!command_done) {
+      if (int sig = g_forward.exchange(0); sig != 0) kill(command.pid, sig);
+      if (time_up) kill(command.pid, SIGTERM);  // like timeout(1)
+      int ws = 0;
+      if (waitpid(command.pid, &ws, WNOHANG) == command.pid) {
+        command_done = true;
+        exit_code = status_of(ws);
+        command_end = Clock::now();
+      }
+      return;
+    }
+    // The command is gone: wait for the rest of its tree to end (a background job), but not
+    // for long: a daemon it started may live for ever.
+    if ((*monitor)->followed_processes() == 0 ||
+        Clock::now() - command_end > std::chrono::seconds(2) || g_forward.load() != 0) {
+      stop = true;
+    }
   });
+  const size_t left = command.pid > 0 ? (*monitor)->followed_processes() : 0;
   if (o.stats) print_stats((*monitor)->stats());
   monitor->reset();  // unsubscribes
-  if (!status) return fail(status.error().message);
-  return 0;
+  if (left > 0) {
+    std::fprintf(stderr,
+                 "proctrail: the command has ended; %zu process%s of its tree still running%s not "
+                 "followed further\n",
+                 left, left == 1 ? "" : "es", left == 1 ? " is" : " are");
+  }
+  if (!status) {
+    if (command.pid > 0 && !command_done) {
+      kill(command.pid, SIGTERM);
+      waitpid(command.pid, nullptr, 0);
+    }
+    return fail(status.error().message);
+  }
+  if (command.pid > 0 && !command_done) {
+    // The output's reader went away while the command runs: let it finish, as a pipe would.
+    int ws = 0;
+    while (waitpid(command.pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    exit_code = status_of(ws);
+  }
+  return exit_code;
 }

@@ -2,8 +2,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "util/sched.hpp"
@@ -12,7 +18,14 @@ namespace proctrail::cli {
 
 namespace {
 
-constexpr const char* kFooter = R"(Backends:
+constexpr const char* kFooter =
+    R"(Run mode: proctrail [OPTIONS] -- COMMAND [ARGS...] starts COMMAND once capture is ready,
+  shows only it and its descendants, and exits with its status (128+N when a signal N
+  killed it). SIGINT and SIGTERM sent to proctrail are passed on to COMMAND. Started with
+  sudo, COMMAND runs as the user who ran sudo (SUDO_UID, SUDO_GID, SUDO_USER); choose
+  another with --user-of-command (root keeps root).
+
+Backends:
   auto     the eBPF backend when it loads here, else netlink (the default)
   bpf      eBPF programs on BTF tracepoints: argv is read in the kernel at exec, so it is
            right even for processes that exit at once or rewrite their argv
@@ -21,7 +34,13 @@ constexpr const char* kFooter = R"(Backends:
            "unavailable" when they could not be read for sure
 
 Events (-e): fork, exec, exit, nonzero-exit (exits with a non-zero status only), uid, gid,
-  sid, ptrace, comm, coredump, all. Lost, resync and start records are always shown.
+  sid, ptrace, comm, coredump, exec-failed (eBPF only; not part of "all", as watching for
+  it costs every system call a little), all. Lost, resync and start records are always
+  shown.
+
+Filters (-p, -u, --comm, --argv, --exe, --cgroup, --container, --failed) combine: an event
+  is shown when all of them match. User, name, command line, exe, cgroup and container are
+  those of the event's process: for an exec its own, for an exit the program it ran.
 
 Priority (--priority): a process can exit microseconds after exec. proctrail reads /proc
   for an exec on a thread pinned to the CPU the exec happened on, at SCHED_FIFO priority 10,
@@ -32,14 +51,25 @@ Priority (--priority): a process can exit microseconds after exec. proctrail rea
 Examples:
   proctrail                          every event, as aligned text
   proctrail -e exec,exit             what runs and how it ends
-  proctrail -f json -o trail.jsonl   JSON lines into a file (fields: docs/event.schema.json)
-  proctrail -e nonzero-exit          only processes that failed
+  proctrail --tree -- make           what a build runs, as a tree, with make's exit status
+  proctrail --summary -- ./install.sh   what an installer ran, with totals at the end
+  proctrail -p 1234                  what process 1234 and its descendants do from now on
+  proctrail -u www-data -e exec      what runs as www-data
+  proctrail --container 3f2a -e exec what runs in a container
+  proctrail --argv 'curl|wget'       who downloads what
+  proctrail --failed                 only failures: non-zero exits, signals, failed execs
+  proctrail -D 60 --summary -e exec,exit   a minute of the machine, summed up
+  proctrail -f json -o trail.jsonl --rotate-size 100M   JSON lines into rotated files
   proctrail -e exec --ancestry       each command with its chain of parents
   proctrail -f seed                  the output of the classic proc connector sample
   proctrail -v --stats               say what was set up and print totals at exit
 
+Signals: SIGINT, SIGTERM stop (in run mode: passed on to COMMAND); SIGHUP reopens the output
+  file (log rotation); SIGUSR1 writes a summary so far (with --summary).
+
 Exit status: 0 on success (also after SIGINT/SIGTERM, or when the reader of the output goes
-away), 1 when monitoring fails, 2 for a bad command line.)";
+  away), 1 when monitoring fails, 2 for a bad command line; in run mode, COMMAND's status.
+  See proctrail(8).)";
 
 std::optional<size_t> parse_size(const std::string& text) {
   size_t value = 0;
@@ -63,6 +93,43 @@ std::optional<size_t> parse_size(const std::string& text) {
   return value * mult;
 }
 
+// A user name or number; the error names the bad word.
+std::optional<passwd> lookup_user(const std::string& text, std::string* name) {
+  passwd* pw = nullptr;
+  uint32_t uid = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), uid);
+  if (r.ec == std::errc() && r.ptr == text.data() + text.size()) {
+    pw = getpwuid(uid);
+    if (!pw) {
+      passwd p{};
+      p.pw_uid = uid;
+      p.pw_gid = uid;
+      name->clear();
+      return p;
+    }
+  } else {
+    pw = getpwnam(text.c_str());
+    if (!pw) return std::nullopt;
+  }
+  *name = pw->pw_name;
+  return *pw;
+}
+
+std::optional<std::vector<int32_t>> parse_pids(const std::string& text) {
+  std::vector<int32_t> pids;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    int32_t pid = 0;
+    auto r = std::from_chars(text.data() + pos, text.data() + comma, pid);
+    if (r.ec != std::errc() || r.ptr != text.data() + comma || pid <= 0) return std::nullopt;
+    pids.push_back(pid);
+    pos = comma + 1;
+  }
+  return pids;
+}
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "proctrail: error: %s (see --help)\n", message.c_str());
   return 2;
@@ -73,21 +140,80 @@ int usage_error(const std::string& message) {
 ParseOutcome parse_options(int argc, char** argv) {
   CLI::App app{
       "proctrail: every process the machine starts, with its true command line, "
-      "parent, user, cwd, container, exit status and lifetime."};
+      "parent, user, cwd, container, exit status and lifetime.\n"
+      "Usage: proctrail [OPTIONS] [-- COMMAND [ARGS...]]"};
   app.footer(kFooter);
-  app.get_formatter()->column_width(34);
+  app.get_formatter()->column_width(36);
 
   Options o;
+  // Everything after "--" is the command to run.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      for (int j = i + 1; j < argc; ++j) o.command.emplace_back(argv[j]);
+      if (o.command.empty()) return {std::nullopt, usage_error("no COMMAND after '--'")};
+      argc = i;
+      break;
+    }
+  }
   std::string backend = "auto", format = "text", events = "all", priority = "realtime";
   std::string max_argv = "128K", rcvbuf = "32M", ringbuf = "2M";
   int exec_readers = -1;
   std::string proc_fields = "exe,cwd,creds,cgroup";
   bool version = false, no_header = false, env = false;
 
-  app.add_option("-b,--backend", backend, "auto, bpf or netlink (default auto)");
-  app.add_option("-f,--format", format, "text, json or seed (default text)");
-  app.add_option("-e,--events", events, "comma-separated event types to show (default all)");
-  app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout");
+  std::string pids, user, comm, argv_re, exe, cgroup, container, color = "auto", duration;
+  std::string command_user, rotate_size;
+  unsigned rotate_keep = 5;
+  bool failed = false, no_threads = false;
+  app.add_option("-b,--backend", backend, "auto, bpf or netlink (default auto)")
+      ->type_name("BACKEND");
+  app.add_option("-f,--format", format, "text, json or seed (default text)")->type_name("FORMAT");
+  app.add_option("-e,--events", events, "comma-separated event types to show (default all)")
+      ->type_name("LIST");
+  app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout")
+      ->type_name("FILE");
+  app.add_option("-p,--pid", pids,
+                 "only these processes and their descendants, also those born later")
+      ->type_name("PID[,PID...]");
+  app.add_option("-u,--user", user, "only processes of this user (real uid): a name or a number")
+      ->type_name("USER");
+  app.add_option("--comm", comm, "only processes whose name (comm) matches REGEX")
+      ->type_name("REGEX");
+  app.add_option("--argv", argv_re,
+                 "only processes whose command line, arguments joined by spaces, matches REGEX")
+      ->type_name("REGEX");
+  app.add_option("--exe", exe, "only processes whose executable's path matches REGEX")
+      ->type_name("REGEX");
+  app.add_option("--cgroup", cgroup, "only processes in cgroups whose path starts with PATH")
+      ->type_name("PATH");
+  app.add_option("--container", container, "only processes in containers whose id starts with ID")
+      ->type_name("ID");
+  app.add_flag("--failed", failed,
+               "only failures: exits with a non-zero status or a signal, and failed execs "
+               "(eBPF backend)");
+  app.add_flag("--no-threads", no_threads, "hide the births and ends of threads");
+  app.add_flag("--tree", o.tree,
+               "text: each command indented under its parent, its exit status and run time "
+               "on a line of its own");
+  app.add_option("--color", color,
+                 "colour the text: auto (on a terminal, unless NO_COLOR is set; the default), "
+                 "always or never")
+      ->type_name("WHEN");
+  app.add_flag("--relative", o.relative,
+               "text: seconds since the start instead of the time of day");
+  app.add_flag("--summary", o.summary,
+               "at the end (and on SIGUSR1): processes, failures, the commands run most and "
+               "longest, the slowest processes");
+  app.add_option("-D,--duration", duration, "stop after SECONDS")->type_name("SECONDS");
+  app.add_option("--user-of-command", command_user,
+                 "run COMMAND as USER (default: the user who ran sudo; root keeps root)")
+      ->type_name("USER");
+  app.add_option("--rotate-size", rotate_size,
+                 "with -o: before FILE grows past SIZE, it becomes FILE.1 (FILE.1 becomes "
+                 "FILE.2 ...) and a new FILE starts")
+      ->type_name("SIZE");
+  app.add_option("--rotate-keep", rotate_keep, "with --rotate-size: old files kept (default 5)")
+      ->type_name("N");
   app.add_flag("-v,--verbose", o.verbose,
                "say on stderr what was set up: backend, buffers, priority");
   app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
@@ -96,21 +222,27 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_flag("--ancestry", ancestry, "add each exec's chain of parent commands up to pid 1");
   app.add_option("--proc-fields", proc_fields,
                  "what to read from /proc at each exec besides argv, comm, ppid and start "
-                 "time: exe, cwd, creds, cgroup, env, all or none (default exe,cwd,creds,cgroup)");
+                 "time: exe, cwd, creds, cgroup, env, all or none (default exe,cwd,creds,cgroup)")
+      ->type_name("LIST");
   app.add_option(
-      "--max-argv-bytes", max_argv,
-      "command line bytes kept per exec, longer ones are flagged truncated with their real "
-      "size (default 128K; the eBPF backend keeps at most 256K-1)");
+         "--max-argv-bytes", max_argv,
+         "command line bytes kept per exec, longer ones are flagged truncated with their real "
+         "size (default 128K; the eBPF backend keeps at most 256K-1)")
+      ->type_name("SIZE");
   app.add_option("--priority", priority,
                  "scheduling of the threads that read /proc at exec: realtime (default), nice "
-                 "or normal; see below");
+                 "or normal; see below")
+      ->type_name("PRIORITY");
   app.add_option("--exec-readers", exec_readers,
                  "netlink: exec reader threads, one per CPU by default (at most 64); 0 reads on "
-                 "the receive thread");
-  app.add_option("--rcvbuf", rcvbuf, "netlink socket receive buffer (default 32M)");
+                 "the receive thread")
+      ->type_name("N");
+  app.add_option("--rcvbuf", rcvbuf, "netlink socket receive buffer SIZE (default 32M)")
+      ->type_name("SIZE");
   app.add_option("--ringbuf", ringbuf,
                  "eBPF ring buffer SIZE, a power of two (default 2M; it is mapped twice, so it "
-                 "counts twice in resident memory)");
+                 "counts twice in resident memory)")
+      ->type_name("SIZE");
   app.add_flag("--no-header", no_header, "text format: no column header line");
   app.add_flag("--utc", o.utc, "text format: times in UTC instead of local time");
   app.add_flag("-V,--version", version, "print the version and exit");
@@ -216,6 +348,134 @@ ParseOutcome parse_options(int argc, char** argv) {
   m.drop_caller_privileges = true;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
+  }
+  if (o.format != OutputFormat::Text && (o.tree || o.relative)) {
+    return {std::nullopt, usage_error("--tree and --relative apply to the text format only")};
+  }
+
+  // Filters.
+  EventFilter& flt = m.filter;
+  if (!pids.empty()) {
+    auto list = parse_pids(pids);
+    if (!list) {
+      return {std::nullopt,
+              usage_error("--pid wants process ids separated by commas, not '" + pids + "'")};
+    }
+    if (!o.command.empty()) {
+      return {std::nullopt, usage_error("--pid and a COMMAND to run do not go together")};
+    }
+    flt.pids = *list;
+  }
+  if (!user.empty()) {
+    std::string name;
+    auto pw = lookup_user(user, &name);
+    if (!pw) return {std::nullopt, usage_error("--user: no user named '" + user + "'")};
+    flt.uid = pw->pw_uid;
+  }
+  if (app.count("--comm")) flt.comm_regex = comm;
+  if (app.count("--argv")) flt.argv_regex = argv_re;
+  if (app.count("--exe")) flt.exe_regex = exe;
+  if (app.count("--cgroup")) flt.cgroup_prefix = cgroup;
+  if (app.count("--container")) {
+    if (container.empty() || container.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return {std::nullopt, usage_error("--container wants the start of a container id in "
+                                        "lower-case hex, not '" +
+                                        container + "'")};
+    }
+    flt.container_prefix = container;
+  }
+  if (auto st = flt.validate(); !st) return {std::nullopt, usage_error(st.error().message)};
+  flt.threads = !no_threads;
+  if (failed) {
+    if (o.tree) return {std::nullopt, usage_error("--failed and --tree do not go together")};
+    flt.failed = true;
+    if (app.count("--events") == 0) {
+      m.filter.types = *EventMask::parse("nonzero-exit,exec-failed", nullptr);
+    } else {
+      m.filter.types.add(EventType::ExecFailed);
+    }
+  }
+  if (o.tree) {
+    // The tree is drawn from forks, execs and exits.
+    m.filter.types = m.filter.types | *EventMask::parse("fork,exec,exit", nullptr);
+  }
+  if (o.format == OutputFormat::Seed &&
+      (flt.matches_processes() || !flt.pids.empty() || failed || o.summary || !o.command.empty())) {
+    return {std::nullopt, usage_error("the seed format has no filters, summary or run mode: it "
+                                      "prints what the kernel says")};
+  }
+
+  if (color == "always") {
+    o.color = true;
+  } else if (color == "never") {
+    o.color = false;
+  } else if (color == "auto") {
+    const char* no_color = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    o.color = o.output.empty() && isatty(STDOUT_FILENO) && !(no_color && *no_color) &&
+              !(term && std::strcmp(term, "dumb") == 0);
+  } else {
+    return {std::nullopt,
+            usage_error("unknown --color '" + color + "' (choose auto, always or never)")};
+  }
+  if (o.format != OutputFormat::Text) o.color = false;
+
+  if (!duration.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(duration.c_str(), &end);
+    if (errno != 0 || end == duration.c_str() || *end != '\0' || !(d > 0) || d > 1e9) {
+      return {std::nullopt,
+              usage_error("--duration wants a number of seconds above 0, not '" + duration + "'")};
+    }
+    o.duration_s = d;
+  }
+
+  if (!rotate_size.empty()) {
+    auto rs = parse_size(rotate_size);
+    if (!rs || *rs < 4096) {
+      return {std::nullopt,
+              usage_error("--rotate-size wants a size of at least 4K, like 100M, not '" +
+                          rotate_size + "'")};
+    }
+    if (o.output.empty()) {
+      return {std::nullopt, usage_error("--rotate-size needs a file to rotate (-o FILE)")};
+    }
+    if (rotate_keep < 1 || rotate_keep > 1000) {
+      return {std::nullopt, usage_error("--rotate-keep wants a number from 1 to 1000")};
+    }
+    o.rotation.max_bytes = *rs;
+    o.rotation.keep = rotate_keep;
+  } else if (app.count("--rotate-keep")) {
+    return {std::nullopt, usage_error("--rotate-keep goes with --rotate-size")};
+  }
+
+  if (!command_user.empty() && o.command.empty()) {
+    return {std::nullopt, usage_error("--user-of-command goes with a COMMAND (after '--')")};
+  }
+  if (!o.command.empty()) {
+    if (!command_user.empty()) {
+      std::string name;
+      auto pw = lookup_user(command_user, &name);
+      if (!pw) {
+        return {std::nullopt,
+                usage_error("--user-of-command: no user named '" + command_user + "'")};
+      }
+      o.command_uid = pw->pw_uid;
+      o.command_gid = pw->pw_gid;
+      o.command_user = name;
+    } else if (const char* sudo_uid = std::getenv("SUDO_UID"); sudo_uid && geteuid() == 0) {
+      // Started with sudo: the command is the caller's, as it would be without proctrail.
+      std::string name;
+      auto pw = lookup_user(sudo_uid, &name);
+      if (pw) {
+        o.command_uid = pw->pw_uid;
+        const char* sudo_gid = std::getenv("SUDO_GID");
+        o.command_gid =
+            sudo_gid ? static_cast<uint32_t>(std::strtoul(sudo_gid, nullptr, 10)) : pw->pw_gid;
+        o.command_user = name;
+      }
+    }
   }
   return {o, 0};
 }

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proctrail/format.hpp"
 #include "proctrail/monitor.hpp"
@@ -18,6 +19,16 @@ struct Options {
   bool stats = false;
   bool header = true;
   bool utc = false;
+  bool relative = false;
+  bool tree = false;
+  bool color = false;  // decided from --color, the output and NO_COLOR
+  bool summary = false;
+  double duration_s = 0;  // -D: stop after this long; 0: no limit
+  FileRotation rotation;
+  // Run mode: the command after "--", and whom it runs as.
+  std::vector<std::string> command;
+  std::optional<uint32_t> command_uid, command_gid;
+  std::string command_user;  // for initgroups; empty: keep the groups
 };
 
 struct ParseOutcome {

@@ -1,6 +1,7 @@
 #include "proctrail/filter.hpp"
 
 #include <array>
+#include <regex>
 
 namespace proctrail {
 
@@ -11,7 +12,7 @@ struct SelectableEvent {
   std::string_view name;
   EventType type;
 };
-constexpr std::array<SelectableEvent, 9> kSelectable = {{
+constexpr std::array<SelectableEvent, 10> kSelectable = {{
     {"fork", EventType::Fork},
     {"exec", EventType::Exec},
     {"exit", EventType::Exit},
@@ -21,17 +22,21 @@ constexpr std::array<SelectableEvent, 9> kSelectable = {{
     {"ptrace", EventType::Ptrace},
     {"comm", EventType::Comm},
     {"coredump", EventType::Coredump},
+    {"exec-failed", EventType::ExecFailed},
 }};
 
 }  // namespace
 
 EventMask EventMask::all() {
   EventMask m;
-  for (const auto& s : kSelectable) m.add(s.type);
+  for (const auto& s : kSelectable) {
+    if (s.type != EventType::ExecFailed) m.add(s.type);
+  }
   return m;
 }
 
 bool EventMask::covers_all_kernel_events() const {
+  // The proc connector's types: exec-failed is not one of them.
   return !nonzero_exit_only_ && (*this | all()) == *this;
 }
 
@@ -80,7 +85,7 @@ std::optional<EventMask> EventMask::parse(std::string_view list, std::string* er
       if (error) {
         *error = "unknown event '" + std::string(word) +
                  "' (choose from fork, exec, exit, nonzero-exit, uid, gid, sid, ptrace, comm, "
-                 "coredump, all)";
+                 "coredump, exec-failed, all)";
       }
       return std::nullopt;
     }
@@ -96,6 +101,7 @@ bool EventMask::accepts(const Event& e) const {
     case EventType::Lost:
     case EventType::Resync:
     case EventType::Start:
+    case EventType::Summary:
       return true;
     case EventType::Exit:
       if (!has(EventType::Exit)) return false;
@@ -105,9 +111,25 @@ bool EventMask::accepts(const Event& e) const {
   }
 }
 
-bool EventFilter::accepts(const Event& e) const {
-  if (e.type() == EventType::Ack) return acks;
-  return types.accepts(e);
+bool EventFilter::matches_processes() const {
+  return uid || comm_regex || argv_regex || exe_regex || cgroup_prefix || container_prefix;
+}
+
+Status EventFilter::validate() const {
+  for (auto [option, re] : {std::pair{"--comm", &comm_regex}, std::pair{"--argv", &argv_regex},
+                            std::pair{"--exe", &exe_regex}}) {
+    if (!*re) continue;
+    try {
+      std::regex compiled(**re, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return make_error(std::string(option) + ": '" + **re +
+                        "' is not a regular expression: " + e.what());
+    }
+  }
+  for (int32_t pid : pids) {
+    if (pid <= 0) return make_error("--pid wants positive process ids, not " + std::to_string(pid));
+  }
+  return {};
 }
 
 }  // namespace proctrail

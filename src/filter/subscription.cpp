@@ -17,6 +17,13 @@ Subscription derive_subscription(const MonitorOptions& o, Backend backend) {
     s.read_proc = o.enrich && (o.proc_fields.explicit_fields || o.proc_fields.env);
   }
   s.kernel_events = wanted;
+  // The filter follows --pid trees through forks, and learns of their ends from exits.
+  if (!o.filter.pids.empty()) {
+    EventMask trees;
+    trees.add(EventType::Fork);
+    trees.add(EventType::Exit);
+    s.kernel_events = s.kernel_events | trees;
+  }
   if (s.table) {
     EventMask lifecycle;
     lifecycle.add(EventType::Fork);

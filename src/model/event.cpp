@@ -9,8 +9,8 @@ namespace proctrail {
 namespace {
 
 constexpr std::array<std::string_view, kEventTypeCount> kTypeNames = {
-    "ack",  "fork",     "exec", "uid",     "gid",  "sid",    "ptrace",
-    "comm", "coredump", "exit", "unknown", "lost", "resync", "start",
+    "ack",      "fork", "exec",    "uid",  "gid",    "sid",   "ptrace",      "comm",
+    "coredump", "exit", "unknown", "lost", "resync", "start", "exec_failed", "summary",
 };
 
 }  // namespace
@@ -90,6 +90,11 @@ std::string signal_name(int signal) {
     return signal == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+" + std::to_string(signal - SIGRTMIN);
   }
   return "SIG" + std::to_string(signal);
+}
+
+std::string errno_name(int error) {
+  if (const char* name = strerrorname_np(error)) return name;
+  return "E" + std::to_string(error);
 }
 
 }  // namespace proctrail

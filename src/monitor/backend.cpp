@@ -10,9 +10,20 @@ namespace proctrail {
 
 namespace {
 
+// Event types only the eBPF backend sees.
+EventMask without_bpf_only(EventMask m) {
+  EventMask out;
+  for (size_t t = 0; t < kEventTypeCount; ++t) {
+    auto type = static_cast<EventType>(t);
+    if (type != EventType::ExecFailed && m.has(type)) out.add(type);
+  }
+  out.set_nonzero_exit_only(m.nonzero_exit_only());
+  return out;
+}
+
 NetlinkOptions netlink_options(const MonitorOptions& o, const Subscription& sub) {
   NetlinkOptions n;
-  n.events = sub.kernel_events;
+  n.events = without_bpf_only(sub.kernel_events);
   n.receive_buffer_bytes = o.receive_buffer_bytes;
   // Without /proc reads there is nothing to race: one socket, no readers.
   n.max_exec_readers = sub.read_proc ? o.exec_readers : 0;
@@ -24,6 +35,17 @@ Result<StartedSource> start_netlink(const MonitorOptions& o, Enricher* enricher)
   StartedSource s;
   s.backend = Backend::Netlink;
   s.subscription = derive_subscription(o, Backend::Netlink);
+  if (s.subscription.kernel_events.has(EventType::ExecFailed)) {
+    if (without_bpf_only(o.filter.types).empty()) {
+      return make_error(
+          "netlink backend: failed execs are seen only by the eBPF backend (the proc connector "
+          "reports execs that succeed)");
+    }
+    s.missing_events.emplace_back("exec_failed");
+    s.missing_why.push_back(
+        "no failed execs: the proc connector reports only execs that succeed (the eBPF backend "
+        "sees both)");
+  }
   if (!enricher) s.subscription.read_proc = s.subscription.table = false;
   auto source = std::make_unique<NetlinkSource>(netlink_options(o, s.subscription));
   if (enricher) enricher->set_creds_from_table(s.subscription.creds_from_table);
@@ -55,6 +77,7 @@ Result<StartedSource> start_bpf(const MonitorOptions& o, Enricher* enricher) {
   b.events = s.subscription.kernel_events;
   b.max_argv_bytes = o.max_argv_bytes;
   b.ring_buffer_bytes = o.ring_buffer_bytes;
+  b.follow_pids = o.filter.pids;
   auto bpf = std::make_unique<BpfSource>(b);
   // The kernel gives argv, exe, cwd and credentials; /proc is read only for what was asked
   // beyond that, and then as soon as each exec arrives.

@@ -45,7 +45,39 @@ struct Monitor::Impl {
   }
 };
 
+namespace {
+
+// A filter on a field this setup does not read would match nothing: an error, not an empty
+// output.
+Status check_filter_fields(const MonitorOptions& o, Backend backend) {
+  const EventFilter& f = o.filter;
+  if (auto s = f.validate(); !s) return s;
+  if (!o.enrich && (f.matches_processes() || !f.pids.empty() || f.failed)) {
+    return make_error("filters on processes need enrichment, which the seed format leaves out");
+  }
+  const bool kernel = backend == Backend::Bpf;  // argv, exe, creds, cgroup id from the kernel
+  const ProcFields& p = o.proc_fields;
+  if (f.uid && !kernel && !p.creds) {
+    return make_error("--user needs the creds field, which --proc-fields leaves out");
+  }
+  if (f.exe_regex && !kernel && !p.exe) {
+    return make_error("--exe needs the exe field, which --proc-fields leaves out");
+  }
+  if ((f.cgroup_prefix || f.container_prefix) && !kernel && !p.cgroup) {
+    return make_error(
+        "--cgroup and --container need the cgroup field, which --proc-fields "
+        "leaves out");
+  }
+  return {};
+}
+
+}  // namespace
+
 Monitor::Monitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+size_t Monitor::followed_processes() const {
+  return impl_->pipeline->followed();
+}
 
 Monitor::~Monitor() {
   (void)stop();
@@ -75,8 +107,10 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     if (!e) return e.error();
     m->enricher = std::move(*e);
   }
+  if (auto s = o.filter.validate(); !s) return s.error();
   auto started = start_source(o, m->enricher.get(), verbose);
   if (!started) return started.error();
+  if (auto s = check_filter_fields(o, started->backend); !s) return s.error();
   const uint64_t t_source = monotonic_now_ns();
   m->started = std::move(*started);
   MonitorInfo& info = m->info;

@@ -157,6 +157,48 @@ void write_exec(JsonWriter& w, const ExecDetails& d) {
   if (!d.note.empty()) w.str("note", d.note);
 }
 
+void write_summary(JsonWriter& w, const SummaryData& d) {
+  w.boolean("final", d.final);
+  w.num("elapsed_ns", d.elapsed_ns);
+  w.num("processes", d.processes);
+  w.num("execs", d.execs);
+  w.num("exits", d.exits);
+  w.num("failed", d.failed);
+  w.num("exec_failed", d.exec_failed);
+  w.num("lost", d.lost);
+  w.num("max_depth", d.max_depth);
+  auto commands = [&](std::string_view key, const std::vector<SummaryData::Command>& list) {
+    w.key(key);
+    std::string& out = w.raw();
+    out += '[';
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i) out += ',';
+      JsonWriter c(out);
+      c.begin();
+      c.str("command", list[i].name);
+      c.num("count", list[i].count);
+      c.num("total_ns", list[i].total_ns);
+      out += '}';
+    }
+    out += ']';
+  };
+  commands("top_by_count", d.by_count);
+  commands("top_by_time", d.by_time);
+  w.key("slowest");
+  std::string& out = w.raw();
+  out += '[';
+  for (size_t i = 0; i < d.slowest.size(); ++i) {
+    if (i) out += ',';
+    JsonWriter c(out);
+    c.begin();
+    c.num("pid", d.slowest[i].pid);
+    c.str("command", d.slowest[i].name);
+    c.num("duration_ns", d.slowest[i].duration_ns);
+    out += '}';
+  }
+  out += ']';
+}
+
 class JsonFormatter final : public Formatter {
  public:
   void format(const Event& e, std::string& out) override {
@@ -246,6 +288,23 @@ class JsonFormatter final : public Formatter {
             if (!d.missing_events.empty()) w.strings("missing_events", d.missing_events);
             if (!d.missing_fields.empty()) w.strings("missing_fields", d.missing_fields);
             if (d.table_ready_ns) w.num("table_ready_ts_ns", d.table_ready_ns);
+          } else if constexpr (std::is_same_v<T, ExecFailedData>) {
+            w.num("error", d.error);
+            w.word("error_name", errno_name(d.error));
+            w.str("filename", d.filename);
+            w.strings("argv", d.argv);
+            w.boolean("argv_truncated", d.argv_truncated);
+            w.num("ppid", d.ppid);
+            if (d.creds) {
+              w.num("uid", d.creds->uid);
+              w.num("euid", d.creds->euid);
+              w.num("gid", d.creds->gid);
+              w.num("egid", d.creds->egid);
+            }
+            if (d.user) w.str("user", *d.user);
+            w.str("comm", d.comm);
+          } else if constexpr (std::is_same_v<T, SummaryData>) {
+            write_summary(w, d);
           }
         },
         e.data);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <iterator>
+#include <unordered_map>
 
 #include "output/escape.hpp"
 #include "proctrail/format.hpp"
@@ -15,6 +16,33 @@ namespace {
 
 constexpr int kEventWidth = 8;
 constexpr int kPidWidth = 7;
+
+// ANSI colours: our own bytes, around text that is already escaped.
+constexpr std::string_view kRed = "\033[31m", kGreen = "\033[32m", kYellow = "\033[1;33m",
+                           kBold = "\033[1m", kReset = "\033[0m";
+
+// The event column: exec_failed is longer than the column.
+std::string_view column_name(EventType t) {
+  return t == EventType::ExecFailed ? "execfail" : event_type_name(t);
+}
+
+// How an event reads at a glance: failures red, losses yellow, execs green.
+std::string_view colour_of(const Event& e) {
+  switch (e.type()) {
+    case EventType::Exec:
+      return kGreen;
+    case EventType::ExecFailed:
+      return kRed;
+    case EventType::Lost:
+      return kYellow;
+    case EventType::Exit: {
+      const auto& x = std::get<ExitData>(e.data);
+      return x.ends_process(e) && x.status(e) != 0 ? kRed : std::string_view{};
+    }
+    default:
+      return {};
+  }
+}
 
 void append_command(std::string& out, const std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
@@ -39,15 +67,27 @@ class TextFormatter final : public Formatter {
   explicit TextFormatter(TextOptions o) : options_(o) {}
 
   void header(std::string& out) override {
+    if (options_.tree) {
+      fmt::format_to(std::back_inserter(out), "{:<15}  {}\n", "TIME", "PID COMMAND / EXIT");
+      return;
+    }
     fmt::format_to(std::back_inserter(out), "{:<15}  {:<{}} {:>{}}  {}\n", "TIME", "EVENT",
                    kEventWidth, "PID", kPidWidth, "DETAILS");
   }
 
   void format(const Event& e, std::string& out) override {
-    append_time(out, e.wall_ns);
+    if (!base_ns_) base_ns_ = e.ts_ns;
+    if (options_.tree) {
+      tree_line(e, out);
+      return;
+    }
+    append_time(out, e);
     out += "  ";
-    std::string_view type = event_type_name(e.type());
-    fmt::format_to(std::back_inserter(out), "{:<{}} ", type, kEventWidth);
+    std::string_view colour = options_.color ? colour_of(e) : std::string_view{};
+    out += colour;
+    fmt::format_to(std::back_inserter(out), "{:<{}}", column_name(e.type()), kEventWidth);
+    if (!colour.empty()) out += kReset;
+    out += ' ';
     if (e.pid > 0) {
       fmt::format_to(std::back_inserter(out), "{:>{}}", e.pid, kPidWidth);
     } else {
@@ -59,7 +99,14 @@ class TextFormatter final : public Formatter {
   }
 
  private:
-  void append_time(std::string& out, int64_t wall_ns) {
+  void append_time(std::string& out, const Event& e) {
+    if (options_.relative) {
+      const uint64_t d = e.ts_ns >= *base_ns_ ? e.ts_ns - *base_ns_ : 0;
+      fmt::format_to(std::back_inserter(out), "{:>8}.{:06}", d / 1'000'000'000,
+                     (d % 1'000'000'000) / 1000);
+      return;
+    }
+    const int64_t wall_ns = e.wall_ns;
     int64_t sec = wall_ns >= 0 ? wall_ns / 1'000'000'000 : 0;
     if (sec != cached_sec_) {
       time_t t = sec;
@@ -76,6 +123,158 @@ class TextFormatter final : public Formatter {
     }
     out += cached_;
     fmt::format_to(std::back_inserter(out), ".{:06}", (wall_ns % 1'000'000'000) / 1000);
+  }
+
+  // Tree view: where each process sits. A process is indented one step under the nearest
+  // ancestor that printed a line (an exec); forks that never exec add no step.
+  struct Node {
+    int level = 0;
+    bool shown = false;
+  };
+
+  Node& node_of(int32_t pid, std::optional<int32_t> ppid) {
+    auto it = nodes_.find(pid);
+    if (it != nodes_.end()) return it->second;
+    Node n;
+    if (ppid) {
+      if (auto p = nodes_.find(*ppid); p != nodes_.end()) {
+        n.level = p->second.level + (p->second.shown ? 1 : 0);
+      }
+    }
+    return nodes_[pid] = n;
+  }
+
+  void tree_prefix(const Event& e, int level, std::string& out) {
+    append_time(out, e);
+    out += "  ";
+    out.append(static_cast<size_t>(level) * 2, ' ');
+  }
+
+  void tree_line(const Event& e, std::string& out) {
+    auto it = std::back_inserter(out);
+    std::string_view colour = options_.color ? colour_of(e) : std::string_view{};
+    if (const auto* f = std::get_if<ForkData>(&e.data)) {
+      if (!f->is_thread()) {
+        Node parent = node_of(f->parent_pid, std::nullopt);
+        nodes_[f->child_pid] = Node{parent.level + (parent.shown ? 1 : 0), false};
+      }
+      return;
+    }
+    if (const auto* x = std::get_if<ExecData>(&e.data)) {
+      Node& n = node_of(e.pid, x->details ? x->details->ppid : std::nullopt);
+      n.shown = true;
+      tree_prefix(e, n.level, out);
+      if (options_.color) out += kBold;
+      fmt::format_to(it, "{}", e.pid);
+      if (options_.color) out += kReset;
+      out += ' ';
+      if (x->details) {
+        const ExecDetails& d = *x->details;
+        if (d.argv_source == ArgvSource::Unavailable) {
+          out += "<argv unavailable>";
+          if (d.comm) {
+            out += " comm=";
+            append_shell_word(out, *d.comm);
+          }
+        } else {
+          append_command(out, d.argv);
+          if (d.argv_truncated) out += " <truncated>";
+        }
+      } else {
+        out += "<not enriched>";
+      }
+      out += '\n';
+      return;
+    }
+    if (const auto* x = std::get_if<ExitData>(&e.data)) {
+      if (!x->ends_process(e)) return;
+      auto n = nodes_.find(e.pid);
+      const bool shown = n != nodes_.end() && n->second.shown;
+      const int level = n != nodes_.end() ? n->second.level : 0;
+      if (n != nodes_.end()) nodes_.erase(n);
+      if (!shown) return;
+      tree_prefix(e, level, out);
+      fmt::format_to(it, "{} ", e.pid);
+      out += colour;
+      append_exit_status(out, x->status(e));
+      if (!colour.empty()) out += kReset;
+      if (x->details && x->details->duration_ns) {
+        out += x->details->duration_approximate ? " after ~" : " after ";
+        out += human_duration(*x->details->duration_ns);
+      }
+      out += '\n';
+      return;
+    }
+    if (const auto* x = std::get_if<ExecFailedData>(&e.data)) {
+      Node& n = node_of(e.pid, x->ppid);
+      tree_prefix(e, n.level + (n.shown ? 1 : 0), out);
+      fmt::format_to(it, "{} ", e.pid);
+      out += colour;
+      exec_failed(*x, out);
+      if (!colour.empty()) out += kReset;
+      out += '\n';
+      return;
+    }
+    switch (e.type()) {
+      case EventType::Lost:
+      case EventType::Resync:
+      case EventType::Start:
+      case EventType::Summary:
+      case EventType::Unknown:
+        tree_prefix(e, 0, out);
+        out += colour;
+        out += "-- ";
+        details(e, out);
+        if (!colour.empty()) out += kReset;
+        out += '\n';
+        return;
+      default:
+        return;  // uid, gid, comm ... are not part of the tree
+    }
+  }
+
+  static void exec_failed(const ExecFailedData& d, std::string& out) {
+    out += "exec failed: ";
+    out += errno_name(d.error);
+    out += ' ';
+    append_shell_word(out, d.filename);
+    if (!d.argv.empty()) {
+      out += "  argv: ";
+      append_command(out, d.argv);
+      if (d.argv_truncated) out += " <truncated>";
+    }
+  }
+
+  static void summary(const SummaryData& d, std::string& out) {
+    auto it = std::back_inserter(out);
+    fmt::format_to(it, "{} over {}: {} processes, {} execs, {} ended ({} failed), {} failed execs",
+                   d.final ? "summary" : "summary so far", human_duration(d.elapsed_ns),
+                   d.processes, d.execs, d.exits, d.failed, d.exec_failed);
+    if (d.lost) fmt::format_to(it, ", {} events lost", d.lost);
+    fmt::format_to(it, ", deepest chain {}", d.max_depth);
+    auto table = [&](std::string_view title, const std::vector<SummaryData::Command>& list,
+                     bool time) {
+      if (list.empty()) return;
+      fmt::format_to(it, "\n    {}:", title);
+      for (const auto& c : list) {
+        out += "\n      ";
+        if (time) {
+          fmt::format_to(it, "{:>12}  {:>6}x  ", human_duration(c.total_ns), c.count);
+        } else {
+          fmt::format_to(it, "{:>6}x  ", c.count);
+        }
+        append_shell_word(out, c.name);
+      }
+    };
+    table("most run", d.by_count, false);
+    table("most run time (of those that ended)", d.by_time, true);
+    if (!d.slowest.empty()) {
+      out += "\n    longest lived:";
+      for (const auto& p : d.slowest) {
+        fmt::format_to(it, "\n      {:>12}  pid {:<7} ", human_duration(p.duration_ns), p.pid);
+        append_shell_word(out, p.name);
+      }
+    }
   }
 
   static void thread_prefix(const Event& e, std::string& out) {
@@ -258,12 +457,30 @@ class TextFormatter final : public Formatter {
             };
             list("; missing events: ", d.missing_events);
             list("; missing fields: ", d.missing_fields);
+          } else if constexpr (std::is_same_v<T, ExecFailedData>) {
+            exec_failed(d, out);
+            fmt::format_to(it, "  [ppid={}", d.ppid);
+            if (d.creds) {
+              fmt::format_to(it, " uid={}", d.creds->uid);
+              if (d.user) {
+                out += '(';
+                append_shell_word(out, *d.user);
+                out += ')';
+              }
+            }
+            out += " comm=";
+            append_shell_word(out, d.comm);
+            out += ']';
+          } else if constexpr (std::is_same_v<T, SummaryData>) {
+            summary(d, out);
           }
         },
         e.data);
   }
 
   TextOptions options_;
+  std::optional<uint64_t> base_ns_;
+  std::unordered_map<int32_t, Node> nodes_;
   int64_t cached_sec_ = -1;
   std::string cached_;
 };

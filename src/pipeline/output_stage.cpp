@@ -4,13 +4,13 @@
 
 namespace proctrail {
 
-bool OutputStage::wanted(const Event& e) const {
+bool OutputStage::wanted(const Event& e) {
   if (options_.exclude_pid != 0 && e.pid == options_.exclude_pid) {
     // The monitor's own threads come and go; a process it starts is news.
     const auto* f = std::get_if<ForkData>(&e.data);
     if (!f || f->is_thread()) return false;
   }
-  return options_.filter.accepts(e);
+  return filter_.accept(e);
 }
 
 Status OutputStage::emit(std::vector<Event>& ready) {
@@ -18,6 +18,9 @@ Status OutputStage::emit(std::vector<Event>& ready) {
       std::remove_if(ready.begin(), ready.end(), [this](const Event& e) { return !wanted(e); });
   ready.erase(kept, ready.end());
   for (Event& e : ready) {
+    if (auto* f = std::get_if<ExecFailedData>(&e.data); f && f->creds && !f->user) {
+      if (const std::string* name = users_.lookup(f->creds->uid)) f->user = *name;
+    }
     auto* x = std::get_if<ExecData>(&e.data);
     if (!x || !x->details) continue;
     ExecDetails& d = *x->details;
@@ -66,6 +69,10 @@ Status OutputStage::run(std::atomic<bool>& closed, const std::atomic<uint32_t>& 
     if (sink_.closed()) {
       closed = true;
       return {};
+    }
+    if (auto s = sink_.tick(); !s) {
+      status = s;
+      break;
     }
   }
   if (status) {

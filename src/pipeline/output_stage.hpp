@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "enrich/enricher.hpp"
+#include "filter/filter_stage.hpp"
 #include "pipeline/batch_queue.hpp"
 #include "pipeline/event_orderer.hpp"
 #include "proctrail/filter.hpp"
@@ -27,7 +28,11 @@ class OutputStage {
   };
 
   OutputStage(BatchQueue& queue, Sink& sink, Options options)
-      : queue_(queue), sink_(sink), options_(std::move(options)), orderer_(options_.ordering) {}
+      : queue_(queue),
+        sink_(sink),
+        options_(std::move(options)),
+        orderer_(options_.ordering),
+        filter_(options_.filter) {}
 
   // Runs until the queue is closed and drained, or the sink fails or closes. Sets `closed`
   // when the sink closed by itself (its reader went away). Returns the sink's first error.
@@ -44,15 +49,17 @@ class OutputStage {
   [[nodiscard]] uint64_t argv_unavailable() const { return argv_unavailable_; }
   [[nodiscard]] uint64_t superseded() const { return superseded_; }
   [[nodiscard]] uint64_t written() const { return written_; }
+  [[nodiscard]] size_t followed() const { return filter_.followed(); }
 
  private:
-  [[nodiscard]] bool wanted(const Event& e) const;
+  [[nodiscard]] bool wanted(const Event& e);
   Status emit(std::vector<Event>& ready);
 
   BatchQueue& queue_;
   Sink& sink_;
   Options options_;
   EventOrderer orderer_;
+  FilterStage filter_;
   UserNames users_;
   std::atomic<uint64_t> execs_{0}, argv_kernel_{0}, argv_procfs_{0}, argv_unavailable_{0};
   std::atomic<uint64_t> superseded_{0}, written_{0};

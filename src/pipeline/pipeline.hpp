@@ -73,6 +73,8 @@ class Pipeline {
   Status run(const std::atomic<bool>& stop);
 
   [[nodiscard]] PipelineStats stats() const;
+  // Live processes of the filter's --pid trees, as far as the output has seen.
+  [[nodiscard]] size_t followed() const { return output_.followed(); }
 
  private:
   EventSource& source_;

@@ -19,6 +19,7 @@ class CountingSink final : public Sink {
   Status flush() override { return inner_->flush(); }
   Status close() override { return inner_->close(); }
   Status reopen() override { return inner_->reopen(); }
+  Status tick() override { return inner_->tick(); }
   [[nodiscard]] bool closed() const override { return inner_->closed(); }
 
  private:

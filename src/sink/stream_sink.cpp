@@ -1,5 +1,6 @@
 // StreamSink: a formatter's text written to an fd, and its file variant that reopens.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,8 +14,13 @@ namespace {
 class StreamSink final : public Sink {
  public:
   StreamSink(std::unique_ptr<Formatter> formatter, int fd, bool owns_fd, bool header,
-             std::string path)
-      : formatter_(std::move(formatter)), fd_(fd), owns_fd_(owns_fd), path_(std::move(path)) {
+             std::string path, FileRotation rotation = {})
+      : formatter_(std::move(formatter)),
+        fd_(fd),
+        owns_fd_(owns_fd),
+        header_(header),
+        path_(std::move(path)),
+        rotation_(rotation) {
     if (header) formatter_->header(buf_);
   }
   ~StreamSink() override {
@@ -24,7 +30,18 @@ class StreamSink final : public Sink {
   Status write(std::span<const Event> events) override {
     if (closed_) return {};
     for (const Event& e : events) {
+      const size_t before = buf_.size();
       formatter_->format(e, buf_);
+      // A record never straddles two files: the file is rotated before the one that would
+      // take it past the size.
+      if (rotation_.max_bytes && written_ + before > 0 &&
+          written_ + buf_.size() > rotation_.max_bytes) {
+        std::string last = buf_.substr(before);
+        buf_.resize(before);
+        if (auto s = flush(); !s) return s;
+        if (auto s = rotate(); !s) return s;
+        buf_ += last;
+      }
       if (buf_.size() >= kFlushAt) {
         if (auto s = flush(); !s) return s;
       }
@@ -38,6 +55,7 @@ class StreamSink final : public Sink {
       ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
       if (n >= 0) {
         off += static_cast<size_t>(n);
+        written_ += static_cast<size_t>(n);
       } else if (errno == EPIPE) {
         closed_ = true;  // the reader went away (| head): a quiet end
       } else if (errno != EINTR) {
@@ -68,6 +86,31 @@ class StreamSink final : public Sink {
     if (owns_fd_ && fd_ >= 0) ::close(fd_);
     fd_ = fd;
     owns_fd_ = true;
+    struct stat st {};
+    written_ = fstat(fd_, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+    return {};
+  }
+
+  // path.N-1 -> path.N ... path -> path.1, then a new path (with the header again).
+  Status rotate() {
+    for (unsigned i = rotation_.keep; i >= 1; --i) {
+      std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
+      std::string to = path_ + "." + std::to_string(i);
+      if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+        return system_error("rotate " + from + " to " + to);
+      }
+    }
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return system_error("open output " + path_ + " after rotating it");
+    if (owns_fd_ && fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+    owns_fd_ = true;
+    written_ = 0;
+    if (header_) {
+      std::string h;
+      formatter_->header(h);
+      buf_.insert(0, h);
+    }
     return {};
   }
 
@@ -78,7 +121,10 @@ class StreamSink final : public Sink {
   std::unique_ptr<Formatter> formatter_;
   int fd_;
   bool owns_fd_;
+  bool header_;
   std::string path_;  // empty: not a file we can reopen
+  FileRotation rotation_;
+  size_t written_ = 0;  // bytes in the current file
   std::string buf_;
   bool closed_ = false;
 };
@@ -91,11 +137,20 @@ std::unique_ptr<Sink> make_stream_sink(std::unique_ptr<Formatter> formatter, int
 }
 
 Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatter,
-                                             const std::string& path, bool header) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                                             const std::string& path, bool header,
+                                             FileRotation rotation) {
+  if (rotation.max_bytes && rotation.keep == 0) {
+    return make_error("rotating " + path + " needs at least one old file kept");
+  }
+  // A rotated log is appended to after a restart (a service's); a plain output starts anew.
+  const int mode = rotation.max_bytes ? O_APPEND : O_TRUNC;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | mode | O_CLOEXEC, 0644);
   if (fd < 0) return system_error("open output " + path);
-  return std::unique_ptr<Sink>(
-      std::make_unique<StreamSink>(std::move(formatter), fd, true, header, path));
+  auto sink = std::make_unique<StreamSink>(std::move(formatter), fd, true, header, path, rotation);
+  if (rotation.max_bytes) {
+    if (auto s = sink->reopen(); !s) return s.error();  // to learn the size it has
+  }
+  return std::unique_ptr<Sink>(std::move(sink));
 }
 
 }  // namespace proctrail

@@ -20,6 +20,9 @@ class TeeSink final : public Sink {
   Status reopen() override {
     return each([](Sink& s) { return s.reopen(); });
   }
+  Status tick() override {
+    return each([](Sink& s) { return s.closed() ? Status{} : s.tick(); });
+  }
   // Closed once every part is: one reader going away does not end the others' output.
   [[nodiscard]] bool closed() const override {
     for (const auto& s : sinks_) {

@@ -19,9 +19,25 @@ trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
-for f in bin/proctrail include/proctrail/proctrail.hpp; do
+for f in bin/proctrail include/proctrail/proctrail.hpp share/man/man8/proctrail.8 \
+  share/doc/proctrail/event.schema.json lib/systemd/system/proctrail.service; do
   [ -e "$prefix/$f" ] || { say "not installed: $f"; exit 1; }
 done
+# The unit starts the installed binary, and systemd can parse it.
+grep -q "^ExecStart=$prefix/bin/proctrail " "$prefix/lib/systemd/system/proctrail.service" ||
+  { say "proctrail.service does not start $prefix/bin/proctrail"; exit 1; }
+if command -v systemd-analyze >/dev/null; then
+  # "verify" checks the syntax, every directive's value and that the binary it names is
+  # there (the man page it cites is not on the system's MANPATH from a temporary prefix).
+  out=$(systemd-analyze verify "$prefix/lib/systemd/system/proctrail.service" 2>&1 |
+    grep -v -e "Command 'man proctrail(8)' failed" || true)
+  [ -z "$out" ] || { say "systemd-analyze verify: $out"; exit 1; }
+fi
+# The man page renders without warnings.
+if command -v man >/dev/null; then
+  warn=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man8/proctrail.8" 2>&1 >/dev/null || true)
+  [ -z "$warn" ] || { say "man page warnings: $warn"; exit 1; }
+fi
 
 say "building the examples with find_package(proctrail)"
 cmake -S "$src/examples" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log"

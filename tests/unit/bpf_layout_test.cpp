@@ -45,6 +45,14 @@ const std::map<std::string, CppView>& cpp_views() {
          PT_FIELD(pt_exec, filename_len), PT_FIELD(pt_exec, exe_len), PT_FIELD(pt_exec, cwd_len),
          PT_FIELD(pt_exec, flags), PT_FIELD(pt_exec, comm), PT_FIELD(pt_exec, exec_tid),
          PT_FIELD(pt_exec, reserved)}}},
+      {"pt_exec_failed",
+       {sizeof(pt_exec_failed),
+        {PT_FIELD(pt_exec_failed, h), PT_FIELD(pt_exec_failed, error),
+         PT_FIELD(pt_exec_failed, ppid), PT_FIELD(pt_exec_failed, uid),
+         PT_FIELD(pt_exec_failed, euid), PT_FIELD(pt_exec_failed, gid),
+         PT_FIELD(pt_exec_failed, egid), PT_FIELD(pt_exec_failed, args_len),
+         PT_FIELD(pt_exec_failed, filename_len), PT_FIELD(pt_exec_failed, flags),
+         PT_FIELD(pt_exec_failed, comm)}}},
   };
   return views;
 }

@@ -1,7 +1,7 @@
 // Decoding the eBPF programs' ring buffer records, built by hand in their layout.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -182,6 +182,58 @@ TEST(CgroupPaths, MountPointFromMountinfoWithEscapes) {
       "36 25 0:30 / /sys/fs/cgroup/my\\040tree rw,nosuid shared:9 - cgroup2 cgroup2 rw\n";
   EXPECT_EQ(cgroup2_mount_point(mi), "/sys/fs/cgroup/my tree");
   EXPECT_EQ(cgroup2_mount_point("25 1 0:22 / /x rw - ext4 /dev/sda rw\n"), "");
+}
+
+}  // namespace
+}  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+std::vector<std::byte> failed_record(const std::string& args, const std::string& filename,
+                                     uint16_t flags = 0, size_t cut = 0) {
+  pt_exec_failed f{};
+  f.h.ts_ns = 7;
+  f.h.type = PT_EXEC_FAILED;
+  f.h.pid = f.h.tid = 400;
+  f.error = 2;
+  f.ppid = 1;
+  f.uid = f.euid = 1000;
+  f.args_len = static_cast<uint32_t>(args.size());
+  f.filename_len = static_cast<uint16_t>(filename.size());
+  f.flags = flags;
+  std::memcpy(f.comm, "sh", 2);
+  std::vector<std::byte> r(sizeof f + args.size() + filename.size());
+  std::memcpy(r.data(), &f, sizeof f);
+  std::memcpy(r.data() + sizeof f, args.data(), args.size());
+  std::memcpy(r.data() + sizeof f + args.size(), filename.data(), filename.size());
+  r.resize(r.size() - cut);
+  return r;
+}
+
+TEST(BpfRecord, FailedExec) {
+  auto r = failed_record(std::string("/nope\0-x\0", 9), std::string("/nope\0", 6));
+  auto e = bpf::decode_record({r.data(), r.size()});
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  const auto& f = std::get<ExecFailedData>(e->data);
+  EXPECT_EQ(e->pid, 400);
+  EXPECT_EQ(f.error, 2);
+  EXPECT_EQ(f.filename, "/nope");
+  EXPECT_EQ(f.argv, (std::vector<std::string>{"/nope", "-x"}));
+  EXPECT_FALSE(f.argv_truncated);
+  EXPECT_EQ(f.comm, "sh");
+  ASSERT_TRUE(f.creds);
+  EXPECT_EQ(f.creds->uid, 1000u);
+  auto t = failed_record("a", "b", PT_FAILED_ARGS_TRUNCATED);
+  EXPECT_TRUE(
+      std::get<ExecFailedData>(bpf::decode_record({t.data(), t.size()})->data).argv_truncated);
+}
+
+TEST(BpfRecord, FailedExecShorterThanItsLengthsIsAnError) {
+  auto r = failed_record(std::string("/nope\0", 6), std::string("/nope\0", 6), 0, 3);
+  auto e = bpf::decode_record({r.data(), r.size()});
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("shorter than the lengths"), std::string::npos);
 }
 
 }  // namespace

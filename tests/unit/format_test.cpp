@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include "proctrail/format.hpp"
 #include "schema_check.hpp"
@@ -247,6 +248,127 @@ TEST(Duration, ReadsNaturally) {
   EXPECT_EQ(human_duration(1'234'567), "1.235 ms");
   EXPECT_EQ(human_duration(2'500'000'000), "2.500 s");
   EXPECT_EQ(human_duration(3'725'000'000'000), "1h02m05s");
+}
+
+}  // namespace
+}  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// The tree view from a scripted stream: sh runs a background sleep and /bin/true through a
+// subshell that never execs (no step of its own), then exits 7; an unrelated fork of pid 1
+// is not drawn; the failed exec sits under the process that tried it.
+TEST(TreeFormat, IndentsEachCommandUnderItsParent) {
+  TextOptions o;
+  o.utc = true;
+  o.relative = true;
+  o.tree = true;
+  auto f = make_text_formatter(o);
+  auto img = [](std::vector<std::string> argv, int32_t ppid) {
+    auto d = std::make_shared<ExecDetails>();
+    d->argv_source = ArgvSource::Kernel;
+    d->argv = std::move(argv);
+    d->ppid = ppid;
+    return d;
+  };
+  auto ended = [](uint32_t status, uint64_t ns) {
+    auto d = std::make_shared<ExitDetails>();
+    d->duration_ns = ns;
+    return ExitData{status, 17, 1, 1, true, status, d};
+  };
+  uint64_t ts = 1'000'000'000;
+  auto ev = [&](int32_t pid, EventData data, uint64_t step_us = 1000) {
+    Event e;
+    ts += step_us * 1000;
+    e.ts_ns = ts;
+    e.wall_ns = static_cast<int64_t>(ts);
+    e.pid = e.tid = pid;
+    e.data = std::move(data);
+    return e;
+  };
+  ExecFailedData nf;
+  nf.error = ENOENT;
+  nf.filename = "/nonexistent-prog";
+  nf.argv = {"/nonexistent-prog", "--x"};
+  std::vector<Event> events = {
+      ev(0, StartData{"bpf", "chosen with --backend bpf", "0.2.0", {}, {}, 0}, 0),
+      ev(300, ExecData{img({"sh", "-c", "sleep 0.1 & (/bin/true MARK); exit 7"}, 299)}),
+      ev(300, ForkData{300, 300, 301, 301}),
+      ev(301, ExecData{img({"sleep", "0.1"}, 300)}),
+      ev(300, ForkData{300, 300, 302, 302}),  // the subshell
+      ev(1, ForkData{1, 1, 900, 900}),        // unrelated
+      ev(302, ForkData{302, 302, 303, 303}),
+      ev(303, ExecData{img({"/bin/true", "MARK"}, 302)}),
+      ev(303, ended(0, 1'200'000)),
+      ev(302, ended(0, 2'000'000)),  // never exec'd: no line
+      ev(300, nf),
+      ev(300, ended(7 << 8, 9'000'000)),
+      ev(301, ended(0, 100'000'000), 100'000),
+  };
+  std::string out;
+  f->header(out);
+  for (const auto& e : events) f->format(e, out);
+  EXPECT_EQ(out,
+            "TIME             PID COMMAND / EXIT\n"
+            "       0.000000  -- backend bpf: chosen with --backend bpf\n"
+            "       0.001000  300 sh -c 'sleep 0.1 & (/bin/true MARK); exit 7'\n"
+            "       0.003000    301 sleep 0.1\n"
+            "       0.007000    303 /bin/true MARK\n"
+            "       0.008000    303 exit 0 after 1.200 ms\n"
+            "       0.010000    300 exec failed: ENOENT /nonexistent-prog  argv: "
+            "/nonexistent-prog --x\n"
+            "       0.011000  300 exit 7 after 9.000 ms\n"
+            "       0.111000    301 exit 0 after 100.000 ms\n");
+}
+
+TEST(TextFormat, ColourOnlyAroundOurOwnWords) {
+  TextOptions o;
+  o.utc = true;
+  o.color = true;
+  auto f = make_text_formatter(o);
+  Event e;
+  e.pid = e.tid = 5;
+  e.data = ExitData{1 << 8, 17, 1, 1, true, 1 << 8, nullptr};
+  std::string out;
+  f->format(e, out);
+  EXPECT_NE(out.find("\x1b[31mexit    \x1b[0m"), std::string::npos) << out;
+  o.color = false;
+  std::string plain;
+  make_text_formatter(o)->format(e, plain);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+}
+
+TEST(JsonFormat, FailedExecAndSummaryRecordsFollowTheSchema) {
+  auto f = make_json_formatter();
+  ExecFailedData nf;
+  nf.error = EACCES;
+  nf.filename = "/etc/passwd";
+  nf.argv = {"/etc/passwd"};
+  nf.creds = Credentials{0, 0, 0, 0};
+  nf.comm = "sh";
+  nf.ppid = 1;
+  SummaryData s;
+  s.processes = 3;
+  s.by_count = {{"true", 2, 0}};
+  s.slowest = {{7, "sleep", 100}};
+  std::string out;
+  f->format(make(nf, 8, 8), out);
+  f->format(make(s, 0, 0), out);
+  std::istringstream lines(out);
+  std::string line;
+  std::getline(lines, line);
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["type"], "exec_failed");
+  EXPECT_EQ(j["error_name"], "EACCES");
+  EXPECT_EQ(j["filename"], "/etc/passwd");
+  EXPECT_EQ(testing::schema_violations(j), "") << line;
+  std::getline(lines, line);
+  auto k = nlohmann::json::parse(line);
+  EXPECT_EQ(k["type"], "summary");
+  EXPECT_EQ(k["top_by_count"][0]["command"], "true");
+  EXPECT_EQ(k["slowest"][0]["pid"], 7);
+  EXPECT_EQ(testing::schema_violations(k), "") << line;
 }
 
 }  // namespace

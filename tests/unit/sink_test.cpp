@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "filter/filter_stage.hpp"
 #include "filter/subscription.hpp"
 #include "proctrail/filter.hpp"
 #include "proctrail/sink.hpp"
@@ -135,11 +138,47 @@ TEST(Filter, StreamRecordsPassAndAcksOnlyWhenAskedFor) {
   lost.data = LostData{3, "x"};
   Event ack;
   ack.data = AckData{};
-  EXPECT_TRUE(f.accepts(lost));
-  EXPECT_FALSE(f.accepts(ack));
-  EXPECT_FALSE(f.accepts(fork_event(1, 2)));
+  FilterStage stage(f);
+  EXPECT_TRUE(stage.accept(lost));
+  EXPECT_FALSE(stage.accept(ack));
+  EXPECT_FALSE(stage.accept(fork_event(1, 2)));
   f.acks = true;
-  EXPECT_TRUE(f.accepts(ack));
+  FilterStage with_acks(f);
+  EXPECT_TRUE(with_acks.accept(ack));
+}
+
+// Rotation by size: each file stays under the size, records are whole, the newest is the
+// plain name and the oldest beyond --rotate-keep is gone; nothing else is lost.
+TEST(FileSink, RotatesBySizeKeepingWholeRecords) {
+  const std::string path = temp_path("rotate");
+  for (int i = 0; i <= 3; ++i) {
+    std::filesystem::remove(i ? path + "." + std::to_string(i) : path);
+  }
+  auto sink =
+      open_file_sink(make_formatter(OutputFormat::Json), path, false, FileRotation{4096, 2});
+  ASSERT_TRUE(sink) << sink.error().message;
+  std::vector<Event> events;
+  for (int i = 0; i < 100; ++i) events.push_back(fork_event(1000 + i, 5000 + i));
+  for (const auto& e : events) ASSERT_TRUE((*sink)->write(std::span<const Event>(&e, 1)));
+  ASSERT_TRUE((*sink)->close());
+  std::vector<std::string> files = {path + ".2", path + ".1", path};
+  std::vector<long> children;
+  for (const auto& f : files) {
+    ASSERT_TRUE(std::filesystem::exists(f)) << f;
+    EXPECT_LE(std::filesystem::file_size(f), 4096u) << f;
+    std::istringstream in(read_all(f));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);  // whole lines only: throws on a torn record
+      children.push_back(j["child_pid"].get<long>());
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".3")) << "only two old files are kept";
+  ASSERT_FALSE(children.empty());
+  // The newest records are all there, in order, up to the last one written.
+  for (size_t i = 1; i < children.size(); ++i) EXPECT_EQ(children[i], children[i - 1] + 1);
+  EXPECT_EQ(children.back(), 5099);
+  EXPECT_LT(children.size(), 100u) << "the oldest file was dropped";
+  for (const auto& f : files) std::filesystem::remove(f);
 }
 
 TEST(Subscription, TheTableGetsTheLifecycleWhateverTheFilterShows) {

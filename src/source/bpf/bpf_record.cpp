@@ -77,6 +77,27 @@ std::shared_ptr<ExecDetails> exec_details(std::span<const std::byte> r, Error* e
   return d;
 }
 
+Result<ExecFailedData> exec_failed(std::span<const std::byte> r) {
+  pt_exec_failed x{};
+  std::memcpy(&x, r.data(), sizeof x);
+  const size_t rest = r.size() - sizeof x;
+  if (x.args_len > rest || x.filename_len > rest - x.args_len) {
+    return make_error("failed-exec record of " + std::to_string(r.size()) +
+                      " bytes is shorter than the lengths it gives");
+  }
+  const char* data = reinterpret_cast<const char*>(r.data() + sizeof x);
+  ExecFailedData d;
+  d.error = x.error;
+  d.ppid = x.ppid;
+  d.argv = procfs::split_nul(std::string_view(data, x.args_len));
+  d.argv_truncated = (x.flags & (PT_FAILED_ARGS_TRUNCATED | PT_FAILED_ARGS_FAULT)) != 0;
+  std::string_view fn(data + x.args_len, x.filename_len);
+  d.filename = std::string(fn.substr(0, fn.find('\0')));
+  d.creds = Credentials{x.uid, x.euid, x.gid, x.egid};
+  d.comm = std::string(x.comm, strnlen(x.comm, sizeof x.comm));
+  return d;
+}
+
 }  // namespace
 
 Result<Event> decode_record(std::span<const std::byte> r) {
@@ -111,6 +132,10 @@ Result<Event> decode_record(std::span<const std::byte> r) {
     auto d = exec_details(r, &error);
     if (!d) return error;
     e.data = ExecData{std::move(d)};
+  } else if (h.type == PT_EXEC_FAILED && r.size() >= sizeof(pt_exec_failed)) {
+    auto d = exec_failed(r);
+    if (!d) return d.error();
+    e.data = std::move(*d);
   } else {
     return make_error("record of type " + std::to_string(h.type) + " and " +
                       std::to_string(r.size()) + " bytes is not one the programs write");

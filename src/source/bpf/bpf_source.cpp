@@ -18,6 +18,7 @@
 #include "util/clock.hpp"
 #include "util/namespaces.hpp"
 #include "enrich/container.hpp"
+#include "enrich/proc_tree.hpp"
 #include "proctrail_events.h"
 
 namespace proctrail {
@@ -75,9 +76,10 @@ struct BpfSource::Impl {
   std::vector<Event> pending;
   SourceStats stats;
   int ncpus = 0;
-  std::vector<uint64_t> drops_seen;   // per CPU, as last read
-  std::vector<uint64_t> drops_now;    // per CPU, read on each poll into this
-  std::vector<uint64_t> misses_seen;  // per program: runs the kernel skipped
+  std::vector<uint64_t> drops_seen;      // per CPU, as last read
+  std::vector<uint64_t> untracked_seen;  // per CPU: new processes the tree map had no room for
+  std::vector<uint64_t> drops_now;       // per CPU, read on each poll into this
+  std::vector<uint64_t> misses_seen;     // per program: runs the kernel skipped
   std::vector<bpf_program*> programs;
   ClockSync clock;
   CgroupPaths cgroups;
@@ -128,16 +130,24 @@ struct BpfSource::Impl {
     }
     std::vector<uint64_t>& per_cpu = drops_now;
     per_cpu.resize(static_cast<size_t>(ncpus));
-    uint32_t zero = 0;
-    if (bpf_map__lookup_elem(skel->maps.drops, &zero, sizeof zero, per_cpu.data(),
-                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
+    for (uint32_t key : {0u, 1u}) {
+      if (key == 1 && options.follow_pids.empty()) break;
+      std::vector<uint64_t>& seen = key == 0 ? drops_seen : untracked_seen;
+      if (bpf_map__lookup_elem(skel->maps.drops, &key, sizeof key, per_cpu.data(),
+                               per_cpu.size() * sizeof(uint64_t), 0) != 0) {
+        continue;
+      }
       for (size_t c = 0; c < per_cpu.size(); ++c) {
-        if (per_cpu[c] <= drops_seen[c]) continue;
-        uint64_t n = per_cpu[c] - drops_seen[c];
-        drops_seen[c] = per_cpu[c];
+        if (per_cpu[c] <= seen[c]) continue;
+        uint64_t n = per_cpu[c] - seen[c];
+        seen[c] = per_cpu[c];
         stats.lost += n;
-        out.push_back(
-            loss(n, "eBPF ring buffer full on cpu " + std::to_string(c), static_cast<int32_t>(c)));
+        out.push_back(loss(n,
+                           key == 0 ? "eBPF ring buffer full on cpu " + std::to_string(c)
+                                    : "new processes of the followed trees (-p) the kernel could "
+                                      "not track, on cpu " +
+                                          std::to_string(c) + ": their events are missing",
+                           static_cast<int32_t>(c)));
       }
     }
     for (size_t i = 0; i < programs.size(); ++i) {
@@ -205,16 +215,21 @@ Status BpfSource::start() {
   m.skel->rodata->wake_bytes = static_cast<uint32_t>(m.options.ring_buffer_bytes / 4);
   bpf_map__set_max_entries(m.skel->maps.events, static_cast<uint32_t>(m.options.ring_buffer_bytes));
   // The exec program's scratch space is big (~270 KiB a CPU): only when it runs.
-  bpf_map__set_max_entries(m.skel->maps.scratch_map, m.options.events.has(EventType::Exec)
-                                                         ? static_cast<uint32_t>(m.ncpus)
-                                                         : 1);
   // Only the programs for what is asked run in the kernel.
   const bool want_fork = m.options.events.has(EventType::Fork);
   const bool want_exec = m.options.events.has(EventType::Exec);
   const bool want_exit = m.options.events.has(EventType::Exit);
+  const bool want_failed = m.options.events.has(EventType::ExecFailed);
+  bpf_map__set_max_entries(m.skel->maps.scratch_map,
+                           want_exec || want_failed ? static_cast<uint32_t>(m.ncpus) : 1);
   bpf_program__set_autoload(m.skel->progs.on_fork, want_fork);
   bpf_program__set_autoload(m.skel->progs.on_exec, want_exec);
   bpf_program__set_autoload(m.skel->progs.on_exit, want_exit);
+  bpf_program__set_autoload(m.skel->progs.on_sys_exit, want_failed);
+  // -p in the kernel: room for every live process of the trees (a full map is a counted loss).
+  const bool follow = !m.options.follow_pids.empty();
+  m.skel->rodata->follow_trees = follow ? 1 : 0;
+  bpf_map__set_max_entries(m.skel->maps.followed, follow ? 65536 : 1);
   if (!may_load_bpf()) {
     return make_error(
         "loading eBPF programs needs root (CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON)");
@@ -224,18 +239,30 @@ Status BpfSource::start() {
     int err = errno;
     return make_error("the kernel refused proctrail's eBPF programs: " + libbpf_reason(err));
   }
+  // The trees as they are now go in before the programs run, and once more after, for the
+  // processes born in between (the programs add those born since).
+  auto seed_trees = [&m] {
+    const uint8_t one = 1;
+    for (int32_t pid : procfs::tree_now(m.options.follow_pids)) {
+      bpf_map__update_elem(m.skel->maps.followed, &pid, sizeof pid, &one, sizeof one, BPF_ANY);
+    }
+  };
+  if (follow) seed_trees();
   const uint64_t t_attach = monotonic_now_ns();
   if (proctrail_bpf__attach(m.skel) != 0) {
     int err = errno;
     return make_error("attaching to the sched_process tracepoints failed: " + libbpf_reason(err));
   }
+  if (follow) seed_trees();
   const uint64_t t_done = monotonic_now_ns();
   m.rb = ring_buffer__new(bpf_map__fd(m.skel->maps.events), Impl::on_record, &m, nullptr);
   if (!m.rb) return system_error("open eBPF ring buffer");
   m.drops_seen.assign(static_cast<size_t>(m.ncpus), 0);
+  m.untracked_seen.assign(static_cast<size_t>(m.ncpus), 0);
   for (auto [prog, wanted] :
        {std::pair{m.skel->progs.on_fork, want_fork}, std::pair{m.skel->progs.on_exec, want_exec},
-        std::pair{m.skel->progs.on_exit, want_exit}}) {
+        std::pair{m.skel->progs.on_exit, want_exit},
+        std::pair{m.skel->progs.on_sys_exit, want_failed}}) {
     if (wanted) m.programs.push_back(prog);
   }
   m.misses_seen.assign(m.programs.size(), 0);
@@ -260,6 +287,11 @@ Status BpfSource::start() {
       "eBPF set-up: open " + ms(t_open, t_load) + ", load and verify " + ms(t_load, t_attach) +
       ", attach " + ms(t_attach, t_done) +
       (verified.empty() ? "" : " (instructions the verifier checked: " + verified + ")"));
+  if (follow) {
+    m.notes.push_back(
+        "-p trees followed in the kernel: other processes' forks, execs and exits "
+        "do not enter the ring buffer");
+  }
   m.notes.push_back("eBPF ring buffer: " + std::to_string(m.options.ring_buffer_bytes) +
                     " bytes; " +
                     (m.handler ? "woken per exec (the /proc fields asked for are read then)"

@@ -25,6 +25,10 @@ struct BpfOptions {
   EventMask events = EventMask::all();
   size_t max_argv_bytes = 128 * 1024;
   size_t ring_buffer_bytes = 2 << 20;  // a power of two
+  // Only these processes and their descendants, decided in the kernel: the programs follow
+  // the trees through forks, and nothing of other processes enters the ring buffer. Empty:
+  // every process.
+  std::vector<int32_t> follow_pids;
 };
 
 class BpfSource final : public EventSource {

@@ -70,3 +70,17 @@ write("bpf", "exec-from-thread", exec_record(b"true\0", b"/bin/true", b"/usr/bin
 write("bpf", "exec-fault", exec_record(b"", b"/x", b"", b"", flags=1 | 8 | 16))
 write("bpf", "exec-hostile", exec_record(b"\x1b[2J\0\xff\xfe\0", b"/tmp/new\nline",
                                          b"/tmp/new\nline (x)", b"/\xc2\x9b"))
+
+# pt_exec_failed: error, ppid, uid, euid, gid, egid, args_len, filename_len (u16), flags (u16),
+# comm[16]; then args and the filename.
+PT_EXEC_FAILED = 4
+
+
+def failed_record(args, filename, error=2, flags=0):
+    fn = filename + b"\0"
+    fixed = struct.pack("<iiIIIIIHH16s", error, 1, 0, 0, 0, 0, len(args), len(fn), flags, b"sh")
+    return header(PT_EXEC_FAILED, 11, 11) + fixed + args + fn
+
+
+write("bpf", "exec-failed", failed_record(b"/nope\0-x\0", b"/nope"))
+write("bpf", "exec-failed-truncated", failed_record(b"a" * 40, b"/x\x1b[2J", error=13, flags=1))

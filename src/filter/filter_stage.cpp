@@ -1,0 +1,157 @@
+#include "filter/filter_stage.hpp"
+
+#include "enrich/proc_tree.hpp"
+
+namespace proctrail {
+
+namespace {
+
+const ExecDetails* exec_details(const Event& e) {
+  if (const auto* x = std::get_if<ExecData>(&e.data)) return x->details.get();
+  return nullptr;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (i) s += ' ';
+    s += argv[i];
+  }
+  return s;
+}
+
+bool has_prefix(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
+    : filter_(std::move(filter)) {
+  auto compile = [](const std::optional<std::string>& re) -> std::optional<std::regex> {
+    if (!re) return std::nullopt;
+    return std::regex(*re, std::regex::ECMAScript | std::regex::optimize);
+  };
+  re_.comm = compile(filter_.comm_regex);
+  re_.argv = compile(filter_.argv_regex);
+  re_.exe = compile(filter_.exe_regex);
+  follow_trees_ = !filter_.pids.empty();
+  if (follow_trees_) {
+    for (int32_t pid : procfs::tree_now(filter_.pids, proc_root)) followed_.insert(pid);
+    followed_count_ = followed_.size();
+  }
+}
+
+bool FilterStage::in_trees(const Event& e) {
+  if (!follow_trees_) return true;
+  if (const auto* f = std::get_if<ForkData>(&e.data)) {
+    // A new process joins when its parent is followed; a new thread belongs to its process.
+    return followed_.count(f->is_thread() ? f->child_pid : f->parent_pid) > 0;
+  }
+  return followed_.count(e.pid) > 0;
+}
+
+bool FilterStage::matches_process(const Event& e) const {
+  if (!filter_.matches_processes()) return true;
+  // What is known of the process's program for this event.
+  const ExecDetails* d = exec_details(e);
+  const ExecFailedData* failed = std::get_if<ExecFailedData>(&e.data);
+  const std::string* exit_comm = nullptr;
+  if (const auto* x = std::get_if<ExitData>(&e.data); x && x->details) {
+    if (!d) d = x->details->image.get();
+    if (x->details->comm) exit_comm = &*x->details->comm;
+  }
+  if (!d) {
+    if (auto it = images_.find(e.pid); it != images_.end()) d = it->second.get();
+  }
+
+  if (filter_.uid) {
+    std::optional<uint32_t> uid;
+    if (failed && failed->creds) {
+      uid = failed->creds->uid;
+    } else if (d && d->creds) {
+      uid = d->creds->uid;
+    }
+    if (uid != filter_.uid) return false;
+  }
+  if (re_.comm) {
+    const std::string* comm = failed ? &failed->comm : (d && d->comm ? &*d->comm : exit_comm);
+    if (!comm || !std::regex_search(*comm, *re_.comm)) return false;
+  }
+  if (re_.argv) {
+    const std::vector<std::string>* argv = failed ? &failed->argv : (d ? &d->argv : nullptr);
+    if (!argv || argv->empty() || !std::regex_search(joined(*argv), *re_.argv)) return false;
+  }
+  if (re_.exe) {
+    const std::string* exe = failed ? &failed->filename : (d && d->exe ? &*d->exe : nullptr);
+    if (!exe || !std::regex_search(*exe, *re_.exe)) return false;
+  }
+  if (filter_.cgroup_prefix) {
+    if (!d || !d->cgroup || !has_prefix(*d->cgroup, *filter_.cgroup_prefix)) return false;
+  }
+  if (filter_.container_prefix) {
+    if (!d || !d->container || !has_prefix(d->container->id, *filter_.container_prefix)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void FilterStage::learn_after(const Event& e) {
+  const bool track_images = filter_.matches_processes();
+  if (const auto* f = std::get_if<ForkData>(&e.data)) {
+    if (f->is_thread()) return;
+    if (follow_trees_ && followed_.count(f->parent_pid) && followed_.insert(f->child_pid).second) {
+      followed_count_ = followed_.size();
+    }
+    if (track_images) {
+      if (auto it = images_.find(f->parent_pid); it != images_.end()) {
+        images_[f->child_pid] = it->second;
+      } else {
+        images_.erase(f->child_pid);  // a reused pid: not its earlier owner's program
+      }
+    }
+  } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
+    if (track_images && x->details) images_[e.pid] = x->details;
+  } else if (const auto* x = std::get_if<ExitData>(&e.data)) {
+    if (!x->ends_process(e)) return;
+    if (follow_trees_ && followed_.erase(e.pid)) followed_count_ = followed_.size();
+    if (track_images) images_.erase(e.pid);
+  }
+}
+
+bool FilterStage::accept(const Event& e) {
+  bool pass = true;
+  switch (e.type()) {
+    case EventType::Ack:
+      pass = filter_.acks;
+      break;
+    case EventType::Unknown:
+    case EventType::Lost:
+    case EventType::Resync:
+    case EventType::Start:
+    case EventType::Summary:
+      return true;
+    default:
+      pass = filter_.types.accepts(e);
+      break;
+  }
+  if (pass && !filter_.threads) {
+    if (const auto* f = std::get_if<ForkData>(&e.data); f && f->is_thread()) pass = false;
+    if (const auto* x = std::get_if<ExitData>(&e.data); x && !x->ends_process(e)) pass = false;
+  }
+  if (pass && filter_.failed) {
+    if (const auto* x = std::get_if<ExitData>(&e.data)) {
+      pass = x->ends_process(e) && x->status(e) != 0;
+    } else {
+      pass = e.type() == EventType::ExecFailed;
+    }
+  }
+  // The trees and images learn from every event, shown or not; a process's end is checked
+  // against the trees before it leaves them.
+  if (pass) pass = in_trees(e) && matches_process(e);
+  learn_after(e);
+  return pass;
+}
+
+}  // namespace proctrail

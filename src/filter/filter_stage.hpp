@@ -1,0 +1,54 @@
+// FilterStage: applies an EventFilter to the ordered stream, on the output thread.
+//
+// It keeps what the conditions need to know about processes, learned from the events
+// themselves: which processes descend from the --pid roots (new ones join at their fork), and
+// which program each process last ran (for the user / comm / argv / exe / cgroup / container
+// conditions on its other events). Both are forgotten when the process ends, so memory follows
+// the number of live processes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "proctrail/filter.hpp"
+
+namespace proctrail {
+
+class FilterStage {
+ public:
+  // `filter` must have passed validate(). With --pid roots, their descendants already running
+  // are read from `proc_root` once, here: start the stage after the source, so a process born
+  // since is in that read or in the stream.
+  explicit FilterStage(EventFilter filter, const std::string& proc_root = "/proc");
+
+  // Whether e passes; also learns from it (forks, execs, ends), so every event of the stream
+  // must come through here, in order.
+  bool accept(const Event& e);
+
+  // Processes of the --pid trees that are alive as far as the stream has told (0 without
+  // --pid). Readable from any thread: the run mode waits for it to reach 0.
+  [[nodiscard]] size_t followed() const { return followed_count_.load(); }
+  [[nodiscard]] const EventFilter& filter() const { return filter_; }
+
+ private:
+  struct Matchers {
+    std::optional<std::regex> comm, argv, exe;
+  };
+  bool in_trees(const Event& e);
+  bool matches_process(const Event& e) const;
+  void learn_after(const Event& e);
+
+  EventFilter filter_;
+  Matchers re_;
+  bool follow_trees_ = false;
+  std::unordered_set<int32_t> followed_;
+  std::atomic<size_t> followed_count_{0};
+  std::unordered_map<int32_t, std::shared_ptr<const ExecDetails>> images_;
+};
+
+}  // namespace proctrail

@@ -1,0 +1,491 @@
+// Aiming the tool (issue 9), as root, on both backends: the run mode, -p trees, each filter
+// against a workload with known matches and non-matches, failed execs, -D and --summary.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "enrich/cgroup_paths.hpp"
+#include "harness.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> backends() {
+  std::vector<std::string> b = {"netlink"};
+#ifdef PROCTRAIL_E2E_BPF
+  b.push_back("bpf");
+#endif
+  return b;
+}
+
+// A word no other process on the machine has in its argv.
+std::string unique(const std::string& what) {
+  static int n = 0;
+  return "pt-" + what + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+std::vector<json> parse_lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not JSON: " << line;
+    }
+  }
+  return out;
+}
+
+// The argv of every exec record, joined by spaces.
+std::vector<std::string> exec_lines(const std::vector<json>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) {
+    if (r["type"] != "exec" || !r.contains("argv")) continue;
+    std::string s;
+    for (const auto& a : r["argv"]) s += (s.empty() ? "" : " ") + a.get<std::string>();
+    out.push_back(s);
+  }
+  return out;
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& word) {
+  for (const auto& l : lines) {
+    if (l.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A loop of unrelated execs beside the test, until destroyed.
+class Noise {
+ public:
+  explicit Noise(const std::string& tag) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl("/bin/sh", "sh", "-c", ("while :; do /bin/true " + tag + "; done").c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  ~Noise() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  pid_t pid_;
+};
+
+class Aim : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  }
+  std::vector<std::string> base() const {
+    return {proctrail_path(), "-f", "json", "-b", GetParam()};
+  }
+};
+
+// proctrail -- sh -c '...; exit 7' exits 7 and reports exactly that tree, while unrelated
+// execs run beside it; the sleep it leaves in the background is waited for.
+TEST_P(Aim, RunModeReportsExactlyTheCommandsTreeAndExitsWithItsStatus) {
+  const std::string mark = unique("mark"), other = unique("other");
+  Noise noise(other);
+  auto argv = base();
+  for (const char* a : {"--summary", "--", "sh", "-c"}) argv.emplace_back(a);
+  argv.push_back("sleep 0.1 & /bin/true " + mark + "; exit 7");
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  auto records = parse_lines(r.out);
+  ASSERT_FALSE(records.empty());
+  auto execs = exec_lines(records);
+  EXPECT_EQ(execs.size(), 3u) << r.out;
+  EXPECT_TRUE(any_contains(execs, "sh -c sleep 0.1 & /bin/true " + mark)) << r.out;
+  EXPECT_TRUE(any_contains(execs, "sleep 0.1")) << r.out;
+  EXPECT_TRUE(any_contains(execs, "/bin/true " + mark)) << r.out;
+  EXPECT_FALSE(any_contains(execs, other)) << "an unrelated exec got in";
+  // Every process record is one of the tree's: the pids its execs and forks name.
+  std::set<long> tree;
+  for (const auto& x : records) {
+    if (x["type"] == "exec") tree.insert(x["pid"].get<long>());
+    if (x["type"] == "fork") tree.insert(x["child_pid"].get<long>());
+  }
+  int ends = 0;
+  for (const auto& x : records) {
+    const std::string t = x["type"];
+    if (t == "start" || t == "summary" || t == "lost" || t == "resync") continue;
+    EXPECT_TRUE(tree.count(x["pid"].get<long>())) << "not of the tree: " << x.dump();
+    if (t == "exit" && !x["thread"].get<bool>()) ++ends;
+  }
+  EXPECT_EQ(ends, 3) << "sh, sleep and true each end once: " << r.out;
+  const json& summary = records.back();
+  ASSERT_EQ(summary["type"], "summary") << summary.dump();
+  EXPECT_EQ(summary["execs"], 3);
+  EXPECT_EQ(summary["exits"], 3);
+  EXPECT_EQ(summary["failed"], 1) << "sh's exit 7";
+  EXPECT_TRUE(summary["final"].get<bool>());
+}
+
+// SIGTERM sent to proctrail goes to the command; proctrail exits with its status, 143.
+TEST_P(Aim, RunModePassesSigtermOnAndExits143) {
+  Monitor m({"-f", "json", "-b", GetParam(), "--", "sleep", "60"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  settle(300);
+  EXPECT_EQ(m.stop(SIGTERM), 143) << m.errors();
+  bool killed = false;
+  for (const auto& x : m.records()) {
+    if (x["type"] == "exit" && x.value("signal", "") == "SIGTERM") killed = true;
+  }
+  EXPECT_TRUE(killed) << m.output();
+}
+
+TEST_P(Aim, RunModeSaysWhenTheCommandCannotRun) {
+  auto argv = base();
+  argv.push_back("--");
+  argv.push_back("/nonexistent-" + unique("cmd"));
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_NE(r.err.find("cannot run /nonexistent-"), std::string::npos) << r.err;
+}
+
+// -p on a shell that is already running: the grandchild it starts later is caught, and
+// nothing else is.
+TEST_P(Aim, PidFollowsARunningShellsLaterDescendantsAndNothingElse) {
+  const std::string grand = unique("grand"), child = unique("child"), outside = unique("out");
+  int gate[2];
+  ASSERT_EQ(pipe(gate), 0);
+  pid_t shell = fork();
+  if (shell == 0) {
+    dup2(gate[0], 0);
+    close(gate[1]);
+    const std::string script = "read go; sh -c '/bin/true " + grand + "'; /bin/true " + child;
+    execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  close(gate[0]);
+  Monitor m({"-f", "json", "-b", GetParam(), "-e", "exec,exit", "-p", std::to_string(shell)});
+  ASSERT_TRUE(m.started()) << m.errors();
+  scenario({"spawn-marked", "3", outside});
+  ASSERT_EQ(write(gate[1], "go\n", 3), 3);
+  close(gate[1]);
+  int st = 0;
+  waitpid(shell, &st, 0);
+  settle(300);
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  auto execs = exec_lines(m.records());
+  EXPECT_TRUE(any_contains(execs, "/bin/true " + grand)) << m.output();
+  EXPECT_TRUE(any_contains(execs, "/bin/true " + child)) << m.output();
+  EXPECT_FALSE(any_contains(execs, outside)) << m.output();
+  for (const auto& x : m.records()) {
+    if (x["type"] == "exit")
+      EXPECT_FALSE(x.value("argv", json::array()).dump().find(outside) != std::string::npos);
+  }
+}
+
+// One filter, a workload with one match and one non-match, both marked.
+struct FilterCase {
+  std::vector<std::string> filter;
+  std::string yes, no;  // argv words that must and must not be shown
+};
+
+void expect_filter(const std::string& backend, const FilterCase& c,
+                   const std::function<void()>& workload) {
+  std::vector<std::string> opts = {"-f", "json", "-b", backend, "-e", "exec"};
+  opts.insert(opts.end(), c.filter.begin(), c.filter.end());
+  Monitor m(opts);
+  ASSERT_TRUE(m.started()) << m.errors();
+  workload();
+  settle(300);
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  auto execs = exec_lines(m.records());
+  EXPECT_TRUE(any_contains(execs, c.yes)) << "missing " << c.yes << ": " << m.output();
+  EXPECT_FALSE(any_contains(execs, c.no)) << "shown: " << c.no;
+}
+
+void sh(const std::string& script) {
+  CommandResult r = run({"/bin/sh", "-c", script});
+  ASSERT_EQ(r.exit_code, 0) << script << ": " << r.err;
+}
+
+TEST_P(Aim, FilterUser) {
+  const std::string yes = unique("nobody"), no = unique("root");
+  expect_filter(GetParam(), {{"-u", "nobody"}, yes, no}, [&] {
+    sh("setpriv --reuid=nobody --regid=nogroup --clear-groups /bin/true " + yes);
+    sh("/bin/true " + no);
+  });
+}
+
+TEST_P(Aim, FilterCommAndExe) {
+  const std::string dir = "/tmp/" + unique("bin");
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file("/bin/true", dir + "/ptmatch");
+  std::filesystem::copy_file("/bin/true", dir + "/ptother");
+  const std::string yes = unique("yes"), no = unique("no");
+  auto workload = [&] {
+    sh(dir + "/ptmatch " + yes);
+    sh(dir + "/ptother " + no);
+  };
+  expect_filter(GetParam(), {{"--comm", "^ptmatch$"}, yes, no}, workload);
+  expect_filter(GetParam(), {{"--exe", "/ptmatch$"}, yes, no}, workload);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_P(Aim, FilterArgv) {
+  const std::string yes = unique("argv") + "-yes", no = unique("argv") + "-no";
+  expect_filter(GetParam(), {{"--argv", "^/bin/true .*-yes$"}, yes, no}, [&] {
+    sh("/bin/true " + yes);
+    sh("/bin/true " + no);
+  });
+}
+
+// Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host).
+std::string cgroup2_root() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::stringstream text;
+  text << in.rdbuf();
+  return cgroup2_mount_point(text.str());
+}
+
+// A cgroup of the test's own, and one named as docker names its containers.
+class ScratchCgroup {
+ public:
+  explicit ScratchCgroup(const std::string& name) : path_(cgroup2_root() + "/" + name) {
+    ok_ = path_.size() > name.size() + 1 && mkdir(path_.c_str(), 0755) == 0;
+  }
+  ~ScratchCgroup() {
+    if (ok_) rmdir(path_.c_str());
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  // Runs /bin/true WORD inside it.
+  void run_true(const std::string& word) const {
+    sh("echo $$ > " + path_ + "/cgroup.procs && exec /bin/true " + word);
+  }
+
+ private:
+  std::string path_;
+  bool ok_ = false;
+};
+
+TEST_P(Aim, FilterCgroupAndContainer) {
+  const std::string name = unique("cg");
+  ScratchCgroup cg(name);
+  const std::string id = std::string(56, 'c') + "0123abcd";
+  ScratchCgroup box("docker-" + id + ".scope");
+  if (!cg.ok() || !box.ok()) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  const std::string in_cg = unique("incg"), in_box = unique("inbox"), out = unique("host");
+  auto workload = [&] {
+    cg.run_true(in_cg);
+    box.run_true(in_box);
+    sh("/bin/true " + out);
+  };
+  expect_filter(GetParam(), {{"--cgroup", "/" + name}, in_cg, out}, workload);
+  expect_filter(GetParam(), {{"--container", id.substr(0, 12)}, in_box, out}, workload);
+  expect_filter(GetParam(), {{"--container", id.substr(0, 12)}, in_box, in_cg}, workload);
+}
+
+// --failed: non-zero exits and signals in, clean exits out; on eBPF the failed exec itself
+// with its errno.
+TEST_P(Aim, FailedShowsFailuresOnly) {
+  const std::string bad = "/nonexistent-" + unique("prog");
+  Monitor m({"-f", "json", "-b", GetParam(), "--failed"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  run({"/bin/sh", "-c", "exit 3"});
+  run({"/bin/sh", "-c", "exit 0"});
+  run({"/bin/sh", "-c", bad + " arg1"});
+  settle(300);
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  int exit3 = 0, exit0 = 0, exit127 = 0, failed_exec = 0;
+  for (const auto& x : m.records()) {
+    if (x["type"] == "exit") {
+      EXPECT_FALSE(x["thread"].get<bool>());
+      const long code = x.value("exit_code", -1L);
+      exit3 += code == 3;
+      exit0 += code == 0;
+      exit127 += code == 127;
+    }
+    if (x["type"] == "exec_failed" && x["filename"] == bad) {
+      ++failed_exec;
+      EXPECT_EQ(x["error_name"], "ENOENT");
+      EXPECT_EQ(x["error"], ENOENT);
+      EXPECT_EQ(x["argv"], json({bad, "arg1"}));
+    }
+    EXPECT_NE(x["type"], "exec") << x.dump();
+    EXPECT_NE(x["type"], "fork") << x.dump();
+  }
+  EXPECT_GE(exit3, 1);
+  EXPECT_GE(exit127, 1);
+  EXPECT_EQ(exit0, 0);
+  if (GetParam() == "bpf") {
+    EXPECT_EQ(failed_exec, 1) << m.output();
+  } else {
+    EXPECT_EQ(failed_exec, 0);
+    EXPECT_NE(m.errors().find("warning: no failed execs"), std::string::npos) << m.errors();
+  }
+}
+
+// A failed exec is reported with its errno (eBPF); netlink cannot see them and says so.
+TEST_P(Aim, AFailedExecIsReportedWithItsErrno) {
+  if (GetParam() != "bpf") {
+    CommandResult r = run({proctrail_path(), "-b", "netlink", "-e", "exec-failed"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("failed execs are seen only by the eBPF backend"), std::string::npos)
+        << r.err;
+    return;
+  }
+  const std::string file = "/tmp/" + unique("noexec");
+  std::ofstream(file) << "not a program\n";
+  chmod(file.c_str(), 0644);
+  Monitor m({"-f", "json", "-b", "bpf", "-e", "exec-failed"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  run({"/bin/sh", "-c", file + " x"});
+  settle(300);
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  unlink(file.c_str());
+  int seen = 0;
+  for (const auto& x : m.records()) {
+    if (x["type"] != "exec_failed" || x["filename"] != file) continue;
+    ++seen;
+    EXPECT_EQ(x["error_name"], "EACCES") << x.dump();
+    EXPECT_EQ(x["comm"], "sh");
+  }
+  EXPECT_GE(seen, 1) << m.output();
+}
+
+// -D stops by itself, exit status 0.
+TEST_P(Aim, DurationStopsByItself) {
+  auto argv = base();
+  for (const char* a : {"-e", "exec", "-D", "0.5"}) argv.emplace_back(a);
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto records = parse_lines(r.out);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records[0]["type"], "start");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Aim, ::testing::ValuesIn(backends()),
+                         [](const auto& p) { return p.param; });
+
+// A plain user's proctrail, for about two seconds (timeout -s INT), while root runs a marked
+// exec, which lives a second, in a directory nobody may enter: `binary` is proctrail or a copy
+// of it. The exec's argv ends with the mark.
+CommandResult plain_user_run(const std::string& binary, const std::vector<std::string>& args,
+                             const std::string& mark, const std::string& private_dir) {
+  std::vector<std::string> argv = {"setpriv",
+                                   "--reuid=65534",
+                                   "--regid=65534",
+                                   "--clear-groups",
+                                   "timeout",
+                                   "--preserve-status",
+                                   "-s",
+                                   "INT",
+                                   std::to_string(2 * time_scale()),
+                                   binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t worker = fork();
+  if (worker == 0) {
+    // Root's exec, once the plain user's monitor has had time to start.
+    usleep(static_cast<useconds_t>(1'000'000 * time_scale()));
+    if (chdir(private_dir.c_str()) != 0) _exit(2);
+    execl("/bin/sh", "sh", "-c", "sleep 1", mark.c_str(), nullptr);
+    _exit(127);
+  }
+  CommandResult r = run(argv);
+  waitpid(worker, nullptr, 0);
+  return r;
+}
+
+// Linux >= 6.6 lets anyone listen to the proc connector: a plain user's proctrail then works,
+// and what it may not read of root's processes is said, not silently dropped.
+TEST(Privileges, APlainUserOnNewKernelsIsToldWhatItCannotRead) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (to become nobody)";
+  if (!unprivileged_listen_allowed()) {
+    GTEST_SKIP() << "this kernel does not let unprivileged users listen (Linux < 6.6); "
+                    "Netlink.UnprivilegedListenerFollowsTheKernelsRule checks the error";
+  }
+  const std::string dir = "/tmp/" + unique("private");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0700);
+  const std::string mark = unique("rootexec");
+  CommandResult r = plain_user_run(
+      proctrail_path(), {"-b", "netlink", "-f", "json", "--priority", "normal", "-e", "exec"}, mark,
+      dir);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: without CAP_SYS_PTRACE"), std::string::npos) << r.err;
+  auto records = parse_lines(r.out);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records[0]["missing_fields"], json({"exe", "cwd"})) << records[0].dump();
+  bool seen = false;
+  for (const auto& x : records) {
+    if (x["type"] != "exec" || x.value("argv", json::array()).empty() || x["argv"].back() != mark) {
+      continue;
+    }
+    seen = true;
+    EXPECT_FALSE(x.contains("cwd")) << "root's cwd is not the plain user's to read: " << x.dump();
+    EXPECT_NE(x.value("note", "").find("cwd"), std::string::npos) << x.dump();
+  }
+  EXPECT_TRUE(seen) << r.out;
+}
+
+// An installed binary with file capabilities (the -DPROCTRAIL_SETCAP=ON install) runs the
+// eBPF backend for a plain user, with every field.
+TEST(Privileges, FileCapabilitiesLetAPlainUserRunTheEbpfBackend) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (setcap, and to become nobody)";
+#ifndef PROCTRAIL_E2E_BPF
+  GTEST_SKIP() << "this build has no eBPF backend";
+#endif
+  if (access("/sbin/setcap", X_OK) != 0 && access("/usr/sbin/setcap", X_OK) != 0) {
+    GTEST_SKIP() << "setcap is not installed (libcap2-bin)";
+  }
+  const std::string dir = "/tmp/" + unique("setcap");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0755);
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) == 0 && (fs.f_flag & ST_NOSUID)) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "/tmp is mounted nosuid here, which ignores file capabilities";
+  }
+  const std::string bin = dir + "/proctrail";
+  std::filesystem::copy_file(proctrail_path(), bin);
+  chmod(bin.c_str(), 0755);
+  CommandResult cap =
+      run({"setcap", "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep", bin});
+  if (cap.exit_code != 0) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "this file system does not keep file capabilities: " << cap.err;
+  }
+  const std::string priv = "/tmp/" + unique("private");
+  std::filesystem::create_directories(priv);
+  chmod(priv.c_str(), 0700);
+  const std::string mark = unique("capexec");
+  CommandResult r = plain_user_run(bin, {"-b", "bpf", "-f", "json", "-e", "exec"}, mark, priv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto records = parse_lines(r.out);
+  ASSERT_FALSE(records.empty()) << r.err;
+  EXPECT_EQ(records[0]["backend"], "bpf");
+  bool seen = false;
+  for (const auto& x : records) {
+    if (x["type"] != "exec" || x.value("argv", json::array()).empty() || x["argv"].back() != mark) {
+      continue;
+    }
+    seen = true;
+    EXPECT_EQ(x["cwd"], priv) << "the kernel gives the cwd, whoever asks";
+  }
+  EXPECT_TRUE(seen) << r.out << r.err;
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(priv);
+}
+
+}  // namespace
+}  // namespace proctrail::e2e

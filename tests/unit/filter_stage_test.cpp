@@ -1,0 +1,262 @@
+// The filter stage against scripted event streams: process trees followed through forks,
+// conditions on the process's user, name, command line, exe, cgroup and container, failures,
+// threads; and the summary sink's totals.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "filter/filter_stage.hpp"
+#include "proctrail/sink.hpp"
+
+namespace proctrail {
+namespace {
+
+uint64_t g_ts = 1000;
+
+Event at(int32_t pid, int32_t tid, EventData data) {
+  Event e;
+  e.ts_ns = ++g_ts;
+  e.pid = pid;
+  e.tid = tid;
+  e.data = std::move(data);
+  return e;
+}
+
+Event fork_of(int32_t parent, int32_t child) {
+  return at(parent, parent, ForkData{parent, parent, child, child});
+}
+Event thread_of(int32_t pid, int32_t tid) {
+  return at(pid, pid, ForkData{pid, pid, pid, tid});
+}
+
+std::shared_ptr<ExecDetails> image(std::vector<std::string> argv, uint32_t uid = 1000,
+                                   std::string cgroup = "/user.slice/user-1000.slice") {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = std::move(argv);
+  d->comm = std::filesystem::path(d->argv[0]).filename().string().substr(0, 15);
+  d->exe = d->argv[0];
+  d->creds = Credentials{uid, uid, uid, uid};
+  d->cgroup = std::move(cgroup);
+  return d;
+}
+
+Event exec_of(int32_t pid, std::shared_ptr<ExecDetails> d) {
+  return at(pid, pid, ExecData{std::move(d)});
+}
+
+Event exit_of(int32_t pid, uint32_t status = 0, int32_t tid = 0,
+              std::shared_ptr<const ExecDetails> img = nullptr, uint64_t duration = 0) {
+  ExitData x;
+  x.raw_status = status;
+  x.exit_signal = 17;
+  x.process_ended = tid == 0 || tid == pid;
+  if (*x.process_ended) x.process_status = status;
+  auto d = std::make_shared<ExitDetails>();
+  d->image = std::move(img);
+  if (duration) d->duration_ns = duration;
+  x.details = d;
+  return at(pid, tid ? tid : pid, std::move(x));
+}
+
+// The pids of the events that pass, in order.
+std::vector<int32_t> passing(FilterStage& f, const std::vector<Event>& events) {
+  std::vector<int32_t> out;
+  for (const auto& e : events) {
+    if (f.accept(e)) out.push_back(e.pid);
+  }
+  return out;
+}
+
+// A tree root that does not exist in /proc (so the start-up read adds nothing): 2^22 - 7.
+constexpr int32_t kRoot = 4194297;
+
+TEST(FilterStage, FollowsATreeThroughForksAndForgetsItsEnds) {
+  EventFilter f;
+  f.pids = {kRoot};
+  FilterStage stage(f);
+  EXPECT_EQ(stage.followed(), 1u);
+  std::vector<Event> events = {
+      fork_of(kRoot, 500),  // child: in
+      fork_of(77, 600),     // unrelated: out
+      exec_of(500, image({"/bin/sh", "-c", "x"})),
+      fork_of(500, 501),  // grandchild, born later: in
+      exec_of(600, image({"/bin/true"})),
+      exec_of(501, image({"/bin/true", "MARK"})),
+      exit_of(501),
+      exit_of(600),
+  };
+  EXPECT_EQ(passing(stage, events), (std::vector<int32_t>{kRoot, 500, 500, 501, 501}));
+  EXPECT_EQ(stage.followed(), 2u) << "the root and 500 live on";
+  // 501's pid is reused by a stranger: no longer followed.
+  EXPECT_FALSE(stage.accept(exec_of(501, image({"/bin/stranger"}))));
+  EXPECT_TRUE(stage.accept(exit_of(500)));
+  EXPECT_TRUE(stage.accept(exit_of(kRoot)));
+  EXPECT_EQ(stage.followed(), 0u);
+}
+
+TEST(FilterStage, ATreeIncludesDescendantsAlreadyRunning) {
+  // The test process's own child, found by the start-up read of /proc.
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  EventFilter f;
+  f.pids = {getpid()};
+  FilterStage stage(f);
+  EXPECT_TRUE(stage.accept(exec_of(child, image({"/bin/x"}))));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+TEST(FilterStage, ConditionsOnTheProcessMatchItsExecAndLaterEvents) {
+  EventFilter f;
+  f.uid = 33;
+  f.argv_regex = "^curl .*example";
+  FilterStage stage(f);
+  auto curl = image({"/usr/bin/curl", "-s", "https://example.org"}, 33);
+  std::vector<Event> events = {
+      exec_of(10, curl),                                                   // in
+      exec_of(11, image({"/usr/bin/curl", "https://example.org"}, 1000)),  // wrong user
+      exec_of(12, image({"/usr/bin/wget", "https://example.org"}, 33)),    // wrong argv...
+      fork_of(10, 13),                                                     // inherits curl: in
+      exit_of(13),                                                         // in
+      exit_of(10, 0, 0, curl),                                             // in
+      exit_of(14),                                                         // unknown: out
+  };
+  // "^curl" is matched on argv joined by spaces: "/usr/bin/curl ..." does not start with it.
+  EXPECT_EQ(passing(stage, events), (std::vector<int32_t>{}));
+  EventFilter g = f;
+  g.argv_regex = "curl .*example";
+  FilterStage stage2(g);
+  EXPECT_EQ(passing(stage2, events), (std::vector<int32_t>{10, 10, 13, 10}));
+}
+
+TEST(FilterStage, CommExeCgroupAndContainer) {
+  auto in_box = image({"/usr/sbin/nginx", "-g", "daemon off;"}, 0,
+                      "/system.slice/docker-" + std::string(64, 'b') + ".scope");
+  in_box->container = Container{"docker", std::string(64, 'b')};
+  auto host = image({"/usr/sbin/nginx"}, 0, "/system.slice/nginx.service");
+  std::vector<Event> events = {exec_of(20, in_box), exec_of(21, host)};
+  auto run = [&](EventFilter f) {
+    FilterStage s(f);
+    return passing(s, events);
+  };
+  EventFilter comm;
+  comm.comm_regex = "^ngin";
+  EXPECT_EQ(run(comm), (std::vector<int32_t>{20, 21}));
+  EventFilter exe;
+  exe.exe_regex = "sbin/nginx$";
+  EXPECT_EQ(run(exe), (std::vector<int32_t>{20, 21}));
+  EventFilter cg;
+  cg.cgroup_prefix = "/system.slice/nginx";
+  EXPECT_EQ(run(cg), (std::vector<int32_t>{21}));
+  EventFilter box;
+  box.container_prefix = "bbbb";
+  EXPECT_EQ(run(box), (std::vector<int32_t>{20}));
+  box.container_prefix = "cccc";
+  EXPECT_EQ(run(box), (std::vector<int32_t>{}));
+}
+
+TEST(FilterStage, FailedKeepsNonZeroEndsAndFailedExecsOnly) {
+  EventFilter f;
+  f.failed = true;
+  f.types.add(EventType::ExecFailed);
+  FilterStage stage(f);
+  ExecFailedData nf;
+  nf.error = ENOENT;
+  nf.filename = "/nonexistent-prog";
+  std::vector<Event> events = {
+      exec_of(30, image({"/bin/false"})),
+      exit_of(30, 1 << 8),      // exit 1: in
+      exit_of(31, 0),           // exit 0: out
+      exit_of(32, 9),           // SIGKILL: in
+      exit_of(33, 1 << 8, 34),  // a thread's end: out
+      at(35, 35, nf),           // failed exec: in
+  };
+  EXPECT_EQ(passing(stage, events), (std::vector<int32_t>{30, 32, 35}));
+}
+
+TEST(FilterStage, NoThreadsHidesThreadBirthsAndEnds) {
+  EventFilter f;
+  f.threads = false;
+  FilterStage stage(f);
+  std::vector<Event> events = {thread_of(40, 41), fork_of(40, 42), exit_of(40, 0, 41), exit_of(42)};
+  EXPECT_EQ(passing(stage, events), (std::vector<int32_t>{40, 42}));
+}
+
+TEST(FilterStage, BadRegularExpressionsAreNamedErrors) {
+  EventFilter f;
+  f.comm_regex = "(unclosed";
+  auto s = f.validate();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("--comm: '(unclosed' is not a regular expression"),
+            std::string::npos)
+      << s.error().message;
+}
+
+// A sink that keeps what it is given.
+class Keep final : public Sink {
+ public:
+  explicit Keep(std::vector<Event>* out) : out_(out) {}
+  Status write(std::span<const Event> events) override {
+    out_->insert(out_->end(), events.begin(), events.end());
+    return {};
+  }
+
+ private:
+  std::vector<Event>* out_;
+};
+
+TEST(SummarySink, CountsProcessesFailuresCommandsAndDepth) {
+  std::vector<Event> got;
+  std::atomic<bool> asked{false};
+  auto sink = make_summary_sink(std::make_unique<Keep>(&got), &asked, 2);
+  auto sh = image({"/bin/sh", "-c", "..."});
+  auto sleep = image({"sleep", "0.1"});
+  auto tru = image({"/bin/true"});
+  std::vector<Event> events = {
+      exec_of(50, sh),
+      fork_of(50, 51),
+      exec_of(51, sleep),
+      fork_of(50, 52),
+      exec_of(52, tru),
+      fork_of(52, 53),
+      exec_of(53, tru),  // depth 2
+      exit_of(53, 0, 0, tru, 1'000'000),
+      exit_of(52, 0, 0, tru, 3'000'000),
+      exit_of(51, 1 << 8, 0, sleep, 100'000'000),
+      exit_of(50, 7 << 8, 0, sh, 105'000'000),
+      thread_of(50, 54),  // not a process
+  };
+  ASSERT_TRUE(sink->write(events));
+  asked = true;
+  ASSERT_TRUE(sink->tick());
+  EXPECT_FALSE(asked.load());
+  ASSERT_TRUE(sink->close());
+  ASSERT_EQ(got.size(), events.size() + 2);
+  const auto& mid = std::get<SummaryData>(got[events.size()].data);
+  EXPECT_FALSE(mid.final);
+  const auto& s = std::get<SummaryData>(got.back().data);
+  EXPECT_TRUE(s.final);
+  EXPECT_EQ(s.processes, 3u);
+  EXPECT_EQ(s.execs, 4u);
+  EXPECT_EQ(s.exits, 4u);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.max_depth, 2u);
+  ASSERT_EQ(s.by_count.size(), 2u);
+  EXPECT_EQ(s.by_count[0].name, "true");
+  EXPECT_EQ(s.by_count[0].count, 2u);
+  ASSERT_EQ(s.by_time.size(), 2u);
+  EXPECT_EQ(s.by_time[0].name, "sh");
+  EXPECT_EQ(s.by_time[1].name, "sleep");
+  ASSERT_EQ(s.slowest.size(), 2u);
+  EXPECT_EQ(s.slowest[0].pid, 50);
+  EXPECT_EQ(s.slowest[1].pid, 51);
+}
+
+}  // namespace
+}  // namespace proctrail
