@@ -37,3 +37,35 @@ endif()
 file(RELATIVE_PATH PC_PREFIX_REL "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(cmake/proctrail.pc.in ${CMAKE_BINARY_DIR}/proctrail.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/proctrail.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The manual, the event schema and the systemd unit.
+install(FILES docs/proctrail.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES docs/event.schema.json DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The unit names the installed binary: written at install time, for the prefix installed to
+# (cmake --install --prefix may differ from the configured one).
+install(CODE "
+  file(READ \"${PROJECT_SOURCE_DIR}/packaging/proctrail.service.in\" unit)
+  set(bindir \"${CMAKE_INSTALL_BINDIR}\")
+  if(NOT IS_ABSOLUTE \"\${bindir}\")
+    set(bindir \"\${CMAKE_INSTALL_PREFIX}/\${bindir}\")
+  endif()
+  string(REPLACE \"@CMAKE_INSTALL_FULL_BINDIR@\" \"\${bindir}\" unit \"\${unit}\")
+  set(dest \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
+  file(MAKE_DIRECTORY \"\${dest}\")
+  file(WRITE \"\${dest}/proctrail.service\" \"\${unit}\")
+  message(STATUS \"Installing: \${dest}/proctrail.service\")")
+
+# Without root: file capabilities on the installed binary (needs setcap, from libcap2-bin, and
+# a file system that keeps them). The capabilities are those the man page lists.
+option(PROCTRAIL_SETCAP "give the installed proctrail the capabilities it needs (setcap)" OFF)
+if(PROCTRAIL_SETCAP)
+  install(CODE "
+    set(bin \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/proctrail\")
+    execute_process(COMMAND setcap
+        cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep \${bin}
+      RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR \"setcap on \${bin} failed (is libcap2-bin installed, and are you root?)\")
+    endif()
+    message(STATUS \"Capabilities set on \${bin}\")")
+endif()
