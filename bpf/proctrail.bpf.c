@@ -272,6 +272,11 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct* p) {
   __s32 tgid = BPF_CORE_READ(p, tgid);
   if (!is_followed(tgid)) return 0;
+  /* A process that ends leaves its tree now, whether or not its record fits below: a pid
+   * left in the map would make whoever gets it next "followed". */
+  if (follow_trees && BPF_CORE_READ(p, signal, live.counter) == 0) {
+    bpf_map_delete_elem(&followed, &tgid);
+  }
   struct pt_exit* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count_drop();
@@ -293,7 +298,6 @@ int BPF_PROG(on_exit, struct task_struct* p) {
     __u8 one = 1;
     if (bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0) {
       r->flags |= PT_EXIT_PROCESS_ENDED;
-      if (follow_trees) bpf_map_delete_elem(&followed, &tgid);
       /* What wait(2) will report: the group's code after a group exit, else the main
        * thread's own. */
       r->process_status = (BPF_CORE_READ(sig, flags) & PT_SIGNAL_GROUP_EXIT)
@@ -388,10 +392,14 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   return 0;
 }
 
-/* x86-64 system call numbers: execve(filename, argv, envp) and
- * execveat(dirfd, filename, argv, envp, flags). */
+#if defined(__TARGET_ARCH_x86)
+/* Failed execs, x86-64 only: the system call numbers and the registers that hold the
+ * arguments are the architecture's. execve(filename, argv, envp) and
+ * execveat(dirfd, filename, argv, envp, flags); 32-bit callers (int 0x80, TS_COMPAT) number
+ * their calls differently and are left out. */
 #define PT_NR_EXECVE 59
 #define PT_NR_EXECVEAT 322
+#define PT_TS_COMPAT 0x0002
 
 /* bpf_loop's context must live on the stack. */
 struct failed_copy {
@@ -434,6 +442,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   if (ret >= 0) return 0;
   long nr = BPF_CORE_READ(regs, orig_ax);
   if (nr != PT_NR_EXECVE && nr != PT_NR_EXECVEAT) return 0;
+  struct task_struct* t = bpf_get_current_task_btf();
+  if (BPF_CORE_READ(t, thread_info.status) & PT_TS_COMPAT) return 0;
   if (!is_followed(bpf_get_current_pid_tgid() >> 32)) return 0;
   /* The registers still hold the call's arguments: a failed exec leaves the caller as it was. */
   const char* filename;
@@ -452,7 +462,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
     count_drop();
     return 0;
   }
-  struct task_struct* t = bpf_get_current_task_btf();
   struct pt_exec_failed* f = &s->failed;
   fill_header(&f->h, PT_EXEC_FAILED, t);
   f->error = (__s32)-ret;
@@ -467,7 +476,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   s->argv = argv;
   s->args_pos = 0;
   struct failed_copy copy = {.s = s};
-  if (argv) bpf_loop(PT_FAILED_ARGS_MAX, copy_failed_arg, &copy, 0);
+  /* All PT_FAILED_ARGS_MAX passes run only when there were more arguments than that. */
+  if (argv && bpf_loop(PT_FAILED_ARGS_MAX, copy_failed_arg, &copy, 0) == PT_FAILED_ARGS_MAX) {
+    f->flags |= PT_FAILED_ARGS_TRUNCATED;
+  }
   __u32 len = s->args_pos;
   if (len > PT_FAILED_ARGS_BYTES) len = PT_FAILED_ARGS_BYTES;
   f->args_len = len;
@@ -488,3 +500,4 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   bpf_ringbuf_submit_dynptr(&out, wakeup_flags(0));
   return 0;
 }
+#endif /* __TARGET_ARCH_x86 */

@@ -54,8 +54,9 @@ class EventMask {
 //
 // What a condition on the process (user, comm, argv, exe, cgroup, container) looks at: an
 // exec's own details; for an exit, the image its process last ran; for any other event, the
-// last exec of its process seen since the start (inherited over fork). Events of a process
-// whose program is not known (it ran before the start and has not exec'd since) do not match.
+// last exec of its process seen since the start (inherited over fork). A process that ran
+// before the start and has not exec'd since is known only by what /proc said of it then (its
+// name, and for its exit its command line): conditions on other fields do not match it.
 struct EventFilter {
   EventMask types = EventMask::all();
   bool acks = false;
@@ -64,7 +65,7 @@ struct EventFilter {
   // (followed through fork events). Empty: every process.
   std::vector<int32_t> pids;
   std::optional<uint32_t> uid;                  // real uid
-  std::optional<std::string> comm_regex;        // ECMAScript, searched (not anchored)
+  std::optional<std::string> comm_regex;        // POSIX extended (grep -E), searched
   std::optional<std::string> argv_regex;        // on argv joined by single spaces
   std::optional<std::string> exe_regex;         // on the resolved executable path
   std::optional<std::string> cgroup_prefix;     // of the cgroup path

@@ -206,8 +206,14 @@ int main(int argc, char** argv) {
   for (const auto& why : (*monitor)->info().missing_why) {
     std::fprintf(stderr, "proctrail: warning: %s\n", why.c_str());
   }
-  // Capture is ready: the command may run.
+  // Capture is ready: the command may run, unless proctrail was told to stop meanwhile.
   if (command.pid > 0) {
+    if (int sig = g_forward.load(); sig != 0) {
+      (*monitor)->stop();
+      close(command.gate);
+      waitpid(command.pid, nullptr, 0);
+      return 128 + sig;
+    }
     const char go = 1;
     if (write(command.gate, &go, 1) != 1) return abandon("cannot start the command");
     close(command.gate);

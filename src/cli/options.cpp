@@ -58,7 +58,7 @@ Examples:
   proctrail --container 3f2a -e exec what runs in a container
   proctrail --argv 'curl|wget'       who downloads what
   proctrail --failed                 only failures: non-zero exits, signals, failed execs
-  proctrail -D 60 --summary -e exec,exit   a minute of the machine, summed up
+  proctrail -D 60 --summary -e fork,exec,exit   a minute, summed up
   proctrail -f json -o trail.jsonl --rotate-size 100M   JSON lines into rotated files
   proctrail -e exec --ancestry       each command with its chain of parents
   proctrail -f seed                  the output of the classic proc connector sample

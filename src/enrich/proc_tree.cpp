@@ -13,13 +13,17 @@ namespace proctrail::procfs {
 
 std::vector<int32_t> tree_now(const std::vector<int32_t>& roots, const std::string& proc_root) {
   std::unordered_map<int32_t, std::vector<int32_t>> children;
+  std::unordered_set<int32_t> alive;
   if (DIR* dir = opendir(proc_root.c_str())) {
     while (dirent* d = readdir(dir)) {
       if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
       std::ifstream in(proc_root + "/" + d->d_name + "/stat");
       std::stringstream text;
       text << in.rdbuf();
-      if (auto st = parse_stat(text.str())) children[st->ppid].push_back(st->pid);
+      if (auto st = parse_stat(text.str())) {
+        children[st->ppid].push_back(st->pid);
+        alive.insert(st->pid);
+      }
     }
     closedir(dir);
   }
@@ -29,7 +33,7 @@ std::vector<int32_t> tree_now(const std::vector<int32_t>& roots, const std::stri
   while (!todo.empty()) {
     int32_t pid = todo.back();
     todo.pop_back();
-    if (!seen.insert(pid).second) continue;
+    if (!alive.count(pid) || !seen.insert(pid).second) continue;
     out.push_back(pid);
     if (auto it = children.find(pid); it != children.end()) {
       todo.insert(todo.end(), it->second.begin(), it->second.end());

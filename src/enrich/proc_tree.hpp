@@ -1,6 +1,7 @@
-// Process trees from /proc: the given processes and all their descendants running now, from
-// one pass over /proc/PID/stat. For the -p filter, which then follows the trees through fork
-// events (the filter stage, and the eBPF programs when they narrow in the kernel).
+// Process trees from /proc: those of the given processes that are running, and all their
+// descendants running now, from one pass over /proc/PID/stat. For the -p filter, which then follows
+// the trees through fork events (the filter stage, and the eBPF programs when they narrow in the
+// kernel).
 #pragma once
 
 #include <cstdint>

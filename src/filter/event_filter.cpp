@@ -1,7 +1,8 @@
 #include "proctrail/filter.hpp"
 
 #include <array>
-#include <regex>
+
+#include "filter/filter_stage.hpp"
 
 namespace proctrail {
 
@@ -119,12 +120,7 @@ Status EventFilter::validate() const {
   for (auto [option, re] : {std::pair{"--comm", &comm_regex}, std::pair{"--argv", &argv_regex},
                             std::pair{"--exe", &exe_regex}}) {
     if (!*re) continue;
-    try {
-      std::regex compiled(**re, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return make_error(std::string(option) + ": '" + **re +
-                        "' is not a regular expression: " + e.what());
-    }
+    if (auto p = Pattern::compile(option, **re); !p) return p.error();
   }
   for (int32_t pid : pids) {
     if (pid <= 0) return make_error("--pid wants positive process ids, not " + std::to_string(pid));

@@ -26,15 +26,34 @@ bool has_prefix(const std::string& s, const std::string& prefix) {
 
 }  // namespace
 
+Result<std::unique_ptr<Pattern>> Pattern::compile(const std::string& option,
+                                                  const std::string& re) {
+  std::unique_ptr<Pattern> p(new Pattern);
+  if (int rc = regcomp(&p->re_, re.c_str(), REG_EXTENDED | REG_NOSUB); rc != 0) {
+    char why[256];
+    regerror(rc, &p->re_, why, sizeof why);
+    return make_error(option + ": '" + re + "' is not a regular expression: " + why);
+  }
+  p->compiled_ = true;
+  return p;
+}
+
+bool Pattern::search(const std::string& text) const {
+  return regexec(&re_, text.c_str(), 0, nullptr, 0) == 0;
+}
+
 FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
-    : filter_(std::move(filter)) {
-  auto compile = [](const std::optional<std::string>& re) -> std::optional<std::regex> {
-    if (!re) return std::nullopt;
-    return std::regex(*re, std::regex::ECMAScript | std::regex::optimize);
+    : filter_(std::move(filter)), proc_root_(proc_root) {
+  auto compile = [](const char* option, const std::optional<std::string>& re) {
+    std::unique_ptr<Pattern> p;
+    if (re) {
+      if (auto c = Pattern::compile(option, *re)) p = std::move(*c);
+    }
+    return p;
   };
-  re_.comm = compile(filter_.comm_regex);
-  re_.argv = compile(filter_.argv_regex);
-  re_.exe = compile(filter_.exe_regex);
+  re_.comm = compile("--comm", filter_.comm_regex);
+  re_.argv = compile("--argv", filter_.argv_regex);
+  re_.exe = compile("--exe", filter_.exe_regex);
   follow_trees_ = !filter_.pids.empty();
   if (follow_trees_) {
     for (int32_t pid : procfs::tree_now(filter_.pids, proc_root)) followed_.insert(pid);
@@ -76,15 +95,15 @@ bool FilterStage::matches_process(const Event& e) const {
   }
   if (re_.comm) {
     const std::string* comm = failed ? &failed->comm : (d && d->comm ? &*d->comm : exit_comm);
-    if (!comm || !std::regex_search(*comm, *re_.comm)) return false;
+    if (!comm || !re_.comm->search(*comm)) return false;
   }
   if (re_.argv) {
     const std::vector<std::string>* argv = failed ? &failed->argv : (d ? &d->argv : nullptr);
-    if (!argv || argv->empty() || !std::regex_search(joined(*argv), *re_.argv)) return false;
+    if (!argv || argv->empty() || !re_.argv->search(joined(*argv))) return false;
   }
   if (re_.exe) {
     const std::string* exe = failed ? &failed->filename : (d && d->exe ? &*d->exe : nullptr);
-    if (!exe || !std::regex_search(*exe, *re_.exe)) return false;
+    if (!exe || !re_.exe->search(*exe)) return false;
   }
   if (filter_.cgroup_prefix) {
     if (!d || !d->cgroup || !has_prefix(*d->cgroup, *filter_.cgroup_prefix)) return false;
@@ -120,15 +139,25 @@ void FilterStage::learn_after(const Event& e) {
   }
 }
 
+void FilterStage::refresh_trees() {
+  std::vector<int32_t> now(followed_.begin(), followed_.end());
+  now.insert(now.end(), filter_.pids.begin(), filter_.pids.end());
+  followed_.clear();
+  for (int32_t pid : procfs::tree_now(now, proc_root_)) followed_.insert(pid);
+  followed_count_ = followed_.size();
+}
+
 bool FilterStage::accept(const Event& e) {
   bool pass = true;
   switch (e.type()) {
     case EventType::Ack:
       pass = filter_.acks;
       break;
-    case EventType::Unknown:
     case EventType::Lost:
     case EventType::Resync:
+      if (follow_trees_) refresh_trees();
+      return true;
+    case EventType::Unknown:
     case EventType::Start:
     case EventType::Summary:
       return true;

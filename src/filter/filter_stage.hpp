@@ -7,17 +7,40 @@
 // the number of live processes.
 #pragma once
 
+#include <regex.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "proctrail/filter.hpp"
+#include "proctrail/result.hpp"
 
 namespace proctrail {
+
+// A POSIX extended regular expression (as grep -E), compiled once. glibc's matcher keeps state
+// sets rather than recursing, so a long command line cannot exhaust the stack.
+class Pattern {
+ public:
+  // The error names the option and the value.
+  static Result<std::unique_ptr<Pattern>> compile(const std::string& option, const std::string& re);
+  ~Pattern() {
+    if (compiled_) regfree(&re_);
+  }
+  Pattern(const Pattern&) = delete;
+  Pattern& operator=(const Pattern&) = delete;
+  [[nodiscard]] bool search(const std::string& text) const;
+
+ private:
+  Pattern() = default;
+  regex_t re_{};
+  bool compiled_ = false;
+};
 
 class FilterStage {
  public:
@@ -37,13 +60,16 @@ class FilterStage {
 
  private:
   struct Matchers {
-    std::optional<std::regex> comm, argv, exe;
+    std::unique_ptr<Pattern> comm, argv, exe;
   };
   bool in_trees(const Event& e);
+  // After a loss the stream may lack forks of the trees: read them again from /proc.
+  void refresh_trees();
   bool matches_process(const Event& e) const;
   void learn_after(const Event& e);
 
   EventFilter filter_;
+  std::string proc_root_;
   Matchers re_;
   bool follow_trees_ = false;
   std::unordered_set<int32_t> followed_;

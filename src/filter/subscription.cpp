@@ -17,12 +17,15 @@ Subscription derive_subscription(const MonitorOptions& o, Backend backend) {
     s.read_proc = o.enrich && (o.proc_fields.explicit_fields || o.proc_fields.env);
   }
   s.kernel_events = wanted;
-  // The filter follows --pid trees through forks, and learns of their ends from exits.
-  if (!o.filter.pids.empty()) {
-    EventMask trees;
-    trees.add(EventType::Fork);
-    trees.add(EventType::Exit);
-    s.kernel_events = s.kernel_events | trees;
+  // The filter follows --pid trees through forks, and learns of their ends from exits; the
+  // conditions on a process learn its program from execs (inherited over forks) and forget it
+  // at its end, so what the filter keeps is bounded by the live processes.
+  if (!o.filter.pids.empty() || o.filter.matches_processes()) {
+    EventMask learn;
+    learn.add(EventType::Fork);
+    learn.add(EventType::Exit);
+    if (o.filter.matches_processes()) learn.add(EventType::Exec);
+    s.kernel_events = s.kernel_events | learn;
   }
   if (s.table) {
     EventMask lifecycle;

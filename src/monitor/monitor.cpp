@@ -1,7 +1,10 @@
 // Monitor: builds the parts (enricher, source, sinks, pipeline) from one options struct.
 #include "proctrail/monitor.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <thread>
 
@@ -52,6 +55,11 @@ namespace {
 Status check_filter_fields(const MonitorOptions& o, Backend backend) {
   const EventFilter& f = o.filter;
   if (auto s = f.validate(); !s) return s;
+  for (int32_t pid : f.pids) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) {
+      return make_error("--pid: no process " + std::to_string(pid) + " is running");
+    }
+  }
   if (!o.enrich && (f.matches_processes() || !f.pids.empty() || f.failed)) {
     return make_error("filters on processes need enrichment, which the seed format leaves out");
   }

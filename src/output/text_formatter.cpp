@@ -209,9 +209,7 @@ class TextFormatter final : public Formatter {
       Node& n = node_of(e.pid, x->ppid);
       tree_prefix(e, n.level + (n.shown ? 1 : 0), out);
       fmt::format_to(it, "{} ", e.pid);
-      out += colour;
-      exec_failed(*x, out);
-      if (!colour.empty()) out += kReset;
+      exec_failed(*x, out, colour);
       out += '\n';
       return;
     }
@@ -223,9 +221,10 @@ class TextFormatter final : public Formatter {
       case EventType::Unknown:
         tree_prefix(e, 0, out);
         out += colour;
-        out += "-- ";
-        details(e, out);
+        out += "--";
         if (!colour.empty()) out += kReset;
+        out += ' ';
+        details(e, out);
         out += '\n';
         return;
       default:
@@ -233,9 +232,12 @@ class TextFormatter final : public Formatter {
     }
   }
 
-  static void exec_failed(const ExecFailedData& d, std::string& out) {
+  // `colour` goes around our own words only, never around the path or argv.
+  static void exec_failed(const ExecFailedData& d, std::string& out, std::string_view colour = {}) {
+    out += colour;
     out += "exec failed: ";
     out += errno_name(d.error);
+    if (!colour.empty()) out += kReset;
     out += ' ';
     append_shell_word(out, d.filename);
     if (!d.argv.empty()) {

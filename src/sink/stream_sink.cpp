@@ -91,6 +91,15 @@ class StreamSink final : public Sink {
     return {};
   }
 
+  // Carries on a file that rotates: learns its size, and writes no header in its middle.
+  Status resume() {
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) return system_error("stat " + path_);
+    written_ = static_cast<size_t>(st.st_size);
+    if (written_ > 0) buf_.clear();  // only the header is there yet
+    return {};
+  }
+
   // path.N-1 -> path.N ... path -> path.1, then a new path (with the header again).
   Status rotate() {
     for (unsigned i = rotation_.keep; i >= 1; --i) {
@@ -148,7 +157,7 @@ Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatte
   if (fd < 0) return system_error("open output " + path);
   auto sink = std::make_unique<StreamSink>(std::move(formatter), fd, true, header, path, rotation);
   if (rotation.max_bytes) {
-    if (auto s = sink->reopen(); !s) return s.error();  // to learn the size it has
+    if (auto s = sink->resume(); !s) return s.error();
   }
   return std::unique_ptr<Sink>(std::move(sink));
 }

@@ -68,6 +68,9 @@ class SummarySink final : public Sink {
       ++s_.processes;
       auto it = depth_.find(f->parent_pid);
       uint32_t d = it == depth_.end() ? 1 : it->second + 1;
+      // Without exits in the stream (-e fork,exec) nothing leaves: keep it bounded, at the
+      // price of depths counted afresh after a reset.
+      if (depth_.size() >= kMaxTracked) depth_.clear();
       depth_[f->child_pid] = d;
       s_.max_depth = std::max(s_.max_depth, d);
     } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
@@ -133,6 +136,7 @@ class SummarySink final : public Sink {
   std::map<std::string, Totals> commands_;  // by name: a stable order for ties
   std::map<std::string, bool> timed_;
   std::vector<SummaryData::Slow> slowest_;
+  static constexpr size_t kMaxTracked = 1 << 16;
   std::unordered_map<int32_t, uint32_t> depth_;
 };
 

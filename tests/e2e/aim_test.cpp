@@ -115,11 +115,20 @@ TEST_P(Aim, RunModeReportsExactlyTheCommandsTreeAndExitsWithItsStatus) {
   EXPECT_TRUE(any_contains(execs, "sleep 0.1")) << r.out;
   EXPECT_TRUE(any_contains(execs, "/bin/true " + mark)) << r.out;
   EXPECT_FALSE(any_contains(execs, other)) << "an unrelated exec got in";
-  // Every process record is one of the tree's: the pids its execs and forks name.
+  // Every process record is one of the tree's: the command's pid (its first exec, argv
+  // "sh -c ...") and, transitively, the children its forks name.
   std::set<long> tree;
   for (const auto& x : records) {
-    if (x["type"] == "exec") tree.insert(x["pid"].get<long>());
-    if (x["type"] == "fork") tree.insert(x["child_pid"].get<long>());
+    if (x["type"] == "exec" && x.value("argv", json::array()).size() == 3 && x["argv"][0] == "sh") {
+      tree.insert(x["pid"].get<long>());
+      break;
+    }
+  }
+  ASSERT_EQ(tree.size(), 1u) << r.out;
+  for (const auto& x : records) {
+    if (x["type"] == "fork" && tree.count(x["parent_pid"].get<long>())) {
+      tree.insert(x["child_pid"].get<long>());
+    }
   }
   int ends = 0;
   for (const auto& x : records) {
@@ -191,6 +200,14 @@ TEST_P(Aim, PidFollowsARunningShellsLaterDescendantsAndNothingElse) {
     if (x["type"] == "exit")
       EXPECT_FALSE(x.value("argv", json::array()).dump().find(outside) != std::string::npos);
   }
+}
+
+TEST_P(Aim, PidOfNoProcessIsAnError) {
+  auto argv = base();
+  for (const char* a : {"-p", "4194300"}) argv.emplace_back(a);
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "proctrail: error: --pid: no process 4194300 is running\n");
 }
 
 // One filter, a workload with one match and one non-match, both marked.

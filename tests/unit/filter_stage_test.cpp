@@ -2,7 +2,10 @@
 // conditions on the process's user, name, command line, exe, cgroup and container, failures,
 // threads; and the summary sink's totals.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -70,10 +73,10 @@ std::vector<int32_t> passing(FilterStage& f, const std::vector<Event>& events) {
   return out;
 }
 
-// A tree root that does not exist in /proc (so the start-up read adds nothing): 2^22 - 7.
-constexpr int32_t kRoot = 4194297;
-
 TEST(FilterStage, FollowsATreeThroughForksAndForgetsItsEnds) {
+  // The root is this test process (it has no children now): the start-up read of /proc finds
+  // it alone; the rest of the tree comes from scripted events.
+  const int32_t kRoot = getpid();
   EventFilter f;
   f.pids = {kRoot};
   FilterStage stage(f);
@@ -110,6 +113,37 @@ TEST(FilterStage, ATreeIncludesDescendantsAlreadyRunning) {
   EXPECT_TRUE(stage.accept(exec_of(child, image({"/bin/x"}))));
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+}
+
+// A loss may have swallowed forks of the tree: after a lost record the stage reads the tree
+// from /proc again, and finds the child it was never told about.
+TEST(FilterStage, AfterALossTheTreeIsReadAgain) {
+  EventFilter f;
+  f.pids = {getpid()};
+  FilterStage stage(f);
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  EXPECT_FALSE(stage.accept(exec_of(child, image({"/bin/x"})))) << "its fork was never seen";
+  Event lost = at(0, 0, LostData{3, "ring buffer full"});
+  EXPECT_TRUE(stage.accept(lost));
+  EXPECT_TRUE(stage.accept(exec_of(child, image({"/bin/x"}))));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+// A command line of 200,000 bytes against a pattern with .* neither crashes nor hangs.
+TEST(FilterStage, ALongCommandLineAgainstARegex) {
+  EventFilter f;
+  f.argv_regex = "curl .*example";
+  FilterStage stage(f);
+  std::vector<std::string> argv = {"/usr/bin/curl"};
+  for (int i = 0; i < 20000; ++i) argv.push_back("xxxxxxxxx");
+  EXPECT_FALSE(stage.accept(exec_of(60, image(argv))));
+  argv.push_back("example.org");
+  EXPECT_TRUE(stage.accept(exec_of(61, image(argv))));
 }
 
 TEST(FilterStage, ConditionsOnTheProcessMatchItsExecAndLaterEvents) {

@@ -337,6 +337,18 @@ TEST(TextFormat, ColourOnlyAroundOurOwnWords) {
   std::string plain;
   make_text_formatter(o)->format(e, plain);
   EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  // In the tree, a failed exec's path and argv stay outside the colour.
+  o.color = true;
+  o.tree = true;
+  ExecFailedData nf;
+  nf.error = ENOENT;
+  nf.filename = "/x";
+  Event failed;
+  failed.pid = failed.tid = 5;
+  failed.data = nf;
+  std::string tree;
+  make_text_formatter(o)->format(failed, tree);
+  EXPECT_NE(tree.find("\x1b[31mexec failed: ENOENT\x1b[0m /x"), std::string::npos) << tree;
 }
 
 TEST(JsonFormat, FailedExecAndSummaryRecordsFollowTheSchema) {

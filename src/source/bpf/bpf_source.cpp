@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <unordered_set>
 
 #include "proctrail.skel.h"
 #include "source/bpf/bpf_record.hpp"
@@ -225,7 +226,12 @@ Status BpfSource::start() {
   bpf_program__set_autoload(m.skel->progs.on_fork, want_fork);
   bpf_program__set_autoload(m.skel->progs.on_exec, want_exec);
   bpf_program__set_autoload(m.skel->progs.on_exit, want_exit);
-  bpf_program__set_autoload(m.skel->progs.on_sys_exit, want_failed);
+  // Failed execs come from an x86-64 program: elsewhere it is not in the object.
+  bpf_program* on_sys_exit = bpf_object__find_program_by_name(m.skel->obj, "on_sys_exit");
+  if (want_failed && !on_sys_exit) {
+    return make_error("failed execs are watched on x86-64 only");
+  }
+  if (on_sys_exit) bpf_program__set_autoload(on_sys_exit, want_failed);
   // -p in the kernel: room for every live process of the trees (a full map is a counted loss).
   const bool follow = !m.options.follow_pids.empty();
   m.skel->rodata->follow_trees = follow ? 1 : 0;
@@ -241,10 +247,21 @@ Status BpfSource::start() {
   }
   // The trees as they are now go in before the programs run, and once more after, for the
   // processes born in between (the programs add those born since).
-  auto seed_trees = [&m] {
-    const uint8_t one = 1;
-    for (int32_t pid : procfs::tree_now(m.options.follow_pids)) {
-      bpf_map__update_elem(m.skel->maps.followed, &pid, sizeof pid, &one, sizeof one, BPF_ANY);
+  std::unordered_set<int32_t> seeded;
+  auto seed_trees = [&m, &seeded] {
+    // Until a pass finds nothing new: a process born while /proc is read, to a parent not
+    // in the map yet, is found by the next pass.
+    for (int pass = 0; pass < 10; ++pass) {
+      std::vector<int32_t> roots(seeded.begin(), seeded.end());
+      roots.insert(roots.end(), m.options.follow_pids.begin(), m.options.follow_pids.end());
+      bool added = false;
+      const uint8_t one = 1;
+      for (int32_t pid : procfs::tree_now(roots)) {
+        if (!seeded.insert(pid).second) continue;
+        added = true;
+        bpf_map__update_elem(m.skel->maps.followed, &pid, sizeof pid, &one, sizeof one, BPF_ANY);
+      }
+      if (!added) break;
     }
   };
   if (follow) seed_trees();
@@ -261,8 +278,7 @@ Status BpfSource::start() {
   m.untracked_seen.assign(static_cast<size_t>(m.ncpus), 0);
   for (auto [prog, wanted] :
        {std::pair{m.skel->progs.on_fork, want_fork}, std::pair{m.skel->progs.on_exec, want_exec},
-        std::pair{m.skel->progs.on_exit, want_exit},
-        std::pair{m.skel->progs.on_sys_exit, want_failed}}) {
+        std::pair{m.skel->progs.on_exit, want_exit}, std::pair{on_sys_exit, want_failed}}) {
     if (wanted) m.programs.push_back(prog);
   }
   m.misses_seen.assign(m.programs.size(), 0);
