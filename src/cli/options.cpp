@@ -130,6 +130,14 @@ std::optional<std::vector<int32_t>> parse_pids(const std::string& text) {
   return pids;
 }
 
+// --help's usage line names the run mode too.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "Usage: proctrail [OPTIONS] [-- COMMAND [ARGS...]]\n";
+  }
+};
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "proctrail: error: %s (see --help)\n", message.c_str());
   return 2;
@@ -140,10 +148,11 @@ int usage_error(const std::string& message) {
 ParseOutcome parse_options(int argc, char** argv) {
   CLI::App app{
       "proctrail: every process the machine starts, with its true command line, "
-      "parent, user, cwd, container, exit status and lifetime.\n"
-      "Usage: proctrail [OPTIONS] [-- COMMAND [ARGS...]]"};
+      "parent, user, cwd, container, exit status and lifetime."};
   app.footer(kFooter);
-  app.get_formatter()->column_width(36);
+  auto help = std::make_shared<HelpFormatter>();
+  help->column_width(36);
+  app.formatter(help);
 
   Options o;
   // Everything after "--" is the command to run.

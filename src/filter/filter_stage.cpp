@@ -130,8 +130,8 @@ void FilterStage::learn_after(const Event& e) {
         images_.erase(f->child_pid);  // a reused pid: not its earlier owner's program
       }
     }
-  } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
-    if (track_images && x->details) images_[e.pid] = x->details;
+  } else if (const auto* exec = std::get_if<ExecData>(&e.data)) {
+    if (track_images && exec->details) images_[e.pid] = exec->details;
   } else if (const auto* x = std::get_if<ExitData>(&e.data)) {
     if (!x->ends_process(e)) return;
     if (follow_trees_ && followed_.erase(e.pid)) followed_count_ = followed_.size();

@@ -197,9 +197,35 @@ TEST_P(Aim, PidFollowsARunningShellsLaterDescendantsAndNothingElse) {
   EXPECT_TRUE(any_contains(execs, "/bin/true " + child)) << m.output();
   EXPECT_FALSE(any_contains(execs, outside)) << m.output();
   for (const auto& x : m.records()) {
-    if (x["type"] == "exit")
-      EXPECT_FALSE(x.value("argv", json::array()).dump().find(outside) != std::string::npos);
+    if (x["type"] != "exit") continue;
+    EXPECT_EQ(x.value("argv", json::array()).dump().find(outside), std::string::npos) << x.dump();
   }
+}
+
+// Started with sudo, the command runs as the user who ran sudo; --user-of-command chooses.
+TEST_P(Aim, RunModeRunsTheCommandAsTheSudoCaller) {
+  const std::string out = "/tmp/" + unique("sudo") + ".jsonl";
+  auto argv = std::vector<std::string>{"env",
+                                       "SUDO_UID=65534",
+                                       "SUDO_GID=65534",
+                                       "SUDO_USER=nobody",
+                                       proctrail_path(),
+                                       "-b",
+                                       GetParam(),
+                                       "-o",
+                                       out,
+                                       "--",
+                                       "id",
+                                       "-u"};
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "65534\n");
+  argv = {"env", "SUDO_UID=65534",    proctrail_path(), "-b", GetParam(), "-o",
+          out,   "--user-of-command", "root",           "--", "id",       "-u"};
+  r = run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n");
+  unlink(out.c_str());
 }
 
 TEST_P(Aim, PidOfNoProcessIsAnError) {
