@@ -111,6 +111,15 @@ static __always_inline int is_followed(__s32 tgid) {
   return !follow_trees || bpf_map_lookup_elem(&followed, &tgid) != 0;
 }
 
+/* This CPU's scratch slot (slot 0 if the map has fewer), or null, counted as a loss. */
+static __always_inline struct scratch* scratch_slot(void) {
+  __u32 zero = 0, cpu = bpf_get_smp_processor_id();
+  struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
+  if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
+  if (!s) count_drop(); /* no room to build the record: it is lost, and counted as such */
+  return s;
+}
+
 static __always_inline __u64 wakeup_flags(int is_exec) {
   if (is_exec && wake_on_exec) return BPF_RB_FORCE_WAKEUP;
   return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
@@ -323,13 +332,8 @@ int BPF_PROG(on_exit, struct task_struct* p) {
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
   if (!is_followed(BPF_CORE_READ(p, tgid))) return 0;
-  __u32 zero = 0, cpu = bpf_get_smp_processor_id();
-  struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
-  if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
-  if (!s) {
-    count_drop(); /* no room to build the record: it is lost, and counted as such */
-    return 0;
-  }
+  struct scratch* s = scratch_slot();
+  if (!s) return 0;
   struct pt_exec* e = &s->exec;
   fill_header(&e->h, PT_EXEC, p);
   e->exec_tid = old_pid;
@@ -455,13 +459,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
     filename = (const char*)BPF_CORE_READ(regs, si);
     argv = (const char* const*)BPF_CORE_READ(regs, dx);
   }
-  __u32 zero = 0, cpu = bpf_get_smp_processor_id();
-  struct scratch* s = bpf_map_lookup_elem(&scratch_map, &cpu);
-  if (!s) s = bpf_map_lookup_elem(&scratch_map, &zero);
-  if (!s) {
-    count_drop();
-    return 0;
-  }
+  struct scratch* s = scratch_slot();
+  if (!s) return 0;
   struct pt_exec_failed* f = &s->failed;
   fill_header(&f->h, PT_EXEC_FAILED, t);
   f->error = (__s32)-ret;

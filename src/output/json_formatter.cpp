@@ -92,6 +92,22 @@ class JsonWriter {
     out_ += '}';
     first_ = false;
   }
+  // An array of objects under k, one per item: fill(writer, item) writes each one's fields.
+  template <class List, class Fill>
+  void objects(std::string_view k, const List& items, Fill fill) {
+    key(k);
+    out_ += '[';
+    bool first = true;
+    for (const auto& item : items) {
+      if (!first) out_ += ',';
+      first = false;
+      JsonWriter o(out_);
+      o.begin();
+      fill(o, item);
+      out_ += '}';
+    }
+    out_ += ']';
+  }
 
  private:
   std::string& out_;
@@ -133,18 +149,10 @@ void write_exec(JsonWriter& w, const ExecDetails& d) {
     w.boolean("env_truncated", d.env_truncated);
   }
   if (d.source(Field::Ancestry) != FieldSource::None) {
-    w.key("ancestry");
-    std::string& out = w.raw();
-    out += '[';
-    for (size_t i = 0; i < d.ancestry.size(); ++i) {
-      if (i) out += ',';
-      JsonWriter a(out);
-      a.begin();
-      a.num("pid", d.ancestry[i].pid);
-      a.str("comm", d.ancestry[i].comm);
-      out += '}';
-    }
-    out += ']';
+    w.objects("ancestry", d.ancestry, [](JsonWriter& a, const Ancestor& x) {
+      a.num("pid", x.pid);
+      a.str("comm", x.comm);
+    });
   }
   bool any = false;
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -167,36 +175,18 @@ void write_summary(JsonWriter& w, const SummaryData& d) {
   w.num("exec_failed", d.exec_failed);
   w.num("lost", d.lost);
   w.num("max_depth", d.max_depth);
-  auto commands = [&](std::string_view key, const std::vector<SummaryData::Command>& list) {
-    w.key(key);
-    std::string& out = w.raw();
-    out += '[';
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i) out += ',';
-      JsonWriter c(out);
-      c.begin();
-      c.str("command", list[i].name);
-      c.num("count", list[i].count);
-      c.num("total_ns", list[i].total_ns);
-      out += '}';
-    }
-    out += ']';
+  auto command = [](JsonWriter& c, const SummaryData::Command& x) {
+    c.str("command", x.name);
+    c.num("count", x.count);
+    c.num("total_ns", x.total_ns);
   };
-  commands("top_by_count", d.by_count);
-  commands("top_by_time", d.by_time);
-  w.key("slowest");
-  std::string& out = w.raw();
-  out += '[';
-  for (size_t i = 0; i < d.slowest.size(); ++i) {
-    if (i) out += ',';
-    JsonWriter c(out);
-    c.begin();
-    c.num("pid", d.slowest[i].pid);
-    c.str("command", d.slowest[i].name);
-    c.num("duration_ns", d.slowest[i].duration_ns);
-    out += '}';
-  }
-  out += ']';
+  w.objects("top_by_count", d.by_count, command);
+  w.objects("top_by_time", d.by_time, command);
+  w.objects("slowest", d.slowest, [](JsonWriter& c, const SummaryData::Slow& x) {
+    c.num("pid", x.pid);
+    c.str("command", x.name);
+    c.num("duration_ns", x.duration_ns);
+  });
 }
 
 class JsonFormatter final : public Formatter {

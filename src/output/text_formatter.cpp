@@ -169,17 +169,7 @@ class TextFormatter final : public Formatter {
       if (options_.color) out += kReset;
       out += ' ';
       if (x->details) {
-        const ExecDetails& d = *x->details;
-        if (d.argv_source == ArgvSource::Unavailable) {
-          out += "<argv unavailable>";
-          if (d.comm) {
-            out += " comm=";
-            append_shell_word(out, *d.comm);
-          }
-        } else {
-          append_command(out, d.argv);
-          if (d.argv_truncated) out += " <truncated>";
-        }
+        exec_command(*x->details, out, false);
       } else {
         out += "<not enriched>";
       }
@@ -283,23 +273,29 @@ class TextFormatter final : public Formatter {
     if (e.tid != 0 && e.tid != e.pid) fmt::format_to(std::back_inserter(out), "thread {} ", e.tid);
   }
 
-  static void exec_details(const ExecDetails& d, std::string& out) {
+  // The exec's command line, or why there is none; `sizes`: the real size of a cut one.
+  static void exec_command(const ExecDetails& d, std::string& out, bool sizes) {
     if (d.argv_source == ArgvSource::Unavailable) {
       out += "<argv unavailable>";
       if (d.comm) {
         out += " comm=";
         append_shell_word(out, *d.comm);
       }
-    } else {
-      append_command(out, d.argv);
-      if (d.argv.empty()) out += "<empty argv>";
-      if (d.argv_truncated) {
-        out += " <truncated";
-        if (d.argv_bytes)
-          fmt::format_to(std::back_inserter(out), ", {} bytes in all", *d.argv_bytes);
-        out += '>';
-      }
+      return;
     }
+    append_command(out, d.argv);
+    if (d.argv.empty()) out += "<empty argv>";
+    if (d.argv_truncated) {
+      out += " <truncated";
+      if (sizes && d.argv_bytes) {
+        fmt::format_to(std::back_inserter(out), ", {} bytes in all", *d.argv_bytes);
+      }
+      out += '>';
+    }
+  }
+
+  static void exec_details(const ExecDetails& d, std::string& out) {
+    exec_command(d, out, true);
     std::string meta;
     auto add = [&meta](std::string_view k) {
       if (!meta.empty()) meta += ' ';

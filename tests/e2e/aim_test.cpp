@@ -21,14 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> backends() {
-  std::vector<std::string> b = {"netlink"};
-#ifdef PROCTRAIL_E2E_BPF
-  b.push_back("bpf");
-#endif
-  return b;
-}
-
 // A word no other process on the machine has in its argv.
 std::string unique(const std::string& what) {
   static int n = 0;

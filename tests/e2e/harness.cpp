@@ -51,6 +51,14 @@ int decode_status(int st) {
 
 }  // namespace
 
+std::vector<std::string> backends() {
+  std::vector<std::string> b = {"netlink"};
+#ifdef PROCTRAIL_E2E_BPF
+  b.push_back("bpf");
+#endif
+  return b;
+}
+
 std::string proctrail_path() {
   // PROCTRAIL_E2E_BIN runs the suite against another binary (an installed one, an older build).
   if (const char* other = getenv("PROCTRAIL_E2E_BIN"); other && *other) return other;

@@ -59,6 +59,8 @@ class Monitor {
 std::map<std::string, long> scenario(const std::vector<std::string>& args);
 
 std::string proctrail_path();
+// The backends this build has, for parameterized tests: netlink, and bpf when built.
+std::vector<std::string> backends();
 std::string scenario_path();
 
 // A scenario run under `proctrail -f json monitor_opts...`: the scenario's keys and the

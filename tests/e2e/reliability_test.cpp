@@ -24,14 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> backends() {
-  std::vector<std::string> b = {"netlink"};
-#ifdef PROCTRAIL_E2E_BPF
-  b.push_back("bpf");
-#endif
-  return b;
-}
-
 class Reliability : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
