@@ -126,6 +126,16 @@ static __always_inline __u64 wakeup_flags(int is_exec) {
                                                                      : BPF_RB_NO_WAKEUP;
 }
 
+/* The task's real and effective uid and gid. */
+static __always_inline void read_creds(struct task_struct* t, __u32* uid, __u32* euid, __u32* gid,
+                                       __u32* egid) {
+  const struct cred* cred = BPF_CORE_READ(t, cred);
+  *uid = BPF_CORE_READ(cred, uid.val);
+  *euid = BPF_CORE_READ(cred, euid.val);
+  *gid = BPF_CORE_READ(cred, gid.val);
+  *egid = BPF_CORE_READ(cred, egid.val);
+}
+
 static __always_inline void fill_header(struct pt_header* h, __u32 type, struct task_struct* t) {
   h->ts_ns = bpf_ktime_get_ns();
   h->type = type;
@@ -339,11 +349,7 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   e->exec_tid = old_pid;
   e->reserved = 0;
   e->ppid = BPF_CORE_READ(p, real_parent, tgid);
-  const struct cred* cred = BPF_CORE_READ(p, cred);
-  e->uid = BPF_CORE_READ(cred, uid.val);
-  e->euid = BPF_CORE_READ(cred, euid.val);
-  e->gid = BPF_CORE_READ(cred, gid.val);
-  e->egid = BPF_CORE_READ(cred, egid.val);
+  read_creds(p, &e->uid, &e->euid, &e->gid, &e->egid);
   e->argc = BPF_CORE_READ(bprm, argc);
   e->start_boottime_ns = BPF_CORE_READ(p, start_boottime);
   e->cgroup_id = bpf_get_current_cgroup_id();
@@ -465,11 +471,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   fill_header(&f->h, PT_EXEC_FAILED, t);
   f->error = (__s32)-ret;
   f->ppid = BPF_CORE_READ(t, real_parent, tgid);
-  const struct cred* cred = BPF_CORE_READ(t, cred);
-  f->uid = BPF_CORE_READ(cred, uid.val);
-  f->euid = BPF_CORE_READ(cred, euid.val);
-  f->gid = BPF_CORE_READ(cred, gid.val);
-  f->egid = BPF_CORE_READ(cred, egid.val);
+  read_creds(t, &f->uid, &f->euid, &f->gid, &f->egid);
   f->flags = 0;
   bpf_get_current_comm(f->comm, sizeof(f->comm));
   s->argv = argv;

@@ -114,6 +114,13 @@ class JsonWriter {
   bool first_ = true;
 };
 
+void write_creds(JsonWriter& w, const Credentials& c) {
+  w.num("uid", c.uid);
+  w.num("euid", c.euid);
+  w.num("gid", c.gid);
+  w.num("egid", c.egid);
+}
+
 void write_exec(JsonWriter& w, const ExecDetails& d) {
   w.word("argv_source", argv_source_name(d.argv_source));
   if (d.argv_source != ArgvSource::Unavailable) {
@@ -127,12 +134,7 @@ void write_exec(JsonWriter& w, const ExecDetails& d) {
   if (d.cwd) w.str("cwd", *d.cwd);
   if (d.ppid) w.num("ppid", *d.ppid);
   if (d.exec_tid) w.num("exec_tid", *d.exec_tid);
-  if (d.creds) {
-    w.num("uid", d.creds->uid);
-    w.num("euid", d.creds->euid);
-    w.num("gid", d.creds->gid);
-    w.num("egid", d.creds->egid);
-  }
+  if (d.creds) write_creds(w, *d.creds);
   if (d.user) w.str("user", *d.user);
   if (d.comm) w.str("comm", *d.comm);
   if (d.start_boottime_ns) w.num("start_boottime_ns", *d.start_boottime_ns);
@@ -285,12 +287,7 @@ class JsonFormatter final : public Formatter {
             w.strings("argv", d.argv);
             w.boolean("argv_truncated", d.argv_truncated);
             w.num("ppid", d.ppid);
-            if (d.creds) {
-              w.num("uid", d.creds->uid);
-              w.num("euid", d.creds->euid);
-              w.num("gid", d.creds->gid);
-              w.num("egid", d.creds->egid);
-            }
+            if (d.creds) write_creds(w, *d.creds);
             if (d.user) w.str("user", *d.user);
             w.str("comm", d.comm);
           } else if constexpr (std::is_same_v<T, SummaryData>) {
