@@ -24,6 +24,10 @@
 #   PROCTRAIL_KERNEL_TEST_APPEND   more kernel command line, e.g. loglevel=7 to see the boot
 #   PROCTRAIL_E2E_TIME_SCALE       how much the end-to-end tests stretch deadlines and shrink
 #                                  storms in the guest (default 8)
+#   PROCTRAIL_KERNEL_TEST_JUNIT    also keep the guest's JUnit results at this path
+#
+# After the run it prints the totals and each skip with its reason (scripts/test-report.py,
+# environment tag linux-VERSION); a skip tests/skips.list does not expect there fails it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -311,7 +315,14 @@ main() {
   [[ $status =~ ^[0-9]+$ ]] || die "the guest wrote a garbled status: $status"
   warn_if_rebuilt
   say "ctest in Linux $release exited with $status after ${SECONDS}s"
-  exit "$status"
+  # Totals, and each skip with its reason; a skip tests/skips.list does not expect on this
+  # kernel fails the run like a failed test.
+  local report=0
+  "$here/scripts/test-report.py" "linux-$version" "$share/junit.xml" --env "linux-$version" ||
+    report=$?
+  if [ -n "${PROCTRAIL_KERNEL_TEST_JUNIT:-}" ]; then cp "$share/junit.xml" "$PROCTRAIL_KERNEL_TEST_JUNIT"; fi
+  [ "$status" = 0 ] || exit "$status"
+  exit "$report"
 }
 
 main "$@"

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 build=$(realpath -m "${PROCTRAIL_BUILD_DIR:-build}")
 fuzz_seconds=${PROCTRAIL_FUZZ_SECONDS:-60}
-parts=${PROCTRAIL_TEST_PARTS:-host,kernel,asan,tsan,fuzz}
+parts=${PROCTRAIL_TEST_PARTS:-host,kernel,asan,tsan,fuzz,mutants}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
@@ -32,8 +32,8 @@ esac
 if [ "$mode" = test ]; then
   for p in ${parts//,/ }; do
     case "$p" in
-      host | kernel | asan | tsan | fuzz) ;;
-      *) die "PROCTRAIL_TEST_PARTS: unknown part '$p' (choose from host, kernel, asan, tsan, fuzz)" ;;
+      host | kernel | asan | tsan | fuzz | mutants) ;;
+      *) die "PROCTRAIL_TEST_PARTS: unknown part '$p' (choose from host, kernel, asan, tsan, fuzz, mutants)" ;;
     esac
   done
 fi
@@ -43,7 +43,7 @@ packages=(
   libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libclang-rt-14-dev
-  util-linux procps libcap2-bin
+  util-linux procps libcap2-bin python3 man-db systemd
   qemu-system-x86 busybox-static
 )
 missing=()
@@ -58,7 +58,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 say "building in $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
+  -DPROCTRAIL_WERROR=$([ "$mode" = test ] && echo ON || echo OFF) >/dev/null
 cmake --build "$build"
 
 if [ "$mode" = run ]; then
@@ -71,21 +72,53 @@ part() { [[ ",$parts," == *",$1,"* ]]; }
 started=$SECONDS
 lap() { say "$1 took $((SECONDS - started)) s so far"; }
 
+# Every part ends with "PART: N passed, N failed, N skipped" and each skip's reason
+# (scripts/test-report.py); a failure, or a skip that tests/skips.list does not expect in that
+# environment, fails the part. The parts run on after a failed one, and the run fails at the end.
+total_passed=0 total_failed=0 total_skipped=0 failed_parts=()
+count() {  # count PART LINE: adds "PART: N passed, N failed, N skipped" to the totals
+  local re='([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped'
+  if [[ $2 =~ $re ]]; then
+    total_passed=$((total_passed + BASH_REMATCH[1]))
+    total_failed=$((total_failed + BASH_REMATCH[2]))
+    total_skipped=$((total_skipped + BASH_REMATCH[3]))
+  else
+    total_failed=$((total_failed + 1))
+  fi
+}
+# ctest_part PART ENV BUILD [CTEST ARGS...]
+ctest_part() {
+  local name=$1 env=$2 dir=$3 junit rc=0 out
+  shift 3
+  junit="$dir/junit-$name.xml"
+  rm -f "$junit"
+  ctest --test-dir "$dir" --output-on-failure --output-junit "$junit" "$@" || rc=$?
+  out=$(scripts/test-report.py "$name" "$junit" --env "$env") || rc=1
+  printf '%s\n' "$out"
+  count "$name" "$(tail -n 1 <<<"$out")"
+  [ "$rc" = 0 ] || failed_parts+=("$name")
+}
+
 if part host; then
   say "unit and end-to-end tests on this kernel ($(uname -r))"
-  ctest --test-dir "$build" --output-on-failure
+  ctest_part host host "$build"
   lap "host tests"
 fi
 
 if part kernel; then
   say "the whole suite again on Debian 12's own kernel (6.1), booted under qemu"
-  scripts/kernel-test.sh 6.1 "$build"
+  junit="$build/junit-linux-6.1.xml"
+  rc=0
+  out=$(PROCTRAIL_KERNEL_TEST_JUNIT="$junit" scripts/kernel-test.sh 6.1 "$build" |
+    tee /dev/stderr | tail -n 1) || rc=$?
+  count linux-6.1 "$out"
+  [ "$rc" = 0 ] || failed_parts+=(linux-6.1)
   lap "kernel 6.1 tests"
 fi
 
 sanitized() {  # sanitized NAME CMAKE-OPTION
   cmake -S . -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
-    -DPROCTRAIL_BENCH=OFF "-D$2=ON" >/dev/null
+    -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_WERROR=ON "-D$2=ON" >/dev/null
   cmake --build "$build-$1"
 }
 
@@ -93,17 +126,14 @@ if part asan; then
   say "unit and end-to-end tests under AddressSanitizer and UBSan"
   sanitized asan PROCTRAIL_SANITIZE
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --test-dir "$build-asan" --output-on-failure
+    ctest_part asan asan "$build-asan"
   lap "ASan+UBSan tests"
 fi
 
 if part tsan; then
   say "unit and end-to-end tests under ThreadSanitizer"
   sanitized tsan PROCTRAIL_TSAN
-  # LeastPrivilege is left out here: TSan's own thread starts before main() and keeps every
-  # capability, which that test would rightly report.
-  TSAN_OPTIONS=halt_on_error=1 \
-    ctest --test-dir "$build-tsan" --output-on-failure -E LeastPrivilege
+  TSAN_OPTIONS=halt_on_error=1 ctest_part tsan tsan "$build-tsan"
   lap "TSan tests"
 fi
 
@@ -116,6 +146,7 @@ if part fuzz; then
   trap 'rm -rf "$corpus"' EXIT
   # The seeds kept in the repository start each run; what the fuzzer adds is thrown away.
   cp -r tests/fuzz/corpus/decode tests/fuzz/corpus/procfs tests/fuzz/corpus/bpf "$corpus/"
+  fuzz_passed=0 fuzz_failed=0
   fuzz() {
     local name=$1 seconds=$2
     shift 2
@@ -124,14 +155,37 @@ if part fuzz; then
         -artifact_prefix="$build-fuzz/$name-" -print_final_stats=1 "$@" \
         >"$corpus/$name.log" 2>&1); then
       tail -n 40 "$corpus/$name.log" >&2
-      die "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
+      say "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
+      fuzz_failed=$((fuzz_failed + 1))
+      return
     fi
+    fuzz_passed=$((fuzz_passed + 1))
     say "$name: $(grep -E '^stat::number_of_executed_units' "$corpus/$name.log" | awk '{print $2}') inputs, no failure"
   }
   fuzz fuzz_decode "$fuzz_seconds" -max_len=256 "$corpus/decode"
   # Half as long, but never 0 (which libFuzzer takes as "no limit").
   fuzz fuzz_procfs "$(((fuzz_seconds + 1) / 2))" "$corpus/procfs"
   fuzz fuzz_bpf_record "$(((fuzz_seconds + 1) / 2))" -max_len=1024 "$corpus/bpf"
+  line="fuzz: $fuzz_passed passed, $fuzz_failed failed, 0 skipped"
+  echo "$line"
+  count fuzz "$line"
+  [ "$fuzz_failed" = 0 ] || failed_parts+=(fuzz)
   lap "fuzzing"
 fi
-say "all tests passed ($parts) in $((SECONDS - started)) s"
+
+if part mutants; then
+  say "mutation check: each planted fault must be caught by the tests named for it"
+  rc=0
+  out=$(scripts/mutants.sh "$build" | tee /dev/stderr | tail -n 1) || rc=$?
+  count mutants "$out"
+  [ "$rc" = 0 ] || failed_parts+=(mutants)
+  lap "mutation check"
+fi
+
+if [ ${#failed_parts[@]} -gt 0 ]; then
+  say "FAILED: ${failed_parts[*]} (of $parts) after $((SECONDS - started)) s"
+  echo "all: $total_passed passed, $total_failed failed, $total_skipped skipped"
+  exit 1
+fi
+say "every part passed ($parts) in $((SECONDS - started)) s"
+echo "all: $total_passed passed, $total_failed failed, $total_skipped skipped"

@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   // Capture is ready: the command may run, unless proctrail was told to stop meanwhile.
   if (command.pid > 0) {
     if (int sig = g_forward.load(); sig != 0) {
-      (*monitor)->stop();
+      (void)(*monitor)->stop();  // nothing was written yet that could fail
       close(command.gate);
       waitpid(command.pid, nullptr, 0);
       return 128 + sig;

@@ -141,6 +141,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   p.filter = o.filter;
   if (o.exclude_self) p.exclude_pid = getpid();
   p.priority = m->started.receive_priority;
+  p.receive_reads_bpf_maps = m->started.backend == Backend::Bpf;
   p.poll_interval = o.poll_interval;
   p.output_interval = o.output_interval;
   if (o.start_record) {
@@ -163,8 +164,11 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   }
   if (o.drop_caller_privileges) {
     // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
-    // connector subscription (CAP_NET_ADMIN) and reading the eBPF maps (CAP_BPF) still need.
-    if (auto s = drop_capabilities({cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}); s) {
+    // connector subscription (CAP_NET_ADMIN) and, on eBPF, reading its maps (CAP_BPF) need.
+    if (auto s = drop_capabilities(m->started.backend == Backend::Bpf
+                                       ? std::vector<int>{cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}
+                                       : std::vector<int>{cap::kSysPtrace, cap::kNetAdmin});
+        s) {
       verbose("capabilities kept after set-up: " + effective_capabilities() + "; no_new_privs set");
     } else {
       verbose("could not drop capabilities: " + s.error().message);

@@ -29,6 +29,8 @@ struct PipelineOptions {
   size_t queue_capacity = 1 << 16;  // events
   // Scheduling of the receive thread: raised when it runs the exec handlers itself.
   Priority priority = Priority::Normal;
+  // The receive thread keeps CAP_BPF only when its source reads eBPF maps.
+  bool receive_reads_bpf_maps = false;
   std::chrono::milliseconds poll_interval{50};
   // How often the output thread wakes to order, filter and write (sooner when the queue
   // fills). Output lags the kernel by about this plus the exec guard.

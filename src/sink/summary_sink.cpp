@@ -76,13 +76,13 @@ class SummarySink final : public Sink {
     } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
       ++s_.execs;
       if (x->details) ++commands_[command_name(x->details->argv, x->details->comm)].count;
-    } else if (const auto* x = std::get_if<ExitData>(&e.data)) {
-      if (!x->ends_process(e)) return;
+    } else if (const auto* ex = std::get_if<ExitData>(&e.data)) {
+      if (!ex->ends_process(e)) return;
       ++s_.exits;
-      if (x->status(e) != 0) ++s_.failed;
+      if (ex->status(e) != 0) ++s_.failed;
       depth_.erase(e.pid);
-      if (!x->details || !x->details->duration_ns) return;
-      const ExitDetails& d = *x->details;
+      if (!ex->details || !ex->details->duration_ns) return;
+      const ExitDetails& d = *ex->details;
       std::string name =
           d.image ? command_name(d.image->argv, d.image->comm) : command_name({}, d.comm);
       commands_[name].total_ns += *d.duration_ns;

@@ -63,7 +63,7 @@ const char* capability_name(int c) {
 
 }  // namespace
 
-Status drop_capabilities(std::initializer_list<int> keep) {
+Status drop_capabilities(const std::vector<int>& keep) {
   uint64_t mask = 0;
   for (int c : keep) mask |= uint64_t{1} << c;
   auto now = get_caps();

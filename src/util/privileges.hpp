@@ -5,7 +5,7 @@
 // inherit what their creator kept.
 #pragma once
 
-#include <initializer_list>
+#include <vector>
 #include <string>
 
 #include "proctrail/result.hpp"
@@ -23,7 +23,7 @@ inline constexpr int kBpf = 39;  // reading the eBPF maps and program counters
 // Keeps only `keep` (those the thread has) in the calling thread's effective and permitted
 // sets; empties its inheritable and ambient sets and, where permitted, its bounding set; sets
 // no_new_privs. Without any capabilities it only sets no_new_privs.
-Status drop_capabilities(std::initializer_list<int> keep);
+Status drop_capabilities(const std::vector<int>& keep);
 
 // Whether the calling thread has capability c in its effective set.
 bool has_capability(int c);

@@ -15,6 +15,7 @@
 
 #include "enrich/cgroup_paths.hpp"
 #include "harness.hpp"
+#include "skip.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -28,17 +29,7 @@ std::string unique(const std::string& what) {
 }
 
 std::vector<json> parse_lines(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    try {
-      out.push_back(json::parse(line));
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "not JSON: " << line;
-    }
-  }
-  return out;
+  return parse_records(text);
 }
 
 // The argv of every exec record, joined by spaces.
@@ -82,7 +73,7 @@ class Noise {
 class Aim : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
   std::vector<std::string> base() const {
     return {proctrail_path(), "-f", "json", "-b", GetParam()};
@@ -317,7 +308,7 @@ TEST_P(Aim, FilterCgroupAndContainer) {
   ScratchCgroup cg(name);
   const std::string id = std::string(56, 'c') + "0123abcd";
   ScratchCgroup box("docker-" + id + ".scope");
-  if (!cg.ok() || !box.ok()) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  if (!cg.ok() || !box.ok()) PT_SKIP("no-writable-cgroup2") << "no writable cgroup v2 hierarchy here";
   const std::string in_cg = unique("incg"), in_box = unique("inbox"), out = unique("host");
   auto workload = [&] {
     cg.run_true(in_cg);
@@ -443,9 +434,9 @@ CommandResult plain_user_run(const std::string& binary, const std::vector<std::s
 // Linux >= 6.6 lets anyone listen to the proc connector: a plain user's proctrail then works,
 // and what it may not read of root's processes is said, not silently dropped.
 TEST(Privileges, APlainUserOnNewKernelsIsToldWhatItCannotRead) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (to become nobody)";
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root (to become nobody)";
   if (!unprivileged_listen_allowed()) {
-    GTEST_SKIP() << "this kernel does not let unprivileged users listen (Linux < 6.6); "
+    PT_SKIP("no-unprivileged-listen") << "this kernel does not let unprivileged users listen (Linux < 6.6); "
                     "Netlink.UnprivilegedListenerFollowsTheKernelsRule checks the error";
   }
   const std::string dir = "/tmp/" + unique("private");
@@ -476,12 +467,12 @@ TEST(Privileges, APlainUserOnNewKernelsIsToldWhatItCannotRead) {
 // An installed binary with file capabilities (the -DPROCTRAIL_SETCAP=ON install) runs the
 // eBPF backend for a plain user, with every field.
 TEST(Privileges, FileCapabilitiesLetAPlainUserRunTheEbpfBackend) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (setcap, and to become nobody)";
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root (setcap, and to become nobody)";
 #ifndef PROCTRAIL_E2E_BPF
-  GTEST_SKIP() << "this build has no eBPF backend";
+  PT_SKIP("no-bpf-backend") << "this build has no eBPF backend";
 #endif
   if (access("/sbin/setcap", X_OK) != 0 && access("/usr/sbin/setcap", X_OK) != 0) {
-    GTEST_SKIP() << "setcap is not installed (libcap2-bin)";
+    PT_SKIP("no-setcap-tool") << "setcap is not installed (libcap2-bin)";
   }
   const std::string dir = "/tmp/" + unique("setcap");
   std::filesystem::create_directories(dir);
@@ -489,7 +480,7 @@ TEST(Privileges, FileCapabilitiesLetAPlainUserRunTheEbpfBackend) {
   struct statvfs fs {};
   if (statvfs(dir.c_str(), &fs) == 0 && (fs.f_flag & ST_NOSUID)) {
     std::filesystem::remove_all(dir);
-    GTEST_SKIP() << "/tmp is mounted nosuid here, which ignores file capabilities";
+    PT_SKIP("nosuid-tmp") << "/tmp is mounted nosuid here, which ignores file capabilities";
   }
   const std::string bin = dir + "/proctrail";
   std::filesystem::copy_file(proctrail_path(), bin);
@@ -498,7 +489,7 @@ TEST(Privileges, FileCapabilitiesLetAPlainUserRunTheEbpfBackend) {
       run({"setcap", "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep", bin});
   if (cap.exit_code != 0) {
     std::filesystem::remove_all(dir);
-    GTEST_SKIP() << "this file system does not keep file capabilities: " << cap.err;
+    PT_SKIP("no-file-capabilities") << "this file system does not keep file capabilities: " << cap.err;
   }
   const std::string priv = "/tmp/" + unique("private");
   std::filesystem::create_directories(priv);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "skip.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -19,7 +20,7 @@ using nlohmann::json;
 class Bpf : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
   static std::vector<json> watch(const std::vector<std::string>& scenario_args,
                                  std::map<std::string, long>* keys,
@@ -77,7 +78,7 @@ TEST_F(Bpf, HundredKibArgumentFitsTheDefaultLimit) {
   EXPECT_EQ(x["argv_truncated"], false);
   ASSERT_EQ(x["argv"].size(), 4u);
   EXPECT_EQ(x["argv"][3], std::string(102400, 'z'));
-  EXPECT_EQ(x["argv_bytes"], 9 + 9 + 2 + 102401);  // "scenario\0exit-now\00\0" + the argument
+  EXPECT_EQ(x["argv_bytes"], 9 + 9 + 2 + 102401);  // "scenario\0sleep-ms\09\0" + the argument
 }
 
 TEST_F(Bpf, HundredKibArgumentBeyondALowerLimitIsFlaggedWithItsRealLength) {
@@ -165,12 +166,12 @@ TEST_F(Bpf, WithoutPrivilegeBpfFailsClearlyAndAutoFallsBack) {
   EXPECT_NE(bpf.err.find("needs root"), std::string::npos) << bpf.err;
 
   if (!unprivileged_listen_allowed()) {
-    GTEST_SKIP() << "the fallback half needs a kernel that lets anyone listen to the proc "
+    PT_SKIP("no-unprivileged-listen") << "the fallback half needs a kernel that lets anyone listen to the proc "
                     "connector (Linux 6.6): this one refuses";
   }
   CommandResult autob = run_as_nobody({"-f", "json", "--priority", "normal"});
   EXPECT_EQ(autob.exit_code, 0) << autob.err;
-  auto first = json::parse(autob.out.substr(0, autob.out.find('\n')));
+  auto first = parse_record(autob.out.substr(0, autob.out.find('\n')));
   EXPECT_EQ(first["backend"], "netlink");
   EXPECT_NE(first["reason"].get<std::string>().find("eBPF unavailable"), std::string::npos);
 }
@@ -253,8 +254,11 @@ TEST_F(Bpf, RingBufferOverflowBecomesLostRecords) {
   ASSERT_EQ(kill(m.pid(), SIGCONT), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_EQ(m.stop(), 0) << m.errors();
+  const auto records = m.records();
+  // Each spawned child and the spawner: a fork, an exec and an exit. The counts add up.
+  expect_accounted(account(records), 3 * (200 + 1), 100 + 6);
   uint64_t lost = 0;
-  for (const auto& r : m.records()) {
+  for (const auto& r : records) {
     if (r["type"] == "lost" && !r["count"].is_null() &&
         r["reason"].get<std::string>().find("eBPF ring buffer") != std::string::npos) {
       lost += r["count"].get<uint64_t>();

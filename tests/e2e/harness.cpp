@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -195,18 +196,71 @@ int Monitor::stop(int sig) {
 }
 
 std::vector<nlohmann::json> Monitor::records() const {
+  return parse_records(output_);
+}
+
+std::vector<nlohmann::json> parse_records(const std::string& text) {
   std::vector<nlohmann::json> v;
-  std::istringstream in(output_);
+  std::istringstream in(text);
   std::string line;
+  size_t n = 0;
   while (std::getline(in, line)) {
+    ++n;
     if (line.empty()) continue;
-    v.push_back(nlohmann::json::parse(line));  // throws, failing the test, on invalid JSON
-    // Every record of every real run must be what docs/event.schema.json documents.
-    if (auto wrong = testing::schema_violations(v.back()); !wrong.empty()) {
-      ADD_FAILURE() << "record outside the schema: " << wrong << "\n" << line;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      ADD_FAILURE() << "line " << n << " is not JSON: " << line.substr(0, 300);
+      continue;
     }
+    // Every record of every real run must be what docs/event.schema.json documents.
+    if (auto wrong = testing::schema_violations(j); !wrong.empty()) {
+      ADD_FAILURE() << "record outside the schema: " << wrong << "\n" << line.substr(0, 2000);
+    }
+    v.push_back(std::move(j));
   }
   return v;
+}
+
+nlohmann::json parse_record(const std::string& line) {
+  auto v = parse_records(line);
+  if (v.size() != 1) {
+    ADD_FAILURE() << "want one JSON record, got " << v.size() << ": " << line.substr(0, 300);
+    return nlohmann::json::object();
+  }
+  return v[0];
+}
+
+Accounting account(const std::vector<nlohmann::json>& records) {
+  static const std::set<std::string> kKernelTypes = {"fork", "exec", "exit",   "uid",     "gid",
+                                                     "sid",  "ptrace", "comm", "coredump"};
+  Accounting a;
+  for (const auto& r : records) {
+    const std::string type = r.value("type", "");
+    if (kKernelTypes.count(type)) ++a.reported;
+    if (type != "lost") continue;
+    ++a.lost_records;
+    if (r["count"].is_number_unsigned()) {
+      a.lost += r["count"].get<uint64_t>();
+    } else {
+      a.count_missing = true;
+    }
+  }
+  return a;
+}
+
+void expect_accounted(const Accounting& a, uint64_t made, uint64_t slack) {
+  std::printf("accounting: made %llu, reported %llu, counted lost %llu in %llu lost records\n",
+              static_cast<unsigned long long>(made), static_cast<unsigned long long>(a.reported),
+              static_cast<unsigned long long>(a.lost),
+              static_cast<unsigned long long>(a.lost_records));
+  EXPECT_FALSE(a.count_missing) << "every lost record has a count";
+  EXPECT_GE(a.reported + a.lost, made)
+      << "reported " << a.reported << " + counted lost " << a.lost << " do not cover the "
+      << made << " events made";
+  EXPECT_LE(a.reported + a.lost, made + slack)
+      << "reported " << a.reported << " + counted lost " << a.lost << " exceed the " << made
+      << " events made by more than the " << slack
+      << " the rest of the machine may have made: the lost counts are inflated";
 }
 
 std::map<std::string, long> scenario(const std::vector<std::string>& args) {

@@ -55,6 +55,26 @@ class Monitor {
   std::string output_, errors_;
 };
 
+// JSON lines as proctrail writes them, each checked against docs/event.schema.json: every
+// test reads records through here. A line that is not JSON or not in the schema fails the test.
+std::vector<nlohmann::json> parse_records(const std::string& text);
+// One line: the first record of an output, say.
+nlohmann::json parse_record(const std::string& line);
+
+// Loss accounting over the kernel's event types (fork, exec, exit, uid, gid, sid, ptrace, comm,
+// coredump): how many records a run wrote, and how many its lost records say it could not.
+struct Accounting {
+  uint64_t reported = 0;
+  uint64_t lost = 0;
+  uint64_t lost_records = 0;
+  bool count_missing = false;  // a lost record without a count
+};
+Accounting account(const std::vector<nlohmann::json>& records);
+// The rule of every loss test: made <= reported + lost <= made + slack. Every event made is
+// written or counted lost, and the counts are not inflated; `slack` is what the rest of the
+// machine may have done meanwhile (and one count wrong by a factor breaks it).
+void expect_accounted(const Accounting& a, uint64_t made, uint64_t slack);
+
 // Runs the scenario program and returns the key=value lines it printed.
 std::map<std::string, long> scenario(const std::vector<std::string>& args);
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "harness.hpp"
+#include "skip.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -15,7 +16,7 @@ using nlohmann::json;
 class Whole : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
 };
 
@@ -60,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Whole, ::testing::ValuesIn(backends()),
 // gid, sid, ptrace, comm, coredump) cannot be reached: said once on stderr, and in the start
 // record, not silently missing.
 TEST(WholeBpf, DegradedCaptureIsSaidOnceAndInTheStartRecord) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   CommandResult r =
       run({"unshare", "-n", "timeout", "--preserve-status", "-s", "INT",
            std::to_string(2 * time_scale()), proctrail_path(), "--backend", "bpf", "-f", "json"});
@@ -70,7 +71,7 @@ TEST(WholeBpf, DegradedCaptureIsSaidOnceAndInTheStartRecord) {
             0u)
       << r.err;
   ASSERT_FALSE(r.out.empty());
-  json start = json::parse(r.out.substr(0, r.out.find('\n')));
+  json start = parse_record(r.out.substr(0, r.out.find('\n')));
   EXPECT_EQ(start["type"], "start");
   EXPECT_EQ(start["missing_events"], json({"uid", "gid", "sid", "ptrace", "comm", "coredump"}));
 }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "skip.hpp"
 #include "util/clock.hpp"
 #include "source/netlink/cn_proc.hpp"
 #include "source/netlink/netlink_source.hpp"
@@ -24,7 +25,7 @@ using nlohmann::json;
 class Netlink : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
 };
 
@@ -110,7 +111,7 @@ struct NsCase {
 class Namespaces : public ::testing::TestWithParam<NsCase> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
 };
 
@@ -159,6 +160,9 @@ TEST_F(Netlink, OverflowBecomesLostRecordsAndAResync) {
   scenario({"spawn", "5"});  // traffic after the loss, to show the stream goes on
   ASSERT_EQ(m.stop(), 0) << m.errors();
   auto r = m.records();
+  // Each spawned child: a fork, an exec and an exit; each of the two spawners: the same. The
+  // counts must add up, not merely cover the shortfall.
+  expect_accounted(account(r), 3 * (300 + 5 + 2), 100 + 9);
   bool overflow = false, resync = false;
   for (const auto& x : r) {
     if (x["type"] == "lost") {
@@ -210,7 +214,7 @@ TEST_F(Netlink, OnlySelectedEventsArriveAndTheKernelFiltersWhereItCan) {
     EXPECT_NE(m.errors().find("the kernel ignored the Linux 6.6 filtered subscription"),
               std::string::npos)
         << m.errors();
-    GTEST_SKIP() << "this kernel does not filter by type (no Linux 6.6 proc_input): only the "
+    PT_SKIP("no-proc-input") << "this kernel does not filter by type (no Linux 6.6 proc_input): only the "
                     "socket filters were checked";
   }
   EXPECT_NE(m.errors().find("event types filtered in the kernel"), std::string::npos) << m.errors();

@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "skip.hpp"
 #include "source/netlink/netlink_source.hpp"
+#include "source/netlink/subscription.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -27,7 +29,7 @@ using nlohmann::json;
 class Reliability : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
   Watched watch(const std::vector<std::string>& args, std::vector<std::string> extra = {}) {
     extra.insert(extra.begin(), {"--backend", GetParam()});
@@ -205,19 +207,26 @@ TEST_P(Reliability, PidReuseStormNeverMixesProcessesUp) {
   if (GetParam() == "bpf") {
     EXPECT_EQ(unavailable, 0);
   }
-  EXPECT_LT(unavailable, kProcesses) << "withdrawing every read would pass the checks above";
+  // Withholding reads would pass every check above. The netlink exec readers read each process
+  // before it returns from execve, and each process here lives until it has exec'd and exited
+  // before the next takes its pid, so nearly every read is verified (bench/reliability.py
+  // reuse: 3,000 of 3,000). At least 90% must be: a build that withholds more is broken.
+  EXPECT_LE(unavailable * 10, kProcesses)
+      << unavailable << " of " << kProcesses << " reads withheld: more than 10%";
   RecordProperty("unavailable", static_cast<int>(unavailable));
 }
 
-// Bug 4: the monitor is stopped while marked execs run, with buffers far too small. Every
-// lost record has a count, and the execs delivered plus the counts cover every marked exec.
-// Afterwards the stream is whole again.
+// Bug 4: the monitor is stopped while marked processes run, with buffers far too small. Every
+// lost record has a count, and the counts are exact: each marked process makes a fork, an exec
+// and an exit, and what is written plus what is counted lost adds up to what was made (within
+// what the rest of the machine did meanwhile; a count doubled or tripled breaks it). Afterwards
+// the stream is whole again.
 TEST_P(Reliability, StoppedMonitorAccountsForEveryExec) {
   const long kMarked = storm_size(2000, 300), kAfter = storm_size(200);
   std::vector<std::string> small = GetParam() == "bpf"
                                        ? std::vector<std::string>{"--ringbuf", "4K"}
                                        : std::vector<std::string>{"--rcvbuf", "64K"};
-  small.insert(small.end(), {"-e", "exec", "--stats"});
+  small.insert(small.end(), {"-e", "fork,exec,exit", "--stats"});
   Monitor m(monitor(small));
   ASSERT_TRUE(m.started()) << m.errors();
   ASSERT_EQ(kill(m.pid(), SIGSTOP), 0);
@@ -228,32 +237,24 @@ TEST_P(Reliability, StoppedMonitorAccountsForEveryExec) {
   scenario({"spawn-marked", std::to_string(kAfter), "after"});
   ASSERT_EQ(m.stop(), 0) << m.errors();
 
-  uint64_t lost = 0, execs = 0, after_right = 0;
-  bool null_count = false;
+  const auto records = m.records();
+  uint64_t after_right = 0;
   std::set<std::string> after_seen;
-  for (const auto& r : m.records()) {
-    if (r["type"] == "lost") {
-      if (r["count"].is_null()) {
-        null_count = true;
-      } else {
-        lost += r["count"].get<uint64_t>();
-      }
-    }
-    if (r["type"] != "exec") continue;
-    ++execs;
-    if (r["argv_source"] == "unavailable" || r["argv"].size() != 2) continue;
+  for (const auto& r : records) {
+    if (r["type"] != "exec" || r["argv_source"] == "unavailable" || r["argv"].size() != 2) continue;
     const std::string tag = r["argv"][1];
     if (tag.rfind("after-", 0) == 0 && r["argv"][0] == "/bin/true" &&
         after_seen.insert(tag).second) {
       ++after_right;
     }
   }
-  EXPECT_FALSE(null_count) << "every loss has a count";
-  EXPECT_GT(lost, 0u) << "tiny buffers and a stopped reader must lose something";
-  EXPECT_GE(execs + lost, static_cast<uint64_t>(kMarked + kAfter))
-      << "delivered " << execs << " + lost " << lost;
+  const Accounting a = account(records);
+  EXPECT_GT(a.lost, 0u) << "tiny buffers and a stopped reader must lose something";
+  // Each marked process: its fork, exec and exit; each of the two spawners: the same.
+  const uint64_t made = 3 * static_cast<uint64_t>(kMarked + kAfter + 2);
+  expect_accounted(a, made, 100 + made / 100);
   EXPECT_EQ(after_right, static_cast<uint64_t>(kAfter)) << "every exec after the loss is right";
-  EXPECT_NE(m.errors().find("lost " + std::to_string(lost) + " counted"), std::string::npos)
+  EXPECT_NE(m.errors().find("lost " + std::to_string(a.lost) + " counted"), std::string::npos)
       << "--stats agrees with the stream: " << m.errors();
 }
 
@@ -283,12 +284,12 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
   spawner.join();
   settle(500);
   std::ifstream in(out);
-  std::string line;
+  std::stringstream text;
+  text << in.rdbuf();
   uint64_t marked = 0, lost = 0;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
+  for (const json& j : parse_records(text.str())) {
     if (j["type"] == "lost") {
-      ASSERT_FALSE(j["count"].is_null()) << line;
+      ASSERT_FALSE(j["count"].is_null()) << j.dump();
       lost += j["count"].get<uint64_t>();
     }
     if (j["type"] == "exec" && j.value("argv_source", "") != "unavailable" &&
@@ -310,7 +311,8 @@ TEST_P(Reliability, ExitOfATruncatedCommandSaysSo) {
   ASSERT_EQ(execs.size(), 1u);
   auto ends = process_ends(w.records, child);
   ASSERT_EQ(ends.size(), 1u);
-  if (execs[0]["argv_source"] == "unavailable") GTEST_SKIP() << "the process exited before /proc";
+  // The child sleeps after its exec, so the netlink backend reads /proc in time too.
+  ASSERT_NE(execs[0]["argv_source"], "unavailable") << execs[0].dump();
   EXPECT_EQ(execs[0]["argv_truncated"], true);
   EXPECT_EQ(ends[0]["argv"], execs[0]["argv"]);
   EXPECT_EQ(ends[0]["argv_truncated"], true);
@@ -377,11 +379,13 @@ TEST_P(Reliability, HostileStringsAreEscapedAndExact) {
       {"invalid", "\xff\xfe\xc3\x28"},
   };
   auto records = js.records();
+  size_t shown = 0;
   for (const auto& [name, bytes] : want) {
     auto execs = of(records, "exec", k.at("pid_" + name));
     ASSERT_EQ(execs.size(), 1u) << name;
     const json& x = execs[0];
     if (x["argv_source"] == "unavailable") continue;  // exited before /proc (netlink)
+    ++shown;
     ASSERT_EQ(x["argv"].size(), 5u) << name;
     std::string got = x["argv"][4];
     if (x.contains("argv_b64")) {
@@ -404,6 +408,18 @@ TEST_P(Reliability, HostileStringsAreEscapedAndExact) {
     }
     EXPECT_EQ(got, bytes) << name;
   }
+  // Withdrawing every read would pass the loop above. The exec readers read each process
+  // before it returns from execve, so at least 4 of the 5 hostile command lines must be shown
+  // (the bpf backend reads them in the kernel: all 5).
+  EXPECT_GE(shown, GetParam() == "bpf" ? want.size() : want.size() - 1)
+      << "hostile command lines shown: " << shown << " of " << want.size();
+  // The text output shows them too, escaped: count the marker words, as shell words.
+  size_t in_text = 0;
+  for (const auto& [name, bytes] : want) {
+    in_text += text.output().find(" " + name + " ") != std::string::npos;
+  }
+  EXPECT_GE(in_text, GetParam() == "bpf" ? want.size() : want.size() - 1)
+      << "hostile command lines in the text output: " << in_text << "\n" << text.output();
   auto empty = of(records, "exec", k.at("pid_empty"));
   ASSERT_EQ(empty.size(), 1u);
   if (empty[0]["argv_source"] != "unavailable") {
@@ -455,9 +471,15 @@ TEST_P(Reliability, StartupLeavesNoProcessUnknown) {
 // remains is read from /proc/PID/task/*/status. (The scenario tests show the monitor still
 // reads another user's exe and cwd afterwards.)
 TEST_P(Reliability, LeastPrivilegeAfterSetUp) {
+#if defined(__SANITIZE_THREAD__)
+  PT_SKIP("tsan-keeps-capabilities") << "TSan's own thread keeps every capability";
+#endif
   Monitor m(monitor({}));
   ASSERT_TRUE(m.started()) << m.errors();
-  const uint64_t allowed = (uint64_t{1} << 12) | (uint64_t{1} << 19) | (uint64_t{1} << 39);
+  // CAP_NET_ADMIN (to unsubscribe) and CAP_SYS_PTRACE (/proc) on both backends; CAP_BPF only
+  // where there are eBPF maps to read.
+  uint64_t allowed = (uint64_t{1} << 12) | (uint64_t{1} << 19);
+  if (GetParam() == "bpf") allowed |= uint64_t{1} << 39;
   const std::string task_dir = "/proc/" + std::to_string(m.pid()) + "/task";
   int threads = 0;
   for (const auto& t : std::filesystem::directory_iterator(task_dir)) {
@@ -486,7 +508,7 @@ TEST_P(Reliability, LeastPrivilegeAfterSetUp) {
 // of another user's process cannot be read: each exec says so, and -v says what priority the
 // exec readers got.
 TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (to become nobody)";
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root (to become nobody)";
   const std::string self = "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all ";
   const std::string cmd = "(" + self + proctrail_path() +
                           " --backend netlink -f json -e exec -v & p=$!; " + pause_s(1) + "; " +
@@ -495,22 +517,19 @@ TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
                           "echo rc=$? >&2)";
   CommandResult r = run({"bash", "-c", cmd});
   if (r.err.find("CAP_NET_ADMIN") != std::string::npos) {
-    GTEST_SKIP() << "this kernel lets only privileged processes listen (Linux < 6.6): " << r.err;
+    PT_SKIP("no-unprivileged-listen") << "this kernel lets only privileged processes listen (Linux < 6.6): " << r.err;
   }
   EXPECT_NE(r.err.find("rc=0"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("exec readers:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("normal priority (SCHED_FIFO refused"), std::string::npos)
       << "-v says which priority was obtained: " << r.err;
   bool found = false;
-  std::istringstream in(r.out);
-  std::string line;
-  while (std::getline(in, line)) {
-    json x = json::parse(line);
+  for (const json& x : parse_records(r.out)) {
     if (x["type"] != "exec" || x.value("argv_source", "") == "unavailable") continue;
     if (x["argv"] != json({scenario_path(), "sleep-ms", "300"})) continue;
     found = true;
     EXPECT_FALSE(x.contains("exe"));
-    EXPECT_NE(x.value("note", "").find("permission denied"), std::string::npos) << line;
+    EXPECT_NE(x.value("note", "").find("permission denied"), std::string::npos) << x.dump();
   }
   EXPECT_TRUE(found) << r.out;
 }
@@ -519,7 +538,7 @@ TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
 // event types delivers only those. Forcing the legacy subscription shows what such a kernel
 // does on any kernel.
 TEST(NetlinkSourceAlone, DeliversOnlyWhatItWasAskedFor) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   NetlinkOptions o;
   o.events = EventMask();
   o.events.add(EventType::Uid);
@@ -541,26 +560,41 @@ TEST(NetlinkSourceAlone, DeliversOnlyWhatItWasAskedFor) {
   EXPECT_TRUE(uid);
 }
 
-// Bug 0: start-up must not wait for an answer a kernel never sends (Linux before 6.6 does not
-// answer the filtered subscription). A long timeout makes waiting for it fail the test.
+// Bug 0: start-up must not wait for an answer a kernel never sends: Linux before 6.6 drops the
+// filtered (proc_input) subscription request without a word. Here the kernel's answer to that
+// request is thrown away as it arrives, which is what such a kernel does, so the test bites on
+// any kernel; on one before 6.6 the kernel itself does it. A timeout (20 s) longer than the test's
+// bound (10 s) makes waiting for the answer fail the test.
 TEST(NetlinkSourceAlone, NarrowedStartDoesNotWaitForAnAnswerThatNeverComes) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
-  NetlinkOptions o;
-  o.events = EventMask();
-  o.events.add(EventType::Exec);
-  o.ack_timeout = std::chrono::milliseconds(60'000);
-  NetlinkSource source(o);
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  netlink::Channel::Config config;
+  auto channel = netlink::Channel::open(config);
+  ASSERT_TRUE(channel.ok()) << channel.error().message;
+  netlink::Subscriber subscriber(std::chrono::milliseconds(20'000), true);
+  netlink::RecvBuffers bufs;
+  // The kernel answers a request with its nonce + 1. The filtered request is sent with a
+  // nonce that is a multiple of 8, the legacy one that follows it with that + 4: the answer to
+  // the filtered one is the ack whose value is 1 modulo 8.
+  auto on_message = [&](cn_proc::Message&& m) {
+    const auto* ack = std::get_if<AckData>(&m.event.data);
+    if (ack && ack->nonce % 8 != 1) subscriber.record(*ack);
+  };
+  EventMask exec;
+  exec.add(EventType::Exec);
   std::atomic<bool> done{false};
   Status status;
   std::thread starter([&] {
-    status = source.start();
+    status = subscriber.subscribe(**channel, cn_proc::kernel_event_bits(exec), bufs,
+                                  on_message);
     done = true;
   });
   for (int i = 0; i < 200 && !done; ++i) settle(50);
   const bool finished = done;
   starter.join();
-  EXPECT_TRUE(finished) << "start() was still waiting after 10 s";
+  EXPECT_TRUE(finished) << "subscribe() was still waiting for the lost answer after 10 s";
   EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
+  EXPECT_EQ(subscriber.kernel_filters(), std::optional<bool>(false))
+      << "with its answer lost, the kernel must be taken not to filter";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Reliability, ::testing::ValuesIn(backends()),

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "harness.hpp"
+#include "skip.hpp"
 
 namespace proctrail::e2e {
 namespace {
@@ -13,7 +14,7 @@ using nlohmann::json;
 class Scenarios : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   }
   // Runs a scenario under a monitor and returns (scenario keys, records).
   std::pair<std::map<std::string, long>, std::vector<json>> watch(

@@ -164,10 +164,12 @@ int many_args(long n) {
   return WIFEXITED(st) ? 0 : 1;
 }
 
+// The child lives a few milliseconds after its exec, so that /proc can be read on the netlink
+// backend too ("9" takes as many bytes as the "0" of exit-now: the sizes tests expect hold).
 int big_arg(long bytes) {
   pid_t child = fork();
   if (child == 0)
-    exec_self({"scenario", "exit-now", "0", std::string(static_cast<size_t>(bytes), 'z')});
+    exec_self({"scenario", "sleep-ms", "9", std::string(static_cast<size_t>(bytes), 'z')});
   report("child", child);
   int st = wait_for(child);
   return WIFEXITED(st) ? 0 : 1;
