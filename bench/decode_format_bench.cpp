@@ -113,12 +113,13 @@ const Enrichment& enrichment() {
       d->argv = argvs[i];
       d->argv_bytes = 0;
       for (const auto& a : d->argv) *d->argv_bytes += a.size() + 1;
-      d->exe = "/usr/bin/" + d->argv[0].substr(d->argv[0].rfind('/') + 1);
+      const std::string& first = argvs[i][0];
+      d->exe = "/usr/bin/" + first.substr(first.rfind('/') + 1);
       d->cwd = "/home/alice/project";
       d->ppid = 4200;
       d->creds = Credentials{1000, 1000, 1000, 1000};
       d->user = "alice";
-      d->comm = d->argv[0].substr(d->argv[0].rfind('/') + 1, 15);
+      d->comm = first.substr(first.rfind('/') + 1, 15);
       d->start_boottime_ns = 12'340'000'000;
       d->cgroup = i % 4 == 3 ? "/system.slice/docker-" + std::string(64, 'a') + ".scope"
                              : "/user.slice/user-1000.slice/session-3.scope";

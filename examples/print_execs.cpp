@@ -33,7 +33,9 @@ int main() {
     }
     // The bytes are the process's own: a real tool escapes them before a terminal sees them
     // (the text formatter does).
-    for (const auto& arg : exec->details->argv) std::printf(" %s", arg.c_str());
+    for (std::string_view arg : exec->details->argv) {
+      std::printf(" %.*s", static_cast<int>(arg.size()), arg.data());
+    }
     std::printf("\n");
     std::fflush(stdout);
   }));

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <initializer_list>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,6 +73,65 @@ enum class Field : uint8_t { Exe, Cwd, Creds, Comm, Ppid, StartTime, Cgroup, Env
 inline constexpr size_t kFieldCount = 9;
 std::string_view field_name(Field field);
 
+// A list of byte strings as the kernel keeps a command line or an environment: each string's
+// bytes followed by a NUL, all in one buffer. An exec with 131,000 empty arguments costs 131 KB
+// here, not one string object per argument. Iteration yields each string as a view (exact
+// bytes, empty strings kept).
+class Strings {
+ public:
+  class iterator {
+   public:
+    using value_type = std::string_view;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::forward_iterator_tag;
+    iterator() = default;
+    iterator(const std::string* bytes, size_t pos) : bytes_(bytes), pos_(pos) {}
+    std::string_view operator*() const;
+    iterator& operator++();
+    iterator operator++(int) {
+      iterator old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const iterator& o) const { return pos_ == o.pos_; }
+
+   private:
+    const std::string* bytes_ = nullptr;
+    size_t pos_ = 0;
+  };
+
+  Strings() = default;
+  Strings(std::initializer_list<std::string_view> args);
+  Strings(const std::vector<std::string>& args);  // NOLINT: a list of strings is one
+  // From /proc/PID/cmdline's layout: arguments each ended by a NUL (a missing last NUL is
+  // added; an empty area is no argument at all).
+  static Strings from_nul_separated(std::string_view area);
+
+  void push_back(std::string_view arg);
+  void clear() {
+    bytes_.clear();
+    count_ = 0;
+  }
+  [[nodiscard]] size_t size() const { return count_; }
+  [[nodiscard]] bool empty() const { return count_ == 0; }
+  // The first argument; empty when there is none.
+  [[nodiscard]] std::string_view front() const;
+  [[nodiscard]] iterator begin() const { return {&bytes_, 0}; }
+  [[nodiscard]] iterator end() const { return {&bytes_, bytes_.size()}; }
+  // The arguments, each followed by a NUL.
+  [[nodiscard]] const std::string& bytes() const { return bytes_; }
+  // The arguments joined by single spaces (what --argv matches).
+  [[nodiscard]] std::string joined() const;
+  [[nodiscard]] std::vector<std::string> to_vector() const;
+  bool operator==(const Strings& o) const { return count_ == o.count_ && bytes_ == o.bytes_; }
+  bool operator==(const std::vector<std::string>& o) const { return *this == Strings(o); }
+
+ private:
+  std::string bytes_;
+  size_t count_ = 0;
+};
+using Argv = Strings;
+
 struct Credentials {
   uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
   bool operator==(const Credentials&) const = default;
@@ -108,7 +170,7 @@ struct ExecDetails {
   // Why fields are missing or marked; empty when everything was read cleanly.
   std::string note;
 
-  std::vector<std::string> argv;        // exact bytes, empty arguments kept
+  Argv argv;                            // exact bytes, empty arguments kept
   bool argv_truncated = false;          // argv holds a prefix of the real command line
   std::optional<uint64_t> argv_bytes;   // real size of the argument area, NULs included
   std::optional<uint32_t> argc;         // real argument count, when the kernel told us
@@ -126,7 +188,7 @@ struct ExecDetails {
   std::optional<std::string> cgroup;          // v2 path, or the v1 name=systemd / first hierarchy
   std::optional<uint64_t> cgroup_id;          // cgroup v2 id (kernel backend)
   std::optional<Container> container;
-  std::optional<std::vector<std::string>> env;  // only with --env
+  std::optional<Strings> env;  // only with --env
   bool env_truncated = false;
   std::vector<Ancestor> ancestry;  // parent first, up to pid 1 (only with --ancestry)
 
@@ -171,7 +233,7 @@ struct ExitDetails {
   bool duration_approximate = false;  // start known only to /proc's 10 ms clock ticks
 
   // The command line to show: the image's, while its argv is available; else empty.
-  [[nodiscard]] const std::vector<std::string>& argv() const;
+  [[nodiscard]] const Argv& argv() const;
   [[nodiscard]] bool argv_truncated() const;
 };
 
@@ -228,7 +290,7 @@ struct StartData {
 struct ExecFailedData {
   int32_t error = 0;  // positive errno: ENOENT, EACCES, ENOEXEC ...
   std::string filename;
-  std::vector<std::string> argv;
+  Argv argv;
   bool argv_truncated = false;  // more arguments, or longer ones, than were copied
   std::optional<Credentials> creds;
   std::optional<std::string> user;  // name of creds->uid, filled by the output stage
@@ -236,30 +298,46 @@ struct ExecFailedData {
   int32_t ppid = 0;
 };
 
-// Totals over what passed the filter since the start (see make_summary_sink).
+// Totals over what passed the filter since the start (see make_summary_sink). A figure the
+// summary could not see (its event type was not watched) is unset: "not watched", never 0.
 struct SummaryData {
   struct Command {
-    std::string name;  // argv[0]'s last component, else comm
-    uint64_t count = 0;
-    uint64_t total_ns = 0;  // run time of those that ended
+    std::string name;       // argv[0]'s last component, else comm (cut to kMaxNameBytes)
+    uint64_t count = 0;     // execs of it
+    uint64_t ended = 0;     // processes running it that ended
+    uint64_t total_ns = 0;  // their run time
   };
-  struct Slow {
+  struct Process {
     int32_t pid = 0;
     std::string name;
     uint64_t duration_ns = 0;
   };
+  struct Failure {
+    int32_t pid = 0;
+    std::string name;
+    uint32_t raw_status = 0;  // wait(2) status of a process that ended; 0 for a failed exec
+    int32_t exec_error = 0;   // a failed exec's errno; 0 for a process that ended
+  };
+  static constexpr size_t kMaxNameBytes = 256;
+
   uint64_t elapsed_ns = 0;
-  uint64_t processes = 0;  // new processes (forks that are not threads)
-  uint64_t execs = 0;
-  uint64_t exits = 0;             // processes that ended
-  uint64_t failed = 0;            // of those, with a non-zero status or a signal
-  uint64_t exec_failed = 0;       // execve calls that returned an error
-  uint64_t lost = 0;              // events lost, as counted by lost records
-  uint32_t max_depth = 0;         // deepest chain of new processes seen, from the first one
-  bool final = true;              // false: asked for while running (SIGUSR1)
+  std::optional<uint64_t> processes;  // new processes (forks that are not threads)
+  std::optional<uint64_t> execs;
+  std::optional<uint64_t> exits;                 // processes that ended
+  std::optional<uint64_t> exits_started_before;  // of those, started before the summary did
+  std::optional<uint64_t> failed;       // ended with a non-zero status or a signal
+  std::optional<uint64_t> exec_failed;  // execve calls that returned an error
+  uint64_t lost = 0;                    // events lost, as counted by lost records
+  std::optional<uint32_t> max_depth;    // deepest chain of new processes seen
+  bool final = true;                    // false: asked for while running (SIGUSR1)
+  // More distinct commands ran than the summary keeps (it keeps a bounded table): the counts
+  // of the commands listed may be over by as much as the rarest one evicted.
+  bool approximate = false;
   std::vector<Command> by_count;  // most often first
-  std::vector<Command> by_time;   // most total run time first
-  std::vector<Slow> slowest;      // longest lived first
+  std::vector<Command> by_time;   // most total run time first (of those that ended)
+  std::vector<Process> slowest;   // longest lived first
+  std::vector<Failure> failures;  // the first ones, in order
+  uint64_t more_failures = 0;     // failures beyond those listed
 };
 
 using EventData = std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proctrail/event.hpp"
+#include "proctrail/filter.hpp"
 #include "proctrail/format.hpp"
 #include "proctrail/result.hpp"
 
@@ -68,7 +69,11 @@ std::unique_ptr<Sink> make_counting_sink(std::unique_ptr<Sink> inner, SinkCounts
 // Passes every event to `inner` and keeps totals (processes, failures, the most frequent and
 // the longest-running commands, the deepest chain of processes). Writes one summary record
 // to `inner` when it closes, and when `*requested` is set (it clears it; from any thread).
+// `watched`: the event types the stream carries, so that a figure it cannot know is said to be
+// unwatched rather than 0. Memory is bounded whatever the stream holds: a fixed number of
+// commands (and names of bounded length), `top` of each list.
 std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner,
-                                        std::atomic<bool>* requested = nullptr, size_t top = 5);
+                                        std::atomic<bool>* requested = nullptr, size_t top = 5,
+                                        EventMask watched = EventMask::all());
 
 }  // namespace proctrail

@@ -110,7 +110,7 @@ void ProcReader::read_exec(int32_t pid, const verify::ExpectedProcess& expected,
   // (see event_orderer.hpp). cwd and cgroup are not tied to the image: read last.
   bool argv_more = false;
   Status argv_status;
-  std::vector<std::string> argv;
+  Strings argv;
   size_t argv_read = 0;
   if (!have_argv) {
     argv_status = read_file(fd, "cmdline", options_.max_argv_bytes, &argv_more);
@@ -123,7 +123,7 @@ void ProcReader::read_exec(int32_t pid, const verify::ExpectedProcess& expected,
   if (options_.creds && !have_creds && read_file(fd, "status", 64 * 1024)) {
     if (auto c = parse_status_creds(buf_)) creds = *c;
   }
-  std::optional<std::vector<std::string>> env;
+  std::optional<Strings> env;
   bool env_more = false;
   if (options_.env && read_file(fd, "environ", options_.max_env_bytes, &env_more)) {
     env = split_nul(buf_);

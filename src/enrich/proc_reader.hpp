@@ -41,7 +41,7 @@ class ProcReader {
   // stat, cmdline and threads of a running process, for seeding the process table.
   struct Snapshot {
     Stat stat;
-    std::vector<std::string> argv;
+    Strings argv;
     bool argv_truncated = false;
     std::vector<int32_t> tids;  // empty when they could not be listed
     std::optional<Credentials> creds;

@@ -100,16 +100,8 @@ Result<Credentials> parse_status_creds(std::string_view text) {
   return c;
 }
 
-std::vector<std::string> split_nul(std::string_view data) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t z = data.find('\0', pos);
-    if (z == std::string_view::npos) z = data.size();
-    out.emplace_back(data.substr(pos, z - pos));
-    pos = z + 1;
-  }
-  return out;
+Strings split_nul(std::string_view data) {
+  return Strings::from_nul_separated(data);
 }
 
 std::optional<std::string> parse_cgroup(std::string_view text) {

@@ -34,7 +34,7 @@ Result<Credentials> parse_status_creds(std::string_view text);
 
 // A NUL-separated list (cmdline, environ): "a\0b\0" and "a\0b" are both {a, b}; "a\0\0b\0" is
 // {a, "", b}; "" is {}. A final "\0" ends the last element, it does not start an empty one.
-std::vector<std::string> split_nul(std::string_view data);
+Strings split_nul(std::string_view data);
 
 // The process's cgroup path from /proc/PID/cgroup: the v2 entry ("0::/path") when there is
 // one, else the v1 name=systemd hierarchy, else the first v1 line's path.

@@ -11,36 +11,11 @@ const ExecDetails* exec_details(const Event& e) {
   return nullptr;
 }
 
-std::string joined(const std::vector<std::string>& argv) {
-  std::string s;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    if (i) s += ' ';
-    s += argv[i];
-  }
-  return s;
-}
-
 bool has_prefix(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
 }  // namespace
-
-Result<std::unique_ptr<Pattern>> Pattern::compile(const std::string& option,
-                                                  const std::string& re) {
-  std::unique_ptr<Pattern> p(new Pattern);
-  if (int rc = regcomp(&p->re_, re.c_str(), REG_EXTENDED | REG_NOSUB); rc != 0) {
-    char why[256];
-    regerror(rc, &p->re_, why, sizeof why);
-    return make_error(option + ": '" + re + "' is not a regular expression: " + why);
-  }
-  p->compiled_ = true;
-  return p;
-}
-
-bool Pattern::search(const std::string& text) const {
-  return regexec(&re_, text.c_str(), 0, nullptr, 0) == 0;
-}
 
 FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
     : filter_(std::move(filter)), proc_root_(proc_root) {
@@ -70,7 +45,7 @@ bool FilterStage::in_trees(const Event& e) {
   return followed_.count(e.pid) > 0;
 }
 
-bool FilterStage::matches_process(const Event& e) const {
+bool FilterStage::matches_process(const Event& e) {
   if (!filter_.matches_processes()) return true;
   // What is known of the process's program for this event.
   const ExecDetails* d = exec_details(e);
@@ -80,10 +55,16 @@ bool FilterStage::matches_process(const Event& e) const {
     if (!d) d = x->details->image.get();
     if (x->details->comm) exit_comm = &*x->details->comm;
   }
-  if (!d) {
-    if (auto it = images_.find(e.pid); it != images_.end()) d = it->second.get();
+  auto it = images_.find(e.pid);
+  if (!d && it != images_.end()) d = it->second.image.get();
+  if (!failed && d && it != images_.end() && it->second.image.get() == d && it->second.verdict) {
+    return *it->second.verdict;
   }
+  return evaluate(d, failed, exit_comm);
+}
 
+bool FilterStage::evaluate(const ExecDetails* d, const ExecFailedData* failed,
+                           const std::string* exit_comm) const {
   if (filter_.uid) {
     std::optional<uint32_t> uid;
     if (failed && failed->creds) {
@@ -98,8 +79,8 @@ bool FilterStage::matches_process(const Event& e) const {
     if (!comm || !re_.comm->search(*comm)) return false;
   }
   if (re_.argv) {
-    const std::vector<std::string>* argv = failed ? &failed->argv : (d ? &d->argv : nullptr);
-    if (!argv || argv->empty() || !re_.argv->search(joined(*argv))) return false;
+    const Argv* argv = failed ? &failed->argv : (d ? &d->argv : nullptr);
+    if (!argv || argv->empty() || !re_.argv->search(argv->joined())) return false;
   }
   if (re_.exe) {
     const std::string* exe = failed ? &failed->filename : (d && d->exe ? &*d->exe : nullptr);
@@ -116,7 +97,7 @@ bool FilterStage::matches_process(const Event& e) const {
   return true;
 }
 
-void FilterStage::learn_after(const Event& e) {
+void FilterStage::learn_after(const Event& e, std::optional<bool> exec_verdict) {
   const bool track_images = filter_.matches_processes();
   if (const auto* f = std::get_if<ForkData>(&e.data)) {
     if (f->is_thread()) return;
@@ -131,7 +112,7 @@ void FilterStage::learn_after(const Event& e) {
       }
     }
   } else if (const auto* exec = std::get_if<ExecData>(&e.data)) {
-    if (track_images && exec->details) images_[e.pid] = exec->details;
+    if (track_images && exec->details) images_[e.pid] = Known{exec->details, exec_verdict};
   } else if (const auto* x = std::get_if<ExitData>(&e.data)) {
     if (!x->ends_process(e)) return;
     if (follow_trees_ && followed_.erase(e.pid)) followed_count_ = followed_.size();
@@ -177,9 +158,16 @@ bool FilterStage::accept(const Event& e) {
     }
   }
   // The trees and images learn from every event, shown or not; a process's end is checked
-  // against the trees before it leaves them.
-  if (pass) pass = in_trees(e) && matches_process(e);
-  learn_after(e);
+  // against the trees before it leaves them. An exec's verdict is kept with its image, also
+  // when the exec itself is not shown (-e exit), so its exit is judged without matching again.
+  std::optional<bool> exec_verdict;
+  if (e.type() == EventType::Exec && filter_.matches_processes()) {
+    exec_verdict = matches_process(e);
+    if (pass) pass = in_trees(e) && *exec_verdict;
+  } else if (pass) {
+    pass = in_trees(e) && matches_process(e);
+  }
+  learn_after(e, exec_verdict);
   return pass;
 }
 

@@ -7,8 +7,6 @@
 // the number of live processes.
 #pragma once
 
-#include <regex.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -18,29 +16,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "filter/pattern.hpp"
 #include "proctrail/filter.hpp"
 #include "proctrail/result.hpp"
 
 namespace proctrail {
-
-// A POSIX extended regular expression (as grep -E), compiled once. glibc's matcher keeps state
-// sets rather than recursing, so a long command line cannot exhaust the stack.
-class Pattern {
- public:
-  // The error names the option and the value.
-  static Result<std::unique_ptr<Pattern>> compile(const std::string& option, const std::string& re);
-  ~Pattern() {
-    if (compiled_) regfree(&re_);
-  }
-  Pattern(const Pattern&) = delete;
-  Pattern& operator=(const Pattern&) = delete;
-  [[nodiscard]] bool search(const std::string& text) const;
-
- private:
-  Pattern() = default;
-  regex_t re_{};
-  bool compiled_ = false;
-};
 
 class FilterStage {
  public:
@@ -62,11 +42,20 @@ class FilterStage {
   struct Matchers {
     std::unique_ptr<Pattern> comm, argv, exe;
   };
+  // The program a process runs, and the verdict of the process conditions on it, reached
+  // once per image: its exit and its other events reuse it (a long command line is matched
+  // once, not once per event).
+  struct Known {
+    std::shared_ptr<const ExecDetails> image;
+    std::optional<bool> verdict;
+  };
   bool in_trees(const Event& e);
   // After a loss the stream may lack forks of the trees: read them again from /proc.
   void refresh_trees();
-  bool matches_process(const Event& e) const;
-  void learn_after(const Event& e);
+  bool matches_process(const Event& e);
+  bool evaluate(const ExecDetails* d, const ExecFailedData* failed,
+                const std::string* exit_comm) const;
+  void learn_after(const Event& e, std::optional<bool> exec_verdict);
 
   EventFilter filter_;
   std::string proc_root_;
@@ -74,7 +63,7 @@ class FilterStage {
   bool follow_trees_ = false;
   std::unordered_set<int32_t> followed_;
   std::atomic<size_t> followed_count_{0};
-  std::unordered_map<int32_t, std::shared_ptr<const ExecDetails>> images_;
+  std::unordered_map<int32_t, Known> images_;
 };
 
 }  // namespace proctrail

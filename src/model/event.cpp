@@ -1,7 +1,10 @@
 #include "proctrail/event.hpp"
 
+#include "model/event_size.hpp"
+
 #include <string.h>
 
+#include <algorithm>
 #include <csignal>
 
 namespace proctrail {
@@ -52,8 +55,60 @@ std::string_view field_name(Field field) {
   return kNames[static_cast<size_t>(field)];
 }
 
-const std::vector<std::string>& ExitDetails::argv() const {
-  static const std::vector<std::string> kNone;
+std::string_view Strings::iterator::operator*() const {
+  const size_t nul = bytes_->find('\0', pos_);
+  return std::string_view(*bytes_).substr(pos_, nul - pos_);
+}
+
+Strings::iterator& Strings::iterator::operator++() {
+  pos_ = bytes_->find('\0', pos_) + 1;
+  return *this;
+}
+
+Strings::Strings(std::initializer_list<std::string_view> args) {
+  for (std::string_view a : args) push_back(a);
+}
+
+Strings::Strings(const std::vector<std::string>& args) {
+  for (const auto& a : args) push_back(a);
+}
+
+Strings Strings::from_nul_separated(std::string_view area) {
+  Strings a;
+  if (area.empty()) return a;
+  a.bytes_.assign(area);
+  if (a.bytes_.back() != '\0') a.bytes_ += '\0';
+  a.count_ = static_cast<size_t>(std::count(a.bytes_.begin(), a.bytes_.end(), '\0'));
+  return a;
+}
+
+void Strings::push_back(std::string_view arg) {
+  // An argument cannot hold a NUL: the kernel ends it there. Keep what comes before it.
+  bytes_.append(arg.substr(0, arg.find('\0')));
+  bytes_ += '\0';
+  ++count_;
+}
+
+std::string_view Strings::front() const {
+  return empty() ? std::string_view() : *begin();
+}
+
+std::string Strings::joined() const {
+  std::string s(bytes_);
+  if (!s.empty()) s.pop_back();
+  std::replace(s.begin(), s.end(), '\0', ' ');
+  return s;
+}
+
+std::vector<std::string> Strings::to_vector() const {
+  std::vector<std::string> v;
+  v.reserve(count_);
+  for (std::string_view a : *this) v.emplace_back(a);
+  return v;
+}
+
+const Argv& ExitDetails::argv() const {
+  static const Argv kNone;
   if (!image || image->argv_source == ArgvSource::Unavailable) return kNone;
   return image->argv;
 }
@@ -95,6 +150,24 @@ std::string signal_name(int signal) {
 std::string errno_name(int error) {
   if (const char* name = strerrorname_np(error)) return name;
   return "E" + std::to_string(error);
+}
+
+}  // namespace proctrail
+
+namespace proctrail {
+
+size_t approx_bytes(const Event& e) {
+  size_t n = sizeof(Event);
+  if (const auto* x = std::get_if<ExecData>(&e.data); x && x->details) {
+    const ExecDetails& d = *x->details;
+    n += sizeof(ExecDetails) + d.argv.bytes().size() + d.note.size();
+    if (d.env) n += d.env->bytes().size();
+    for (const auto* s : {&d.filename, &d.exe, &d.cwd, &d.cgroup}) n += *s ? (*s)->size() : 0;
+    n += d.ancestry.size() * sizeof(Ancestor);
+  } else if (const auto* f = std::get_if<ExecFailedData>(&e.data)) {
+    n += f->argv.bytes().size() + f->filename.size();
+  }
+  return n;
 }
 
 }  // namespace proctrail

@@ -54,27 +54,44 @@ class JsonWriter {
       out_ += '"';
     }
   }
-  // An array of untrusted strings; k_b64 (every element, base64) when any is not UTF-8.
-  void strings(std::string_view k, const std::vector<std::string>& v) {
+  // A list of untrusted strings (argv, env) in one form: an array of strings when every one
+  // is valid UTF-8; else k_b64 alone, the exact bytes of the whole list as the kernel keeps it
+  // (each string followed by a NUL), base64. Never both: a list of invalid bytes would
+  // otherwise be written twice, and its size multiplied (U+FFFD text plus base64).
+  void strings(std::string_view k, const Strings& v) {
+    bool valid = true;
+    for (std::string_view a : v) {
+      if (!is_valid_utf8(a)) {
+        valid = false;
+        break;
+      }
+    }
+    if (!valid) {
+      key(std::string(k) + "_b64");
+      out_ += '"';
+      append_base64(out_, v.bytes());
+      out_ += '"';
+      return;
+    }
     key(k);
     out_ += '[';
-    bool exact = true;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (i) out_ += ',';
-      exact = append_json_string(out_, v[i]) && exact;
+    bool first = true;
+    for (std::string_view a : v) {
+      if (!first) out_ += ',';
+      first = false;
+      append_json_string(out_, a);
     }
     out_ += ']';
-    if (!exact) {
-      key(std::string(k) + "_b64");
-      out_ += '[';
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (i) out_ += ',';
-        out_ += '"';
-        append_base64(out_, v[i]);
-        out_ += '"';
-      }
-      out_ += ']';
+  }
+  // An array of our own words (event and field names).
+  void words(std::string_view k, const std::vector<std::string>& v) {
+    key(k);
+    out_ += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out_ += ',';
+      append_json_string(out_, v[i]);
     }
+    out_ += ']';
   }
   void time(std::string_view k, int64_t wall_ns) {
     key(k);
@@ -167,28 +184,60 @@ void write_exec(JsonWriter& w, const ExecDetails& d) {
   if (!d.note.empty()) w.str("note", d.note);
 }
 
+// A figure the summary could not see is null ("not watched"), never 0.
+template <class T>
+void num_or_null(JsonWriter& w, std::string_view k, const std::optional<T>& v) {
+  if (v) {
+    w.num(k, *v);
+  } else {
+    w.null(k);
+  }
+}
+
+void write_status(JsonWriter& w, uint32_t raw) {
+  ExitStatus s = decode_exit_status(raw);
+  if (s.exited) {
+    w.num("exit_code", s.code);
+  } else {
+    w.word("signal", signal_name(s.signal));
+  }
+}
+
 void write_summary(JsonWriter& w, const SummaryData& d) {
   w.boolean("final", d.final);
   w.num("elapsed_ns", d.elapsed_ns);
-  w.num("processes", d.processes);
-  w.num("execs", d.execs);
-  w.num("exits", d.exits);
-  w.num("failed", d.failed);
-  w.num("exec_failed", d.exec_failed);
+  num_or_null(w, "processes", d.processes);
+  num_or_null(w, "execs", d.execs);
+  num_or_null(w, "exits", d.exits);
+  num_or_null(w, "exits_started_before", d.exits_started_before);
+  num_or_null(w, "failed", d.failed);
+  num_or_null(w, "exec_failed", d.exec_failed);
   w.num("lost", d.lost);
-  w.num("max_depth", d.max_depth);
+  num_or_null(w, "max_depth", d.max_depth);
+  w.boolean("approximate", d.approximate);
   auto command = [](JsonWriter& c, const SummaryData::Command& x) {
     c.str("command", x.name);
     c.num("count", x.count);
+    c.num("ended", x.ended);
     c.num("total_ns", x.total_ns);
   };
   w.objects("top_by_count", d.by_count, command);
   w.objects("top_by_time", d.by_time, command);
-  w.objects("slowest", d.slowest, [](JsonWriter& c, const SummaryData::Slow& x) {
+  w.objects("slowest", d.slowest, [](JsonWriter& c, const SummaryData::Process& x) {
     c.num("pid", x.pid);
     c.str("command", x.name);
     c.num("duration_ns", x.duration_ns);
   });
+  w.objects("failures", d.failures, [](JsonWriter& c, const SummaryData::Failure& x) {
+    c.num("pid", x.pid);
+    c.str("command", x.name);
+    if (x.exec_error != 0) {
+      c.word("error_name", errno_name(x.exec_error));
+    } else {
+      write_status(c, x.raw_status);
+    }
+  });
+  w.num("more_failures", d.more_failures);
 }
 
 class JsonFormatter final : public Formatter {
@@ -277,8 +326,8 @@ class JsonFormatter final : public Formatter {
             w.str("backend", d.backend);
             w.str("reason", d.reason);
             w.str("version", d.version);
-            if (!d.missing_events.empty()) w.strings("missing_events", d.missing_events);
-            if (!d.missing_fields.empty()) w.strings("missing_fields", d.missing_fields);
+            if (!d.missing_events.empty()) w.words("missing_events", d.missing_events);
+            if (!d.missing_fields.empty()) w.words("missing_fields", d.missing_fields);
             if (d.table_ready_ns) w.num("table_ready_ts_ns", d.table_ready_ns);
           } else if constexpr (std::is_same_v<T, ExecFailedData>) {
             w.num("error", d.error);

@@ -2,6 +2,7 @@
 // shell word (append_shell_word), so a command line can be pasted back into a shell and no
 // byte of it can act on the terminal.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <time.h>
 
 #include <iterator>
@@ -44,10 +45,12 @@ std::string_view colour_of(const Event& e) {
   }
 }
 
-void append_command(std::string& out, const std::vector<std::string>& argv) {
-  for (size_t i = 0; i < argv.size(); ++i) {
-    if (i) out += ' ';
-    append_shell_word(out, argv[i]);
+void append_command(std::string& out, const Strings& argv) {
+  bool first = true;
+  for (std::string_view a : argv) {
+    if (!first) out += ' ';
+    first = false;
+    append_shell_word(out, a);
   }
 }
 
@@ -239,11 +242,29 @@ class TextFormatter final : public Formatter {
 
   static void summary(const SummaryData& d, std::string& out) {
     auto it = std::back_inserter(out);
-    fmt::format_to(it, "{} over {}: {} processes, {} execs, {} ended ({} failed), {} failed execs",
-                   d.final ? "summary" : "summary so far", human_duration(d.elapsed_ns),
-                   d.processes, d.execs, d.exits, d.failed, d.exec_failed);
-    if (d.lost) fmt::format_to(it, ", {} events lost", d.lost);
-    fmt::format_to(it, ", deepest chain {}", d.max_depth);
+    // A figure the stream could not show is said to be unwatched, never 0.
+    std::vector<std::string> parts;
+    auto figure = [&](const auto& value, std::string_view what) {
+      parts.push_back(value ? fmt::format("{} {}", *value, what)
+                            : fmt::format("{} not watched", what));
+    };
+    figure(d.processes, "processes");
+    figure(d.execs, "execs");
+    figure(d.exits, "ended");
+    if (d.exits_started_before && *d.exits_started_before > 0) {
+      parts.back() += fmt::format(" ({} of them started before)", *d.exits_started_before);
+    }
+    figure(d.failed, "failed");
+    figure(d.exec_failed, "failed execs");
+    if (d.lost) parts.push_back(fmt::format("{} events lost", d.lost));
+    if (d.max_depth) {
+      parts.push_back(fmt::format("deepest chain {}", *d.max_depth));
+    } else {
+      parts.emplace_back("chain depth not watched");
+    }
+    fmt::format_to(it, "{} over {}: {}", d.final ? "summary" : "summary so far",
+                   human_duration(d.elapsed_ns), fmt::join(parts, ", "));
+    if (d.approximate) out += "; more commands ran than the summary keeps: counts are upper bounds";
     auto table = [&](std::string_view title, const std::vector<SummaryData::Command>& list,
                      bool time) {
       if (list.empty()) return;
@@ -251,7 +272,7 @@ class TextFormatter final : public Formatter {
       for (const auto& c : list) {
         out += "\n      ";
         if (time) {
-          fmt::format_to(it, "{:>12}  {:>6}x  ", human_duration(c.total_ns), c.count);
+          fmt::format_to(it, "{:>12}  {:>6} ended  ", human_duration(c.total_ns), c.ended);
         } else {
           fmt::format_to(it, "{:>6}x  ", c.count);
         }
@@ -266,6 +287,21 @@ class TextFormatter final : public Formatter {
         fmt::format_to(it, "\n      {:>12}  pid {:<7} ", human_duration(p.duration_ns), p.pid);
         append_shell_word(out, p.name);
       }
+    }
+    if (!d.failures.empty()) {
+      out += "\n    failures:";
+      for (const auto& f : d.failures) {
+        fmt::format_to(it, "\n      pid {:<7} ", f.pid);
+        append_shell_word(out, f.name);
+        out += "  ";
+        if (f.exec_error != 0) {
+          out += "exec failed: ";
+          out += errno_name(f.exec_error);
+        } else {
+          append_exit_status(out, f.raw_status);
+        }
+      }
+      if (d.more_failures) fmt::format_to(it, "\n      and {} more", d.more_failures);
     }
   }
 
@@ -324,7 +360,7 @@ class TextFormatter final : public Formatter {
       add("cwd=");
       append_shell_word(meta, *d.cwd);
     }
-    if (d.exe && (d.argv.empty() || d.argv[0] != *d.exe)) {
+    if (d.exe && (d.argv.empty() || d.argv.front() != *d.exe)) {
       add("exe=");
       append_shell_word(meta, *d.exe);
     }

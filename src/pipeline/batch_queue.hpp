@@ -1,6 +1,7 @@
 // BatchQueue: the bounded hand-over from the receive thread to the output thread.
 //
-// Single producer, single consumer; bounded by the number of events it holds. The consumer is
+// Single producer, single consumer; bounded by the number of events it holds and by their
+// size (approx_bytes): what a monitored process controls must not grow it. The consumer is
 // woken by time, not by every batch: the orderer holds events for the exec guard anyway, and a
 // thread wakeup per event would cost more than handling the event.
 #pragma once
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "model/event_size.hpp"
 #include "proctrail/event.hpp"
 
 namespace proctrail {
@@ -19,11 +21,13 @@ namespace proctrail {
 struct Batch {
   std::vector<Event> events;
   uint64_t watermark_ns = 0;
+  size_t bytes = 0;  // approx_bytes of the events, summed by the producer
 };
 
 class BatchQueue {
  public:
-  explicit BatchQueue(size_t capacity) : capacity_(capacity), wake_at_(capacity / 8) {}
+  BatchQueue(size_t capacity, size_t capacity_bytes)
+      : capacity_(capacity), capacity_bytes_(capacity_bytes), wake_at_(capacity / 8) {}
 
   // Takes the batch, or leaves it as it was and returns false when it does not fit. Batches
   // without events always fit: they only carry the watermark forward.
@@ -31,8 +35,12 @@ class BatchQueue {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
-      if (!b.events.empty() && held_ + b.events.size() > capacity_) return false;
+      if (!b.events.empty() &&
+          (held_ + b.events.size() > capacity_ || bytes_ + b.bytes > capacity_bytes_)) {
+        return false;
+      }
       held_ += b.events.size();
+      bytes_ += b.bytes;
       q_.push_back(std::move(b));
       wake = held_ >= wake_at_;
     }
@@ -45,6 +53,7 @@ class BatchQueue {
     {
       std::lock_guard lock(mu_);
       held_ += b.events.size();
+      bytes_ += b.bytes;
       q_.push_back(std::move(b));
     }
     cv_.notify_one();
@@ -59,8 +68,12 @@ class BatchQueue {
     out.clear();
     out.swap(q_);
     held_ = 0;
+    bytes_ = 0;
     return !(closed_ && out.empty());
   }
+
+  [[nodiscard]] size_t capacity() const { return capacity_; }
+  [[nodiscard]] size_t capacity_bytes() const { return capacity_bytes_; }
 
   // Wakes the consumer now (it has something to do besides the queue).
   void poke() {
@@ -84,7 +97,9 @@ class BatchQueue {
   std::condition_variable cv_;
   std::deque<Batch> q_;
   size_t held_ = 0;
+  size_t bytes_ = 0;
   size_t capacity_;
+  size_t capacity_bytes_;
   size_t wake_at_;
   bool closed_ = false;
   bool poke_ = false;

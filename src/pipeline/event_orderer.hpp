@@ -17,8 +17,10 @@ namespace proctrail {
 
 struct OrdererOptions {
   uint64_t exec_guard_ns = 20'000'000;
-  // Beyond this many held events the oldest are released without waiting (a stalled source).
+  // Beyond this many held events, or this many bytes of them (approx_bytes), the oldest are
+  // released without waiting (a stalled source, or processes with huge command lines).
   size_t max_pending = 1 << 18;
+  size_t max_pending_bytes = 64 << 20;
 };
 
 class EventOrderer {
@@ -45,6 +47,7 @@ class EventOrderer {
   OrdererOptions options_;
   verify::ExecReadVerifier verifier_;
   std::map<Key, Event> events_;
+  size_t bytes_ = 0;  // approx_bytes of events_
   uint64_t arrivals_ = 0;
   uint64_t watermark_ = 0;
 };

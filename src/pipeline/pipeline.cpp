@@ -10,7 +10,7 @@ Pipeline::Pipeline(EventSource& source, Enricher* enricher, Sink& sink, Pipeline
       enricher_(enricher),
       sink_(sink),
       options_(std::move(options)),
-      queue_(options_.queue_capacity),
+      queue_(options_.queue_capacity, options_.queue_capacity_bytes),
       receive_(source, enricher, queue_,
                ReceiveStage::Options{
                    options_.poll_interval,

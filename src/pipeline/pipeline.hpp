@@ -26,7 +26,8 @@ struct PipelineOptions {
   EventFilter filter;
   int32_t exclude_pid = 0;
   OrdererOptions ordering;
-  size_t queue_capacity = 1 << 16;  // events
+  size_t queue_capacity = 1 << 16;       // events
+  size_t queue_capacity_bytes = 64 << 20;  // their approx_bytes
   // Scheduling of the receive thread: raised when it runs the exec handlers itself.
   Priority priority = Priority::Normal;
   // The receive thread keeps CAP_BPF only when its source reads eBPF maps.

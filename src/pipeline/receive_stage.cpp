@@ -41,6 +41,7 @@ void ReceiveStage::forward(uint64_t upto, uint64_t watermark, bool final) {
   for (Event& e : batch.events) {
     if (enricher_) enricher_->process(e, clock_);
     if (e.type() == EventType::Lost) resync_due_ = true;
+    batch.bytes += approx_bytes(e);
   }
   const uint64_t now = monotonic_now_ns();
   if (enricher_ && enricher_->tracks_processes() && resync_due_ &&
@@ -54,7 +55,9 @@ void ReceiveStage::forward(uint64_t upto, uint64_t watermark, bool final) {
   }
   const bool report = dropped_ > 0 || dropped_unknown_;
   if (report) {
-    std::string why = "output queue full: the writer fell behind";
+    std::string why =
+        "output queue full (" + std::to_string(queue_.capacity()) + " events or " +
+        std::to_string(queue_.capacity_bytes() >> 20) + " MiB of them): the writer fell behind";
     if (dropped_unknown_) why += " (losses of unknown size were among what it dropped)";
     uint64_t ts = batch.events.empty() ? watermark : batch.events.front().ts_ns;
     batch.events.insert(batch.events.begin(),

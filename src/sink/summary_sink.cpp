@@ -1,7 +1,11 @@
 // SummarySink: totals over what passes, written as one summary record at the end or on
 // request.
+//
+// Its memory is bounded whatever the monitored processes do: command names are cut to
+// SummaryData::kMaxNameBytes, at most kMaxCommands distinct names are kept (the space-saving
+// scheme: a new name takes the place of the least counted one and starts from its count, so a
+// command run often is never pushed out by many rare ones), and each list keeps `top` items.
 #include <algorithm>
-#include <map>
 #include <unordered_map>
 
 #include "proctrail/sink.hpp"
@@ -11,22 +15,58 @@ namespace proctrail {
 
 namespace {
 
+constexpr size_t kMaxCommands = 1024;
+constexpr size_t kMaxTracked = 1 << 16;  // processes whose depth is remembered
+
+std::string bounded(std::string_view name) {
+  if (name.size() <= SummaryData::kMaxNameBytes) return std::string(name);
+  std::string cut(name.substr(0, SummaryData::kMaxNameBytes - 3));
+  cut += "...";
+  return cut;
+}
+
 // The name a command is counted under: argv[0]'s last path component, else the comm.
-std::string command_name(const std::vector<std::string>& argv,
-                         const std::optional<std::string>& comm) {
-  if (!argv.empty() && !argv[0].empty()) {
-    const std::string& a = argv[0];
+std::string command_name(const Argv& argv, const std::optional<std::string>& comm) {
+  std::string_view a = argv.front();
+  if (!a.empty()) {
     size_t slash = a.find_last_of('/');
-    if (slash == std::string::npos) return a;
-    if (slash + 1 < a.size()) return a.substr(slash + 1);
+    if (slash == std::string_view::npos) return bounded(a);
+    if (slash + 1 < a.size()) return bounded(a.substr(slash + 1));
   }
-  return comm.value_or("?");
+  return bounded(comm.value_or("?"));
+}
+
+std::string name_of(const ExitDetails* d) {
+  if (!d) return "?";
+  return d->image ? command_name(d->image->argv, d->image->comm ? d->image->comm : d->comm)
+                  : command_name({}, d->comm);
 }
 
 class SummarySink final : public Sink {
  public:
-  SummarySink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top)
-      : inner_(std::move(inner)), requested_(requested), top_(top), start_ns_(monotonic_now_ns()) {}
+  SummarySink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top,
+              EventMask watched)
+      : inner_(std::move(inner)),
+        requested_(requested),
+        top_(top),
+        start_ns_(monotonic_now_ns()),
+        forks_(watched.has(EventType::Fork)),
+        execs_(watched.has(EventType::Exec)),
+        all_exits_(watched.has(EventType::Exit) && !watched.nonzero_exit_only()),
+        failures_(watched.has(EventType::Exit)),
+        exec_failures_(watched.has(EventType::ExecFailed)) {
+    if (forks_) {
+      s_.processes = 0;
+      s_.max_depth = 0;
+    }
+    if (execs_) s_.execs = 0;
+    if (all_exits_) {
+      s_.exits = 0;
+      s_.exits_started_before = 0;
+    }
+    if (failures_) s_.failed = 0;
+    if (exec_failures_) s_.exec_failed = 0;
+  }
 
   Status write(std::span<const Event> events) override {
     for (const Event& e : events) count(e);
@@ -58,41 +98,71 @@ class SummarySink final : public Sink {
 
  private:
   struct Totals {
-    uint64_t count = 0, total_ns = 0;
+    uint64_t count = 0, ended = 0, total_ns = 0;
   };
+
+  // The entry for a name; a new name evicts the least counted one when the table is full.
+  Totals& command(const std::string& name) {
+    if (auto it = commands_.find(name); it != commands_.end()) return it->second;
+    if (commands_.size() < kMaxCommands) return commands_[name];
+    auto least = std::min_element(commands_.begin(), commands_.end(), [](const auto& a, const auto& b) {
+      return a.second.count + a.second.ended < b.second.count + b.second.ended;
+    });
+    Totals inherited = least->second;  // an upper bound stays an upper bound
+    commands_.erase(least);
+    s_.approximate = true;
+    return commands_[name] = inherited;
+  }
+
+  void fail(const Event& e, std::string name, uint32_t raw_status, int32_t exec_error) {
+    if (s_.failures.size() < top_) {
+      s_.failures.push_back({e.pid, std::move(name), raw_status, exec_error});
+    } else {
+      ++s_.more_failures;
+    }
+  }
 
   void count(const Event& e) {
     last_ts_ = std::max(last_ts_, e.ts_ns);
     if (const auto* f = std::get_if<ForkData>(&e.data)) {
-      if (f->is_thread()) return;
-      ++s_.processes;
+      if (f->is_thread() || !forks_) return;
+      ++*s_.processes;
       auto it = depth_.find(f->parent_pid);
       uint32_t d = it == depth_.end() ? 1 : it->second + 1;
-      // Without exits in the stream (-e fork,exec) nothing leaves: keep it bounded, at the
-      // price of depths counted afresh after a reset.
+      // Without exits in the stream nothing leaves: keep it bounded, at the price of depths
+      // counted afresh after a reset.
       if (depth_.size() >= kMaxTracked) depth_.clear();
       depth_[f->child_pid] = d;
-      s_.max_depth = std::max(s_.max_depth, d);
+      s_.max_depth = std::max(*s_.max_depth, d);
     } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
-      ++s_.execs;
-      if (x->details) ++commands_[command_name(x->details->argv, x->details->comm)].count;
+      if (!execs_) return;
+      ++*s_.execs;
+      if (x->details) ++command(command_name(x->details->argv, x->details->comm)).count;
     } else if (const auto* ex = std::get_if<ExitData>(&e.data)) {
       if (!ex->ends_process(e)) return;
-      ++s_.exits;
-      if (ex->status(e) != 0) ++s_.failed;
       depth_.erase(e.pid);
-      if (!ex->details || !ex->details->duration_ns) return;
-      const ExitDetails& d = *ex->details;
-      std::string name =
-          d.image ? command_name(d.image->argv, d.image->comm) : command_name({}, d.comm);
-      commands_[name].total_ns += *d.duration_ns;
-      timed_[name] = true;
-      slowest_.push_back({e.pid, name, *d.duration_ns});
-      std::sort(slowest_.begin(), slowest_.end(),
+      const ExitDetails* d = ex->details.get();
+      const std::string name = name_of(d);
+      if (ex->status(e) != 0 && s_.failed) {
+        ++*s_.failed;
+        fail(e, name, ex->status(e), 0);
+      }
+      if (!all_exits_) return;
+      ++*s_.exits;
+      // Its start known only to /proc's clock ticks: it was running before the start.
+      if (!d || !d->duration_ns || d->duration_approximate) ++*s_.exits_started_before;
+      if (!d || !d->duration_ns) return;
+      Totals& t = command(name);
+      ++t.ended;
+      t.total_ns += *d->duration_ns;
+      s_.slowest.push_back({e.pid, name, *d->duration_ns});
+      std::sort(s_.slowest.begin(), s_.slowest.end(),
                 [](const auto& a, const auto& b) { return a.duration_ns > b.duration_ns; });
-      if (slowest_.size() > top_) slowest_.resize(top_);
-    } else if (std::holds_alternative<ExecFailedData>(e.data)) {
-      ++s_.exec_failed;
+      if (s_.slowest.size() > top_) s_.slowest.resize(top_);
+    } else if (const auto* xf = std::get_if<ExecFailedData>(&e.data)) {
+      if (!s_.exec_failed) return;
+      ++*s_.exec_failed;
+      fail(e, command_name(xf->argv, xf->comm), 0, xf->error);
     } else if (const auto* l = std::get_if<LostData>(&e.data)) {
       s_.lost += l->count.value_or(0);
     }
@@ -104,21 +174,20 @@ class SummarySink final : public Sink {
     const uint64_t now = monotonic_now_ns();
     s.elapsed_ns = now - start_ns_;
     std::vector<SummaryData::Command> all;
-    for (const auto& [name, t] : commands_) all.push_back({name, t.count, t.total_ns});
-    auto by_count = all;
-    std::stable_sort(by_count.begin(), by_count.end(),
-                     [](const auto& a, const auto& b) { return a.count > b.count; });
-    if (by_count.size() > top_) by_count.resize(top_);
-    std::vector<SummaryData::Command> by_time;
-    for (const auto& c : all) {
-      if (timed_.count(c.name)) by_time.push_back(c);
-    }
-    std::stable_sort(by_time.begin(), by_time.end(),
-                     [](const auto& a, const auto& b) { return a.total_ns > b.total_ns; });
-    if (by_time.size() > top_) by_time.resize(top_);
-    s.by_count = std::move(by_count);
-    s.by_time = std::move(by_time);
-    s.slowest = slowest_;
+    all.reserve(commands_.size());
+    for (const auto& [name, t] : commands_) all.push_back({name, t.count, t.ended, t.total_ns});
+    // Ties in name order, so the same totals always print the same way.
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    auto top = [this](std::vector<SummaryData::Command> list, auto key) {
+      list.erase(std::remove_if(list.begin(), list.end(), [&](const auto& c) { return key(c) == 0; }),
+                 list.end());
+      std::stable_sort(list.begin(), list.end(),
+                       [&](const auto& a, const auto& b) { return key(a) > key(b); });
+      if (list.size() > top_) list.resize(top_);
+      return list;
+    };
+    s.by_count = top(all, [](const SummaryData::Command& c) { return c.count; });
+    s.by_time = top(all, [](const SummaryData::Command& c) { return c.total_ns; });
     Event e;
     e.ts_ns = std::max(now, last_ts_);
     e.wall_ns = ClockSync{}.to_wall_ns(e.ts_ns);
@@ -132,19 +201,17 @@ class SummarySink final : public Sink {
   uint64_t start_ns_;
   uint64_t last_ts_ = 0;
   bool closed_ = false;
+  const bool forks_, execs_, all_exits_, failures_, exec_failures_;  // what the stream carries
   SummaryData s_;
-  std::map<std::string, Totals> commands_;  // by name: a stable order for ties
-  std::map<std::string, bool> timed_;
-  std::vector<SummaryData::Slow> slowest_;
-  static constexpr size_t kMaxTracked = 1 << 16;
+  std::unordered_map<std::string, Totals> commands_;
   std::unordered_map<int32_t, uint32_t> depth_;
 };
 
 }  // namespace
 
 std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested,
-                                        size_t top) {
-  return std::make_unique<SummarySink>(std::move(inner), requested, top);
+                                        size_t top, EventMask watched) {
+  return std::make_unique<SummarySink>(std::move(inner), requested, top, watched);
 }
 
 }  // namespace proctrail

@@ -108,6 +108,9 @@ void ProcessTable::bury(ProcessEntry& entry, uint64_t ts) {
   entry.exited = true;
   entry.exit_ns = ts;
   entry.threads.clear();
+  // The exit event holds the image now; a tombstone keeps only what late events need (comm,
+  // parent, start), so its memory is small whatever command line the process had.
+  entry.image.reset();
   buried_.emplace_back(ts, entry.pid);
   ++tombstone_count_;
 }

@@ -5,8 +5,9 @@
 //  - a process is identified by pid and start time: a fork that reuses a pid replaces the old
 //    entry, and nothing of the old process is attributed to the new one;
 //  - an exited process stays as a tombstone for a while (late or reordered events still find
-//    its command), then leaves; the table's size is bounded by the live processes plus the
-//    tombstones of the last `tombstone_ttl_ns`, capped at `max_tombstones`;
+//    its name and parent; its command line goes with its exit event), then leaves; the table's
+//    size is bounded by the live processes plus the tombstones of the last `tombstone_ttl_ns`,
+//    capped at `max_tombstones`;
 //  - threads are not entries, but each entry knows its live threads, so that a process ends
 //    with its last thread: not when its main thread calls pthread_exit first, nor when
 //    another thread's execve takes the main thread's place.

@@ -7,6 +7,15 @@ namespace proctrail::testing {
 
 namespace {
 
+const nlohmann::json& event_schema_root() {
+  static const nlohmann::json schema = [] {
+    std::ifstream in(PROCTRAIL_SCHEMA);
+    if (!in) throw std::runtime_error("cannot read " PROCTRAIL_SCHEMA);
+    return nlohmann::json::parse(in);
+  }();
+  return schema;
+}
+
 bool has_type(const nlohmann::json& value, const std::string& type) {
   if (type == "integer") return value.is_number_integer();
   if (type == "string") return value.is_string();
@@ -28,6 +37,15 @@ bool type_fits(const nlohmann::json& spec, const nlohmann::json& value) {
   return false;
 }
 
+// A {"$ref": "#/$defs/NAME"} spec stands for that definition.
+const nlohmann::json& resolve(const nlohmann::json& spec) {
+  if (!spec.is_object() || !spec.contains("$ref")) return spec;
+  const std::string ref = spec["$ref"];
+  const std::string prefix = "#/$defs/";
+  if (ref.rfind(prefix, 0) != 0) throw std::runtime_error("unsupported $ref " + ref);
+  return event_schema_root()["$defs"].at(ref.substr(prefix.size()));
+}
+
 void check(const nlohmann::json& props, const nlohmann::json& obj, const std::string& where,
            std::string& out) {
   for (const auto& [key, value] : obj.items()) {
@@ -36,7 +54,7 @@ void check(const nlohmann::json& props, const nlohmann::json& obj, const std::st
       out += "undocumented field '" + name + "'; ";
       continue;
     }
-    const auto& p = props[key];
+    const auto& p = resolve(props[key]);
     if (!type_fits(p, value)) out += "'" + name + "' has the wrong type; ";
     if (p.contains("enum")) {
       bool listed = false;
@@ -45,10 +63,14 @@ void check(const nlohmann::json& props, const nlohmann::json& obj, const std::st
     }
     if (p.contains("properties") && value.is_object()) check(p["properties"], value, name, out);
     if (p.contains("items") && value.is_array()) {
+      const auto& items = resolve(p["items"]);
       for (const auto& item : value) {
-        if (!type_fits(p["items"], item)) out += "an item of '" + name + "' has the wrong type; ";
-        if (p["items"].contains("properties") && item.is_object()) {
-          check(p["items"]["properties"], item, name + "[]", out);
+        if (!type_fits(items, item)) out += "an item of '" + name + "' has the wrong type; ";
+        if (items.contains("properties") && item.is_object()) {
+          check(items["properties"], item, name + "[]", out);
+          for (const auto& r : items.value("required", nlohmann::json::array())) {
+            if (!item.contains(r)) out += "'" + name + "[]." + r.get<std::string>() + "' missing; ";
+          }
         }
       }
     }
@@ -58,12 +80,7 @@ void check(const nlohmann::json& props, const nlohmann::json& obj, const std::st
 }  // namespace
 
 const nlohmann::json& event_schema() {
-  static const nlohmann::json schema = [] {
-    std::ifstream in(PROCTRAIL_SCHEMA);
-    if (!in) throw std::runtime_error("cannot read " PROCTRAIL_SCHEMA);
-    return nlohmann::json::parse(in);
-  }();
-  return schema;
+  return event_schema_root();
 }
 
 std::string schema_violations(const nlohmann::json& rec) {

@@ -325,6 +325,36 @@ bool unprivileged_listen_allowed() {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+std::string decode_base64(const std::string& b64) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(alphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      raw += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return raw;
+}
+
+std::vector<std::string> split_nul(const std::string& area) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < area.size()) {
+    size_t z = area.find('\0', pos);
+    if (z == std::string::npos) z = area.size();
+    out.push_back(area.substr(pos, z - pos));
+    pos = z + 1;
+  }
+  return out;
+}
+
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
                                long pid) {
   std::vector<nlohmann::json> v;

@@ -99,6 +99,10 @@ CommandResult run_as_nobody(const std::vector<std::string>& proctrail_args);
 // (Linux 6.6 does), asked of the kernel as user nobody. A feature probe, not a version check.
 bool unprivileged_listen_allowed();
 
+// Base64 (RFC 4648, with padding) decoded; argv_b64 and env_b64 split at their NULs.
+std::string decode_base64(const std::string& b64);
+std::vector<std::string> split_nul(const std::string& area);
+
 // Records of a type about a pid.
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
                                long pid);

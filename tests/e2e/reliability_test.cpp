@@ -343,9 +343,9 @@ TEST_P(Reliability, SighupReopensTheOutputFile) {
 TEST_P(Reliability, SighupOnAPipeKeepsGoing) {
   const std::string cmd = "(" + proctrail_path() + " --backend " + GetParam() +
                           " -f json -e exec & p=$!; " + pause_s(1.5) + "; kill -HUP $p; " +
-                          pause_s(0.3) + "; /bin/true after-hup; " + pause_s(0.5) +
+                          pause_s(0.3) + "; /bin/true after-hup-1; " + pause_s(0.5) +
                           "; kill -INT $p; wait $p; "
-                          "echo rc=$? >&2) | grep -c after-hup";
+                          "echo rc=$? >&2) | grep -c 'after-hup-[1]'";  // not grep's own argv
   CommandResult r = run({"bash", "-c", cmd});
   EXPECT_NE(r.err.find("rc=0"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "1\n") << r.err;
@@ -386,25 +386,15 @@ TEST_P(Reliability, HostileStringsAreEscapedAndExact) {
     const json& x = execs[0];
     if (x["argv_source"] == "unavailable") continue;  // exited before /proc (netlink)
     ++shown;
-    ASSERT_EQ(x["argv"].size(), 5u) << name;
-    std::string got = x["argv"][4];
+    std::string got;
     if (x.contains("argv_b64")) {
-      // The exact bytes are in base64 when they are not valid UTF-8.
-      static const std::string alphabet =
-          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      std::string b64 = x["argv_b64"][4], raw;
-      uint32_t acc = 0;
-      int bits = 0;
-      for (char c : b64) {
-        if (c == '=') break;
-        acc = (acc << 6) | static_cast<uint32_t>(alphabet.find(c));
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          raw += static_cast<char>((acc >> bits) & 0xff);
-        }
-      }
-      got = raw;
+      // Not valid UTF-8: the exact argument area in base64, each argument followed by a NUL.
+      auto args = split_nul(decode_base64(x["argv_b64"]));
+      ASSERT_EQ(args.size(), 5u) << name;
+      got = args[4];
+    } else {
+      ASSERT_EQ(x["argv"].size(), 5u) << name;
+      got = x["argv"][4];
     }
     EXPECT_EQ(got, bytes) << name;
   }

@@ -39,8 +39,8 @@ std::shared_ptr<ExecDetails> image(std::vector<std::string> argv, uint32_t uid =
   auto d = std::make_shared<ExecDetails>();
   d->argv_source = ArgvSource::Kernel;
   d->argv = std::move(argv);
-  d->comm = std::filesystem::path(d->argv[0]).filename().string().substr(0, 15);
-  d->exe = d->argv[0];
+  d->comm = std::filesystem::path(std::string(d->argv.front())).filename().string().substr(0, 15);
+  d->exe = std::string(d->argv.front());
   d->creds = Credentials{uid, uid, uid, uid};
   d->cgroup = std::move(cgroup);
   return d;
@@ -290,6 +290,29 @@ TEST(SummarySink, CountsProcessesFailuresCommandsAndDepth) {
   ASSERT_EQ(s.slowest.size(), 2u);
   EXPECT_EQ(s.slowest[0].pid, 50);
   EXPECT_EQ(s.slowest[1].pid, 51);
+}
+
+}  // namespace
+}  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// The matcher is RE2 with POSIX (grep -E) syntax, on bytes: what makes it linear also refuses
+// what only a backtracking matcher can do.
+TEST(Pattern, PosixSyntaxOnBytesWithoutBackreferences) {
+  auto p = Pattern::compile("--argv", "^curl .*example[[:digit:]]$");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->search("curl http://example1"));
+  EXPECT_FALSE((*p)->search("wget http://example1"));
+  auto any = Pattern::compile("--argv", "a.b");
+  ASSERT_TRUE(any.ok());
+  EXPECT_TRUE((*any)->search(std::string("a\xff" "b")));  // '.' is any byte, UTF-8 or not
+  auto backref = Pattern::compile("--argv", "(a)\\1");
+  ASSERT_FALSE(backref.ok());
+  EXPECT_NE(backref.error().message.find("--argv: '(a)\\1' is not a regular expression"),
+            std::string::npos)
+      << backref.error().message;
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ TEST_F(FakeProc, LongCommandLineIsTruncatedAndFlagged) {
   r.read_exec(11, at_tick(600), d);
   EXPECT_EQ(d.argv_source, ArgvSource::Procfs);
   ASSERT_EQ(d.argv.size(), 1u);
-  EXPECT_EQ(d.argv[0].size(), 1000u);
+  EXPECT_EQ(d.argv.front().size(), 1000u);
   EXPECT_TRUE(d.argv_truncated);
 }
 

@@ -1,0 +1,215 @@
+// A plain user against proctrail (issue 16): every monitored user is a possible attacker.
+// What comes from them (argv, names, rates) must cost bounded time and memory per event, must
+// not push others' events out of a record, and a setcap'd binary must not show them more than
+// /proc would.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "skip.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+using nlohmann::json;
+
+class Hostile : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  }
+};
+
+// A word no other process on the machine has in its argv.
+std::string unique(const std::string& what) {
+  static int n = 0;
+  return "pt-" + what + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+// A shell command run as user nobody.
+CommandResult as_nobody(const std::string& shell) {
+  return run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+              "bash", "-c", shell},
+             120000);
+}
+
+// Waits up to `seconds` (stretched under emulation) for `word` to appear in the file.
+bool appears_within(const std::string& path, const std::string& word, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds * time_scale());
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(word) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Peak resident memory of a process (VmHWM), in KiB.
+long peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A regular expression is matched in time linear in the command line: with glibc's matcher,
+// `curl .*example` took 4.7 s for each exec of 130 KB of "curl curl ...", and a root exec
+// after five of them was written 47 s late. Here the root marker must be written within
+// 10 s of its exec (the monitor writes within about 0.1 s when it keeps up).
+TEST_P(Hostile, ARegexFilterCannotStallTheMonitor) {
+  const std::string marker = unique("regex") + "-example";
+  Monitor m({"-f", "json", "-b", GetParam(), "-e", "exec", "--argv", "curl .*example|\\.pem$"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  // 26,000 arguments "curl": 130 KB joined by spaces, the worst case for a backtracking search.
+  auto attack = as_nobody(
+      "words=$(printf 'curl %.0s' $(seq 26000)); for i in 1 2 3 4 5; do /bin/true $words; done");
+  ASSERT_EQ(attack.exit_code, 0) << attack.err;
+  run({"/bin/true", "curl", marker});
+  const bool in_time = appears_within(m.output_path(), marker, 10);
+  EXPECT_EQ(m.stop(), 0) << m.errors();
+  EXPECT_TRUE(in_time) << "the root exec after the attack was not written within 10 s";
+  bool found = false;
+  for (const auto& r : m.records()) {
+    if (r["type"] == "exec" && r.value("argv_source", "") != "unavailable") {
+      found |= r["argv"].back() == marker;
+    }
+  }
+  EXPECT_TRUE(found) << "the marker matches the filter and must be shown";
+}
+
+// proctrail writing into a pipe this test holds and does not read yet: its output stalls as
+// soon as the pipe is full, while capture goes on.
+class StalledMonitor {
+ public:
+  explicit StalledMonitor(std::vector<std::string> args) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    err_path_ = "/tmp/proctrail-e2e-stalled-" + std::to_string(getpid());
+    args.insert(args.begin(), {proctrail_path(), "-v"});
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(p[1], 1);
+      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(err, 2);
+      std::vector<char*> v;
+      for (auto& a : args) v.push_back(a.data());
+      v.push_back(nullptr);
+      execv(v[0], v.data());
+      _exit(127);
+    }
+    close(p[1]);
+    read_fd_ = p[0];
+    // Set-up is over when -v says which capabilities were kept.
+    started_ = appears_within(err_path_, "capabilities kept", 15);
+  }
+  ~StalledMonitor() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (read_fd_ >= 0) close(read_fd_);
+    unlink(err_path_.c_str());
+  }
+  [[nodiscard]] bool started() const { return started_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  // SIGINT, then reads everything it writes until it exits; returns its exit code.
+  int stop_and_drain(std::string& out) {
+    kill(pid_, SIGINT);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(read_fd_, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  [[nodiscard]] std::string errors() const {
+    std::ifstream in(err_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int read_fd_ = -1;
+  bool started_ = false;
+  std::string err_path_;
+};
+
+// Command lines cost the monitor about their size, and what waits for a stalled output is
+// bounded in bytes: 150 execs of 131,000 empty arguments (131 KB each, 4.3 MB each as one
+// string per argument) while the output is stalled took the monitor past 600 MB. Here its
+// peak must stay under 200 MB, and what it had to drop is counted, not silent.
+TEST_P(Hostile, HugeCommandLinesWhileTheOutputStallsStayBounded) {
+  const long kExecs = storm_size(150, 20);
+  const std::string tag = unique("empty");
+  StalledMonitor m({"-f", "json", "-b", GetParam(), "-e", "exec"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  auto attack = as_nobody("args=$(printf \"'' %.0s\" $(seq 131000)); for i in $(seq " +
+                          std::to_string(kExecs) + "); do eval /bin/true " + tag +
+                          " $args; done");
+  ASSERT_EQ(attack.exit_code, 0) << attack.err;
+  settle(500);
+  const long peak = peak_rss_kib(m.pid());
+  std::string out;
+  EXPECT_EQ(m.stop_and_drain(out), 0) << m.errors();
+  EXPECT_LT(peak, 200 * 1024) << "peak resident memory " << peak << " KiB";
+  uint64_t shown = 0, lost = 0;
+  for (const auto& r : parse_records(out)) {
+    if (r["type"] == "lost") lost += r["count"].get<uint64_t>();
+    if (r["type"] != "exec") continue;
+    if (r.value("argv_source", "") == "unavailable" ? r.value("comm", "") == "true"
+                                                      : r["argv"].size() > 1 && r["argv"][1] == tag) {
+      ++shown;  // reported, with its command line or with the reason it has none
+    }
+  }
+  EXPECT_GE(shown + lost, static_cast<uint64_t>(kExecs))
+      << "shown " << shown << " + counted lost " << lost;
+  RecordProperty("peak_rss_kib", static_cast<int>(peak));
+}
+
+// The summary keeps a bounded table of names: 2,000 execs, each with a unique 100 KB argv[0],
+// took the monitor from 10 MB to 552 MB. Its peak must stay under 100 MB here, and the summary
+// still names the commands run most.
+TEST_P(Hostile, TheSummaryCannotBeMadeToGrowWithoutBound) {
+  const long kExecs = storm_size(2000, 50);
+  Monitor m({"-f", "json", "-b", GetParam(), "-e", "exec,exit", "--summary"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  auto attack = as_nobody("pad=$(printf 'x%.0s' $(seq 100000)); for i in $(seq " +
+                          std::to_string(kExecs) +
+                          "); do (exec -a \"$i$pad\" /bin/true); done; "
+                          "for i in 1 2 3; do /bin/true common; done");
+  ASSERT_EQ(attack.exit_code, 0) << attack.err;
+  settle(500);
+  const long peak = peak_rss_kib(m.pid());
+  EXPECT_EQ(m.stop(), 0) << m.errors();
+  EXPECT_LT(peak, 100 * 1024) << "peak resident memory " << peak << " KiB";
+  auto r = m.records();
+  ASSERT_FALSE(r.empty());
+  ASSERT_EQ(r.back()["type"], "summary");
+  for (const auto& c : r.back()["top_by_count"]) {
+    EXPECT_LE(c["command"].get<std::string>().size(), 300u) << "names are cut to a bound";
+  }
+  RecordProperty("peak_rss_kib", static_cast<int>(peak));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Hostile, ::testing::ValuesIn(backends()),
+                         [](const auto& p) { return p.param; });
+
+}  // namespace
+}  // namespace proctrail::e2e
