@@ -56,16 +56,17 @@ install(CODE "
   message(STATUS \"Installing: \${dest}/proctrail.service\")")
 
 # Without root: file capabilities on the installed binary (needs setcap, from libcap2-bin, and
-# a file system that keeps them). The capabilities are those the man page lists.
-option(PROCTRAIL_SETCAP "give the installed proctrail the capabilities it needs (setcap)" OFF)
+# a file system that keeps them). The capabilities are those the man page lists. Whoever can
+# run such a binary can load eBPF programs through it, so it is made executable by root and the
+# monitor group (PROCTRAIL_GROUP) only: mode 0750, group created when missing. Members see
+# every user's processes; see PRIVILEGES in proctrail(8).
+option(PROCTRAIL_SETCAP "give the installed proctrail the capabilities it needs (setcap), for group ${PROCTRAIL_GROUP}" OFF)
 if(PROCTRAIL_SETCAP)
   install(CODE "
-    set(bin \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/proctrail\")
-    execute_process(COMMAND setcap
-        cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep \${bin}
+    execute_process(COMMAND sh ${PROJECT_SOURCE_DIR}/packaging/setcap.sh
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/proctrail\" ${PROCTRAIL_GROUP}
       RESULT_VARIABLE rc)
     if(NOT rc EQUAL 0)
-      message(FATAL_ERROR \"setcap on \${bin} failed (is libcap2-bin installed, and are you root?)\")
-    endif()
-    message(STATUS \"Capabilities set on \${bin}\")")
+      message(FATAL_ERROR \"packaging/setcap.sh failed (is libcap2-bin installed, and are you root?)\")
+    endif()")
 endif()

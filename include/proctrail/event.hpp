@@ -283,6 +283,9 @@ struct StartData {
   // When the process table had read the processes already running (CLOCK_MONOTONIC; 0: no
   // table). A process that ended between the start and this may be one it never saw.
   uint64_t table_ready_ns = 0;
+  // Whose processes the stream shows: "all" users', or only the caller's "own" (see
+  // EventFilter::owner_uid).
+  std::string scope = "all";
 };
 
 // An execve or execveat that failed: the process goes on running what it ran. The path and

@@ -29,6 +29,7 @@ class EventMask {
   static std::optional<EventMask> parse(std::string_view list, std::string* error);
 
   void add(EventType t) { bits_ |= bit(t); }
+  void remove(EventType t) { bits_ &= ~bit(t); }
   [[nodiscard]] bool has(EventType t) const { return (bits_ & bit(t)) != 0; }
   [[nodiscard]] bool nonzero_exit_only() const { return nonzero_exit_only_; }
   void set_nonzero_exit_only(bool v) { nonzero_exit_only_ = v; }
@@ -65,6 +66,9 @@ struct EventFilter {
   // (followed through fork events). Empty: every process.
   std::vector<int32_t> pids;
   std::optional<uint32_t> uid;                  // real uid
+  // Only processes whose real and effective uid are both this: what a user who is not root may
+  // see of the machine (its own processes). Unset: every user's.
+  std::optional<uint32_t> owner_uid;
   std::optional<std::string> comm_regex;        // POSIX extended (grep -E), searched
   std::optional<std::string> argv_regex;        // on argv joined by single spaces
   std::optional<std::string> exe_regex;         // on the resolved executable path

@@ -65,6 +65,15 @@ struct MonitorOptions {
   // A first "start" record naming the backend and why; a "resync" record after losses.
   bool start_record = true;
 
+  // What one monitor may cost the whole machine. The tool turns these off for a caller who is
+  // not root (proctrail(8), PRIVILEGES).
+  // Watching failed execs puts a detour on the return of every system call, of every process.
+  // Off: exec-failed is left out, and the start record names it among the missing events.
+  bool allow_exec_failed = true;
+  // Receive buffers past net.core.rmem_max (SO_RCVBUFFORCE, with CAP_NET_ADMIN). Off: the
+  // kernel caps them at that limit, as for any process.
+  bool force_buffers = true;
+
   // Tuning.
   Priority priority = Priority::Realtime;
   size_t exec_readers = 64;  // netlink: at most one per CPU; 0 reads on the receive thread

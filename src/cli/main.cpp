@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "options.hpp"
+#include "policy.hpp"
 #include "proctrail/monitor.hpp"
 
 namespace {
@@ -104,7 +105,9 @@ Command fork_command(const proctrail::cli::Options& o) {
   } while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // proctrail could not start: the command never runs
   signal(SIGPIPE, SIG_DFL);
-  if (o.command_uid) {
+  // Already that user (a plain user naming themselves): nothing to change, and no privilege
+  // to change groups with.
+  if (o.command_uid && (*o.command_uid != getuid() || *o.command_gid != getgid())) {
     const bool groups_ok = o.command_user.empty()
                                ? setgroups(0, nullptr) == 0
                                : initgroups(o.command_user.c_str(), *o.command_gid) == 0;
@@ -137,6 +140,15 @@ int main(int argc, char** argv) {
   auto parsed = cli::parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   cli::Options o = std::move(*parsed.options);
+  // What the caller may see and cost the machine (policy.hpp), decided before anything runs.
+  const cli::Caller caller = cli::identify_caller();
+  if (auto s = cli::apply_caller_rules(caller, o); !s) return fail(s.error().message);
+  UniqueFd instance_slot;
+  if (!caller.root) {
+    auto slot = cli::claim_instance_slot(caller.uid);
+    if (!slot) return fail(slot.error().message);
+    instance_slot = std::move(*slot);
+  }
 
   // Signals only set a flag: the monitor notices within one tick, unsubscribes and lets the
   // writer flush. A closed pipe is an EPIPE on write, not a signal. SIGHUP is log rotation's
@@ -196,7 +208,7 @@ int main(int argc, char** argv) {
     if (!file) return abandon(file.error().message);
     out = std::move(*file);
   }
-  if (o.summary) out = make_summary_sink(std::move(out), &g_summary);
+  if (o.summary) out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types);
   std::vector<std::unique_ptr<Sink>> sinks;
   sinks.push_back(std::move(out));
 

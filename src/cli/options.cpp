@@ -223,6 +223,11 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("SIZE");
   app.add_option("--rotate-keep", rotate_keep, "with --rotate-size: old files kept (default 5)")
       ->type_name("N");
+  std::string scope;
+  app.add_option("--scope", scope,
+                 "whose processes to show: own (yours) or all (every user's: for root and "
+                 "members of group " PROCTRAIL_GROUP "; their default)")
+      ->type_name("WHOSE");
   app.add_flag("-v,--verbose", o.verbose,
                "say on stderr what was set up: backend, buffers, priority");
   app.add_flag("--stats", o.stats, "print totals to stderr at exit: received, lost, dropped");
@@ -289,6 +294,16 @@ ParseOutcome parse_options(int argc, char** argv) {
   auto mask = EventMask::parse(events, &err);
   if (!mask) return {std::nullopt, usage_error(err)};
   m.filter.types = *mask;
+  o.exec_failed_asked = mask->has(EventType::ExecFailed);
+  o.rcvbuf_given = app.count("--rcvbuf") > 0;
+  o.ringbuf_given = app.count("--ringbuf") > 0;
+  if (scope == "own") {
+    o.scope = Scope::Own;
+  } else if (scope == "all") {
+    o.scope = Scope::All;
+  } else if (!scope.empty()) {
+    return {std::nullopt, usage_error("unknown --scope '" + scope + "' (choose own or all)")};
+  }
   auto p = parse_priority(priority);
   if (!p)
     return {std::nullopt,
@@ -375,10 +390,14 @@ ParseOutcome parse_options(int argc, char** argv) {
     }
     flt.pids = *list;
   }
-  if (!user.empty()) {
+  if (app.count("--user")) {
+    if (user.empty()) return {std::nullopt, usage_error("--user wants a user name or number")};
     std::string name;
     auto pw = lookup_user(user, &name);
     if (!pw) return {std::nullopt, usage_error("--user: no user named '" + user + "'")};
+    if (pw->pw_uid == static_cast<uid_t>(-1)) {
+      return {std::nullopt, usage_error("--user: " + user + " is not a user id")};
+    }
     flt.uid = pw->pw_uid;
   }
   if (app.count("--comm")) flt.comm_regex = comm;
@@ -429,11 +448,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   if (o.format != OutputFormat::Text) o.color = false;
 
-  if (!duration.empty()) {
+  if (app.count("--duration")) {
+    // Decimal seconds only: strtod would also take hex ("0x10" is 16 s) and "inf".
     char* end = nullptr;
     errno = 0;
     double d = std::strtod(duration.c_str(), &end);
-    if (errno != 0 || end == duration.c_str() || *end != '\0' || !(d > 0) || d > 1e9) {
+    const bool decimal = !duration.empty() &&
+                         duration.find_first_not_of("0123456789.") == std::string::npos;
+    if (!decimal || errno != 0 || end == duration.c_str() || *end != '\0' || !(d > 0) || d > 1e9) {
       return {std::nullopt,
               usage_error("--duration wants a number of seconds above 0, not '" + duration + "'")};
     }
@@ -459,6 +481,9 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt, usage_error("--rotate-keep goes with --rotate-size")};
   }
 
+  if (app.count("--user-of-command") && command_user.empty()) {
+    return {std::nullopt, usage_error("--user-of-command wants a user name or number")};
+  }
   if (!command_user.empty() && o.command.empty()) {
     return {std::nullopt, usage_error("--user-of-command goes with a COMMAND (after '--')")};
   }
@@ -469,6 +494,9 @@ ParseOutcome parse_options(int argc, char** argv) {
       if (!pw) {
         return {std::nullopt,
                 usage_error("--user-of-command: no user named '" + command_user + "'")};
+      }
+      if (pw->pw_uid == static_cast<uid_t>(-1)) {
+        return {std::nullopt, usage_error("--user-of-command: " + command_user + " is not a user id")};
       }
       o.command_uid = pw->pw_uid;
       o.command_gid = pw->pw_gid;

@@ -11,6 +11,9 @@
 
 namespace proctrail::cli {
 
+// Whose processes to show: --scope (default: all for root and the monitor group, else own).
+enum class Scope { Default, Own, All };
+
 struct Options {
   MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
@@ -29,6 +32,10 @@ struct Options {
   std::vector<std::string> command;
   std::optional<uint32_t> command_uid, command_gid;
   std::string command_user;  // for initgroups; empty: keep the groups
+  Scope scope = Scope::Default;
+  // What was asked for explicitly, for the rules on callers who are not root (policy.hpp).
+  bool exec_failed_asked = false;
+  bool rcvbuf_given = false, ringbuf_given = false;
 };
 
 struct ParseOutcome {

@@ -125,8 +125,10 @@ void ProcReader::read_exec(int32_t pid, const verify::ExpectedProcess& expected,
   }
   std::optional<Strings> env;
   bool env_more = false;
-  if (options_.env && read_file(fd, "environ", options_.max_env_bytes, &env_more)) {
-    env = split_nul(buf_);
+  Status env_status;
+  if (options_.env) {
+    env_status = read_file(fd, "environ", options_.max_env_bytes, &env_more);
+    if (env_status) env = split_nul(buf_);
   }
   std::optional<Stat> stat;
   if (read_file(fd, "stat", 4096)) {
@@ -197,6 +199,12 @@ void ProcReader::read_exec(int32_t pid, const verify::ExpectedProcess& expected,
     note += refused +
             " not readable: permission denied (another user's process; proctrail needs "
             "CAP_SYS_PTRACE or root for these)";
+  }
+  if (!env_status && (env_status.error().code == EACCES || env_status.error().code == EPERM)) {
+    if (!note.empty()) note += "; ";
+    note +=
+        "env not readable: permission denied (another user's environment is its own: proctrail "
+        "needs CAP_DAC_READ_SEARCH, which root has, for it)";
   }
   if (cgroup) {
     d.container = container_from_cgroup(*cgroup);

@@ -113,7 +113,8 @@ bool EventMask::accepts(const Event& e) const {
 }
 
 bool EventFilter::matches_processes() const {
-  return uid || comm_regex || argv_regex || exe_regex || cgroup_prefix || container_prefix;
+  return uid || owner_uid || comm_regex || argv_regex || exe_regex || cgroup_prefix ||
+         container_prefix;
 }
 
 Status EventFilter::validate() const {

@@ -65,6 +65,12 @@ bool FilterStage::matches_process(const Event& e) {
 
 bool FilterStage::evaluate(const ExecDetails* d, const ExecFailedData* failed,
                            const std::string* exit_comm) const {
+  if (filter_.owner_uid) {
+    const Credentials* c =
+        failed && failed->creds ? &*failed->creds : (d && d->creds ? &*d->creds : nullptr);
+    // A process whose credentials are not known is not shown: it may be anyone's.
+    if (!c || c->uid != *filter_.owner_uid || c->euid != *filter_.owner_uid) return false;
+  }
   if (filter_.uid) {
     std::optional<uint32_t> uid;
     if (failed && failed->creds) {

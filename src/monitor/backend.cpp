@@ -2,6 +2,7 @@
 
 #include "source/combined/combined_source.hpp"
 #include "source/netlink/netlink_source.hpp"
+#include "util/privileges.hpp"
 #ifdef PROCTRAIL_WITH_BPF
 #include "source/bpf/bpf_source.hpp"
 #endif
@@ -21,13 +22,25 @@ EventMask without_bpf_only(EventMask m) {
   return out;
 }
 
+}  // namespace
+
+std::vector<int> proc_read_capabilities(const MonitorOptions& o) {
+  std::vector<int> keep = {cap::kSysPtrace};
+  if (o.proc_fields.env) keep.push_back(cap::kDacReadSearch);
+  return keep;
+}
+
+namespace {
+
 NetlinkOptions netlink_options(const MonitorOptions& o, const Subscription& sub) {
   NetlinkOptions n;
   n.events = without_bpf_only(sub.kernel_events);
   n.receive_buffer_bytes = o.receive_buffer_bytes;
+  n.force_receive_buffer = o.force_buffers;
   // Without /proc reads there is nothing to race: one socket, no readers.
   n.max_exec_readers = sub.read_proc ? o.exec_readers : 0;
   n.reader_priority = o.priority;
+  n.reader_capabilities = proc_read_capabilities(o);
   return n;
 }
 

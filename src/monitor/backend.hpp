@@ -27,6 +27,11 @@ struct StartedSource {
   std::vector<std::string> missing_why;
 };
 
+// The capabilities a thread that reads /proc at exec keeps after set-up: CAP_SYS_PTRACE for
+// another user's exe, cwd and image fields; with --env, CAP_DAC_READ_SEARCH for another user's
+// environment (/proc/PID/environ is its owner's alone).
+std::vector<int> proc_read_capabilities(const MonitorOptions& options);
+
 // Starts the source for `options`; with an enricher, installs its exec handlers and tells it
 // what to read and keep. With Backend::Auto, an eBPF backend that fails to start is reported
 // through `verbose` and netlink tried.

@@ -32,15 +32,25 @@ struct Monitor::Impl {
   // What this setup cannot read, said once: the caller shows it, and the start record has it.
   void note_missing_fields() {
     const bool reads_proc = started.subscription.read_proc;
-    if (!reads_proc || has_capability(cap::kSysPtrace)) return;
     const ProcFields& f = options.proc_fields;
-    const bool kernel_paths = started.backend == Backend::Bpf;  // exe and cwd from the kernel
-    for (auto [name, wanted] :
-         {std::pair{"exe", f.exe && !kernel_paths}, std::pair{"cwd", f.cwd && !kernel_paths},
-          std::pair{"env", f.env}}) {
-      if (wanted) info.missing_fields.emplace_back(name);
+    // Other users' environments need CAP_DAC_READ_SEARCH; only the caller's own are shown
+    // without it when the scope is "own", and those it may read.
+    if (reads_proc && f.env && !options.filter.owner_uid &&
+        !has_capability(cap::kDacReadSearch)) {
+      info.missing_fields.emplace_back("env");
+      info.missing_why.push_back(
+          "without CAP_DAC_READ_SEARCH (not root), other users' environments cannot be read: "
+          "their execs have no env, and each one's note says so");
     }
-    if (!info.missing_fields.empty()) {
+    if (!reads_proc || has_capability(cap::kSysPtrace) || options.filter.owner_uid) return;
+    const bool kernel_paths = started.backend == Backend::Bpf;  // exe and cwd from the kernel
+    bool any = false;
+    for (auto [name, wanted] :
+         {std::pair{"exe", f.exe && !kernel_paths}, std::pair{"cwd", f.cwd && !kernel_paths}}) {
+      if (wanted) info.missing_fields.emplace_back(name);
+      any |= wanted;
+    }
+    if (any) {
       info.missing_why.push_back(
           "without CAP_SYS_PTRACE (not root), /proc/PID/exe, cwd and environ of other users' "
           "processes cannot be read: those fields are left out, and each exec's note says so");
@@ -95,6 +105,17 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
                                                 std::vector<std::unique_ptr<Sink>> sinks) {
   auto m = std::make_unique<Impl>();
   m->options = std::move(options);
+  // Failed execs cost every system call on the machine a detour: only when allowed.
+  bool exec_failed_withheld = false;
+  if (!m->options.allow_exec_failed && m->options.filter.types.has(EventType::ExecFailed)) {
+    m->options.filter.types.remove(EventType::ExecFailed);
+    if (m->options.filter.types.empty()) {
+      return make_error(
+          "failed execs are watched only for root: watching them slows every system call on the "
+          "machine");
+    }
+    exec_failed_withheld = true;
+  }
   const MonitorOptions& o = m->options;
   auto verbose = [&o](std::string_view line) {
     if (o.verbose) o.verbose(line);
@@ -127,6 +148,12 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   info.notes = m->started.source->notes();
   info.missing_events = m->started.missing_events;
   info.missing_why = m->started.missing_why;
+  if (exec_failed_withheld) {
+    info.missing_events.emplace_back("exec_failed");
+    info.missing_why.emplace_back(
+        "no failed execs: they are watched only for root (watching them slows every system call "
+        "on the machine)");
+  }
   m->note_missing_fields();
   for (const auto& n : info.notes) verbose(n);
 
@@ -141,15 +168,18 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   p.filter = o.filter;
   if (o.exclude_self) p.exclude_pid = getpid();
   p.priority = m->started.receive_priority;
-  p.receive_reads_bpf_maps = m->started.backend == Backend::Bpf;
+  const bool bpf = m->started.backend == Backend::Bpf;
+  p.receive_capabilities = proc_read_capabilities(o);
+  if (bpf) p.receive_capabilities.push_back(cap::kBpf);
   p.poll_interval = o.poll_interval;
   p.output_interval = o.output_interval;
   if (o.start_record) {
     Event e;
     e.ts_ns = t0;
     e.wall_ns = ClockSync{}.to_wall_ns(t0);
-    e.data =
-        StartData{info.backend, info.reason, o.version, info.missing_events, info.missing_fields};
+    StartData start{info.backend, info.reason, o.version, info.missing_events, info.missing_fields};
+    start.scope = o.filter.owner_uid ? "own" : "all";
+    e.data = std::move(start);
     p.start_record = std::move(e);
   }
   m->pipeline = std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sink, p);
@@ -165,10 +195,10 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   if (o.drop_caller_privileges) {
     // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
     // connector subscription (CAP_NET_ADMIN) and, on eBPF, reading its maps (CAP_BPF) need.
-    if (auto s = drop_capabilities(m->started.backend == Backend::Bpf
-                                       ? std::vector<int>{cap::kSysPtrace, cap::kNetAdmin, cap::kBpf}
-                                       : std::vector<int>{cap::kSysPtrace, cap::kNetAdmin});
-        s) {
+    std::vector<int> keep = proc_read_capabilities(o);
+    keep.push_back(cap::kNetAdmin);
+    if (bpf) keep.push_back(cap::kBpf);
+    if (auto s = drop_capabilities(keep); s) {
       verbose("capabilities kept after set-up: " + effective_capabilities() + "; no_new_privs set");
     } else {
       verbose("could not drop capabilities: " + s.error().message);

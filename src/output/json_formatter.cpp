@@ -329,6 +329,7 @@ class JsonFormatter final : public Formatter {
             if (!d.missing_events.empty()) w.words("missing_events", d.missing_events);
             if (!d.missing_fields.empty()) w.words("missing_fields", d.missing_fields);
             if (d.table_ready_ns) w.num("table_ready_ts_ns", d.table_ready_ns);
+            w.word("scope", d.scope);
           } else if constexpr (std::is_same_v<T, ExecFailedData>) {
             w.num("error", d.error);
             w.word("error_name", errno_name(d.error));

@@ -491,6 +491,7 @@ class TextFormatter final : public Formatter {
             };
             list("; missing events: ", d.missing_events);
             list("; missing fields: ", d.missing_fields);
+            if (d.scope == "own") out += "; only your own processes are shown";
           } else if constexpr (std::is_same_v<T, ExecFailedData>) {
             exec_failed(d, out);
             fmt::format_to(it, "  [ppid={}", d.ppid);

@@ -45,9 +45,7 @@ Status Pipeline::start() {
     if (options_.priority != Priority::Normal) {
       priority_ = "receive thread: " + raise_thread_priority(options_.priority);
     }
-    (void)drop_capabilities(options_.receive_reads_bpf_maps
-                                ? std::vector<int>{cap::kSysPtrace, cap::kBpf}
-                                : std::vector<int>{cap::kSysPtrace});
+    (void)drop_capabilities(options_.receive_capabilities);
     receiver_ready_ = true;
     receiver_ready_.notify_one();
     receive_status_ = receive_.run(stop_, give_up_);

@@ -30,8 +30,9 @@ struct PipelineOptions {
   size_t queue_capacity_bytes = 64 << 20;  // their approx_bytes
   // Scheduling of the receive thread: raised when it runs the exec handlers itself.
   Priority priority = Priority::Normal;
-  // The receive thread keeps CAP_BPF only when its source reads eBPF maps.
-  bool receive_reads_bpf_maps = false;
+  // What the receive thread keeps after set-up: what its exec handlers need to read /proc,
+  // and CAP_BPF when its source reads eBPF maps.
+  std::vector<int> receive_capabilities;
   std::chrono::milliseconds poll_interval{50};
   // How often the output thread wakes to order, filter and write (sooner when the queue
   // fills). Output lags the kernel by about this plus the exec guard.

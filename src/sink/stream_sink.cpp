@@ -11,6 +11,39 @@ namespace proctrail {
 
 namespace {
 
+// Opens an output file the way a root tool must: never through a symbolic link, never into a
+// file someone else owns (a trap laid in a shared directory would let its owner read what is
+// written), and readable by the caller alone whatever the umask. `flags`: O_TRUNC or O_APPEND.
+Result<int> open_output(const std::string& path, int flags, const char* what) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return make_error(std::string(what) + " " + path +
+                        ": it is a symbolic link (an output file is never opened through one)");
+    }
+    return system_error(std::string(what) + " " + path);
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    auto err = system_error("stat " + path);
+    ::close(fd);
+    return err;
+  }
+  if (!S_ISREG(st.st_mode)) return fd;  // a FIFO, /dev/null, a terminal: nothing to protect
+  if (st.st_uid != geteuid()) {
+    ::close(fd);
+    return make_error(std::string(what) + " " + path + ": it belongs to uid " +
+                      std::to_string(st.st_uid) +
+                      ", not to this user: refused, its owner could read what is written");
+  }
+  if ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) != 0) {
+    auto err = system_error("make " + path + " private");
+    ::close(fd);
+    return err;
+  }
+  return fd;
+}
+
 class StreamSink final : public Sink {
  public:
   StreamSink(std::unique_ptr<Formatter> formatter, int fd, bool owns_fd, bool header,
@@ -81,8 +114,9 @@ class StreamSink final : public Sink {
     if (path_.empty()) return {};  // a terminal or a pipe: carry on
     if (auto s = flush(); !s) return s;
     // Appends: a hang-up without a rotation must not truncate what is there.
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return system_error("reopen output " + path_);
+    auto opened = open_output(path_, O_APPEND, "reopen output");
+    if (!opened) return opened.error();
+    const int fd = *opened;
     if (owns_fd_ && fd_ >= 0) ::close(fd_);
     fd_ = fd;
     owns_fd_ = true;
@@ -109,8 +143,9 @@ class StreamSink final : public Sink {
         return system_error("rotate " + from + " to " + to);
       }
     }
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return system_error("open output " + path_ + " after rotating it");
+    auto opened = open_output(path_, O_TRUNC, "open output after rotating it:");
+    if (!opened) return opened.error();
+    const int fd = *opened;
     if (owns_fd_ && fd_ >= 0) ::close(fd_);
     fd_ = fd;
     owns_fd_ = true;
@@ -153,9 +188,10 @@ Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatte
   }
   // A rotated log is appended to after a restart (a service's); a plain output starts anew.
   const int mode = rotation.max_bytes ? O_APPEND : O_TRUNC;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | mode | O_CLOEXEC, 0644);
-  if (fd < 0) return system_error("open output " + path);
-  auto sink = std::make_unique<StreamSink>(std::move(formatter), fd, true, header, path, rotation);
+  auto opened = open_output(path, mode, "open output");
+  if (!opened) return opened.error();
+  auto sink =
+      std::make_unique<StreamSink>(std::move(formatter), *opened, true, header, path, rotation);
   if (rotation.max_bytes) {
     if (auto s = sink->resume(); !s) return s.error();
   }

@@ -14,7 +14,8 @@ namespace proctrail {
 
 // Capability numbers (linux/capability.h), named here so callers need not include it.
 namespace cap {
-inline constexpr int kNetAdmin = 12;   // unsubscribing from the proc connector
+inline constexpr int kDacReadSearch = 2;  // /proc/PID/environ of another user (--env)
+inline constexpr int kNetAdmin = 12;      // unsubscribing from the proc connector
 inline constexpr int kSysPtrace = 19;  // /proc/PID/exe, cwd, environ, stat's image fields
 inline constexpr int kSysAdmin = 21;
 inline constexpr int kBpf = 39;  // reading the eBPF maps and program counters

@@ -60,7 +60,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"NoCommand", {"--"}, "no COMMAND"},
         BadArgs{"PidAndCommand", {"-p", "1", "--", "true"}, "do not go together"},
         BadArgs{"CommandUserAlone", {"--user-of-command", "root"}, "goes with a COMMAND"},
-        BadArgs{"SeedFilter", {"-f", "seed", "-u", "0"}, "seed format has no filters"}),
+        BadArgs{"SeedFilter", {"-f", "seed", "-u", "0"}, "seed format has no filters"},
+        // Accepted in silence before (issue 16): each is a mistake, not a request.
+        BadArgs{"EmptyUser", {"-u", ""}, "--user wants a user name or number"},
+        BadArgs{"NoUid", {"-u", "4294967295"}, "--user: 4294967295 is not a user id"},
+        BadArgs{"EmptyCommandUser", {"--user-of-command", "", "--", "true"},
+                "--user-of-command wants a user name or number"},
+        BadArgs{"EmptyDuration", {"-D", ""}, "--duration wants"},
+        BadArgs{"HexDuration", {"-D", "0x10"}, "--duration wants"},
+        BadArgs{"Scope", {"--scope", "everyone"}, "unknown --scope 'everyone'"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(CommandLine, HelpHasExamplesAndExitsZero) {

@@ -2,6 +2,7 @@
 #include "schema_check.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -323,6 +324,13 @@ bool unprivileged_listen_allowed() {
   int st = 0;
   waitpid(child, &st, 0);
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+gid_t monitor_group() {
+  if (group* g = getgrnam(PROCTRAIL_GROUP)) return g->gr_gid;
+  run({"groupadd", "--system", PROCTRAIL_GROUP});
+  group* g = getgrnam(PROCTRAIL_GROUP);
+  return g ? g->gr_gid : static_cast<gid_t>(-1);
 }
 
 std::string decode_base64(const std::string& b64) {

@@ -103,6 +103,10 @@ bool unprivileged_listen_allowed();
 std::string decode_base64(const std::string& b64);
 std::vector<std::string> split_nul(const std::string& area);
 
+// The id of the monitor group (PROCTRAIL_GROUP), whose members see every user's processes;
+// created for the test when the machine has none yet (as the setcap install does).
+gid_t monitor_group();
+
 // Records of a type about a pid.
 std::vector<nlohmann::json> of(const std::vector<nlohmann::json>& records, const std::string& type,
                                long pid);

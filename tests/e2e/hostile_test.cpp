@@ -208,6 +208,47 @@ TEST_P(Hostile, TheSummaryCannotBeMadeToGrowWithoutBound) {
   RecordProperty("peak_rss_kib", static_cast<int>(peak));
 }
 
+// Output files hold other users' command lines (and environments with --env): they are the
+// caller's alone, 0600 whatever the umask, rotated ones too. -o never follows a symbolic link
+// and never writes into a file someone else owns (a trap laid in /tmp, say).
+TEST_P(Hostile, OutputFilesAreTheCallersAloneAndNeverFollowALink) {
+  const std::string dir = "/tmp/" + unique("out");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 01777);  // like /tmp
+  const std::string path = dir + "/trail.jsonl";
+  CommandResult r = run({"bash", "-c",
+                         "umask 022; exec " + proctrail_path() + " -b " + GetParam() +
+                             " -f json -o " + path +
+                             " --rotate-size 4K --rotate-keep 2 -D 1.5 & for i in $(seq 60); do "
+                             "/bin/true rotate-me-$i; sleep 0.01; done; wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << path;
+  ASSERT_EQ(stat((path + ".1").c_str(), &st), 0) << "the test writes enough to rotate";
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << path << ".1";
+
+  const std::string victim = dir + "/victim", link = dir + "/link.jsonl";
+  std::ofstream(victim) << "precious\n";
+  ASSERT_EQ(symlink(victim.c_str(), link.c_str()), 0);
+  CommandResult l = run({proctrail_path(), "-b", GetParam(), "-o", link, "-D", "0.2"});
+  EXPECT_EQ(l.exit_code, 1) << l.err;
+  EXPECT_NE(l.err.find("symbolic link"), std::string::npos) << l.err;
+  std::ifstream in(victim);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "precious") << "the link's target was written to";
+
+  const std::string trap = dir + "/trap.jsonl";
+  std::ofstream(trap) << "";
+  ASSERT_EQ(chown(trap.c_str(), 65534, 65534), 0);
+  chmod(trap.c_str(), 0666);
+  CommandResult t = run({proctrail_path(), "-b", GetParam(), "-o", trap, "-D", "0.2"});
+  EXPECT_EQ(t.exit_code, 1) << t.err;
+  EXPECT_NE(t.err.find("belongs to uid 65534"), std::string::npos) << t.err;
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Hostile, ::testing::ValuesIn(backends()),
                          [](const auto& p) { return p.param; });
 

@@ -496,10 +496,11 @@ TEST_P(Reliability, LeastPrivilegeAfterSetUp) {
 
 // Bug 7: without privilege (Linux 6.6 lets anyone listen to the proc connector), exe and cwd
 // of another user's process cannot be read: each exec says so, and -v says what priority the
-// exec readers got.
+// exec readers got. The user is in the monitor group, so other users' processes are shown.
 TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
   if (geteuid() != 0) PT_SKIP("needs-root") << "needs root (to become nobody)";
-  const std::string self = "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all ";
+  const std::string self = "setpriv --reuid=65534 --regid=65534 --groups=" +
+                           std::to_string(monitor_group()) + " --inh-caps=-all ";
   const std::string cmd = "(" + self + proctrail_path() +
                           " --backend netlink -f json -e exec -v & p=$!; " + pause_s(1) + "; " +
                           scenario_path() + " sleep-ms 300; " + pause_s(0.3) +

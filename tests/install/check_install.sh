@@ -53,6 +53,30 @@ if [ "$(id -u)" != 0 ]; then
   say "[skip:needs-root] built both ways; running them needs root"
   exit 77
 fi
+# The setcap install (packaging/setcap.sh, as -DPROCTRAIL_SETCAP=ON and the Debian package run
+# it): only root and the monitor group may run the binary, and it has the capabilities.
+group=proctrail-check-$$
+sh "$src/packaging/setcap.sh" "$prefix/bin/proctrail" "$group" >"$tmp/setcap.log"
+mode=$(stat -c '%a %G' "$prefix/bin/proctrail")
+[ "$mode" = "750 $group" ] || { say "setcap.sh left mode and group '$mode'"; groupdel "$group"; exit 1; }
+caps=$(getcap "$prefix/bin/proctrail")
+for c in cap_bpf cap_perfmon cap_net_admin cap_sys_ptrace cap_sys_nice; do
+  case "$caps" in *"$c"*) ;; *) caps=missing ;; esac
+done
+case "$caps" in *=ep) ;; *) caps=missing ;; esac
+[ "$caps" != missing ] ||
+  { say "setcap.sh did not set the capabilities: $(getcap "$prefix/bin/proctrail")"; groupdel "$group"; exit 1; }
+chmod 755 "$tmp" "$prefix" "$prefix/bin"
+# runuser, not setpriv: setpriv keeps root's saved uid, and with it the capabilities that let
+# the exec itself past the file's mode.
+if runuser -u nobody -- "$prefix/bin/proctrail" --version >/dev/null 2>&1; then
+  say "a user outside group $group could run the setcap'd binary"; groupdel "$group"; exit 1
+fi
+runuser -u nobody -G "$group" -- "$prefix/bin/proctrail" --version >/dev/null ||
+  { say "a member of group $group could not run the setcap'd binary"; groupdel "$group"; exit 1; }
+groupdel "$group"
+say "setcap.sh: mode 0750, group and capabilities set; others cannot run it"
+
 # Each example, built both ways, must see what it is for: print_execs an exec, poll_loop (the
 # pull API with a filter) a process that fails.
 run_example() {  # run_example BINARY WORKLOAD MARKER

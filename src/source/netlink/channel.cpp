@@ -68,7 +68,8 @@ Result<std::unique_ptr<Channel>> Channel::open(const Config& config) {
 
   int want = config.receive_buffer_bytes;
   if (want > 0) {
-    c->rcvbuf_forced_ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0;
+    c->rcvbuf_forced_ = config.force_receive_buffer &&
+                        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0;
     if (!c->rcvbuf_forced_ && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) != 0) {
       return system_error("set netlink receive buffer");
     }

@@ -44,6 +44,7 @@ class Channel {
     std::optional<uint32_t> types;    // PROC_EVENT_* bits to keep; nullopt: all
     int cpu = -1;                     // the CPU an exec reader serves (-1: none, or several)
     int receive_buffer_bytes = 0;     // 0: the system's default
+    bool force_receive_buffer = true;  // past net.core.rmem_max, when CAP_NET_ADMIN allows
     std::string proc_root = "/proc";  // where the namespace named in errors is looked up
   };
 

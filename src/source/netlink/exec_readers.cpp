@@ -26,7 +26,8 @@ ExecReaders::~ExecReaders() {
 }
 
 Status ExecReaders::start(const std::vector<Channel*>& channels, const ExecHandlerFactory& factory,
-                          Priority priority) {
+                          Priority priority, std::vector<int> keep) {
+  keep_ = std::move(keep);
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_.valid()) return system_error("create eventfd");
   channels_ = channels;
@@ -56,8 +57,9 @@ void ExecReaders::run(size_t index) {
   if (c.cpu() >= 0) pin_thread_to_cpu(c.cpu());  // unpinned, it still works, only later
   std::string got = raise_thread_priority(priority_);
   // From here on a reader only receives on its subscribed socket and reads /proc, which for
-  // another user's process takes CAP_SYS_PTRACE: it keeps that alone.
-  (void)drop_capabilities({cap::kSysPtrace});
+  // another user's process takes CAP_SYS_PTRACE (and CAP_DAC_READ_SEARCH for an environment,
+  // with --env): it keeps those alone.
+  (void)drop_capabilities(keep_);
   {
     std::lock_guard lock(mu_);
     priorities_.push_back(std::move(got));

@@ -44,8 +44,9 @@ class ExecReaders {
   ExecReaders& operator=(const ExecReaders&) = delete;
 
   // Starts a reader per channel; returns once each has set its priority.
+  // `keep`: the capabilities each reader keeps once running (reading /proc).
   Status start(const std::vector<Channel*>& channels, const ExecHandlerFactory& factory,
-               Priority priority);
+               Priority priority, std::vector<int> keep);
 
   // Waits up to `timeout` for the inbox to fill (or a reader to fail), then moves out what the
   // readers queued, and, in *drained_ns, the earliest of the times each channel was last found
@@ -67,6 +68,7 @@ class ExecReaders {
   Accept accept_;
   ExecHandlerFactory factory_;
   Priority priority_ = Priority::Normal;
+  std::vector<int> keep_;
   std::vector<Channel*> channels_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};

@@ -98,6 +98,7 @@ Status NetlinkSource::start() {
   // sockets' filters keep just those, on every kernel.
   Channel::Config base;
   base.receive_buffer_bytes = options_.receive_buffer_bytes;
+  base.force_receive_buffer = options_.force_receive_buffer;
   base.proc_root = options_.proc_root;
   Channel::Config other = base;
   other.route = readers ? cn_proc::Route::AllButExec : cn_proc::Route::All;
@@ -174,7 +175,9 @@ Status NetlinkSource::start() {
         });
     std::vector<Channel*> exec_channels;
     for (auto& c : execs_) exec_channels.push_back(c.get());
-    if (auto s = readers_->start(exec_channels, handler_factory_, options_.reader_priority); !s) {
+    if (auto s = readers_->start(exec_channels, handler_factory_, options_.reader_priority,
+                                 options_.reader_capabilities);
+        !s) {
       return s;
     }
     reader_note_ = "exec readers: " + std::to_string(cpus.size()) +

@@ -30,6 +30,7 @@
 #include "source/netlink/exec_readers.hpp"
 #include "source/netlink/seq_gaps.hpp"
 #include "source/netlink/subscription.hpp"
+#include "util/privileges.hpp"
 #include "util/clock.hpp"
 #include "util/sched.hpp"
 
@@ -43,9 +44,13 @@ struct NetlinkOptions {
   // everything, read by the thread that calls poll(), which also runs the exec handler.
   size_t max_exec_readers = 64;
   Priority reader_priority = Priority::Realtime;
+  // What the exec readers keep once set up: reading another user's /proc/PID.
+  std::vector<int> reader_capabilities = {cap::kSysPtrace};
   // Requested receive buffer of each socket. SO_RCVBUFFORCE is tried first (CAP_NET_ADMIN),
   // then SO_RCVBUF, which the kernel caps at net.core.rmem_max.
   int receive_buffer_bytes = 32 << 20;
+  // Off: SO_RCVBUF only, capped at net.core.rmem_max whatever the capabilities.
+  bool force_receive_buffer = true;
   std::chrono::milliseconds ack_timeout{1000};
   // Ask the kernel to filter event types (Linux 6.6 proc_input) when a subset is wanted.
   // Off, every kernel is treated like one that ignores the request; the socket filters still
