@@ -43,7 +43,7 @@ packages=(
   libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libclang-rt-14-dev
-  util-linux procps libcap2-bin python3 man-db systemd
+  util-linux procps libcap2-bin python3 man-db systemd strace libre2-dev
   qemu-system-x86 busybox-static
 )
 missing=()

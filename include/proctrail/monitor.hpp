@@ -81,6 +81,9 @@ struct MonitorOptions {
   size_t ring_buffer_bytes = 2 << 20;   // eBPF, a power of two (mapped twice)
   std::chrono::milliseconds poll_interval{50};
   std::chrono::milliseconds output_interval{50};
+  // How long stop() waits for the sinks to take what is left (a reader that stopped reading
+  // holds the output back) before it cancels them; what they could not write is their error.
+  std::chrono::milliseconds stop_timeout{5000};
 
   // Events for poll() / fd() as well as the sinks, up to this many waiting (beyond that they
   // are dropped and a lost record says how many). 0: no pull queue.

@@ -35,6 +35,10 @@ class Sink {
   virtual Status tick() { return {}; }
   // The reader went away (a closed pipe): the monitor ends quietly.
   [[nodiscard]] virtual bool closed() const { return false; }
+  // Called from another thread when the monitor is stopping and this sink has not finished in
+  // time (its reader stopped reading): a write that waits must give up, and the sink's next
+  // error says what it could not write. Must be safe to call at any time.
+  virtual void cancel() {}
 };
 
 // A formatter's text written to an fd: standard output, a pipe, a file. A closed pipe (EPIPE)

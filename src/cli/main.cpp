@@ -42,6 +42,13 @@ void on_hangup(int) {
   g_hangups.fetch_add(1);
 }
 
+bool has_controlling_terminal() {
+  int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "proctrail: error: %s\n", message.c_str());
   return 1;
@@ -173,11 +180,17 @@ int main(int argc, char** argv) {
   sigemptyset(&usr.sa_mask);
   usr.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &usr, nullptr);
-  struct sigaction hup {};
-  hup.sa_handler = on_hangup;
-  sigemptyset(&hup.sa_mask);
-  hup.sa_flags = SA_RESTART;
-  sigaction(SIGHUP, &hup, nullptr);
+  // SIGHUP means "reopen the output file" to a service, which has no controlling terminal. For a
+  // program started from a terminal it means the terminal is gone: it stops, like SIGTERM.
+  if (has_controlling_terminal()) {
+    sigaction(SIGHUP, &sa, nullptr);
+  } else {
+    struct sigaction hup {};
+    hup.sa_handler = on_hangup;
+    sigemptyset(&hup.sa_mask);
+    hup.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &hup, nullptr);
+  }
   signal(SIGPIPE, SIG_IGN);
 
   if (o.verbose) {
@@ -227,7 +240,19 @@ int main(int argc, char** argv) {
       return 128 + sig;
     }
     const char go = 1;
-    if (write(command.gate, &go, 1) != 1) return abandon("cannot start the command");
+    if (write(command.gate, &go, 1) != 1) {
+      // The command died at its gate: Ctrl-C reaches the whole foreground group, the
+      // command too, while capture was still starting. End as the interrupted command would.
+      int ws = 0;
+      close(command.gate);
+      (void)(*monitor)->stop();
+      if (waitpid(command.pid, &ws, 0) == command.pid && WIFSIGNALED(ws)) {
+        std::fprintf(stderr, "proctrail: the command was interrupted (%s) before it started\n",
+                     signal_name(WTERMSIG(ws)).c_str());
+        return 128 + WTERMSIG(ws);
+      }
+      return fail("cannot start the command");
+    }
     close(command.gate);
   }
 

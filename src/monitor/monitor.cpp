@@ -242,7 +242,7 @@ Status Monitor::stop() {
   if (m.stopped) return m.result;
   m.stopped = true;
   m.pipeline->request_stop();
-  m.result = m.pipeline->join();
+  m.result = m.pipeline->join(m.options.stop_timeout);
   if (m.enricher) m.table_size = m.enricher->table().size();
   return m.result;
 }

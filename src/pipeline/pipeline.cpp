@@ -37,6 +37,8 @@ Status Pipeline::start() {
     (void)drop_capabilities({});
     output_status_ = output_.run(output_closed_, reopens_);
     if (!output_status_ || output_closed_) give_up_ = true;  // nobody takes the queue any more
+    done_writing_ = true;
+    done_writing_.notify_all();
   });
   receiver_ = std::thread([this] {
     // Raised only here: the writer must not inherit it. The receive thread runs the exec
@@ -56,9 +58,15 @@ Status Pipeline::start() {
   return {};
 }
 
-Status Pipeline::join() {
+Status Pipeline::join(std::chrono::milliseconds timeout) {
   if (joined_) return receive_status_ ? output_status_ : receive_status_;
   if (receiver_.joinable()) receiver_.join();
+  // The receive side is done and has closed the queue: the writer has what is left to write.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done_writing_.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!done_writing_.load()) sink_.cancel();
   if (writer_.joinable()) writer_.join();
   joined_ = true;
   if (!receive_status_) return receive_status_;

@@ -64,8 +64,10 @@ class Pipeline {
   // Asks the receive thread to finish: it lingers for the exec guard, then everything held
   // goes out and the sink is closed.
   void request_stop() { stop_ = true; }
-  // Waits for both threads; the first error (the source's, then the sink's).
-  Status join();
+  // Waits for both threads; the first error (the source's, then the sink's). When the output
+  // has not finished `timeout` after the receive side did (its reader stopped reading), the
+  // sink is cancelled: what it could not write is its error.
+  Status join(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // Stops by itself: the sink closed (its reader went away) or a thread failed.
   [[nodiscard]] bool finished() const { return done_receiving_ || output_closed_; }
   [[nodiscard]] bool output_closed() const { return output_closed_; }
@@ -90,7 +92,7 @@ class Pipeline {
   OutputStage output_;
   std::thread receiver_, writer_;
   std::atomic<bool> stop_{false}, output_closed_{false}, give_up_{false};
-  std::atomic<bool> done_receiving_{false}, receiver_ready_{false};
+  std::atomic<bool> done_receiving_{false}, receiver_ready_{false}, done_writing_{false};
   std::atomic<uint32_t> reopens_{0};
   Status receive_status_, output_status_;
   std::string priority_;

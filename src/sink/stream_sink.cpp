@@ -1,8 +1,10 @@
 // StreamSink: a formatter's text written to an fd, and its file variant that reopens.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "proctrail/sink.hpp"
@@ -55,6 +57,7 @@ class StreamSink final : public Sink {
         path_(std::move(path)),
         rotation_(rotation) {
     if (header) formatter_->header(buf_);
+    make_waits_cancellable();
   }
   ~StreamSink() override {
     if (owns_fd_ && fd_ >= 0) ::close(fd_);
@@ -91,6 +94,18 @@ class StreamSink final : public Sink {
         written_ += static_cast<size_t>(n);
       } else if (errno == EPIPE) {
         closed_ = true;  // the reader went away (| head): a quiet end
+      } else if (errno == EAGAIN) {
+        // The reader is slow, or stopped reading: wait for room, unless told to give up.
+        pollfd p{fd_, POLLOUT, 0};
+        (void)::poll(&p, 1, 100);
+        if (cancelled_.load()) {
+          const size_t left = buf_.size() - off;
+          buf_.clear();
+          return make_error("output blocked: " + std::to_string(left) +
+                            " bytes not written when stopping (the reader of " +
+                            (path_.empty() ? std::string("the output") : path_) +
+                            " stopped reading)");
+        }
       } else if (errno != EINTR) {
         auto err = system_error(path_.empty() ? "write output" : "write " + path_);
         buf_.clear();
@@ -100,6 +115,8 @@ class StreamSink final : public Sink {
     buf_.clear();
     return {};
   }
+
+  void cancel() override { cancelled_ = true; }
 
   Status close() override {
     auto s = flush();
@@ -122,6 +139,7 @@ class StreamSink final : public Sink {
     owns_fd_ = true;
     struct stat st {};
     written_ = fstat(fd_, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+    make_waits_cancellable();
     return {};
   }
 
@@ -161,6 +179,21 @@ class StreamSink final : public Sink {
   [[nodiscard]] bool closed() const override { return closed_; }
 
  private:
+  // A pipe, FIFO or terminal can block a write for ever (its reader stopped). Such an fd is
+  // opened again through /proc/self/fd as a description of our own, non-blocking, so that a
+  // write waits in poll() and can be cancelled; the caller's description (a shell's stdout)
+  // keeps its flags. Where that is not possible (a socket) writes stay blocking.
+  void make_waits_cancellable() {
+    struct stat st {};
+    if (fd_ < 0 || fstat(fd_, &st) != 0 || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) return;
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    int own = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (own < 0) return;
+    if (owns_fd_) ::close(fd_);
+    fd_ = own;
+    owns_fd_ = true;
+  }
+
   static constexpr size_t kFlushAt = 64 * 1024;
   std::unique_ptr<Formatter> formatter_;
   int fd_;
@@ -171,6 +204,7 @@ class StreamSink final : public Sink {
   size_t written_ = 0;  // bytes in the current file
   std::string buf_;
   bool closed_ = false;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace

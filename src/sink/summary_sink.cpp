@@ -95,6 +95,7 @@ class SummarySink final : public Sink {
     return inner_->tick();
   }
   [[nodiscard]] bool closed() const override { return inner_->closed(); }
+  void cancel() override { inner_->cancel(); }
 
  private:
   struct Totals {

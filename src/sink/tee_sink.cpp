@@ -23,6 +23,9 @@ class TeeSink final : public Sink {
   Status tick() override {
     return each([](Sink& s) { return s.closed() ? Status{} : s.tick(); });
   }
+  void cancel() override {
+    for (auto& s : sinks_) s->cancel();
+  }
   // Closed once every part is: one reader going away does not end the others' output.
   [[nodiscard]] bool closed() const override {
     for (const auto& s : sinks_) {

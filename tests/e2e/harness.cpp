@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -94,6 +95,9 @@ CommandResult run(const std::vector<std::string>& argv, int timeout_ms) {
   int err_fd = temp_file(err_path, "err");
   pid_t pid = fork();
   if (pid == 0) {
+    // A session of its own, without a controlling terminal, wherever the tests run: what
+    // proctrail does on SIGHUP depends on whether it has one (Terminal gives it one).
+    setsid();
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     int null_fd = open("/dev/null", O_RDONLY);
@@ -136,6 +140,7 @@ Monitor::Monitor(std::vector<std::string> extra) {
   argv.insert(argv.end(), extra.begin(), extra.end());
   pid_ = fork();
   if (pid_ == 0) {
+    setsid();  // no controlling terminal: a hang-up means "reopen the output", as for a service
     dup2(err_fd, 2);
     auto v = c_argv(argv);
     execv(v[0], v.data());
@@ -262,6 +267,75 @@ void expect_accounted(const Accounting& a, uint64_t made, uint64_t slack) {
       << "reported " << a.reported << " + counted lost " << a.lost << " exceed the " << made
       << " events made by more than the " << slack
       << " the rest of the machine may have made: the lost counts are inflated";
+}
+
+Terminal::Terminal(const std::vector<std::string>& argv) {
+  master_ = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master_ < 0 || grantpt(master_) != 0 || unlockpt(master_) != 0) {
+    throw std::runtime_error("cannot open a pseudo-terminal");
+  }
+  const std::string slave = ptsname(master_);
+  pid_ = fork();
+  if (pid_ == 0) {
+    setsid();
+    int fd = open(slave.c_str(), O_RDWR);  // the session's first terminal: its controlling one
+    if (fd < 0) _exit(126);
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    auto v = c_argv(argv);
+    execvp(v[0], v.data());
+    _exit(127);
+  }
+}
+
+Terminal::~Terminal() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (master_ >= 0) close(master_);
+}
+
+void Terminal::type(const std::string& bytes) {
+  if (write(master_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+    ADD_FAILURE() << "cannot type at the terminal";
+  }
+}
+
+void Terminal::hang_up() {
+  output();
+  close(master_);
+  master_ = -1;
+}
+
+std::string Terminal::output() {
+  if (master_ < 0) return out_;
+  char buf[4096];
+  for (;;) {
+    pollfd p{master_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) break;
+    ssize_t n = read(master_, buf, sizeof buf);
+    if (n <= 0) break;
+    out_.append(buf, static_cast<size_t>(n));
+  }
+  return out_;
+}
+
+int Terminal::wait(int ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(ms * time_scale());
+  int st = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    output();  // the terminal's reader: its output must not fill up and block it
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      output();
+      return decode_status(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
 }
 
 std::map<std::string, long> scenario(const std::vector<std::string>& args) {

@@ -75,6 +75,31 @@ Accounting account(const std::vector<nlohmann::json>& records);
 // machine may have done meanwhile (and one count wrong by a factor breaks it).
 void expect_accounted(const Accounting& a, uint64_t made, uint64_t slack);
 
+// A command with a terminal of its own, as when a user runs it: a pseudo-terminal is its
+// controlling terminal, stdin, stdout and stderr, and it leads its session. Ctrl-C typed there
+// and a hang-up reach it as they would from a real one.
+class Terminal {
+ public:
+  explicit Terminal(const std::vector<std::string>& argv);
+  ~Terminal();
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+  // Types bytes at the terminal ("\x03" is Ctrl-C).
+  void type(const std::string& bytes);
+  // Closes the terminal: the kernel sends SIGHUP to the session's leader.
+  void hang_up();
+  // Waits up to ms (stretched under emulation) for it to exit: its exit code (128+N for a
+  // signal), or -1 when it did not (it is then killed).
+  int wait(int ms);
+  // What it printed so far.
+  std::string output();
+
+ private:
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string out_;
+};
+
 // Runs the scenario program and returns the key=value lines it printed.
 std::map<std::string, long> scenario(const std::vector<std::string>& args);
 

@@ -137,6 +137,21 @@ class StalledMonitor {
     pid_ = -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   }
+  // Waits up to `seconds` (stretched under emulation) for it to exit without reading its
+  // output; its exit code, or -1 when it did not exit (it is then killed).
+  int wait_exit(int seconds) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(seconds * time_scale());
+    int st = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
   [[nodiscard]] std::string errors() const {
     std::ifstream in(err_path_);
     std::stringstream ss;
@@ -181,6 +196,24 @@ TEST_P(Hostile, HugeCommandLinesWhileTheOutputStallsStayBounded) {
   EXPECT_GE(shown + lost, static_cast<uint64_t>(kExecs))
       << "shown " << shown << " + counted lost " << lost;
   RecordProperty("peak_rss_kib", static_cast<int>(peak));
+}
+
+// SIGTERM stops proctrail in bounded time even when its output is blocked (the reader of a
+// pipe stopped reading), and it says how much it could not write; before, it waited for ever.
+TEST_P(Hostile, StopEndsInBoundedTimeWhenTheOutputIsBlocked) {
+  StalledMonitor m({"-f", "json", "-b", GetParam(), "-e", "exec"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  // Well over a pipe's 64 KiB of records that nobody reads.
+  auto spawn = run({"bash", "-c",
+                    "for i in $(seq 300); do /bin/true " + std::string(400, 'x') + " $i; done"},
+                   60000);
+  ASSERT_EQ(spawn.exit_code, 0);
+  settle(500);
+  ASSERT_EQ(kill(m.pid(), SIGTERM), 0);
+  int code = m.wait_exit(15);
+  EXPECT_NE(code, -1) << "still running 15 s after SIGTERM";
+  EXPECT_EQ(code, 1) << m.errors();
+  EXPECT_NE(m.errors().find("bytes not written when stopping"), std::string::npos) << m.errors();
 }
 
 // The summary keeps a bounded table of names: 2,000 execs, each with a unique 100 KB argv[0],
@@ -247,6 +280,30 @@ TEST_P(Hostile, OutputFilesAreTheCallersAloneAndNeverFollowALink) {
   EXPECT_EQ(t.exit_code, 1) << t.err;
   EXPECT_NE(t.err.find("belongs to uid 65534"), std::string::npos) << t.err;
   std::filesystem::remove_all(dir);
+}
+
+// Started from a terminal with -o FILE, proctrail ends when the terminal hangs up, as
+// programs do; it used to take SIGHUP as "reopen the file" and run on, unseen. Without a
+// terminal (a service) SIGHUP still reopens (Reliability.SighupReopensTheOutputFile).
+TEST_P(Hostile, AHangUpStopsAMonitorStartedFromATerminal) {
+  const std::string path = "/tmp/" + unique("tty") + ".jsonl";
+  Terminal t({proctrail_path(), "-b", GetParam(), "-f", "json", "-o", path});
+  ASSERT_TRUE(appears_within(path, "\"type\":\"start\"", 15)) << t.output();
+  t.hang_up();
+  const int code = t.wait(10000);
+  unlink(path.c_str());
+  EXPECT_EQ(code, 0) << "a hang-up of its terminal stops it, cleanly";
+}
+
+// Ctrl-C while run mode is still setting up ends like an interrupted command: status 130,
+// and not "cannot start the command".
+TEST_P(Hostile, CtrlCDuringStartUpEndsRunModeLikeAnInterruptedCommand) {
+  Terminal t({proctrail_path(), "-b", GetParam(), "--", "sleep", "5"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  t.type("\x03");
+  const int code = t.wait(10000);
+  EXPECT_EQ(code, 130) << t.output();
+  EXPECT_EQ(t.output().find("cannot start"), std::string::npos) << t.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Hostile, ::testing::ValuesIn(backends()),
