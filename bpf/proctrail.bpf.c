@@ -67,6 +67,15 @@ struct {
   __type(value, __u8);
 } ended SEC(".maps");
 
+/* How many execs each process has done since the programs were loaded: the exec ordinal of
+ * its exec_id. Kept on the task itself, so it goes with the process and needs no key. */
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, __u32);
+} exec_ordinals SEC(".maps");
+
 /* kernel/sched/signal.h: the process is exiting as a group (exit_group, a fatal signal). */
 #define PT_SIGNAL_GROUP_EXIT 0x00000004
 
@@ -283,6 +292,7 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
   r->parent_tid = BPF_CORE_READ(real_parent, pid);
   r->child_pid = BPF_CORE_READ(child, tgid);
   r->child_tid = BPF_CORE_READ(child, pid);
+  r->child_start_boottime_ns = BPF_CORE_READ(child, group_leader, start_boottime);
   bpf_ringbuf_submit(r, wakeup_flags(0));
   return 0;
 }
@@ -302,6 +312,7 @@ int BPF_PROG(on_exit, struct task_struct* p) {
     return 0;
   }
   fill_header(&r->h, PT_EXIT, p);
+  r->start_boottime_ns = BPF_CORE_READ(p, group_leader, start_boottime);
   r->exit_code = BPF_CORE_READ(p, exit_code);
   r->exit_signal = BPF_CORE_READ(p, exit_signal);
   r->flags = 0;
@@ -347,8 +358,16 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   struct pt_exec* e = &s->exec;
   fill_header(&e->h, PT_EXEC, p);
   e->exec_tid = old_pid;
-  e->reserved = 0;
   e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+  /* After execve the caller leads its process. */
+  __u32* ordinal = bpf_task_storage_get(&exec_ordinals, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (ordinal) {
+    *ordinal += 1;
+    e->exec_ordinal = *ordinal;
+  } else {
+    e->exec_ordinal = 0;
+  }
+
   read_creds(p, &e->uid, &e->euid, &e->gid, &e->egid);
   e->argc = BPF_CORE_READ(bprm, argc);
   e->start_boottime_ns = BPF_CORE_READ(p, start_boottime);

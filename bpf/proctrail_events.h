@@ -67,6 +67,7 @@ struct pt_fork {
   struct pt_header h;
   pt_s32 parent_pid, parent_tid;
   pt_s32 child_pid, child_tid;
+  pt_u64 child_start_boottime_ns; /* the child's process (group leader) start: its identity */
 };
 
 /* pt_exit.flags */
@@ -81,6 +82,7 @@ struct pt_exit {
   pt_s32 parent_pid, parent_tid;
   pt_u32 process_status; /* with PT_EXIT_PROCESS_ENDED: what the parent's wait(2) sees */
   pt_u32 flags;          /* enum pt_exit_flags */
+  pt_u64 start_boottime_ns; /* the process's (group leader's) start: its identity */
 };
 
 struct pt_exec {
@@ -96,7 +98,7 @@ struct pt_exec {
   pt_u16 flags;                          /* enum pt_exec_flags */
   char comm[PT_COMM_LEN];
   pt_s32 exec_tid; /* the thread that called execve (its tid before it took the pid) */
-  pt_u32 reserved;
+  pt_u32 exec_ordinal; /* execs of this process since the programs were loaded, this one too */
   /* char data[]: args, filename, exe, cwd */
 };
 

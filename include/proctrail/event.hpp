@@ -21,6 +21,33 @@ namespace proctrail {
 
 struct Event;
 
+// Which program image of which process an event is about, from parts anyone on the machine
+// can recompute: the process's pid, its start time in clock ticks since boot (the 22nd field of
+// /proc/PID/stat), and its exec ordinal: 0 for the image it was forked with, or had when
+// proctrail found it running; each exec seen adds one. With the machine's and the boot's ids
+// (in the start record) it makes the exec_id of the output (format_exec_id, docs/output.md).
+struct ProcessKey {
+  int32_t pid = 0;
+  uint32_t exec_ordinal = 0;
+  uint64_t start_ticks = 0;  // 0: not known (only after lost events)
+  [[nodiscard]] bool known() const { return pid > 0 && start_ticks > 0; }
+  bool operator==(const ProcessKey&) const = default;
+};
+
+// The machine and the boot a stream comes from: the first half of every exec_id.
+struct HostIdentity {
+  std::string machine_id;  // /etc/machine-id, 32 hex digits
+  std::string boot_id;     // /proc/sys/kernel/random/boot_id, without dashes
+  std::string hostname;
+  bool operator==(const HostIdentity&) const = default;
+  // This machine, now (read once).
+  static const HostIdentity& local();
+};
+
+// "<machine id, 16 hex>-<boot id, 16 hex>-<pid>-<start ticks>-<exec ordinal>"; empty when the
+// key is not known.
+std::string format_exec_id(const HostIdentity& host, const ProcessKey& key);
+
 // Order matters: it is the index of the matching alternative in EventData.
 enum class EventType : uint8_t {
   Ack,         // the kernel's answer to a (un)subscribe request
@@ -57,6 +84,8 @@ struct ForkData {
   int32_t parent_tid = 0;
   int32_t child_pid = 0;
   int32_t child_tid = 0;
+  // When the child's process started (CLOCK_BOOTTIME), when the kernel said (eBPF).
+  std::optional<uint64_t> child_start_boottime_ns;
   // The kernel's own fields tell threads from processes: a new thread keeps the tgid.
   [[nodiscard]] bool is_thread() const { return child_pid != child_tid; }
 };
@@ -185,6 +214,8 @@ struct ExecDetails {
   std::optional<std::string> user;  // name of creds->uid, filled by the output stage
   std::optional<std::string> comm;
   std::optional<uint64_t> start_boottime_ns;  // process start, CLOCK_BOOTTIME
+  // The kernel's count of this process's execs, this one included (eBPF): its exec ordinal.
+  std::optional<uint32_t> exec_ordinal;
   std::optional<std::string> cgroup;          // v2 path, or the v1 name=systemd / first hierarchy
   std::optional<uint64_t> cgroup_id;          // cgroup v2 id (kernel backend)
   std::optional<Container> container;
@@ -252,6 +283,8 @@ struct ExitData {
   // thread's own code. Unset: raw_status is the best there is.
   std::optional<uint32_t> process_status;
   std::shared_ptr<const ExitDetails> details;
+  // When the process started (CLOCK_BOOTTIME), when the kernel said (eBPF).
+  std::optional<uint64_t> start_boottime_ns;
 
   [[nodiscard]] bool ends_process(const Event& e) const;
   // The status to report: the process's when this exit ends it, else the thread's own.
@@ -286,6 +319,8 @@ struct StartData {
   // Whose processes the stream shows: "all" users', or only the caller's "own" (see
   // EventFilter::owner_uid).
   std::string scope = "all";
+  // The machine and boot the events come from: every exec_id in the stream starts with them.
+  HostIdentity host;
 };
 
 // An execve or execveat that failed: the process goes on running what it ran. The path and
@@ -354,6 +389,13 @@ struct Event {
   int32_t cpu = -1;     // -1: unknown
   int32_t pid = 0;      // process (thread group) id of the subject
   int32_t tid = 0;      // thread id of the subject
+  // The subject's image (exec_id): for a fork, the new process's; for an exec, the new image;
+  // for any other event of a process, its current image. Set by the process table.
+  ProcessKey key;
+  // The image that forked the subject process (parent_exec_id).
+  ProcessKey parent_key;
+  // The subject process's real uid, when known: whose event it is (rate limits, scope).
+  std::optional<uint32_t> uid;
   EventData data;
 
   [[nodiscard]] EventType type() const { return static_cast<EventType>(data.index()); }

@@ -70,6 +70,18 @@ struct SinkCounts {
 };
 std::unique_ptr<Sink> make_counting_sink(std::unique_ptr<Sink> inner, SinkCounts* counts);
 
+// A limit on each user's share of a record: the events of processes of a user other than root
+// (the process's real uid) may take `bytes_per_second` on average (their size in memory, close
+// to their size as JSON), in bursts up to `burst_bytes`. Beyond it they are suppressed and
+// counted, and a lost record names the user and the count once that user's events pass again
+// (or at the end). Root's events and records about the stream always pass. So no user can push
+// other users' events out of a rotated record by flooding it, and the flood is on record.
+struct UserRateLimit {
+  size_t bytes_per_second = 0;
+  size_t burst_bytes = 0;
+};
+std::unique_ptr<Sink> make_user_rate_limit_sink(std::unique_ptr<Sink> inner, UserRateLimit limit);
+
 // Passes every event to `inner` and keeps totals (processes, failures, the most frequent and
 // the longest-running commands, the deepest chain of processes). Writes one summary record
 // to `inner` when it closes, and when `*requested` is set (it clears it; from any thread).

@@ -221,6 +221,9 @@ int main(int argc, char** argv) {
     if (!file) return abandon(file.error().message);
     out = std::move(*file);
   }
+  if (o.user_rate_limit > 0) {
+    out = make_user_rate_limit_sink(std::move(out), {o.user_rate_limit, 4 * o.user_rate_limit});
+  }
   if (o.summary) out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types);
   std::vector<std::unique_ptr<Sink>> sinks;
   sinks.push_back(std::move(out));

@@ -223,6 +223,12 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("SIZE");
   app.add_option("--rotate-keep", rotate_keep, "with --rotate-size: old files kept (default 5)")
       ->type_name("N");
+  std::string user_rate;
+  app.add_option("--user-rate-limit", user_rate,
+                 "each user other than root may write SIZE a second on average (bursts of 4 "
+                 "seconds' worth); beyond it their events are suppressed and counted in a lost "
+                 "record, so no user can flood others' events out of a rotated record")
+      ->type_name("SIZE");
   std::string scope;
   app.add_option("--scope", scope,
                  "whose processes to show: own (yours) or all (every user's: for root and "
@@ -483,6 +489,14 @@ ParseOutcome parse_options(int argc, char** argv) {
 
   if (app.count("--user-of-command") && command_user.empty()) {
     return {std::nullopt, usage_error("--user-of-command wants a user name or number")};
+  }
+  if (app.count("--user-rate-limit")) {
+    auto rate = parse_size(user_rate);
+    if (!rate || *rate < 1024) {
+      return {std::nullopt, usage_error("--user-rate-limit wants a size a second of at least 1K, "
+                                        "like 256K, not '" + user_rate + "'")};
+    }
+    o.user_rate_limit = *rate;
   }
   if (!command_user.empty() && o.command.empty()) {
     return {std::nullopt, usage_error("--user-of-command goes with a COMMAND (after '--')")};

@@ -28,6 +28,7 @@ struct Options {
   bool summary = false;
   double duration_s = 0;  // -D: stop after this long; 0: no limit
   FileRotation rotation;
+  size_t user_rate_limit = 0;  // bytes per second per user other than root; 0: none
   // Run mode: the command after "--", and whom it runs as.
   std::vector<std::string> command;
   std::optional<uint32_t> command_uid, command_gid;

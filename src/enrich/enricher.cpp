@@ -28,6 +28,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
     p.ppid = snap->stat.ppid;
     p.start_ns = clock.boottime_to_monotonic_ns(snap->stat.start_ticks * reader_.tick_ns());
     p.start_precise = false;
+    p.start_ticks = snap->stat.start_ticks;
     p.comm = std::move(snap->stat.comm);
     if (!snap->argv.empty()) {
       auto image = std::make_shared<ExecDetails>();
@@ -47,6 +48,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
 Status Enricher::seed(const ClockSync& clock) {
   if (!options_.track_processes) return {};
   for (auto& p : scan(clock)) table_.add_scanned(std::move(p));
+  table_.link_parents();
   return {};
 }
 
@@ -58,12 +60,41 @@ Event Enricher::resync(const ClockSync& clock) {
   return e;
 }
 
+uint64_t Enricher::fork_start_ticks(const Event& e, const ForkData& f, const ClockSync& clock) {
+  const uint64_t tick = reader_.tick_ns();
+  if (f.child_start_boottime_ns) return *f.child_start_boottime_ns / tick;  // the kernel's
+  if (f.is_thread()) return 0;  // the process is known already, or not at all
+  // The proc connector's event comes a little after the child's start: the same tick, unless
+  // a tick began in between. Close after a tick's start, /proc says which (while it can).
+  const uint64_t at = clock.to_boottime_ns(e.ts_ns);
+  const uint64_t estimate = at / tick;
+  if (at % tick < kTickDoubtNs && options_.read_proc) {
+    if (auto snap = reader_.read_stat(f.child_pid)) {
+      const uint64_t read = snap->start_ticks;
+      if (read == estimate || read + 1 == estimate) return read;
+    }
+  }
+  return estimate;
+}
+
+void Enricher::stamp_without_table(Event& e, const ExecDetails& d) const {
+  const uint64_t tick = reader_.tick_ns();
+  if (d.creds) e.uid = d.creds->uid;
+  // Which image of the parent forked it takes the fork events this mode does without: no
+  // parent_exec_id here, the ppid only.
+  if (d.start_boottime_ns) {
+    e.key = ProcessKey{e.pid, d.exec_ordinal.value_or(1), *d.start_boottime_ns / tick};
+  }
+}
+
 void Enricher::process(Event& e, const ClockSync& clock) {
   if (!options_.track_processes && e.type() != EventType::Exec) return;
   switch (e.type()) {
-    case EventType::Fork:
-      table_.on_fork(e, std::get<ForkData>(e.data));
+    case EventType::Fork: {
+      const auto& f = std::get<ForkData>(e.data);
+      table_.on_fork(e, f, fork_start_ticks(e, f, clock));
       break;
+    }
     case EventType::Comm:
       table_.on_comm(e, std::get<CommData>(e.data));
       break;
@@ -73,9 +104,16 @@ void Enricher::process(Event& e, const ClockSync& clock) {
     case EventType::Gid:
       table_.on_gid(e, std::get<GidData>(e.data));
       break;
-    case EventType::Exit:
-      table_.on_exit(e, std::get<ExitData>(e.data));
+    case EventType::Exit: {
+      auto& x = std::get<ExitData>(e.data);
+      table_.on_exit(e, x);
+      if (!table_.find(e.pid) && x.start_boottime_ns) {
+        // A process the table never knew (events were lost): the kernel's word for it.
+        e.key = ProcessKey{e.pid, 0, *x.start_boottime_ns / reader_.tick_ns()};
+        return;
+      }
       break;
+    }
     case EventType::Exec: {
       auto& x = std::get<ExecData>(e.data);
       if (!x.details) x.details = std::make_shared<ExecDetails>();
@@ -84,7 +122,10 @@ void Enricher::process(Event& e, const ClockSync& clock) {
         reader_.read_exec(e.pid,
                           verify::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
       }
-      if (!options_.track_processes) break;
+      if (!options_.track_processes) {
+        stamp_without_table(e, d);
+        return;
+      }
       check_identity(e, d, clock);
       if (creds_from_table_ && !d.creds) {
         // The table's account is of this process only if the read above was of it, or nothing
@@ -94,9 +135,12 @@ void Enricher::process(Event& e, const ClockSync& clock) {
           d.set_source(Field::Creds, FieldSource::Table);
         }
       }
-      std::optional<uint64_t> start;
-      if (d.start_boottime_ns) start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
-      auto caller = table_.on_exec(e, x.details, start);
+      std::optional<uint64_t> start, start_ticks;
+      if (d.start_boottime_ns) {
+        start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
+        start_ticks = *d.start_boottime_ns / reader_.tick_ns();
+      }
+      auto caller = table_.on_exec(e, x.details, start, start_ticks, d.exec_ordinal);
       if (caller && !d.exec_tid) d.exec_tid = caller;
       if (options_.ancestry) {
         d.ancestry = table_.ancestry(e.pid);
@@ -107,6 +151,7 @@ void Enricher::process(Event& e, const ClockSync& clock) {
     default:
       break;
   }
+  table_.stamp(e);
 }
 
 void Enricher::check_identity(const Event& e, ExecDetails& d, const ClockSync& clock) {

@@ -62,6 +62,12 @@ class Enricher {
  private:
   Enricher(EnricherOptions options, procfs::ProcReader reader);
   std::vector<ProcessEntry> scan(const ClockSync& clock);
+  // The child's start in clock ticks (its ProcessKey): the kernel's, or from the event's time.
+  uint64_t fork_start_ticks(const Event& e, const ForkData& f, const ClockSync& clock);
+  // Without a process table (eBPF, execs only): the key the kernel gave with the exec.
+  void stamp_without_table(Event& e, const ExecDetails& d) const;
+  // A fork event this close after the start of a clock tick may belong to the tick before.
+  static constexpr uint64_t kTickDoubtNs = 2'000'000;
   void check_identity(const Event& e, ExecDetails& d, const ClockSync& clock);
 
   EnricherOptions options_;

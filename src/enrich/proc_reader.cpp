@@ -219,6 +219,13 @@ void ProcReader::read_exec(int32_t pid, const verify::ExpectedProcess& expected,
   finish(note);
 }
 
+Result<Stat> ProcReader::read_stat(int32_t pid) {
+  auto dir = open_pid(pid);
+  if (!dir) return dir.error();
+  if (auto st = read_file(dir->get(), "stat", 4096); !st) return st.error();
+  return parse_stat(buf_);
+}
+
 Result<ProcReader::Snapshot> ProcReader::read_snapshot(int32_t pid) {
   auto dir = open_pid(pid);
   if (!dir) return dir.error();

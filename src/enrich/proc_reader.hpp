@@ -47,6 +47,8 @@ class ProcReader {
     std::optional<Credentials> creds;
   };
   Result<Snapshot> read_snapshot(int32_t pid);
+  // /proc/PID/stat alone.
+  Result<Stat> read_stat(int32_t pid);
 
   // Numeric entries of the /proc directory.
   Result<std::vector<int32_t>> list_pids();

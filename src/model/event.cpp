@@ -3,6 +3,9 @@
 #include "model/event_size.hpp"
 
 #include <string.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <algorithm>
 #include <csignal>
@@ -155,6 +158,44 @@ std::string errno_name(int error) {
 }  // namespace proctrail
 
 namespace proctrail {
+
+const HostIdentity& HostIdentity::local() {
+  static const HostIdentity id = [] {
+    auto first_line = [](const char* path) {
+      std::ifstream in(path);
+      std::string line;
+      std::getline(in, line);
+      line.erase(std::remove(line.begin(), line.end(), '-'), line.end());
+      return line;
+    };
+    HostIdentity h;
+    h.machine_id = first_line("/etc/machine-id");
+    h.boot_id = first_line("/proc/sys/kernel/random/boot_id");
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0) h.hostname = name;
+    // A machine without /etc/machine-id (a bare container) still gets one part: the boot id
+    // keeps exec_id unique on it.
+    if (h.machine_id.empty()) h.machine_id = std::string(32, '0');
+    return h;
+  }();
+  return id;
+}
+
+std::string format_exec_id(const HostIdentity& host, const ProcessKey& key) {
+  if (!key.known()) return {};
+  std::string id;
+  id.reserve(64);
+  id.append(std::string_view(host.machine_id).substr(0, 16));
+  id += '-';
+  id.append(std::string_view(host.boot_id).substr(0, 16));
+  id += '-';
+  id += std::to_string(key.pid);
+  id += '-';
+  id += std::to_string(key.start_ticks);
+  id += '-';
+  id += std::to_string(key.exec_ordinal);
+  return id;
+}
 
 size_t approx_bytes(const Event& e) {
   size_t n = sizeof(Event);

@@ -177,8 +177,14 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     Event e;
     e.ts_ns = t0;
     e.wall_ns = ClockSync{}.to_wall_ns(t0);
-    StartData start{info.backend, info.reason, o.version, info.missing_events, info.missing_fields};
+    StartData start;
+    start.backend = info.backend;
+    start.reason = info.reason;
+    start.version = o.version;
+    start.missing_events = info.missing_events;
+    start.missing_fields = info.missing_fields;
     start.scope = o.filter.owner_uid ? "own" : "all";
+    start.host = HostIdentity::local();
     e.data = std::move(start);
     p.start_record = std::move(e);
   }

@@ -255,6 +255,12 @@ class JsonFormatter final : public Formatter {
     }
     w.num("pid", e.pid);
     w.num("tid", e.tid);
+    // The stream's host makes the first half of each exec_id: learnt from its start record.
+    if (const auto* s = std::get_if<StartData>(&e.data); s && !s->host.boot_id.empty()) {
+      host_ = s->host;
+    }
+    if (e.key.known()) w.word("exec_id", format_exec_id(host_, e.key));
+    if (e.parent_key.known()) w.word("parent_exec_id", format_exec_id(host_, e.parent_key));
     std::visit(
         [&](const auto& d) {
           using T = std::decay_t<decltype(d)>;
@@ -298,12 +304,10 @@ class JsonFormatter final : public Formatter {
             w.num("parent_pid", d.parent_pid);
             w.num("parent_tid", d.parent_tid);
             w.boolean("thread", !d.ends_process(e));
+            // The command line is the exec's (its exec_id joins them): an exit does not repeat
+            // it, so a process's command line costs the record once.
             if (d.details) {
               if (d.details->comm) w.str("comm", *d.details->comm);
-              if (const auto& argv = d.details->argv(); !argv.empty()) {
-                w.strings("argv", argv);
-                w.boolean("argv_truncated", d.details->argv_truncated());
-              }
               if (d.details->duration_ns) {
                 w.num("duration_ns", *d.details->duration_ns);
                 w.boolean("duration_approximate", d.details->duration_approximate);
@@ -330,6 +334,13 @@ class JsonFormatter final : public Formatter {
             if (!d.missing_fields.empty()) w.words("missing_fields", d.missing_fields);
             if (d.table_ready_ns) w.num("table_ready_ts_ns", d.table_ready_ns);
             w.word("scope", d.scope);
+            if (!d.host.boot_id.empty()) {
+              w.open_object("host");
+              w.str("hostname", d.host.hostname);
+              w.str("machine_id", d.host.machine_id);
+              w.str("boot_id", d.host.boot_id);
+              w.close_object();
+            }
           } else if constexpr (std::is_same_v<T, ExecFailedData>) {
             w.num("error", d.error);
             w.word("error_name", errno_name(d.error));
@@ -347,6 +358,8 @@ class JsonFormatter final : public Formatter {
         e.data);
     w.end();
   }
+ private:
+  HostIdentity host_ = HostIdentity::local();
 };
 
 }  // namespace

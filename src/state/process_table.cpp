@@ -17,7 +17,7 @@ bool remove_thread(std::vector<int32_t>& threads, int32_t tid) {
 
 }  // namespace
 
-void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
+void ProcessTable::on_fork(const Event& e, const ForkData& fork, uint64_t child_start_ticks) {
   if (fork.is_thread()) {
     auto it = entries_.find(fork.child_pid);
     if (it == entries_.end() || it->second.exited || !it->second.threads_known) return;
@@ -34,10 +34,13 @@ void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
   child.start_precise = true;
   child.threads = {fork.child_tid};
   child.threads_known = true;
+  child.start_ticks = child_start_ticks;
+  child.parent_key = ProcessKey{fork.parent_pid, 0, 0};
   if (auto it = entries_.find(fork.parent_pid); it != entries_.end()) {
     child.comm = it->second.comm;
     child.image = it->second.image;
     child.creds = it->second.creds;
+    child.parent_key = it->second.key();
   }
   auto [it, inserted] = entries_.try_emplace(child.pid);
   if (!inserted && it->second.exited) --tombstone_count_;  // a reused pid replaces a tombstone
@@ -46,7 +49,9 @@ void ProcessTable::on_fork(const Event& e, const ForkData& fork) {
 
 std::optional<int32_t> ProcessTable::on_exec(const Event& e,
                                              std::shared_ptr<const ExecDetails> details,
-                                             std::optional<uint64_t> start_ns) {
+                                             std::optional<uint64_t> start_ns,
+                                             std::optional<uint64_t> start_ticks,
+                                             std::optional<uint32_t> ordinal) {
   auto [it, inserted] = entries_.try_emplace(e.pid);
   ProcessEntry& p = it->second;
   if (inserted) {
@@ -55,9 +60,16 @@ std::optional<int32_t> ProcessTable::on_exec(const Event& e,
     p.start_ns = start_ns.value_or(0);
     p.start_precise =
         start_ns && details && details->source(Field::StartTime) == FieldSource::Kernel;
+    if (details && details->ppid) {
+      const ProcessEntry* parent = find(*details->ppid);
+      p.parent_key = parent ? parent->key() : ProcessKey{*details->ppid, 0, 0};
+    }
   } else if (p.exited) {
     return std::nullopt;  // a late exec of a process that has already exited changes nothing
   }
+  // The exec's own read of the start is exact; the fork's may be an estimate.
+  if (start_ticks) p.start_ticks = *start_ticks;
+  p.exec_ordinal = ordinal.value_or(p.exec_ordinal + 1);
   // execve ends every other thread and gives the caller the process's pid. When the table
   // knows the threads and one other than the main thread is left, that one called it.
   std::optional<int32_t> caller;
@@ -152,6 +164,27 @@ void ProcessTable::on_exit(const Event& e, ExitData& x) {
   x.details = std::move(details);
 }
 
+void ProcessTable::stamp(Event& e) const {
+  int32_t pid = e.pid;
+  if (const auto* f = std::get_if<ForkData>(&e.data)) pid = f->child_pid;
+  const ProcessEntry* p = find(pid);
+  if (!p) return;
+  e.key = p->key();
+  e.parent_key = p->parent_key;
+  if (p->creds) e.uid = p->creds->uid;
+}
+
+void ProcessTable::link_parents() {
+  for (auto& [pid, entry] : entries_) {
+    if (entry.parent_key.known() || entry.ppid <= 0) continue;
+    if (auto it = entries_.find(entry.ppid); it != entries_.end()) {
+      entry.parent_key = it->second.key();
+    } else {
+      entry.parent_key = ProcessKey{entry.ppid, 0, 0};
+    }
+  }
+}
+
 void ProcessTable::add_scanned(ProcessEntry entry) {
   auto [it, inserted] = entries_.try_emplace(entry.pid);
   if (!inserted) {
@@ -186,6 +219,7 @@ ResyncData ProcessTable::resync(std::vector<ProcessEntry> scanned) {
       ++it;
     }
   }
+  link_parents();
   r.table_size = entries_.size();
   return r;
 }

@@ -30,6 +30,12 @@ struct ProcessEntry {
   int32_t ppid = 0;
   uint64_t start_ns = 0;       // CLOCK_MONOTONIC
   bool start_precise = false;  // from a kernel timestamp, not /proc's clock ticks
+  // Its identity (ProcessKey): the start in clock ticks, as /proc/PID/stat gives it, and how
+  // many execs it did since proctrail saw it first.
+  uint64_t start_ticks = 0;
+  uint32_t exec_ordinal = 0;
+  ProcessKey parent_key;  // the image that forked it
+  [[nodiscard]] ProcessKey key() const { return {pid, exec_ordinal, start_ticks}; }
   std::string comm;
   // Real and effective ids, kept current by uid and gid events (and exec's), inherited at fork:
   // the kernel's own account, so an exec need not read /proc/PID/status for them.
@@ -55,15 +61,19 @@ class ProcessTable {
   explicit ProcessTable(ProcessTableOptions options = {}) : options_(options) {}
 
   // Records a new process, or a new thread of a known one. A child process inherits the
-  // parent's command until it execs.
-  void on_fork(const Event& e, const ForkData& fork);
+  // parent's command until it execs. `child_start_ticks`: the child's start (ProcessKey).
+  void on_fork(const Event& e, const ForkData& fork, uint64_t child_start_ticks = 0);
   // Records an exec's command. Creates the entry if the fork was missed, with start_ns (on
   // CLOCK_MONOTONIC) as its start time when the caller knows it, else none: the exec's own
   // time is not the process's start, and would make a later exec look like a reused pid.
   // Returns the thread that called execve when the table can tell it was not the main
   // thread (execve leaves the process with that one thread, under the process's pid).
+  // `start_ticks`: the process's start as the exec's own read gave it (exact: it corrects one
+  // the fork left). `ordinal`: the kernel's count of the process's execs, when it keeps one.
   std::optional<int32_t> on_exec(const Event& e, std::shared_ptr<const ExecDetails> details,
-                                 std::optional<uint64_t> start_ns = std::nullopt);
+                                 std::optional<uint64_t> start_ns = std::nullopt,
+                                 std::optional<uint64_t> start_ticks = std::nullopt,
+                                 std::optional<uint32_t> ordinal = std::nullopt);
   void on_comm(const Event& e, const CommData& comm);
   void on_uid(const Event& e, const UidData& uid);
   void on_gid(const Event& e, const GidData& gid);
@@ -72,9 +82,16 @@ class ProcessTable {
   // a tombstone.
   void on_exit(const Event& e, ExitData& exit);
 
+  // Sets e.key and e.parent_key from the table, after e was applied: for a fork the new
+  // process's, for a thread's birth its process's, for anything else its process's current
+  // image. Leaves them as they are for a process the table does not know.
+  void stamp(Event& e) const;
+
   // Adds a process seen in /proc (table seeding and resync). Entries already known keep their
-  // precise data when the start time matches.
+  // precise data when the start time matches. Call link_parents() after a scan.
   void add_scanned(ProcessEntry entry);
+  // Gives scanned processes their parent's key, once the whole scan is in.
+  void link_parents();
 
   // Replaces the table's live entries with a /proc scan, keeping tombstones. Returns how many
   // entries were added and removed.

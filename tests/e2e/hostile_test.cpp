@@ -282,6 +282,87 @@ TEST_P(Hostile, OutputFilesAreTheCallersAloneAndNeverFollowALink) {
   std::filesystem::remove_all(dir);
 }
 
+// The arguments the systemd unit gives proctrail (packaging/proctrail.service.in).
+std::vector<std::string> unit_arguments() {
+  std::ifstream in(PROCTRAIL_UNIT);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("ExecStart=", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(' ') + 1));
+    std::vector<std::string> args;
+    for (std::string w; words >> w;) args.push_back(w);
+    return args;
+  }
+  ADD_FAILURE() << "no ExecStart= in " PROCTRAIL_UNIT;
+  return {};
+}
+
+// With the unit's own flags, a plain user's flood of huge command lines (exec after exec of
+// 65,000 arguments of byte 0xff) cannot roll root's earlier events out of the rotated record:
+// each command line is cut at --max-argv-bytes and written once, and past the user's rate
+// the flood is suppressed and counted. The rotation here keeps 5 MB instead of the unit's
+// 1.1 GB, and the flood is 300 execs instead of 650: the same proportions, shrunk. Before,
+// each such exec wrote 2 MB (an exec and an exit record, U+FFFD text and base64 each) and 11
+// files rolled over in 7 seconds.
+TEST_P(Hostile, AUsersFloodCannotEraseTheRecordOfOthers) {
+  const std::string dir = "/tmp/" + unique("flood");
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/events.jsonl";
+  std::vector<std::string> args = {proctrail_path(), "-b", GetParam()};
+  auto unit = unit_arguments();
+  for (size_t i = 0; i < unit.size(); ++i) {
+    const std::string& a = unit[i];
+    if (a == "--output" || a == "-o") {
+      args.insert(args.end(), {a, path});
+      ++i;
+    } else if (a == "--rotate-size") {
+      args.insert(args.end(), {a, "1M"});
+      ++i;
+    } else if (a == "--rotate-keep") {
+      args.insert(args.end(), {a, "4"});
+      ++i;
+    } else {
+      args.push_back(a);
+    }
+  }
+  pid_t monitor = fork();
+  if (monitor == 0) {
+    setsid();
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> v;
+    for (auto& a : args) v.push_back(a.data());
+    v.push_back(nullptr);
+    execv(v[0], v.data());
+    _exit(127);
+  }
+  ASSERT_TRUE(appears_within(path, "\"type\":\"start\"", 15)) << "the monitor did not start";
+  const std::string marker = unique("rootmarker");
+  run({"/bin/true", marker});
+  settle(300);
+  const long kExecs = storm_size(300, 20);
+  auto flood = as_nobody("args=$(printf '\\xff %.0s' $(seq 65000)); for i in $(seq " +
+                         std::to_string(kExecs) + "); do /bin/true $args; done");
+  ASSERT_EQ(flood.exit_code, 0) << flood.err;
+  settle(500);
+  kill(monitor, SIGINT);
+  int st = 0;
+  waitpid(monitor, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  std::string all;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(f.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    all += ss.str();
+  }
+  EXPECT_NE(all.find(marker), std::string::npos) << "root's exec was rolled out of the record";
+  EXPECT_NE(all.find("rate limit: events of uid 65534"), std::string::npos)
+      << "the suppressed flood is on record";
+  std::filesystem::remove_all(dir);
+}
+
 // Started from a terminal with -o FILE, proctrail ends when the terminal hangs up, as
 // programs do; it used to take SIGHUP as "reopen the file" and run on, unseen. Without a
 // terminal (a service) SIGHUP still reopens (Reliability.SighupReopensTheOutputFile).

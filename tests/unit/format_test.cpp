@@ -176,7 +176,7 @@ TEST(JsonFormat, EveryEventTypeExactly) {
       R"({"type":"comm",)" + head + R"("pid":100,"tid":100,"comm":"new\nname"})",
       R"({"type":"coredump",)" + head + R"("pid":100,"tid":100,"parent_pid":1,"parent_tid":1})",
       R"({"type":"exit",)" + head +
-          R"("pid":200,"tid":200,"exit_code":3,"core_dumped":false,"raw_exit_code":768,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":false,"comm":"echo","argv":["echo","hi"],"argv_truncated":false,"duration_ns":1234567,"duration_approximate":false})",
+          R"("pid":200,"tid":200,"exit_code":3,"core_dumped":false,"raw_exit_code":768,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":false,"comm":"echo","duration_ns":1234567,"duration_approximate":false})",
       R"({"type":"exit",)" + head +
           R"("pid":100,"tid":100,"signal":"SIGTERM","core_dumped":false,"raw_exit_code":15,"exit_signal":17,"parent_pid":99,"parent_tid":99,"thread":false})",
       R"({"type":"exit",)" + head +
@@ -188,7 +188,7 @@ TEST(JsonFormat, EveryEventTypeExactly) {
           R"j("pid":0,"tid":0,"count":null,"reason":"netlink receive buffer overflowed (ENOBUFS)"})j",
       R"({"type":"resync",)" + head + R"("pid":0,"tid":0,"added":3,"removed":5,"table_size":120})",
       R"({"type":"start",)" + head +
-          R"j("pid":0,"tid":0,"backend":"netlink","reason":"chosen with --backend netlink","version":"0.1.0"})j",
+          R"j("pid":0,"tid":0,"backend":"netlink","reason":"chosen with --backend netlink","version":"0.1.0","scope":"all"})j",
   };
   std::string joined;
   for (const auto& line : expected) joined += line + "\n";

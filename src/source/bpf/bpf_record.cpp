@@ -74,6 +74,7 @@ std::shared_ptr<ExecDetails> exec_details(std::span<const std::byte> r, Error* e
   d->start_boottime_ns = x.start_boottime_ns;
   d->set_source(Field::StartTime, FieldSource::Kernel);
   d->cgroup_id = x.cgroup_id;
+  if (x.exec_ordinal != 0) d->exec_ordinal = x.exec_ordinal;
   return d;
 }
 
@@ -114,7 +115,13 @@ Result<Event> decode_record(std::span<const std::byte> r) {
   if (h.type == PT_FORK && r.size() >= sizeof(pt_fork)) {
     pt_fork f{};
     std::memcpy(&f, r.data(), sizeof f);
-    e.data = ForkData{f.parent_pid, f.parent_tid, f.child_pid, f.child_tid};
+    ForkData d;
+    d.parent_pid = f.parent_pid;
+    d.parent_tid = f.parent_tid;
+    d.child_pid = f.child_pid;
+    d.child_tid = f.child_tid;
+    d.child_start_boottime_ns = f.child_start_boottime_ns;
+    e.data = d;
   } else if (h.type == PT_EXIT && r.size() >= sizeof(pt_exit)) {
     pt_exit x{};
     std::memcpy(&x, r.data(), sizeof x);
@@ -123,6 +130,7 @@ Result<Event> decode_record(std::span<const std::byte> r) {
     d.exit_signal = x.exit_signal;
     d.parent_pid = x.parent_pid;
     d.parent_tid = x.parent_tid;
+    d.start_boottime_ns = x.start_boottime_ns;
     // The kernel knows whether this was the process's last thread.
     d.process_ended = (x.flags & PT_EXIT_PROCESS_ENDED) != 0;
     if (*d.process_ended) d.process_status = x.process_status;

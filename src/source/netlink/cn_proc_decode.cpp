@@ -106,8 +106,11 @@ Result<Message> decode(std::span<const std::byte> d) {
       e.data = AckData{u32(0), m.ack};
       break;
     case PROC_EVENT_FORK: {
-      ForkData f{i32(offsetof(ForkEvent, parent_tgid)), i32(offsetof(ForkEvent, parent_pid)),
-                 i32(offsetof(ForkEvent, child_tgid)), i32(offsetof(ForkEvent, child_pid))};
+      ForkData f;
+      f.parent_pid = i32(offsetof(ForkEvent, parent_tgid));
+      f.parent_tid = i32(offsetof(ForkEvent, parent_pid));
+      f.child_pid = i32(offsetof(ForkEvent, child_tgid));
+      f.child_tid = i32(offsetof(ForkEvent, child_pid));
       // A new process is the parent's doing. A new thread belongs to the process that gains
       // it; the kernel's "parent" of a thread is that process's parent, not its creator.
       e.pid = f.is_thread() ? f.child_pid : f.parent_pid;

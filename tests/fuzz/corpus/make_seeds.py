@@ -46,19 +46,23 @@ def header(kind, pid, tid, ts=1000, cpu=0):
     return struct.pack("<QIIii", ts, kind, cpu, pid, tid)
 
 PT_FORK, PT_EXEC, PT_EXIT = 1, 2, 3
-write("bpf", "fork", header(PT_FORK, 10, 10) + struct.pack("<iiii", 10, 10, 11, 11))
-write("bpf", "thread", header(PT_FORK, 10, 12) + struct.pack("<iiii", 1, 1, 10, 12))
-# pt_exit: exit_code, exit_signal, parent_pid, parent_tid, process_status, flags
-write("bpf", "exit", header(PT_EXIT, 11, 11) + struct.pack("<IiiiII", 3 << 8, 17, 10, 10, 0, 0))
+# pt_fork: parent_pid, parent_tid, child_pid, child_tid, child_start_boottime_ns
+write("bpf", "fork", header(PT_FORK, 10, 10) + struct.pack("<iiiiQ", 10, 10, 11, 11, 5_000_000))
+write("bpf", "thread", header(PT_FORK, 10, 12) + struct.pack("<iiiiQ", 1, 1, 10, 12, 4_000_000))
+# pt_exit: exit_code, exit_signal, parent_pid, parent_tid, process_status, flags,
+# start_boottime_ns
+write("bpf", "exit",
+      header(PT_EXIT, 11, 11) + struct.pack("<IiiiIIQ", 3 << 8, 17, 10, 10, 0, 0, 5_000_000))
 write("bpf", "exit-last-thread",
-      header(PT_EXIT, 11, 13) + struct.pack("<IiiiII", 0, -1, 10, 10, 7 << 8, 1))
+      header(PT_EXIT, 11, 13) + struct.pack("<IiiiIIQ", 0, -1, 10, 10, 7 << 8, 1, 5_000_000))
 
 
 def exec_record(args, filename, exe, cwd, flags=0, args_size=None, exec_tid=0):
     fn, ex, cw = [s + b"\0" if s else b"" for s in (filename, exe, cwd)]
+    # ..., comm[16], exec_tid, exec_ordinal
     fixed = struct.pack("<iIIIIIQQIIHHHH16siI", 10, 0, 0, 0, 0, args.count(b"\0"), 5_000_000,
                         42, len(args) if args_size is None else args_size, len(args), len(fn),
-                        len(ex), len(cw), flags, b"scenario", exec_tid, 0)
+                        len(ex), len(cw), flags, b"scenario", exec_tid, 1)
     return header(PT_EXEC, 11, 11) + fixed + args + fn + ex + cw
 
 
