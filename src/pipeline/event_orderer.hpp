@@ -20,7 +20,7 @@ struct OrdererOptions {
   // Beyond this many held events, or this many bytes of them (approx_bytes), the oldest are
   // released without waiting (a stalled source, or processes with huge command lines).
   size_t max_pending = 1 << 18;
-  size_t max_pending_bytes = 64 << 20;
+  size_t max_pending_bytes = 32 << 20;
 };
 
 class EventOrderer {

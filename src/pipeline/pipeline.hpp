@@ -27,7 +27,7 @@ struct PipelineOptions {
   int32_t exclude_pid = 0;
   OrdererOptions ordering;
   size_t queue_capacity = 1 << 16;       // events
-  size_t queue_capacity_bytes = 64 << 20;  // their approx_bytes
+  size_t queue_capacity_bytes = 32 << 20;  // their approx_bytes
   // Scheduling of the receive thread: raised when it runs the exec handlers itself.
   Priority priority = Priority::Normal;
   // What the receive thread keeps after set-up: what its exec handlers need to read /proc,

@@ -303,6 +303,25 @@ int reuse_storm(long n) {
 }
 
 // n execs of "/bin/true MARK-I" one after another, for loss accounting.
+// count execs of /bin/true MARK "" "" ... with `empty` empty arguments: command lines that
+// are cheap to make and costly to keep as one string per argument.
+int empty_args(long count, long empty, const char* mark) {
+  std::vector<char*> args = {const_cast<char*>("/bin/true"), const_cast<char*>(mark)};
+  static char nothing[] = "";
+  for (long i = 0; i < empty; ++i) args.push_back(nothing);
+  args.push_back(nullptr);
+  for (long i = 0; i < count; ++i) {
+    pid_t c = fork();
+    if (c == 0) {
+      execv("/bin/true", args.data());
+      _exit(127);
+    }
+    if (c < 0 || wait_for(c) < 0) return 1;
+  }
+  report("count", count);
+  return 0;
+}
+
 int spawn_marked(long n, const char* mark) {
   for (long i = 0; i < n; ++i) {
     pid_t c = fork();
@@ -498,6 +517,9 @@ int main(int argc, char** argv) {
   if (name == "thread-exec") return thread_exec();
   if (name == "reuse-storm") return reuse_storm(arg);
   if (name == "spawn-marked") return spawn_marked(arg, argc > 3 ? argv[3] : "mark");
+  if (name == "empty-args") {
+    return empty_args(arg, argc > 3 ? strtol(argv[3], nullptr, 10) : 0, argc > 4 ? argv[4] : "mark");
+  }
   if (name == "vfork") return vfork_exec();
   if (name == "clone-parent") return clone_parent();
   if (name == "zombie-parent") return zombie_parent();
