@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and either starts proctrail or runs every test.
 #
-#   scripts/quickstart.sh run [proctrail options]   deps, build, install, start monitoring
-#   scripts/quickstart.sh test                      deps, build, and every test: unit and
-#                                                   end-to-end on this kernel and on Debian 12's
-#                                                   6.1 under qemu, again under ASan+UBSan and
-#                                                   TSan, and the fuzzers
+#   scripts/quickstart.sh run [proctrail options]   the packages the monitor needs, build,
+#                                                   install, say what went where, start
+#                                                   monitoring
+#   scripts/quickstart.sh test                      every package, build, and every test: unit
+#                                                   and end-to-end on this kernel and on Debian
+#                                                   12's 6.1 under qemu, again under ASan+UBSan
+#                                                   and TSan, the fuzzers and the mutation check
 #
-# PROCTRAIL_TEST_PARTS picks parts of the test run (default: host,kernel,asan,tsan,fuzz).
+# PROCTRAIL_JOBS sets how many compile jobs `cmake --build` runs (default: nproc).
+# PROCTRAIL_BUILD_DIR sets the build directory (default: build).
+# PROCTRAIL_TEST_PARTS picks parts of the test run (default: host,kernel,asan,tsan,fuzz,mutants).
 #
 # Run as root: it installs packages with apt, and monitoring and the end-to-end tests need a
 # real kernel and privileges.
@@ -18,6 +22,7 @@ cd "$here"
 build=$(realpath -m "${PROCTRAIL_BUILD_DIR:-build}")
 fuzz_seconds=${PROCTRAIL_FUZZ_SECONDS:-60}
 parts=${PROCTRAIL_TEST_PARTS:-host,kernel,asan,tsan,fuzz,mutants}
+jobs=${PROCTRAIL_JOBS:-$(nproc)}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
@@ -28,6 +33,10 @@ case "$mode" in
   run | test) shift ;;
   *) die "usage: $0 run [proctrail options] | test" ;;
 esac
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "PROCTRAIL_JOBS: '$jobs' is not a number of jobs (1 or more)"
+# Each `cmake --build` here gets -j "$jobs"; the ones in the scripts the test run calls
+# (scripts/mutants.sh) take it from this variable.
+export CMAKE_BUILD_PARALLEL_LEVEL=$jobs
 
 if [ "$mode" = test ]; then
   for p in ${parts//,/ }; do
@@ -38,14 +47,31 @@ if [ "$mode" = test ]; then
   done
 fi
 
-packages=(
-  cmake ninja-build g++ pkg-config make
-  libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libclang-rt-14-dev
-  util-linux procps libcap2-bin python3 man-db systemd strace libre2-dev
-  qemu-system-x86 busybox-static
+# What building the tool and the library needs (CMakeLists.txt, cmake/bpf.cmake), and running
+# it: the compiler and build tools, fmt, CLI11 and RE2; for the eBPF backend clang (it compiles
+# bpf/ itself; no llvm tool is called), bpftool and libbpf, whose pkg-config file requires
+# libelf and zlib; setcap for -DPROCTRAIL_SETCAP=ON and packaging/setcap.sh.
+run_packages=(
+  cmake ninja-build g++ pkg-config
+  libfmt-dev libcli11-dev libre2-dev
+  clang libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcap2-bin
 )
+# What only the tests, benchmarks, fuzzers and their scripts need: JSON for the schema checks,
+# GoogleTest and Google Benchmark, the sanitizer and libFuzzer runtimes, qemu and busybox for
+# the 6.1 kernel, make for the examples built against an install, python3 for the reports,
+# strace, man-db and systemd for the install checks, dpkg-dev and file for cpack's dependency
+# list in the Debian package's check.
+test_packages=(
+  make nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  llvm libclang-rt-14-dev
+  util-linux procps python3 man-db systemd strace
+  qemu-system-x86 busybox-static
+  dpkg-dev file
+)
+packages=("${run_packages[@]}")
+[ "$mode" = run ] || packages+=("${test_packages[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -57,15 +83,47 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-say "building in $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
-  -DPROCTRAIL_WERROR=$([ "$mode" = test ] && echo ON || echo OFF) >/dev/null
-cmake --build "$build"
+say "building in $build (-j $jobs)"
+if [ "$mode" = run ]; then
+  # Only what gets installed: the tool and the library, no tests or benchmarks. Everything
+  # this part prints goes to stderr: stdout is proctrail's, e.g. for `run -f json > x.jsonl`.
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
+    -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_WERROR=OFF >/dev/null
+  cmake --build "$build" -j "$jobs" >&2
+else
+  # Tests and benchmarks are on by default, but said here: a build directory that `run`
+  # configured keeps them off in its cache otherwise.
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
+    -DPROCTRAIL_TESTS=ON -DPROCTRAIL_BENCH=ON -DPROCTRAIL_WERROR=ON >/dev/null
+  cmake --build "$build" -j "$jobs"
+fi
 
 if [ "$mode" = run ]; then
   cmake --install "$build" >/dev/null
-  say "installed $(command -v proctrail); starting it (Ctrl-C to stop)"
-  exec proctrail "$@"
+  # What went where, as cmake --install recorded it.
+  manifest=$build/install_manifest.txt
+  [ -s "$manifest" ] || die "cmake --install wrote no $manifest"
+  installed() {  # installed WHAT ERE [folder]: the manifest's path matching ERE, or its folder
+    local hit n
+    hit=$(grep -E -m 1 -- "$2" "$manifest") || die "nothing in $manifest is the $1 ($2)"
+    if [ "${3:-}" = folder ]; then
+      n=$(grep -c -F -- "${hit%/*}/" "$manifest")
+      hit="${hit%/*}/ ($n files)"
+    fi
+    printf '      %-16s %s\n' "$1" "$hit" >&2
+  }
+  say "installed (cmake --build $build --target uninstall removes it all):"
+  installed binary '/bin/proctrail$'
+  installed library '/libproctrail\.(a|so)$'
+  installed headers '/include/proctrail/[^/]+$' folder
+  installed "CMake package" '/cmake/proctrail/proctrailConfig\.cmake$' folder
+  installed pkg-config '/pkgconfig/proctrail\.pc$'
+  installed "man page" '/man8/proctrail\.8$'
+  installed "JSON schema" '/event\.schema\.json$'
+  installed "systemd unit" '/systemd/system/proctrail\.service$'
+  bin=$(grep -E -m 1 '/bin/proctrail$' "$manifest")
+  say "starting $bin (Ctrl-C to stop)"
+  exec "$bin" "$@"
 fi
 
 part() { [[ ",$parts," == *",$1,"* ]]; }
@@ -119,7 +177,7 @@ fi
 sanitized() {  # sanitized NAME CMAKE-OPTION
   cmake -S . -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
     -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_WERROR=ON "-D$2=ON" >/dev/null
-  cmake --build "$build-$1"
+  cmake --build "$build-$1" -j "$jobs"
 }
 
 if part asan; then
@@ -141,7 +199,7 @@ if part fuzz; then
   say "fuzzing the decoders (${fuzz_seconds}s for the proc connector's) and the parsers"
   CC=clang CXX=clang++ cmake -S . -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPROCTRAIL_FUZZ=ON -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_BPF=OFF >/dev/null
-  cmake --build "$build-fuzz" --target fuzz_decode fuzz_procfs fuzz_bpf_record
+  cmake --build "$build-fuzz" -j "$jobs" --target fuzz_decode fuzz_procfs fuzz_bpf_record
   corpus=$(mktemp -d)
   trap 'rm -rf "$corpus"' EXIT
   # The seeds kept in the repository start each run; what the fuzzer adds is thrown away.

@@ -334,6 +334,9 @@ struct ExecFailedData {
   std::optional<std::string> user;  // name of creds->uid, filled by the output stage
   std::string comm;                 // the caller's
   int32_t ppid = 0;
+  // A PATH search (execvp) folded into its last try: the paths tried before it, in order, that
+  // failed the same way. Empty for a lone failure or with raw PATH searches.
+  std::vector<std::string> tried;
 };
 
 // Totals over what passed the filter since the start (see make_summary_sink). A figure the

@@ -30,6 +30,9 @@ struct TextOptions {
   // duration; forks and other events only shape the tree (like extrace). Lost, start, resync,
   // failed-exec and summary records are shown as they come.
   bool tree = false;
+  // With tree: only failures (processes that end with a non-zero status or a signal, failed
+  // execs), each under the commands that led to it, drawn when the failure comes.
+  bool tree_failures_only = false;
 };
 
 // Aligned columns for people: time, event, pid, details.

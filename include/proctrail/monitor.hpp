@@ -30,6 +30,7 @@
 #include "proctrail/result.hpp"
 #include "proctrail/sink.hpp"
 #include "proctrail/source.hpp"
+#include "proctrail/version.hpp"
 
 namespace proctrail {
 
@@ -70,6 +71,9 @@ struct MonitorOptions {
   // Watching failed execs puts a detour on the return of every system call, of every process.
   // Off: exec-failed is left out, and the start record names it among the missing events.
   bool allow_exec_failed = true;
+  // A PATH search (execvp's tries, one directory after another) as one record, and none when a
+  // later exec satisfied it. Off: every failed try as it came.
+  bool fold_path_searches = true;
   // Receive buffers past net.core.rmem_max (SO_RCVBUFFORCE, with CAP_NET_ADMIN). Off: the
   // kernel caps them at that limit, as for any process.
   bool force_buffers = true;
@@ -81,8 +85,9 @@ struct MonitorOptions {
   size_t ring_buffer_bytes = 2 << 20;   // eBPF, a power of two (mapped twice)
   std::chrono::milliseconds poll_interval{50};
   std::chrono::milliseconds output_interval{50};
-  // How long stop() waits for the sinks to take what is left (a reader that stopped reading
-  // holds the output back) before it cancels them; what they could not write is their error.
+  // How long stop() waits for the sinks to take what is left before it tells them to give up
+  // a write that makes no progress (a reader that stopped reading; one that is only slow gets
+  // everything); what they could not write is their error.
   std::chrono::milliseconds stop_timeout{5000};
 
   // Events for poll() / fd() as well as the sinks, up to this many waiting (beyond that they
@@ -93,7 +98,7 @@ struct MonitorOptions {
   bool drop_caller_privileges = false;
   // Lines for a -v: what was set up, fallbacks taken. Called on the calling thread.
   std::function<void(std::string_view)> verbose;
-  std::string version = "0.2.0";  // for the start record
+  std::string version = kVersion;  // for the start record
 };
 
 // What start() set up and what is missing, for the start record and the user.

@@ -35,9 +35,10 @@ class Sink {
   virtual Status tick() { return {}; }
   // The reader went away (a closed pipe): the monitor ends quietly.
   [[nodiscard]] virtual bool closed() const { return false; }
-  // Called from another thread when the monitor is stopping and this sink has not finished in
-  // time (its reader stopped reading): a write that waits must give up, and the sink's next
-  // error says what it could not write. Must be safe to call at any time.
+  // Called from another thread when the monitor is stopping: a write that makes no progress
+  // for a while (its reader stopped reading; 5 s for the stream sinks) must give up, and the
+  // sink's next error says what it could not write. A reader that is only slow gets it all.
+  // Must be safe to call at any time.
   virtual void cancel() {}
 };
 

@@ -1,6 +1,9 @@
 // proctrail: parses options into the library's MonitorOptions, picks the output, runs the
 // monitor, and maps errors to exit codes.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -47,6 +50,44 @@ bool has_controlling_terminal() {
   if (fd < 0) return false;
   close(fd);
   return true;
+}
+
+// A --cgroup that matches no cgroup on this host now would print nothing, maybe for ever: say
+// so (it is not an error: the cgroup may be created later, a service started).
+void warn_about_cgroup_filter(const proctrail::EventFilter& f) {
+  if (!f.cgroup_prefix) return;
+  const std::string& prefix = *f.cgroup_prefix;
+  struct stat st {};
+  const bool unified = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+  // On a cgroup v1 (or hybrid) host the path proctrail sees is the name=systemd hierarchy's.
+  const std::string root = unified ? "/sys/fs/cgroup" : "/sys/fs/cgroup/systemd";
+  if (!unified) {
+    std::fprintf(stderr,
+                 "proctrail: warning: --cgroup: this host uses cgroup v1; paths are those of its "
+                 "name=systemd hierarchy (%s)\n",
+                 root.c_str());
+  }
+  // A prefix matches a cgroup when one's path starts with it: look for the directory itself,
+  // or one in its parent whose name starts with the last part.
+  const size_t slash = prefix.find_last_of('/');
+  const std::string dir = root + prefix.substr(0, slash);
+  const std::string start = prefix.substr(slash + 1);
+  bool any = false;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (std::strncmp(e->d_name, start.c_str(), start.size()) == 0 && e->d_name[0] != '.') {
+        any = true;
+        break;
+      }
+    }
+    closedir(d);
+  }
+  if (!any) {
+    std::fprintf(stderr,
+                 "proctrail: warning: --cgroup %s: no cgroup on this host starts with it now; only "
+                 "processes of one created later will show\n",
+                 prefix.c_str());
+  }
 }
 
 int fail(const std::string& message) {
@@ -112,6 +153,13 @@ Command fork_command(const proctrail::cli::Options& o) {
   } while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127);  // proctrail could not start: the command never runs
   signal(SIGPIPE, SIG_DFL);
+  // Until it execs, this process is the command's, not proctrail's: its name says so in the
+  // trace, should the command not be found (its failed tries, its exit 127).
+  {
+    const std::string& cmd = o.command[0];
+    const std::string name = cmd.substr(cmd.find_last_of('/') + 1).substr(0, 15);
+    prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
+  }
   // Already that user (a plain user naming themselves): nothing to change, and no privilege
   // to change groups with.
   if (o.command_uid && (*o.command_uid != getuid() || *o.command_gid != getgid())) {
@@ -211,11 +259,14 @@ int main(int argc, char** argv) {
   text.relative = o.relative;
   text.color = o.color;
   text.tree = o.tree;
+  text.tree_failures_only = o.tree_failures_only;
   auto formatter = make_formatter(o.format, text);
   const bool header = o.format == OutputFormat::Text && o.header;
   std::unique_ptr<Sink> out;
   if (o.output.empty()) {
-    out = make_stream_sink(std::move(formatter), STDOUT_FILENO, false, header);
+    // Run mode keeps the command's output for itself: records go to stderr, as strace's do.
+    out = make_stream_sink(std::move(formatter), o.command.empty() ? STDOUT_FILENO : STDERR_FILENO,
+                           false, header);
   } else {
     auto file = open_file_sink(std::move(formatter), o.output, header, o.rotation);
     if (!file) return abandon(file.error().message);
@@ -230,6 +281,7 @@ int main(int argc, char** argv) {
 
   auto monitor = Monitor::start(o.monitor, std::move(sinks));
   if (!monitor) return abandon(monitor.error().message);
+  warn_about_cgroup_filter(o.monitor.filter);
   // Degraded capture is said once, whatever -v says.
   for (const auto& why : (*monitor)->info().missing_why) {
     std::fprintf(stderr, "proctrail: warning: %s\n", why.c_str());

@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <string_view>
+#include <vector>
 #include <iostream>
 
 #include "util/sched.hpp"
@@ -21,7 +24,10 @@ namespace {
 constexpr const char* kFooter =
     R"(Run mode: proctrail [OPTIONS] -- COMMAND [ARGS...] starts COMMAND once capture is ready,
   shows only it and its descendants, and exits with its status (128+N when a signal N
-  killed it). SIGINT and SIGTERM sent to proctrail are passed on to COMMAND. Started with
+  killed it). Its records go to stderr (as strace's do), or where -o says, so that COMMAND's
+  own output stays apart; to pipe only records, e.g. to jq:
+    proctrail -f json -o /dev/fd/3 -- make 3>&1 >&2 | jq -c 'select(.type == "exit")'
+ SIGINT and SIGTERM sent to proctrail are passed on to COMMAND. Started with
   sudo, COMMAND runs as the user who ran sudo (SUDO_UID, SUDO_GID, SUDO_USER); choose
   another with --user-of-command (root keeps root).
 
@@ -36,7 +42,7 @@ Backends:
 Events (-e): fork, exec, exit, nonzero-exit (exits with a non-zero status only), uid, gid,
   sid, ptrace, comm, coredump, exec-failed (eBPF only; not part of "all", as watching for
   it costs every system call a little), all. Lost, resync and start records are always
-  shown.
+  shown. Threads' ends are shown with their births, that is with fork.
 
 Filters (-p, -u, --comm, --argv, --exe, --cgroup, --container, --failed) combine: an event
   is shown when all of them match. User, name, command line, exe, cgroup and container are
@@ -143,6 +149,61 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// What went wrong with words the parser did not take, said the way a user can act on: a
+// command given without "--" before it, or a mistyped option and the closest one there is.
+std::string explain_extras(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.rfind("--", 0) == 0) {
+      const std::string name = word.substr(0, word.find('='));
+      if (app.get_option_no_throw(name)) continue;
+      std::string best;
+      size_t best_distance = 3;  // suggest only what is close
+      for (const CLI::Option* o : app.get_options()) {
+        for (const std::string& l : o->get_lnames()) {
+          const std::string candidate = "--" + l;
+          const size_t d = edit_distance(name, candidate);
+          const bool prefix = candidate.rfind(name, 0) == 0;
+          if (d < best_distance || (prefix && best.empty())) {
+            best = candidate;
+            best_distance = prefix ? 0 : d;
+          }
+        }
+      }
+      return "unknown option '" + name + "'" + (best.empty() ? "" : "; did you mean " + best + "?");
+    }
+    if (word.size() > 1 && word[0] == '-') continue;  // a short option, or its value
+  }
+  // A word that is not an option: most likely a command meant to be run.
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    const std::string prev = argv[i - 1];
+    const CLI::Option* takes = prev.size() > 1 && prev[0] == '-' && prev.find('=') == std::string::npos
+                                   ? app.get_option_no_throw(prev)
+                                   : nullptr;
+    if (takes && takes->get_type_size() != 0) continue;  // that option's value
+    return "unexpected argument '" + word + "': to run a command, put it after --, as in "
+           "proctrail [OPTIONS] -- " + word + " ...";
+  }
+  return "";
+}
+
 }  // namespace
 
 ParseOutcome parse_options(int argc, char** argv) {
@@ -201,6 +262,10 @@ ParseOutcome parse_options(int argc, char** argv) {
                "only failures: exits with a non-zero status or a signal, and failed execs "
                "(eBPF backend)");
   app.add_flag("--no-threads", no_threads, "hide the births and ends of threads");
+  bool raw_path_search = false;
+  app.add_flag("--raw-path-search", raw_path_search,
+               "failed execs: every try of a PATH search as it came (by default a search is one "
+               "record listing what it tried, and none when a later try succeeded)");
   app.add_flag("--tree", o.tree,
                "text: each command indented under its parent, its exit status and run time "
                "on a line of its own");
@@ -272,11 +337,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return {std::nullopt, 0};
+  } catch (const CLI::ExtrasError& e) {
+    const std::string why = explain_extras(app, argc, argv);
+    return {std::nullopt, usage_error(why.empty() ? std::string(e.what()) : why)};
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, usage_error(e.what())};
   }
   if (version) {
-    std::printf("proctrail %s\n", PROCTRAIL_VERSION);
+    std::printf("proctrail %s\n", kVersion);
     return {std::nullopt, 0};
   }
 
@@ -374,7 +442,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     m.start_record = false;
     m.filter.acks = true;
   }
-  m.version = PROCTRAIL_VERSION;
+  m.version = kVersion;
   m.drop_caller_privileges = true;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
@@ -409,7 +477,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   if (app.count("--comm")) flt.comm_regex = comm;
   if (app.count("--argv")) flt.argv_regex = argv_re;
   if (app.count("--exe")) flt.exe_regex = exe;
-  if (app.count("--cgroup")) flt.cgroup_prefix = cgroup;
+  if (app.count("--cgroup")) {
+    // Paths are as /proc/PID/cgroup gives them: absolute, below the hierarchy's root.
+    if (cgroup.empty() || cgroup[0] != '/') {
+      return {std::nullopt, usage_error("--cgroup wants a cgroup path starting with /, like "
+                                        "/system.slice/cron.service, not '" + cgroup + "'")};
+    }
+    flt.cgroup_prefix = cgroup;
+  }
   if (app.count("--container")) {
     if (container.empty() || container.find_first_not_of("0123456789abcdef") != std::string::npos) {
       return {std::nullopt, usage_error("--container wants the start of a container id in "
@@ -420,8 +495,12 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   if (auto st = flt.validate(); !st) return {std::nullopt, usage_error(st.error().message)};
   flt.threads = !no_threads;
-  if (failed) {
-    if (o.tree) return {std::nullopt, usage_error("--failed and --tree do not go together")};
+  m.fold_path_searches = !raw_path_search;
+  if (failed && o.tree) {
+    // The tree picks the failures itself and draws the commands that led to each.
+    o.tree_failures_only = true;
+    m.filter.types.add(EventType::ExecFailed);
+  } else if (failed) {
     flt.failed = true;
     if (app.count("--events") == 0) {
       m.filter.types = *EventMask::parse("nonzero-exit,exec-failed", nullptr);
@@ -446,7 +525,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   } else if (color == "auto") {
     const char* no_color = std::getenv("NO_COLOR");
     const char* term = std::getenv("TERM");
-    o.color = o.output.empty() && isatty(STDOUT_FILENO) && !(no_color && *no_color) &&
+    const int records_fd = o.command.empty() ? STDOUT_FILENO : STDERR_FILENO;
+    o.color = o.output.empty() && isatty(records_fd) && !(no_color && *no_color) &&
               !(term && std::strcmp(term, "dumb") == 0);
   } else {
     return {std::nullopt,

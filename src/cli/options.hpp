@@ -24,6 +24,7 @@ struct Options {
   bool utc = false;
   bool relative = false;
   bool tree = false;
+  bool tree_failures_only = false;  // --tree --failed
   bool color = false;  // decided from --color, the output and NO_COLOR
   bool summary = false;
   double duration_s = 0;  // -D: stop after this long; 0: no limit

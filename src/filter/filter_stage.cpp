@@ -156,6 +156,11 @@ bool FilterStage::accept(const Event& e) {
     if (const auto* f = std::get_if<ForkData>(&e.data); f && f->is_thread()) pass = false;
     if (const auto* x = std::get_if<ExitData>(&e.data); x && !x->ends_process(e)) pass = false;
   }
+  // A thread's end is shown with its birth: with forks. "-e exec,exit" asks for programs and
+  // how processes end, not for threads.
+  if (pass && !filter_.types.has(EventType::Fork)) {
+    if (const auto* x = std::get_if<ExitData>(&e.data); x && !x->ends_process(e)) pass = false;
+  }
   if (pass && filter_.failed) {
     if (const auto* x = std::get_if<ExitData>(&e.data)) {
       pass = x->ends_process(e) && x->status(e) != 0;

@@ -172,6 +172,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   p.receive_capabilities = proc_read_capabilities(o);
   if (bpf) p.receive_capabilities.push_back(cap::kBpf);
   p.poll_interval = o.poll_interval;
+  p.ordering.fold_path_searches = o.fold_path_searches;
   p.output_interval = o.output_interval;
   if (o.start_record) {
     Event e;

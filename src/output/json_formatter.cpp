@@ -351,6 +351,7 @@ class JsonFormatter final : public Formatter {
             if (d.creds) write_creds(w, *d.creds);
             if (d.user) w.str("user", *d.user);
             w.str("comm", d.comm);
+            if (!d.tried.empty()) w.strings("tried", Strings(d.tried));
           } else if constexpr (std::is_same_v<T, SummaryData>) {
             write_summary(w, d);
           }

@@ -129,10 +129,17 @@ class TextFormatter final : public Formatter {
   }
 
   // Tree view: where each process sits. A process is indented one step under the nearest
-  // ancestor that printed a line (an exec); forks that never exec add no step.
+  // ancestor that printed a line (an exec); forks that never exec add no step. Nodes are keyed
+  // by the process (pid and start), never by pid alone, and forgotten at the process's end.
   struct Node {
     int level = 0;
-    bool shown = false;
+    bool shown = false;    // its exec line was printed
+    bool execd = false;    // it exec'd: it has a line of its own
+    int32_t parent = 0;    // pid of the process that forked it
+    // With failures only: what its exec line will say, printed when a failure below needs it.
+    uint64_t exec_ts = 0;
+    int64_t exec_wall = 0;
+    std::shared_ptr<const ExecDetails> image;
   };
 
   Node& node_of(int32_t pid, std::optional<int32_t> ppid) {
@@ -140,8 +147,9 @@ class TextFormatter final : public Formatter {
     if (it != nodes_.end()) return it->second;
     Node n;
     if (ppid) {
+      n.parent = *ppid;
       if (auto p = nodes_.find(*ppid); p != nodes_.end()) {
-        n.level = p->second.level + (p->second.shown ? 1 : 0);
+        n.level = p->second.level + (p->second.execd ? 1 : 0);
       }
     }
     return nodes_[pid] = n;
@@ -153,41 +161,90 @@ class TextFormatter final : public Formatter {
     out.append(static_cast<size_t>(level) * 2, ' ');
   }
 
+  void exec_line(uint64_t ts, int64_t wall, int level, int32_t pid, const ExecDetails* d,
+                 std::string& out) {
+    Event at;
+    at.ts_ns = ts;
+    at.wall_ns = wall;
+    tree_prefix(at, level, out);
+    if (options_.color) out += kBold;
+    fmt::format_to(std::back_inserter(out), "{}", pid);
+    if (options_.color) out += kReset;
+    out += ' ';
+    if (d) {
+      exec_command(*d, out, false);
+    } else {
+      out += "<not enriched>";
+    }
+    out += '\n';
+  }
+
+  // With failures only: the exec lines of the process and its ancestors not printed yet, from
+  // the oldest down, so a failure shows under the commands that led to it.
+  void print_chain(int32_t pid, std::string& out) {
+    std::vector<int32_t> chain;
+    for (int32_t p = pid; p > 0 && chain.size() < 64;) {
+      auto it = nodes_.find(p);
+      if (it == nodes_.end()) break;
+      if (it->second.execd && !it->second.shown) chain.push_back(p);
+      p = it->second.parent;
+    }
+    for (auto p = chain.rbegin(); p != chain.rend(); ++p) {
+      Node& n = nodes_[*p];
+      exec_line(n.exec_ts, n.exec_wall, n.level, *p, n.image.get(), out);
+      n.shown = true;
+    }
+  }
+
   void tree_line(const Event& e, std::string& out) {
     auto it = std::back_inserter(out);
     std::string_view colour = options_.color ? colour_of(e) : std::string_view{};
+    const bool failures_only = options_.tree_failures_only;
     if (const auto* f = std::get_if<ForkData>(&e.data)) {
       if (!f->is_thread()) {
         Node parent = node_of(f->parent_pid, std::nullopt);
-        nodes_[f->child_pid] = Node{parent.level + (parent.shown ? 1 : 0), false};
+        Node child;
+        child.level = parent.level + (parent.execd ? 1 : 0);
+        child.parent = f->parent_pid;
+        nodes_[f->child_pid] = child;
       }
       return;
     }
     if (const auto* x = std::get_if<ExecData>(&e.data)) {
       Node& n = node_of(e.pid, x->details ? x->details->ppid : std::nullopt);
-      n.shown = true;
-      tree_prefix(e, n.level, out);
-      if (options_.color) out += kBold;
-      fmt::format_to(it, "{}", e.pid);
-      if (options_.color) out += kReset;
-      out += ' ';
-      if (x->details) {
-        exec_command(*x->details, out, false);
-      } else {
-        out += "<not enriched>";
+      n.execd = true;
+      if (failures_only) {
+        n.exec_ts = e.ts_ns;
+        n.exec_wall = e.wall_ns;
+        n.image = x->details;
+        return;
       }
-      out += '\n';
+      n.shown = true;
+      exec_line(e.ts_ns, e.wall_ns, n.level, e.pid, x->details.get(), out);
       return;
     }
     if (const auto* x = std::get_if<ExitData>(&e.data)) {
       if (!x->ends_process(e)) return;
+      const bool failed = x->status(e) != 0;
       auto n = nodes_.find(e.pid);
-      const bool shown = n != nodes_.end() && n->second.shown;
-      const int level = n != nodes_.end() ? n->second.level : 0;
-      if (n != nodes_.end()) nodes_.erase(n);
-      if (!shown) return;
+      if (failures_only && failed) print_chain(e.pid, out);
+      const bool known = n != nodes_.end();
+      const bool execd = known && n->second.execd;
+      const bool shown = known && n->second.shown;
+      const int level = known ? n->second.level : 0;
+      const int32_t parent = known ? n->second.parent : 0;
+      if (known) nodes_.erase(n);
+      // A child that never exec'd has no line of its own; when it fails it is drawn all the
+      // same (a fork whose exec failed, exit 127): it is why its parent failed.
+      const bool draw = shown || (known && !execd && failed);
+      if (!draw || (failures_only && !failed)) return;
       tree_prefix(e, level, out);
       fmt::format_to(it, "{} ", e.pid);
+      if (!execd) {
+        out += "(forked from ";
+        fmt::format_to(it, "{}", parent);
+        out += ", no exec) ";
+      }
       out += colour;
       append_exit_status(out, x->status(e));
       if (!colour.empty()) out += kReset;
@@ -200,7 +257,8 @@ class TextFormatter final : public Formatter {
     }
     if (const auto* x = std::get_if<ExecFailedData>(&e.data)) {
       Node& n = node_of(e.pid, x->ppid);
-      tree_prefix(e, n.level + (n.shown ? 1 : 0), out);
+      if (failures_only) print_chain(e.pid, out);
+      tree_prefix(e, n.level + (n.execd ? 1 : 0), out);
       fmt::format_to(it, "{} ", e.pid);
       exec_failed(*x, out, colour);
       out += '\n';
@@ -237,6 +295,13 @@ class TextFormatter final : public Formatter {
       out += "  argv: ";
       append_command(out, d.argv);
       if (d.argv_truncated) out += " <truncated>";
+    }
+    if (!d.tried.empty()) {
+      out += "  tried first:";
+      for (const auto& t : d.tried) {
+        out += ' ';
+        append_shell_word(out, t);
+      }
     }
   }
 

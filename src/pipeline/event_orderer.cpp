@@ -1,6 +1,8 @@
 #include "pipeline/event_orderer.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <string_view>
 
 #include "model/event_size.hpp"
 
@@ -21,6 +23,49 @@ void EventOrderer::release(Iter it, std::vector<Event>& out) {
   events_.erase(it);
 }
 
+namespace {
+
+std::string_view basename_of(std::string_view path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The errors execvp moves on to the next PATH directory after.
+bool search_error(int error) {
+  return error == ENOENT || error == ENOTDIR || error == EACCES;
+}
+
+constexpr size_t kMaxTried = 64;
+
+}  // namespace
+
+EventOrderer::Fold EventOrderer::fold_path_search(Iter it, bool force) {
+  auto* f = std::get_if<ExecFailedData>(&it->second.data);
+  if (!f || !options_.fold_path_searches || !search_error(f->error)) return Fold::Keep;
+  const uint64_t horizon = it->first.first + options_.exec_guard_ns;
+  if (watermark_ < horizon && !force) return Fold::Wait;
+  // The next event of this process within the guard tells what the try was part of.
+  const int32_t pid = it->second.pid;
+  for (Iter next = std::next(it); next != events_.end() && next->first.first <= horizon; ++next) {
+    if (next->second.pid != pid) continue;
+    if (next->second.type() == EventType::Exec) return Fold::Drop;  // the search succeeded
+    auto* later = std::get_if<ExecFailedData>(&next->second.data);
+    if (later && search_error(later->error) &&
+        basename_of(later->filename) == basename_of(f->filename)) {
+      // The next directory tried: this try goes into its list.
+      std::vector<std::string> tried = std::move(f->tried);
+      tried.push_back(std::move(f->filename));
+      tried.insert(tried.end(), std::make_move_iterator(later->tried.begin()),
+                   std::make_move_iterator(later->tried.end()));
+      if (tried.size() > kMaxTried) tried.erase(tried.begin(), tried.end() - kMaxTried);
+      later->tried = std::move(tried);
+      return Fold::Drop;
+    }
+    break;  // something else happened to the process first
+  }
+  return Fold::Keep;
+}
+
 void EventOrderer::advance(uint64_t watermark_ns, std::vector<Event>& out) {
   if (watermark_ns > watermark_) watermark_ = watermark_ns;
   while (!events_.empty()) {
@@ -31,6 +76,15 @@ void EventOrderer::advance(uint64_t watermark_ns, std::vector<Event>& out) {
     if (!verifier_.settle(it->first, it->second, watermark_, overfull, verify::kTooManyHeld)) {
       break;  // its verdict needs later events
     }
+    const Fold fold = fold_path_search(it, overfull);
+    if (fold == Fold::Wait) break;
+    if (fold == Fold::Drop) {
+      verifier_.remove(it->first, it->second);
+      bytes_ -= std::min(bytes_, approx_bytes(it->second));
+      events_.erase(it);
+      ++folded_;
+      continue;
+    }
     release(it, out);
   }
 }
@@ -39,6 +93,12 @@ void EventOrderer::finish(std::vector<Event>& out) {
   while (!events_.empty()) {
     Iter it = events_.begin();
     verifier_.settle(it->first, it->second, watermark_, true, verify::kStopped);
+    if (fold_path_search(it, true) == Fold::Drop) {
+      verifier_.remove(it->first, it->second);
+      events_.erase(it);
+      ++folded_;
+      continue;
+    }
     release(it, out);
   }
 }

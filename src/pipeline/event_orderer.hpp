@@ -21,6 +21,10 @@ struct OrdererOptions {
   // released without waiting (a stalled source, or processes with huge command lines).
   size_t max_pending = 1 << 18;
   size_t max_pending_bytes = 32 << 20;
+  // Fold a PATH search (execvp trying one directory after another) into one record: the tries
+  // that a later exec of the process satisfied are dropped, and a search that failed in the
+  // end is one failed-exec record listing what it tried. Off: every try as it came.
+  bool fold_path_searches = true;
 };
 
 class EventOrderer {
@@ -37,18 +41,25 @@ class EventOrderer {
   [[nodiscard]] size_t pending() const { return events_.size(); }
   // Exec reads withdrawn as unverified so far.
   [[nodiscard]] uint64_t superseded() const { return verifier_.withdrawn(); }
+  // Failed execs folded into a PATH search's record, or dropped as tries it satisfied.
+  [[nodiscard]] uint64_t folded() const { return folded_; }
 
  private:
   using Key = verify::ExecReadVerifier::Key;
   using Iter = std::map<Key, Event>::iterator;
 
   void release(Iter it, std::vector<Event>& out);
+  // A failed exec that may be a try of a PATH search: false while later events within the
+  // guard may still tell. Once they can, drops it (satisfied, or folded into the next try).
+  enum class Fold { Wait, Keep, Drop };
+  Fold fold_path_search(Iter it, bool force);
 
   OrdererOptions options_;
   verify::ExecReadVerifier verifier_;
   std::map<Key, Event> events_;
   size_t bytes_ = 0;  // approx_bytes of events_
   uint64_t arrivals_ = 0;
+  uint64_t folded_ = 0;
   uint64_t watermark_ = 0;
 };
 

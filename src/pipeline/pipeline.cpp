@@ -62,6 +62,7 @@ Status Pipeline::join(std::chrono::milliseconds timeout) {
   if (joined_) return receive_status_ ? output_status_ : receive_status_;
   if (receiver_.joinable()) receiver_.join();
   // The receive side is done and has closed the queue: the writer has what is left to write.
+  // After `timeout` the sinks are told to give up a write whose reader makes no progress.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done_writing_.load() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

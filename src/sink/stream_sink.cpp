@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 
 #include "proctrail/sink.hpp"
@@ -17,7 +18,12 @@ namespace {
 // file someone else owns (a trap laid in a shared directory would let its owner read what is
 // written), and readable by the caller alone whatever the umask. `flags`: O_TRUNC or O_APPEND.
 Result<int> open_output(const std::string& path, int flags, const char* what) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
+  // /dev/stdout, /dev/fd/3 and the like name descriptors the caller gave us, through links
+  // the kernel makes: those are followed (and are no file another user could have laid).
+  const bool own_fd = path == "/dev/stdout" || path == "/dev/stderr" ||
+                      path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0;
+  const int follow = own_fd ? 0 : O_NOFOLLOW;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | follow | O_CLOEXEC | flags, 0600);
   if (fd < 0) {
     if (errno == ELOOP) {
       return make_error(std::string(what) + " " + path +
@@ -92,13 +98,15 @@ class StreamSink final : public Sink {
       if (n >= 0) {
         off += static_cast<size_t>(n);
         written_ += static_cast<size_t>(n);
+        last_progress_ = std::chrono::steady_clock::now();
       } else if (errno == EPIPE) {
         closed_ = true;  // the reader went away (| head): a quiet end
       } else if (errno == EAGAIN) {
         // The reader is slow, or stopped reading: wait for room, unless told to give up.
         pollfd p{fd_, POLLOUT, 0};
         (void)::poll(&p, 1, 100);
-        if (cancelled_.load()) {
+        if (cancelled_.load() &&
+            std::chrono::steady_clock::now() - last_progress_ > kGiveUpAfter) {
           const size_t left = buf_.size() - off;
           buf_.clear();
           return make_error("output blocked: " + std::to_string(left) +
@@ -116,7 +124,10 @@ class StreamSink final : public Sink {
     return {};
   }
 
-  void cancel() override { cancelled_ = true; }
+  void cancel() override {
+    last_progress_ = std::chrono::steady_clock::now();
+    cancelled_ = true;
+  }
 
   Status close() override {
     auto s = flush();
@@ -205,6 +216,9 @@ class StreamSink final : public Sink {
   std::string buf_;
   bool closed_ = false;
   std::atomic<bool> cancelled_{false};
+  // When a write last got bytes out: once stopping, a reader idle this long is given up on.
+  static constexpr std::chrono::seconds kGiveUpAfter{5};
+  std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace

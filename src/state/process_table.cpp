@@ -67,8 +67,14 @@ std::optional<int32_t> ProcessTable::on_exec(const Event& e,
   } else if (p.exited) {
     return std::nullopt;  // a late exec of a process that has already exited changes nothing
   }
-  // The exec's own read of the start is exact; the fork's may be an estimate.
+  // The exec's own read of the start is exact; the fork's may be an estimate. The kernel's, to
+  // the nanosecond, also makes a start known only from /proc's ticks precise.
   if (start_ticks) p.start_ticks = *start_ticks;
+  if (start_ns && !p.start_precise && details &&
+      details->source(Field::StartTime) == FieldSource::Kernel) {
+    p.start_ns = *start_ns;
+    p.start_precise = true;
+  }
   p.exec_ordinal = ordinal.value_or(p.exec_ordinal + 1);
   // execve ends every other thread and gives the caller the process's pid. When the table
   // knows the threads and one other than the main thread is left, that one called it.

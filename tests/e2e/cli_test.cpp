@@ -41,8 +41,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"TinySize", {"--max-argv-bytes", "1"}, "--max-argv-bytes"},
         BadArgs{"Ring", {"--ringbuf", "3M"}, "power of two"},
         BadArgs{"Priority", {"--priority", "max"}, "unknown priority"},
-        BadArgs{"Unknown", {"--frobnicate"}, "frobnicate"},
-        BadArgs{"Positional", {"extra"}, "extra"},
+        BadArgs{"Unknown", {"--frobnicate"}, "unknown option '--frobnicate'"},
+        // A new user's first two mistakes (issue 18): the command without "--", and a typo.
+        BadArgs{"Positional", {"make"}, "to run a command, put it after --, as in proctrail [OPTIONS] -- make"},
+        BadArgs{"PositionalAfterOption", {"-f", "json", "make", "-j2"}, "proctrail [OPTIONS] -- make"},
+        BadArgs{"Typo", {"--tre"}, "unknown option '--tre'; did you mean --tree?"},
+        BadArgs{"TypoInValueOption", {"--fromat", "json"}, "did you mean --format?"},
         BadArgs{"UtcWithJson", {"-f", "json", "--utc"}, "text format only"},
         BadArgs{"ProcField", {"--proc-fields", "exe,pwd"}, "unknown /proc field 'pwd'"},
         BadArgs{"Readers", {"--exec-readers", "-5"}, "--exec-readers"},
@@ -56,7 +60,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"RotateTiny", {"-o", "/tmp/x", "--rotate-size", "1K"}, "at least 4K"},
         BadArgs{"RotateKeepAlone", {"--rotate-keep", "3"}, "goes with --rotate-size"},
         BadArgs{"TreeJson", {"-f", "json", "--tree"}, "text format only"},
-        BadArgs{"FailedTree", {"--failed", "--tree"}, "do not go together"},
         BadArgs{"NoCommand", {"--"}, "no COMMAND"},
         BadArgs{"PidAndCommand", {"-p", "1", "--", "true"}, "do not go together"},
         BadArgs{"CommandUserAlone", {"--user-of-command", "root"}, "goes with a COMMAND"},
@@ -68,7 +71,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "--user-of-command wants a user name or number"},
         BadArgs{"EmptyDuration", {"-D", ""}, "--duration wants"},
         BadArgs{"HexDuration", {"-D", "0x10"}, "--duration wants"},
-        BadArgs{"Scope", {"--scope", "everyone"}, "unknown --scope 'everyone'"}),
+        BadArgs{"Scope", {"--scope", "everyone"}, "unknown --scope 'everyone'"},
+        BadArgs{"CgroupNotAPath", {"--cgroup", "system.slice"},
+                "--cgroup wants a cgroup path starting with /"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(CommandLine, HelpHasExamplesAndExitsZero) {

@@ -267,11 +267,15 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
   // proctrail writes into a pipe that `sleep` holds shut for 3 s before cat drains it. The
   // marked execs start once it has said (-v) that set-up is over, and it is stopped once they
   // are over.
+  // It is stopped once the reader is reading again: a stop gives up only on a reader that
+  // makes no progress at all (Hostile.StopEndsInBoundedTimeWhenTheOutputIsBlocked).
+  const std::string reading = out + ".reading";
   const std::string cmd =
-      "exec 3> >(" + pause_s(3) + "; cat > " + out + "); c=$!; " + proctrail_path() +
-      " --backend " + GetParam() + " -f json -e exec -v --stats >&3 2>" + err + " & p=$!; " +
-      "until grep -q 'capabilities kept' " + err + "; do sleep 0.05; done; touch " + ready +
-      "; until [ -e " + done + " ]; do sleep 0.1; done; sleep 0.5; " +
+      "exec 3> >(" + pause_s(3) + "; touch " + reading + "; cat > " + out + "); c=$!; " +
+      proctrail_path() + " --backend " + GetParam() + " -f json -e exec -v --stats >&3 2>" + err +
+      " & p=$!; " + "until grep -q 'capabilities kept' " + err +
+      "; do sleep 0.05; done; touch " + ready + "; until [ -e " + done +
+      " ]; do sleep 0.1; done; until [ -e " + reading + " ]; do sleep 0.1; done; sleep 0.5; " +
       "kill -INT $p; wait $p; s=$?; exec 3>&-; wait $c; cat " + err + " >&2; exit $s";
   std::thread spawner([&] {
     while (access(ready.c_str(), F_OK) != 0) settle(20);
@@ -295,7 +299,7 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
       ++marked;
     }
   }
-  for (const auto& f : {out, done, ready, err}) unlink(f.c_str());
+  for (const auto& f : {out, done, ready, err, reading}) unlink(f.c_str());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(marked + lost, static_cast<uint64_t>(kMarked))
       << "marked " << marked << " + lost " << lost << "; " << r.err;

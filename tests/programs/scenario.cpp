@@ -303,12 +303,13 @@ int reuse_storm(long n) {
 }
 
 // n execs of "/bin/true MARK-I" one after another, for loss accounting.
-// count execs of /bin/true MARK "" "" ... with `empty` empty arguments: command lines that
-// are cheap to make and costly to keep as one string per argument.
-int empty_args(long count, long empty, const char* mark) {
+// count execs of /bin/true MARK W W ... with `n` arguments W: one byte given in hex ("ff"), or
+// empty (""). Command lines that are cheap to make and costly to keep or to write.
+int repeat_args(long count, long n, const char* hex, const char* mark) {
   std::vector<char*> args = {const_cast<char*>("/bin/true"), const_cast<char*>(mark)};
-  static char nothing[] = "";
-  for (long i = 0; i < empty; ++i) args.push_back(nothing);
+  static char word[2] = {};
+  word[0] = *hex ? static_cast<char>(strtol(hex, nullptr, 16)) : '\0';
+  for (long i = 0; i < n; ++i) args.push_back(word);
   args.push_back(nullptr);
   for (long i = 0; i < count; ++i) {
     pid_t c = fork();
@@ -517,8 +518,9 @@ int main(int argc, char** argv) {
   if (name == "thread-exec") return thread_exec();
   if (name == "reuse-storm") return reuse_storm(arg);
   if (name == "spawn-marked") return spawn_marked(arg, argc > 3 ? argv[3] : "mark");
-  if (name == "empty-args") {
-    return empty_args(arg, argc > 3 ? strtol(argv[3], nullptr, 10) : 0, argc > 4 ? argv[4] : "mark");
+  if (name == "repeat-args") {
+    return repeat_args(arg, argc > 3 ? strtol(argv[3], nullptr, 10) : 0, argc > 4 ? argv[4] : "",
+                       argc > 5 ? argv[5] : "mark");
   }
   if (name == "vfork") return vfork_exec();
   if (name == "clone-parent") return clone_parent();

@@ -323,3 +323,61 @@ TEST(Orderer, StalledSourceCannotGrowTheBufferWithoutBound) {
 
 }  // namespace
 }  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+Event failed_exec_at(uint64_t ts, int32_t pid, std::string path, int error = ENOENT) {
+  ExecFailedData f;
+  f.error = error;
+  f.filename = std::move(path);
+  f.comm = "sh";
+  Event e;
+  e.ts_ns = ts;
+  e.pid = pid;
+  e.tid = pid;
+  e.data = std::move(f);
+  return e;
+}
+
+std::vector<Event> run_all(std::vector<Event> in, bool fold = true) {
+  OrdererOptions o;
+  o.fold_path_searches = fold;
+  EventOrderer orderer(o);
+  for (auto& e : in) orderer.push(std::move(e));
+  std::vector<Event> out;
+  orderer.advance(1000 * kMs, out);
+  orderer.finish(out);
+  return out;
+}
+
+// execvp tries each PATH directory: the tries before the exec that succeeded are no failure
+// at all (issue 18: 18 ENOENT lines before the one real failure).
+TEST(Orderer, APathSearchThatSucceededLeavesNoFailure) {
+  auto out = run_all({failed_exec_at(10 * kMs, 7, "/usr/local/sbin/make"),
+                      failed_exec_at(10 * kMs + 1000, 7, "/usr/local/bin/make"),
+                      exec_at(10 * kMs + 2000, 7, 11 * kMs, 1, "make")});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type(), EventType::Exec);
+}
+
+// A search that failed in the end is one record: its last try, with what it tried first.
+TEST(Orderer, APathSearchThatFailedIsOneRecordListingItsTries) {
+  auto out = run_all({failed_exec_at(10 * kMs, 7, "/usr/local/bin/nosuch"),
+                      failed_exec_at(10 * kMs + 1000, 7, "/usr/bin/nosuch"),
+                      failed_exec_at(10 * kMs + 2000, 7, "/bin/nosuch"),
+                      failed_exec_at(10 * kMs + 3000, 8, "/bin/other")});
+  ASSERT_EQ(out.size(), 2u);
+  const auto& f = std::get<ExecFailedData>(out[0].data);
+  EXPECT_EQ(f.filename, "/bin/nosuch");
+  EXPECT_EQ(f.tried, (std::vector<std::string>{"/usr/local/bin/nosuch", "/usr/bin/nosuch"}));
+  EXPECT_TRUE(std::get<ExecFailedData>(out[1].data).tried.empty()) << "another process's";
+  // The raw form keeps every try.
+  auto raw = run_all({failed_exec_at(10 * kMs, 7, "/usr/local/bin/nosuch"),
+                      failed_exec_at(10 * kMs + 1000, 7, "/usr/bin/nosuch")},
+                     false);
+  EXPECT_EQ(raw.size(), 2u);
+}
+
+}  // namespace
+}  // namespace proctrail

@@ -317,3 +317,34 @@ TEST(Pattern, PosixSyntaxOnBytesWithoutBackreferences) {
 
 }  // namespace
 }  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// "-e exec,exit" is about programs and how processes end: a thread's end comes with its birth,
+// with fork (issue 18). The process's end still shows.
+TEST(FilterStage, ThreadEndsShowOnlyWithForks) {
+  EventFilter f;
+  f.types = *EventMask::parse("exec,exit", nullptr);
+  FilterStage stage(f);
+  Event thread_end;
+  thread_end.pid = 10;
+  thread_end.tid = 11;
+  ExitData x;
+  x.process_ended = false;
+  thread_end.data = x;
+  EXPECT_FALSE(stage.accept(thread_end));
+  Event process_end;
+  process_end.pid = 10;
+  process_end.tid = 10;
+  ExitData y;
+  y.process_ended = true;
+  process_end.data = y;
+  EXPECT_TRUE(stage.accept(process_end));
+  f.types = *EventMask::parse("fork,exit", nullptr);
+  FilterStage with_forks(f);
+  EXPECT_TRUE(with_forks.accept(thread_end));
+}
+
+}  // namespace
+}  // namespace proctrail
