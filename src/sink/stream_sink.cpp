@@ -29,6 +29,15 @@ Result<int> open_output(const std::string& path, int flags, const char* what) {
       return make_error(std::string(what) + " " + path +
                         ": it is a symbolic link (an output file is never opened through one)");
     }
+    const size_t slash = path.find_last_of('/');
+    struct stat dir {};
+    if (errno == ENOENT && slash != std::string::npos && slash > 0 &&
+        stat(path.substr(0, slash).c_str(), &dir) != 0) {
+      const std::string parent = path.substr(0, slash);
+      return make_error(std::string(what) + " " + path + ": directory " + parent +
+                        " does not exist (create it first, e.g. install -d -m 0750 " + parent +
+                        "; the systemd unit and the Debian package make /var/log/proctrail)");
+    }
     return system_error(std::string(what) + " " + path);
   }
   struct stat st {};

@@ -135,8 +135,11 @@ TEST(CommandLine, Version) {
 TEST(CommandLine, UnwritableOutputIsOneLineAndExit1) {
   CommandResult r = run({proctrail_path(), "-o", "/nonexistent-dir/x.jsonl"});
   EXPECT_EQ(r.exit_code, 1);
+  // Says how to get on (issue 18: the service example failed on a fresh box).
   EXPECT_EQ(r.err,
-            "proctrail: error: open output /nonexistent-dir/x.jsonl: No such file or directory\n");
+            "proctrail: error: open output /nonexistent-dir/x.jsonl: directory /nonexistent-dir "
+            "does not exist (create it first, e.g. install -d -m 0750 /nonexistent-dir; the "
+            "systemd unit and the Debian package make /var/log/proctrail)\n");
 }
 
 }  // namespace
