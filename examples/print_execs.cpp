@@ -22,7 +22,7 @@ int main() {
   options.filter.types = *proctrail::EventMask::parse("exec", &error);
   options.start_record = false;
 
-  std::vector<std::unique_ptr<proctrail::Sink>> sinks;
+  std::vector<proctrail::SinkSpec> sinks;
   sinks.push_back(proctrail::make_callback_sink([](const proctrail::Event& e) {
     // Records about the stream itself (lost, resync) always pass the filter.
     const auto* exec = std::get_if<proctrail::ExecData>(&e.data);

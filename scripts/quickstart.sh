@@ -48,12 +48,13 @@ if [ "$mode" = test ]; then
 fi
 
 # What building the tool and the library needs (CMakeLists.txt, cmake/bpf.cmake), and running
-# it: the compiler and build tools, fmt, CLI11 and RE2; for the eBPF backend clang (it compiles
-# bpf/ itself; no llvm tool is called), bpftool and libbpf, whose pkg-config file requires
-# libelf and zlib; setcap for -DPROCTRAIL_SETCAP=ON and packaging/setcap.sh.
+# it: the compiler and build tools, fmt, CLI11, RE2 and nlohmann-json (the JSON decoder's,
+# header only); for the eBPF backend clang (it compiles bpf/ itself; no llvm tool is called),
+# bpftool and libbpf, whose pkg-config file requires libelf and zlib; setcap for
+# -DPROCTRAIL_SETCAP=ON and packaging/setcap.sh.
 run_packages=(
   cmake ninja-build g++ pkg-config
-  libfmt-dev libcli11-dev libre2-dev
+  libfmt-dev libcli11-dev libre2-dev nlohmann-json3-dev
   clang libbpf-dev bpftool libelf-dev zlib1g-dev
   libcap2-bin
 )
@@ -63,7 +64,7 @@ run_packages=(
 # strace, man-db and systemd for the install checks, dpkg-dev and file for cpack's dependency
 # list in the Debian package's check.
 test_packages=(
-  make nlohmann-json3-dev
+  make
   libgtest-dev libgmock-dev libbenchmark-dev
   llvm libclang-rt-14-dev
   util-linux procps python3 man-db systemd strace
@@ -199,11 +200,12 @@ if part fuzz; then
   say "fuzzing the decoders (${fuzz_seconds}s for the proc connector's) and the parsers"
   CC=clang CXX=clang++ cmake -S . -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPROCTRAIL_FUZZ=ON -DPROCTRAIL_TESTS=OFF -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_BPF=OFF >/dev/null
-  cmake --build "$build-fuzz" -j "$jobs" --target fuzz_decode fuzz_procfs fuzz_bpf_record
+  cmake --build "$build-fuzz" -j "$jobs" --target fuzz_decode fuzz_procfs fuzz_bpf_record fuzz_json
   corpus=$(mktemp -d)
   trap 'rm -rf "$corpus"' EXIT
   # The seeds kept in the repository start each run; what the fuzzer adds is thrown away.
-  cp -r tests/fuzz/corpus/decode tests/fuzz/corpus/procfs tests/fuzz/corpus/bpf "$corpus/"
+  cp -r tests/fuzz/corpus/decode tests/fuzz/corpus/procfs tests/fuzz/corpus/bpf \
+    tests/fuzz/corpus/json "$corpus/"
   fuzz_passed=0 fuzz_failed=0
   fuzz() {
     local name=$1 seconds=$2
@@ -224,6 +226,7 @@ if part fuzz; then
   # Half as long, but never 0 (which libFuzzer takes as "no limit").
   fuzz fuzz_procfs "$(((fuzz_seconds + 1) / 2))" "$corpus/procfs"
   fuzz fuzz_bpf_record "$(((fuzz_seconds + 1) / 2))" -max_len=1024 "$corpus/bpf"
+  fuzz fuzz_json "$(((fuzz_seconds + 1) / 2))" -max_len=4096 "$corpus/json"
   line="fuzz: $fuzz_passed passed, $fuzz_failed failed, 0 skipped"
   echo "$line"
   count fuzz "$line"

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -69,8 +70,22 @@ enum class EventType : uint8_t {
 };
 inline constexpr size_t kEventTypeCount = 16;
 
-// Lower-case name used in JSON "type" and in --events.
+// Every event type's names, in one table that every encoder, the option parser and the schema
+// test read: `name` in JSON's "type" (and the other encodings), `option` for --events (empty:
+// not selectable, a record about the stream), `column` in the text format's event column.
+struct EventTypeInfo {
+  EventType type;
+  std::string_view name;
+  std::string_view option;
+  std::string_view column;
+};
+const EventTypeInfo& describe(EventType type);
+std::span<const EventTypeInfo> event_types();
+
+// describe(type).name.
 std::string_view event_type_name(EventType type);
+// The type whose name (JSON "type") this is.
+std::optional<EventType> event_type_named(std::string_view name);
 
 struct AckData {
   uint32_t error = 0;  // 0 on success, else a positive errno
@@ -321,6 +336,9 @@ struct StartData {
   std::string scope = "all";
   // The machine and boot the events come from: every exec_id in the stream starts with them.
   HostIdentity host;
+  // CLOCK_BOOTTIME minus CLOCK_MONOTONIC at the start (time spent suspended before it): what
+  // turns a process's start (boot time) into wall time for the events that follow.
+  uint64_t boottime_offset_ns = 0;
 };
 
 // An execve or execveat that failed: the process goes on running what it ran. The path and
@@ -418,5 +436,9 @@ std::string signal_name(int signal);
 
 // "ENOENT", or "E42" for numbers without a name.
 std::string errno_name(int error);
+
+// The inverses: 0 for a name that is none.
+int signal_number(std::string_view name);
+int errno_number(std::string_view name);
 
 }  // namespace proctrail

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "proctrail/event.hpp"
+#include "proctrail/result.hpp"
 
 namespace proctrail {
 
@@ -37,8 +38,31 @@ struct TextOptions {
 
 // Aligned columns for people: time, event, pid, details.
 std::unique_ptr<Formatter> make_text_formatter(TextOptions options = {});
-// One JSON object per line; fields documented in docs/event.schema.json.
-std::unique_ptr<Formatter> make_json_formatter();
+// One JSON object per line; fields documented in docs/event.schema.json. With
+// host_in_every_record, each record carries the host (not only the start record).
+std::unique_ptr<Formatter> make_json_formatter(bool host_in_every_record = false);
+
+// Reads JSON lines proctrail wrote back into events: encoding a decoded line gives the same
+// bytes. A start record tells it the host and clocks of the records after it (so read a stream
+// from its start). An error names the line number: "line 12: 'pid' is missing".
+class JsonDecoder {
+ public:
+  JsonDecoder();
+  ~JsonDecoder();
+  JsonDecoder(JsonDecoder&&) noexcept;
+  JsonDecoder& operator=(JsonDecoder&&) noexcept;
+  // The next line, without its newline.
+  Result<Event> decode(std::string_view line);
+  // Lines read so far.
+  [[nodiscard]] size_t lines() const;
+  // The stream's host, as its start record (or first exec_id) said.
+  [[nodiscard]] const HostIdentity& host() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 // The exact lines of the proc connector sample program this project started from.
 std::unique_ptr<Formatter> make_seed_formatter();
 

@@ -2,7 +2,7 @@
 //
 //   proctrail::MonitorOptions o;
 //   o.filter.types = *proctrail::EventMask::parse("exec,exit", nullptr);
-//   std::vector<std::unique_ptr<proctrail::Sink>> sinks;
+//   std::vector<proctrail::SinkSpec> sinks;
 //   sinks.push_back(proctrail::make_callback_sink([](const proctrail::Event& e) { ... }));
 //   auto m = proctrail::Monitor::start(o, std::move(sinks));
 //   if (!m) { fail with m.error().message }
@@ -123,6 +123,7 @@ struct MonitorStats {
   uint64_t resyncs = 0;
   uint64_t written = 0;  // events handed to the sinks
   size_t table_size = 0;
+  std::vector<SinkStats> sinks;  // each sink's own account
 };
 
 class Monitor {
@@ -130,8 +131,10 @@ class Monitor {
   // Chooses the backend (auto: eBPF when its programs load here, else netlink, with the
   // reason), subscribes, reads the process table from /proc, and starts the threads. Fails
   // with one line that names the cause.
+  // Each sink has its own filter (unset: options.filter) and failure policy (SinkSpec); a
+  // unique_ptr<Sink> makes a SinkSpec with both defaults. At least one sink, or a pull queue.
   static Result<std::unique_ptr<Monitor>> start(MonitorOptions options,
-                                                std::vector<std::unique_ptr<Sink>> sinks);
+                                                std::vector<SinkSpec> sinks);
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;

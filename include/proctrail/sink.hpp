@@ -1,14 +1,17 @@
 // Sinks: where the monitor's events go. A sink takes batches of events that are in timestamp
-// order, verified and enriched, and already filtered. The output thread calls every sink, one
-// batch at a time, so a sink needs no locking of its own; a sink that blocks holds the whole
-// output back (the monitor then reports what it had to drop as a lost record, never silently).
+// order, verified and enriched, and already filtered by its own filter (SinkSpec). The output
+// thread calls every sink, one batch at a time, so a sink needs no locking of its own; a sink
+// that blocks holds the whole output back (the monitor then reports what it had to drop as a
+// lost record, never silently).
 //
-// Errors are values: a sink's error ends the monitor with that error.
+// Errors are values. What a sink's error does is its SinkSpec's failure policy: a fatal sink's
+// error ends the monitor; a degrading sink's is counted and reported, and capture goes on.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +43,38 @@ class Sink {
   // sink's next error says what it could not write. A reader that is only slow gets it all.
   // Must be safe to call at any time.
   virtual void cancel() {}
+};
+
+// What a sink's error does to the monitor.
+enum class FailurePolicy {
+  // Stop: the error ends the monitor (standard output, the file the user asked for).
+  Fatal,
+  // Carry on: the events the sink could not take are dropped and counted, capture and the
+  // other sinks go on, and when the sink takes events again a lost record in its own stream
+  // says how many it missed and why (an exporter whose endpoint is down, a full disk).
+  Degrade,
+};
+
+// A sink as the monitor is given it: with its own filter (unset: MonitorOptions::filter) and
+// its failure policy. The scope of MonitorOptions::filter (owner_uid) holds for every sink.
+struct SinkSpec {
+  SinkSpec() = default;
+  SinkSpec(std::unique_ptr<Sink> s) : sink(std::move(s)) {}  // NOLINT: the defaults
+  SinkSpec(std::unique_ptr<Sink> s, std::optional<EventFilter> f, FailurePolicy p, std::string n)
+      : sink(std::move(s)), filter(std::move(f)), on_failure(p), name(std::move(n)) {}
+  std::unique_ptr<Sink> sink;
+  std::optional<EventFilter> filter;
+  FailurePolicy on_failure = FailurePolicy::Fatal;
+  std::string name = "output";  // in messages and stats
+};
+
+// What one sink took, and what it could not.
+struct SinkStats {
+  std::string name;
+  uint64_t written = 0;  // events it took
+  uint64_t failed = 0;   // events it could not take (degrading)
+  uint64_t failures = 0;  // times it went from working to failing
+  std::string last_error;
 };
 
 // A formatter's text written to an fd: standard output, a pipe, a file. A closed pipe (EPIPE)

@@ -97,6 +97,13 @@ int fail(const std::string& message) {
 
 void print_stats(const proctrail::MonitorStats& s) {
   const auto& src = s.source;
+  for (const auto& k : s.sinks) {
+    std::fprintf(stderr, "proctrail: stats: %s took %llu events, could not take %llu (%llu failures%s%s)\n",
+                 k.name.c_str(), static_cast<unsigned long long>(k.written),
+                 static_cast<unsigned long long>(k.failed),
+                 static_cast<unsigned long long>(k.failures), k.last_error.empty() ? "" : "; last: ",
+                 k.last_error.c_str());
+  }
   std::fprintf(stderr,
                "proctrail: stats: received %llu events; lost %llu counted + %llu overflow "
                "reports without a count; dropped at the output queue %llu; decode errors %llu; "
@@ -276,8 +283,18 @@ int main(int argc, char** argv) {
     out = make_user_rate_limit_sink(std::move(out), {o.user_rate_limit, 4 * o.user_rate_limit});
   }
   if (o.summary) out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types);
-  std::vector<std::unique_ptr<Sink>> sinks;
-  sinks.push_back(std::move(out));
+  std::vector<SinkSpec> sinks;
+  sinks.emplace_back(std::move(out), std::nullopt, FailurePolicy::Fatal, "output");
+  if (!o.also_json.empty()) {
+    // Every event, whatever the filters above: a full record beside a filtered view. Its
+    // failure (a full disk) is counted and said in it when it recovers; capture goes on.
+    auto all = open_file_sink(make_json_formatter(), o.also_json, false, o.rotation);
+    if (!all) return abandon(all.error().message);
+    EventFilter everything;
+    everything.types = EventMask::all();
+    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
+    sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
+  }
 
   auto monitor = Monitor::start(o.monitor, std::move(sinks));
   if (!monitor) return abandon(monitor.error().message);

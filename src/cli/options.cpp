@@ -242,6 +242,11 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("LIST");
   app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout")
       ->type_name("FILE");
+  app.add_option("--also-json", o.also_json,
+                 "also write every event to FILE as JSON lines, whatever the filters (a full "
+                 "record beside a filtered view); its write errors are counted and said in it "
+                 "when it recovers, and capture goes on")
+      ->type_name("FILE");
   app.add_option("-p,--pid", pids,
                  "only these processes and their descendants, also those born later")
       ->type_name("PID[,PID...]");

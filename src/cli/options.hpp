@@ -18,6 +18,7 @@ struct Options {
   MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
   std::string output;  // empty: standard output
+  std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
   bool verbose = false;
   bool stats = false;
   bool header = true;

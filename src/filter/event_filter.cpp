@@ -8,30 +8,12 @@ namespace proctrail {
 
 namespace {
 
-// Names a user can give to --events, with the type each selects.
-struct SelectableEvent {
-  std::string_view name;
-  EventType type;
-};
-constexpr std::array<SelectableEvent, 10> kSelectable = {{
-    {"fork", EventType::Fork},
-    {"exec", EventType::Exec},
-    {"exit", EventType::Exit},
-    {"uid", EventType::Uid},
-    {"gid", EventType::Gid},
-    {"sid", EventType::Sid},
-    {"ptrace", EventType::Ptrace},
-    {"comm", EventType::Comm},
-    {"coredump", EventType::Coredump},
-    {"exec-failed", EventType::ExecFailed},
-}};
-
 }  // namespace
 
 EventMask EventMask::all() {
   EventMask m;
-  for (const auto& s : kSelectable) {
-    if (s.type != EventType::ExecFailed) m.add(s.type);
+  for (const auto& t : event_types()) {
+    if (!t.option.empty() && t.type != EventType::ExecFailed) m.add(t.type);
   }
   return m;
 }
@@ -75,10 +57,10 @@ std::optional<EventMask> EventMask::parse(std::string_view list, std::string* er
       continue;
     }
     bool found = false;
-    for (const auto& s : kSelectable) {
-      if (s.name == word) {
-        m.add(s.type);
-        if (s.type == EventType::Exit) any_exit = true;
+    for (const auto& t : event_types()) {
+      if (!t.option.empty() && t.option == word) {
+        m.add(t.type);
+        if (t.type == EventType::Exit) any_exit = true;
         found = true;
       }
     }

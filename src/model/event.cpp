@@ -14,16 +14,53 @@ namespace proctrail {
 
 namespace {
 
-constexpr std::array<std::string_view, kEventTypeCount> kTypeNames = {
-    "ack",      "fork", "exec",    "uid",  "gid",    "sid",   "ptrace",      "comm",
-    "coredump", "exit", "unknown", "lost", "resync", "start", "exec_failed", "summary",
-};
+constexpr std::array<EventTypeInfo, kEventTypeCount> kTypes = {{
+    {EventType::Ack, "ack", "", "ack"},
+    {EventType::Fork, "fork", "fork", "fork"},
+    {EventType::Exec, "exec", "exec", "exec"},
+    {EventType::Uid, "uid", "uid", "uid"},
+    {EventType::Gid, "gid", "gid", "gid"},
+    {EventType::Sid, "sid", "sid", "sid"},
+    {EventType::Ptrace, "ptrace", "ptrace", "ptrace"},
+    {EventType::Comm, "comm", "comm", "comm"},
+    {EventType::Coredump, "coredump", "coredump", "coredump"},
+    {EventType::Exit, "exit", "exit", "exit"},
+    {EventType::Unknown, "unknown", "", "unknown"},
+    {EventType::Lost, "lost", "", "lost"},
+    {EventType::Resync, "resync", "", "resync"},
+    {EventType::Start, "start", "", "start"},
+    {EventType::ExecFailed, "exec_failed", "exec-failed", "execfail"},
+    {EventType::Summary, "summary", "", "summary"},
+}};
+
+constexpr bool table_in_order() {
+  for (size_t i = 0; i < kTypes.size(); ++i) {
+    if (static_cast<size_t>(kTypes[i].type) != i) return false;
+  }
+  return true;
+}
+static_assert(table_in_order(), "kTypes is indexed by EventType");
 
 }  // namespace
 
-std::string_view event_type_name(EventType type) {
+const EventTypeInfo& describe(EventType type) {
   auto i = static_cast<size_t>(type);
-  return i < kTypeNames.size() ? kTypeNames[i] : "unknown";
+  return i < kTypes.size() ? kTypes[i] : kTypes[static_cast<size_t>(EventType::Unknown)];
+}
+
+std::span<const EventTypeInfo> event_types() {
+  return kTypes;
+}
+
+std::string_view event_type_name(EventType type) {
+  return describe(type).name;
+}
+
+std::optional<EventType> event_type_named(std::string_view name) {
+  for (const auto& t : kTypes) {
+    if (t.name == name) return t.type;
+  }
+  return std::nullopt;
 }
 
 std::string_view argv_source_name(ArgvSource source) {
@@ -153,6 +190,20 @@ std::string signal_name(int signal) {
 std::string errno_name(int error) {
   if (const char* name = strerrorname_np(error)) return name;
   return "E" + std::to_string(error);
+}
+
+int signal_number(std::string_view name) {
+  for (int s = 1; s < 65; ++s) {
+    if (signal_name(s) == name) return s;
+  }
+  return 0;
+}
+
+int errno_number(std::string_view name) {
+  for (int e = 1; e < 4096; ++e) {
+    if (errno_name(e) == name) return e;
+  }
+  return 0;
 }
 
 }  // namespace proctrail

@@ -11,7 +11,9 @@
 #include "enrich/enricher.hpp"
 #include "monitor/backend.hpp"
 #include "pipeline/pipeline.hpp"
+#include "filter/filter_stage.hpp"
 #include "sink/pull_queue.hpp"
+#include "sink/routes.hpp"
 #include "util/clock.hpp"
 #include "util/privileges.hpp"
 
@@ -22,7 +24,7 @@ struct Monitor::Impl {
   MonitorInfo info;
   std::unique_ptr<Enricher> enricher;
   StartedSource started;
-  std::unique_ptr<Sink> sink;  // every sink, as one
+  std::unique_ptr<SinkRoutes> sinks;  // every sink, each with its filter
   PullQueue* pull = nullptr;   // inside `sink`, when asked for
   std::unique_ptr<Pipeline> pipeline;
   bool stopped = false;
@@ -101,21 +103,76 @@ Monitor::~Monitor() {
   (void)stop();
 }
 
+namespace {
+
+// Failed execs cost every system call on the machine a detour: only when allowed.
+Status withhold_exec_failed(EventFilter& f, bool* withheld) {
+  if (!f.types.has(EventType::ExecFailed)) return {};
+  f.types.remove(EventType::ExecFailed);
+  *withheld = true;
+  if (f.types.empty()) {
+    return make_error(
+        "failed execs are watched only for root: watching them slows every system call on the "
+        "machine");
+  }
+  return {};
+}
+
+// What the source must serve: every sink's filter at once. It follows --pid trees in the
+// kernel only when every sink is limited to such trees.
+EventFilter union_of(const std::vector<EventFilter>& filters) {
+  EventFilter u = filters.front();
+  bool all_trees = true;
+  for (const auto& f : filters) all_trees = all_trees && !f.pids.empty();
+  for (size_t i = 1; i < filters.size(); ++i) {
+    const EventFilter& f = filters[i];
+    u.types = u.types | f.types;
+    u.pids.insert(u.pids.end(), f.pids.begin(), f.pids.end());
+    if (!u.matches_processes() && f.matches_processes()) {
+      u.uid = f.uid;
+      u.owner_uid = f.owner_uid;
+      u.comm_regex = f.comm_regex;
+      u.argv_regex = f.argv_regex;
+      u.exe_regex = f.exe_regex;
+      u.cgroup_prefix = f.cgroup_prefix;
+      u.container_prefix = f.container_prefix;
+    }
+  }
+  if (!all_trees) u.pids.clear();
+  return u;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
-                                                std::vector<std::unique_ptr<Sink>> sinks) {
+                                                std::vector<SinkSpec> sinks) {
   auto m = std::make_unique<Impl>();
   m->options = std::move(options);
-  // Failed execs cost every system call on the machine a detour: only when allowed.
-  bool exec_failed_withheld = false;
-  if (!m->options.allow_exec_failed && m->options.filter.types.has(EventType::ExecFailed)) {
-    m->options.filter.types.remove(EventType::ExecFailed);
-    if (m->options.filter.types.empty()) {
-      return make_error(
-          "failed execs are watched only for root: watching them slows every system call on the "
-          "machine");
-    }
-    exec_failed_withheld = true;
+  if (sinks.empty() && m->options.pull_capacity == 0) {
+    return make_error("no sink to write to: give at least one, or a pull queue (pull_capacity)");
   }
+  // Each sink's filter, with the caller's scope: a sink never shows more than the monitor may.
+  std::vector<EventFilter> filters;
+  bool exec_failed_withheld = false;
+  for (SinkSpec& spec : sinks) {
+    if (!spec.sink) return make_error("sink '" + spec.name + "' is empty");
+    EventFilter f = spec.filter.value_or(m->options.filter);
+    if (m->options.filter.owner_uid) f.owner_uid = m->options.filter.owner_uid;
+    if (!m->options.allow_exec_failed) {
+      if (auto s = withhold_exec_failed(f, &exec_failed_withheld); !s) return s.error();
+    }
+    if (auto s = f.validate(); !s) return s.error().context("sink '" + spec.name + "'");
+    filters.push_back(std::move(f));
+  }
+  if (!m->options.allow_exec_failed) {
+    if (auto s = withhold_exec_failed(m->options.filter, &exec_failed_withheld); !s) {
+      return s.error();
+    }
+  }
+  if (m->options.pull_capacity > 0) filters.push_back(m->options.filter);
+  const EventFilter user_filter = m->options.filter;
+  // From here on, options.filter is what the source must serve for all of them.
+  m->options.filter = union_of(filters);
   const MonitorOptions& o = m->options;
   auto verbose = [&o](std::string_view line) {
     if (o.verbose) o.verbose(line);
@@ -136,10 +193,13 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     if (!e) return e.error();
     m->enricher = std::move(*e);
   }
-  if (auto s = o.filter.validate(); !s) return s.error();
   auto started = start_source(o, m->enricher.get(), verbose);
   if (!started) return started.error();
-  if (auto s = check_filter_fields(o, started->backend); !s) return s.error();
+  for (const EventFilter& f : filters) {
+    MonitorOptions each = o;
+    each.filter = f;
+    if (auto s = check_filter_fields(each, started->backend); !s) return s.error();
+  }
   const uint64_t t_source = monotonic_now_ns();
   m->started = std::move(*started);
   MonitorInfo& info = m->info;
@@ -160,12 +220,20 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   if (o.pull_capacity > 0) {
     auto pull = std::make_unique<PullQueue>(o.pull_capacity);
     m->pull = pull.get();
-    sinks.push_back(std::move(pull));
+    sinks.emplace_back(std::move(pull), user_filter, FailurePolicy::Fatal, "poll()");
   }
-  m->sink = sinks.size() == 1 ? std::move(sinks[0]) : make_tee_sink(std::move(sinks));
+  std::vector<SinkRoutes::Route> routes;
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    SinkRoutes::Route r;
+    r.name = sinks[i].name;
+    r.filter = std::make_unique<FilterStage>(filters[i]);
+    r.sink = std::move(sinks[i].sink);
+    r.policy = sinks[i].on_failure;
+    routes.push_back(std::move(r));
+  }
+  m->sinks = std::make_unique<SinkRoutes>(std::move(routes));
 
   PipelineOptions p;
-  p.filter = o.filter;
   if (o.exclude_self) p.exclude_pid = getpid();
   p.priority = m->started.receive_priority;
   const bool bpf = m->started.backend == Backend::Bpf;
@@ -186,10 +254,12 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     start.missing_fields = info.missing_fields;
     start.scope = o.filter.owner_uid ? "own" : "all";
     start.host = HostIdentity::local();
+    start.boottime_offset_ns = ClockSync{}.boottime_offset_ns();
     e.data = std::move(start);
     p.start_record = std::move(e);
   }
-  m->pipeline = std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sink, p);
+  m->pipeline =
+      std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sinks, p);
   if (auto s = m->pipeline->start(); !s) return s.error();
   const uint64_t t_ready = monotonic_now_ns();
   verbose("ready " + std::to_string((t_ready - t0) / 1'000'000) + " ms after start: source " +
@@ -269,6 +339,7 @@ MonitorStats Monitor::stats() const {
   s.resyncs = p.resyncs;
   s.written = p.written;
   s.table_size = m.table_size;
+  s.sinks = m.sinks->stats();
   return s;
 }
 

@@ -22,9 +22,8 @@ constexpr int kPidWidth = 7;
 constexpr std::string_view kRed = "\033[31m", kGreen = "\033[32m", kYellow = "\033[1;33m",
                            kBold = "\033[1m", kReset = "\033[0m";
 
-// The event column: exec_failed is longer than the column.
 std::string_view column_name(EventType t) {
-  return t == EventType::ExecFailed ? "execfail" : event_type_name(t);
+  return describe(t).column;
 }
 
 // How an event reads at a glance: failures red, losses yellow, execs green.

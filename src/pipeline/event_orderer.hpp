@@ -1,13 +1,16 @@
 // EventOrderer: puts events in timestamp order, and holds each exec whose /proc read needs a
 // verdict until verify::ExecReadVerifier can give one.
 //
-// Events from different CPUs reach user space slightly out of order. A source's watermark says
-// every event up to that time has been delivered; events are released in timestamp order once
-// the watermark has passed them, and an exec with a /proc read once its verdict is in.
+// Events from different CPUs reach user space slightly out of order; the receive stage puts
+// them in order as it applies them to the process table, so they arrive here in order but for
+// the records the stages add themselves (a resync, a lost record). Those are put in place on
+// arrival, so there is one sort on the way, not two. A source's watermark says every event up
+// to that time has been delivered; events are released in timestamp order once the watermark
+// has passed them, and an exec with a /proc read once its verdict is in.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <vector>
 
 #include "proctrail/event.hpp"
@@ -46,7 +49,8 @@ class EventOrderer {
 
  private:
   using Key = verify::ExecReadVerifier::Key;
-  using Iter = std::map<Key, Event>::iterator;
+  using Held = std::pair<Key, Event>;
+  using Iter = std::deque<Held>::iterator;
 
   void release(Iter it, std::vector<Event>& out);
   // A failed exec that may be a try of a PATH search: false while later events within the
@@ -56,7 +60,7 @@ class EventOrderer {
 
   OrdererOptions options_;
   verify::ExecReadVerifier verifier_;
-  std::map<Key, Event> events_;
+  std::deque<Held> events_;  // in key order; taken from the front
   size_t bytes_ = 0;  // approx_bytes of events_
   uint64_t arrivals_ = 0;
   uint64_t folded_ = 0;

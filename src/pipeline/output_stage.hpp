@@ -1,6 +1,7 @@
 // OutputStage: the output thread's work. It orders events by kernel timestamp and has each
-// exec's /proc read verified (EventOrderer), applies the filter stage, resolves user names
-// (NSS may block: never on the receive path) and hands the events to the sink.
+// exec's /proc read verified (EventOrderer), leaves out the monitor's own threads, resolves
+// user names (NSS may block: never on the receive path) and hands the events to the sinks,
+// each of which filters them its own way (SinkRoutes).
 #pragma once
 
 #include <atomic>
@@ -9,11 +10,10 @@
 #include <optional>
 
 #include "enrich/enricher.hpp"
-#include "filter/filter_stage.hpp"
+#include "enrich/enricher.hpp"
 #include "pipeline/batch_queue.hpp"
 #include "pipeline/event_orderer.hpp"
-#include "proctrail/filter.hpp"
-#include "proctrail/sink.hpp"
+#include "sink/routes.hpp"
 
 namespace proctrail {
 
@@ -21,18 +21,13 @@ class OutputStage {
  public:
   struct Options {
     OrdererOptions ordering;
-    EventFilter filter;
     int32_t exclude_pid = 0;  // events of this process (its threads) are left out; 0: none
     std::optional<Event> start_record;  // ordered with the rest: it precedes the ack in time
     std::chrono::milliseconds interval{50};
   };
 
-  OutputStage(BatchQueue& queue, Sink& sink, Options options)
-      : queue_(queue),
-        sink_(sink),
-        options_(std::move(options)),
-        orderer_(options_.ordering),
-        filter_(options_.filter) {}
+  OutputStage(BatchQueue& queue, SinkRoutes& sink, Options options)
+      : queue_(queue), sink_(sink), options_(std::move(options)), orderer_(options_.ordering) {}
 
   // Runs until the queue is closed and drained, or the sink fails or closes. Sets `closed`
   // when the sink closed by itself (its reader went away). Returns the sink's first error.
@@ -49,17 +44,16 @@ class OutputStage {
   [[nodiscard]] uint64_t argv_unavailable() const { return argv_unavailable_; }
   [[nodiscard]] uint64_t superseded() const { return superseded_; }
   [[nodiscard]] uint64_t written() const { return written_; }
-  [[nodiscard]] size_t followed() const { return filter_.followed(); }
+  [[nodiscard]] size_t followed() const { return sink_.followed(); }
 
  private:
   [[nodiscard]] bool wanted(const Event& e);
   Status emit(std::vector<Event>& ready);
 
   BatchQueue& queue_;
-  Sink& sink_;
+  SinkRoutes& sink_;
   Options options_;
   EventOrderer orderer_;
-  FilterStage filter_;
   UserNames users_;
   std::atomic<uint64_t> execs_{0}, argv_kernel_{0}, argv_procfs_{0}, argv_unavailable_{0};
   std::atomic<uint64_t> superseded_{0}, written_{0};

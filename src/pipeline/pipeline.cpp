@@ -5,7 +5,8 @@
 
 namespace proctrail {
 
-Pipeline::Pipeline(EventSource& source, Enricher* enricher, Sink& sink, PipelineOptions options)
+Pipeline::Pipeline(EventSource& source, Enricher* enricher, SinkRoutes& sink,
+                   PipelineOptions options)
     : source_(source),
       enricher_(enricher),
       sink_(sink),
@@ -17,7 +18,7 @@ Pipeline::Pipeline(EventSource& source, Enricher* enricher, Sink& sink, Pipeline
                    options_.ordering.exec_guard_ns +
                        2 * static_cast<uint64_t>(options_.poll_interval.count()) * 1'000'000}),
       output_(queue_, sink,
-              OutputStage::Options{options_.ordering, options_.filter, options_.exclude_pid,
+              OutputStage::Options{options_.ordering, options_.exclude_pid,
                                    options_.start_record, options_.output_interval}) {}
 
 Pipeline::~Pipeline() {

@@ -23,7 +23,6 @@
 namespace proctrail {
 
 struct PipelineOptions {
-  EventFilter filter;
   int32_t exclude_pid = 0;
   OrdererOptions ordering;
   size_t queue_capacity = 1 << 16;       // events
@@ -53,7 +52,7 @@ struct PipelineStats {
 class Pipeline {
  public:
   // enricher may be null (no process table, no /proc reads: the seed format).
-  Pipeline(EventSource& source, Enricher* enricher, Sink& sink, PipelineOptions options);
+  Pipeline(EventSource& source, Enricher* enricher, SinkRoutes& sinks, PipelineOptions options);
   ~Pipeline();  // stops and joins
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -85,7 +84,7 @@ class Pipeline {
  private:
   EventSource& source_;
   Enricher* enricher_;
-  Sink& sink_;
+  SinkRoutes& sink_;
   PipelineOptions options_;
   BatchQueue queue_;
   ReceiveStage receive_;

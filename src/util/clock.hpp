@@ -29,9 +29,7 @@ class ClockSync {
   [[nodiscard]] uint64_t boottime_to_monotonic_ns(uint64_t boottime_ns) const {
     return boottime_ns >= boottime_offset_ ? boottime_ns - boottime_offset_ : 0;
   }
-  [[nodiscard]] int64_t boottime_to_wall_ns(uint64_t boottime_ns) const {
-    return static_cast<int64_t>(boottime_ns - boottime_offset_) + realtime_offset_;
-  }
+  [[nodiscard]] uint64_t boottime_offset_ns() const { return boottime_offset_; }
 
  private:
   int64_t realtime_offset_ = 0;   // realtime - monotonic

@@ -110,7 +110,7 @@ TEST_P(Aim, RunModeReportsExactlyTheCommandsTreeAndExitsWithItsStatus) {
   ASSERT_EQ(tree.size(), 1u) << r.out;
   for (const auto& x : records) {
     if (x["type"] == "fork" && tree.count(x["parent_pid"].get<long>())) {
-      tree.insert(x["child_pid"].get<long>());
+      tree.insert(x["pid"].get<long>());  // a fork is about the new process
     }
   }
   int ends = 0;
@@ -461,6 +461,49 @@ TEST_P(Aim, TheTreeDrawsFailuresAndWhatLedToThem) {
       << "the fork whose exec failed:\n" << r.out;
   EXPECT_NE(r.out.find("sh -c 'exit 4'"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("exit 4 after"), std::string::npos) << r.out;
+}
+
+// Two sinks with their own filters at once (issue 19): the filtered output shows what the
+// filters let through, --also-json keeps everything; and that second sink failing (a full
+// device) is counted while capture and the first output go on.
+TEST_P(Aim, TwoOutputsWithTheirOwnFiltersAndADegradingOne) {
+  const std::string mine = unique("mine"), other = unique("other");
+  const std::string filtered = "/tmp/" + unique("filtered") + ".jsonl";
+  const std::string all = "/tmp/" + unique("all") + ".jsonl";
+  auto workload = "/bin/true " + mine + "; /bin/echo " + other + " >/dev/null";
+  auto argv = base();
+  for (const auto& a : std::vector<std::string>{"-e", "exec", "--comm", "^true$", "-o", filtered,
+                                                "--also-json", all, "--", "sh", "-c", workload}) {
+    argv.push_back(a);
+  }
+  CommandResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    unlink(path.c_str());
+    return ss.str();
+  };
+  const std::string f = read(filtered), a = read(all);
+  EXPECT_NE(f.find(mine), std::string::npos) << f;
+  EXPECT_EQ(f.find(other), std::string::npos) << "the filtered output shows what matches: " << f;
+  EXPECT_NE(a.find(mine), std::string::npos) << a;
+  EXPECT_NE(a.find(other), std::string::npos) << "--also-json keeps everything: " << a;
+  EXPECT_NE(a.find("\"type\":\"fork\""), std::string::npos) << "whatever -e says: " << a;
+  for (const auto& rec : parse_lines(a)) EXPECT_TRUE(rec.is_object());
+
+  // The second output on a device that is always full: capture and the first output go on.
+  auto full = base();
+  for (const auto& x : std::vector<std::string>{"--stats", "-o", filtered, "--also-json",
+                                                "/dev/full", "--", "sh", "-c", workload}) {
+    full.push_back(x);
+  }
+  CommandResult d = run(full);
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(read(filtered).find(mine), std::string::npos);
+  EXPECT_NE(d.err.find("/dev/full took 0 events, could not take"), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("No space left on device"), std::string::npos) << d.err;
 }
 
 // A filter that can match nothing on this host now is not accepted in silence (issue 18).

@@ -196,15 +196,15 @@ std::map<Key, std::string> normalise(const std::vector<json>& records, const std
     Key k{type, pid, r.value("tid", 0L), 0};
     std::string detail;
     if (type == "fork") {
-      k.other = r["child_tid"];
+      k.other = r["parent_tid"];
       detail = r["parent_pid"].dump();
     } else if (type == "exec") {
       if (r["argv_source"] != "unavailable") {
-        detail = r["argv"].dump() + r.value("uid", json()).dump() + r.value("ppid", json()).dump() +
+        detail = r["argv"].dump() + r.value("uid", json()).dump() + r.value("parent_pid", json()).dump() +
                  r.value("cwd", json()).dump();
       }
     } else if (type == "exit") {
-      detail = r["raw_exit_code"].dump() + r["exit_signal"].dump() + r["parent_pid"].dump();
+      detail = r["raw_exit_code"].dump() + r.value("parent_pid", json()).dump();
     } else if (type == "uid" || type == "gid") {
       detail = r.value("ruid", json()).dump() + r.value("euid", json()).dump() +
                r.value("rgid", json()).dump() + r.value("egid", json()).dump();

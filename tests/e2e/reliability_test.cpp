@@ -115,7 +115,7 @@ TEST_P(Reliability, VforkThenExec) {
   if (execs[0]["argv_source"] != "unavailable") {
     EXPECT_EQ(execs[0]["argv"], json({"/bin/true", "after-vfork"}));
   }
-  EXPECT_EQ(execs[0]["ppid"], w.keys.at("parent"));
+  EXPECT_EQ(execs[0]["parent_pid"], w.keys.at("parent"));
   ASSERT_EQ(process_ends(w.records, child).size(), 1u);
 }
 
@@ -125,10 +125,10 @@ TEST_P(Reliability, CloneParentNamesTheRealParent) {
   const long child = w.keys.at("child");
   bool fork_seen = false;
   for (const auto& f : w.records) {
-    if (f["type"] != "fork" || f["child_pid"] != child) continue;
+    if (f["type"] != "fork" || f["pid"] != child) continue;  // a fork is about the new process
     fork_seen = true;
     EXPECT_EQ(f["parent_pid"], parent) << "CLONE_PARENT: the caller's parent is the parent";
-    EXPECT_NE(f["pid"], middle);
+    EXPECT_NE(f["parent_pid"], middle);
   }
   EXPECT_TRUE(fork_seen);
   auto ends = process_ends(w.records, child);
@@ -165,7 +165,7 @@ TEST_P(Reliability, ANewPidNamespaceIsSeenInHostPids) {
     if (r["argv"] == json({"/bin/true", "in-a-pid-namespace"})) {
       inner_exec = true;
       EXPECT_GT(r["pid"].get<long>(), 1) << "host pid, not the namespace's";
-      EXPECT_EQ(r["ppid"], init);
+      EXPECT_EQ(r["parent_pid"], init);
     }
   }
   if (GetParam() == "bpf") {

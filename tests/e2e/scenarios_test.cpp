@@ -32,15 +32,16 @@ std::string self_scenario() {
 TEST_P(Scenarios, ForkExecExitWithCode3) {
   auto [k, r] = watch({"fork-exec-exit3"});
   long parent = k.at("parent"), child = k.at("child");
-  auto forks = of(r, "fork", parent);
+  // A fork record is about the new process (schema 2): pid and tid are the child's.
+  auto forks = of(r, "fork", child);
   bool found = false;
   for (const auto& f : forks) {
-    if (f["child_pid"] == child) {
-      found = true;
-      EXPECT_EQ(f["parent_pid"], parent);
-      EXPECT_EQ(f["child_tid"], child);
-      EXPECT_EQ(f["thread"], false);
-    }
+    found = true;
+    EXPECT_EQ(f["parent_pid"], parent);
+    EXPECT_EQ(f["tid"], child);
+    EXPECT_EQ(f["thread"], false);
+    EXPECT_EQ(f["exec_id"].get<std::string>().find("-" + std::to_string(child) + "-"), 33u)
+        << "the fork's exec_id is the child's: " << f.dump();
   }
   EXPECT_TRUE(found) << "no fork of " << child;
 
@@ -95,10 +96,10 @@ TEST_P(Scenarios, ThreadThatExits) {
   ASSERT_NE(pid, tid);
   bool fork_seen = false;
   for (const auto& f : of(r, "fork", pid)) {
-    if (f["child_tid"] == tid) {
+    if (f["tid"] == tid) {
       fork_seen = true;
       EXPECT_EQ(f["thread"], true);
-      EXPECT_EQ(f["child_pid"], pid);
+      EXPECT_EQ(f["pid"], pid);
     }
   }
   EXPECT_TRUE(fork_seen);
@@ -119,7 +120,7 @@ TEST_P(Scenarios, OrphanedDoubleFork) {
   auto [k, r] = watch({"orphan"});
   long child = k.at("child"), grandchild = k.at("grandchild");
   bool fork_seen = false;
-  for (const auto& f : of(r, "fork", child)) fork_seen |= f["child_pid"] == grandchild;
+  for (const auto& f : of(r, "fork", grandchild)) fork_seen |= f["parent_pid"] == child;
   EXPECT_TRUE(fork_seen);
   ASSERT_EQ(of(r, "exit", child).size(), 1u);
   auto gx = of(r, "exit", grandchild);
@@ -143,7 +144,7 @@ TEST_P(Scenarios, ExecWithAwkwardArgvArrivesExactly) {
   EXPECT_EQ(x["uid"], 65534);
   EXPECT_EQ(x["euid"], 65534);
   EXPECT_EQ(x["gid"], 65534);
-  EXPECT_EQ(x["ppid"], parent);
+  EXPECT_EQ(x["parent_pid"], parent);
   EXPECT_EQ(x["exe"], self_scenario());
   EXPECT_EQ(x["comm"], "scenario");
   EXPECT_EQ(x["user"], "nobody");

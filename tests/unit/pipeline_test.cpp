@@ -92,11 +92,15 @@ std::string run(std::deque<ScriptedSource::Step> steps, OutputFormat format) {
   auto enricher = Enricher::create(eo);
   EXPECT_TRUE(enricher.ok());
   int fd = memfd_create("pipeline-test", MFD_CLOEXEC);
-  auto sink = make_stream_sink(make_formatter(format, TextOptions{true}), fd);
+  std::vector<SinkRoutes::Route> routes(1);
+  routes[0].name = "test";
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = make_stream_sink(make_formatter(format, TextOptions{true}), fd);
+  SinkRoutes sinks(std::move(routes));
   PipelineOptions po;
   po.poll_interval = std::chrono::milliseconds(1);
   po.output_interval = std::chrono::milliseconds(1);
-  Pipeline p(source, enricher->get(), *sink, po);
+  Pipeline p(source, enricher->get(), sinks, po);
   EXPECT_TRUE(p.run(stop).ok());
   std::string out(static_cast<size_t>(lseek(fd, 0, SEEK_END)), '\0');
   pread(fd, out.data(), out.size(), 0);

@@ -14,6 +14,7 @@
 
 #include "filter/filter_stage.hpp"
 #include "filter/subscription.hpp"
+#include "sink/routes.hpp"
 #include "proctrail/filter.hpp"
 #include "proctrail/sink.hpp"
 #include "sink/pull_queue.hpp"
@@ -169,7 +170,7 @@ TEST(FileSink, RotatesBySizeKeepingWholeRecords) {
     std::istringstream in(read_all(f));
     for (std::string line; std::getline(in, line);) {
       auto j = nlohmann::json::parse(line);  // whole lines only: throws on a torn record
-      children.push_back(j["child_pid"].get<long>());
+      children.push_back(j["pid"].get<long>());
     }
   }
   ASSERT_FALSE(children.empty());
@@ -210,6 +211,86 @@ TEST(Subscription, TheTableGetsTheLifecycleWhateverTheFilterShows) {
   auto raw = derive_subscription(o, Backend::Netlink);
   EXPECT_FALSE(raw.table);
   EXPECT_FALSE(raw.kernel_events.has(EventType::Fork)) << "the seed format asks for what it shows";
+}
+
+}  // namespace
+}  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// A sink that fails its first `failures` writes, then takes everything.
+class Flaky final : public Sink {
+ public:
+  explicit Flaky(int failures, std::vector<Event>* got) : left_(failures), got_(got) {}
+  Status write(std::span<const Event> events) override {
+    if (left_ > 0) {
+      --left_;
+      return make_error("write flaky: No space left on device");
+    }
+    got_->insert(got_->end(), events.begin(), events.end());
+    return {};
+  }
+
+ private:
+  int left_;
+  std::vector<Event>* got_;
+};
+
+Event an_exec(int32_t pid, const char* cmd) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {cmd};
+  d->comm = cmd;
+  Event e;
+  e.pid = pid;
+  e.tid = pid;
+  e.ts_ns = static_cast<uint64_t>(pid);
+  e.data = ExecData{d};
+  return e;
+}
+
+// Each sink has its own filter, and a degrading sink's failure is counted, not fatal: when it
+// takes events again, a lost record in its own stream says how many it missed and why.
+TEST(SinkRoutes, OwnFiltersAndADegradingSinkCountsWhatItMissed) {
+  std::vector<Event> all, some;
+  std::vector<SinkRoutes::Route> routes(2);
+  routes[0].name = "everything";
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = std::make_unique<Flaky>(2, &all);
+  routes[0].policy = FailurePolicy::Degrade;
+  EventFilter only_true;
+  only_true.comm_regex = "^true$";
+  routes[1].name = "terminal";
+  routes[1].filter = std::make_unique<FilterStage>(only_true);
+  routes[1].sink = std::make_unique<Flaky>(0, &some);
+  SinkRoutes sinks(std::move(routes));
+  std::vector<Event> batch1 = {an_exec(10, "true"), an_exec(11, "echo")};
+  std::vector<Event> batch2 = {an_exec(12, "ls")};
+  std::vector<Event> batch3 = {an_exec(13, "true")};
+  EXPECT_TRUE(sinks.write(batch1));  // the degrading sink fails: not an error for the monitor
+  EXPECT_TRUE(sinks.write(batch2));
+  EXPECT_TRUE(sinks.write(batch3));
+  ASSERT_EQ(some.size(), 2u) << "the terminal's filter: the two execs of true";
+  ASSERT_EQ(all.size(), 2u) << "a lost record, then the exec it took";
+  const auto& lost = std::get<LostData>(all[0].data);
+  EXPECT_EQ(lost.count, 3u);
+  EXPECT_NE(lost.reason.find("everything could not take them: write flaky: No space left"),
+            std::string::npos)
+      << lost.reason;
+  auto stats = sinks.stats();
+  EXPECT_EQ(stats[0].failed, 3u);
+  EXPECT_EQ(stats[0].failures, 1u);
+  EXPECT_EQ(stats[0].written, 1u);
+  EXPECT_EQ(stats[1].written, 2u);
+
+  // A fatal sink's error is the monitor's.
+  std::vector<SinkRoutes::Route> fatal(1);
+  fatal[0].name = "stdout";
+  fatal[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  fatal[0].sink = std::make_unique<Flaky>(1, &all);
+  SinkRoutes stop(std::move(fatal));
+  EXPECT_FALSE(stop.write(batch1));
 }
 
 }  // namespace

@@ -1,0 +1,125 @@
+#include "sink/routes.hpp"
+
+namespace proctrail {
+
+Status SinkRoutes::deliver(Route& r, std::span<const Event> events) {
+  if (events.empty() || r.sink->closed()) return {};
+  if (r.missed > 0) {
+    // Back from a failure: first the count of what it missed, in its own stream.
+    Event lost;
+    lost.ts_ns = events.front().ts_ns;
+    lost.wall_ns = events.front().wall_ns;
+    lost.data = LostData{r.missed, r.name + " could not take them: " + r.why};
+    subset_.clear();
+    subset_.push_back(std::move(lost));
+    subset_.insert(subset_.end(), events.begin(), events.end());
+    events = subset_;
+  }
+  Status s = r.sink->write(events);
+  std::lock_guard lock(mu_);
+  if (s) {
+    r.stats.written += events.size() - (r.missed > 0 ? 1 : 0);
+    r.missed = 0;
+    return {};
+  }
+  if (r.policy == FailurePolicy::Fatal) return s;
+  const uint64_t dropped = events.size() - (r.missed > 0 ? 1 : 0);
+  if (r.missed == 0) ++r.stats.failures;
+  r.missed += dropped;
+  r.stats.failed += dropped;
+  r.why = s.error().message;
+  r.stats.last_error = r.why;
+  return {};
+}
+
+Status SinkRoutes::write(std::span<const Event> events) {
+  Status first;
+  std::vector<Event> mine;
+  for (Route& r : routes_) {
+    mine.clear();
+    for (const Event& e : events) {
+      if (r.filter->accept(e)) mine.push_back(e);
+    }
+    if (auto s = deliver(r, mine); !s && first) first = s;
+  }
+  return first;
+}
+
+template <class F>
+Status SinkRoutes::each(F&& f) {
+  Status first;
+  for (Route& r : routes_) {
+    Status s = f(*r.sink);
+    if (s || r.policy == FailurePolicy::Fatal) {
+      if (!s && first) first = s;
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    r.stats.last_error = s.error().message;
+  }
+  return first;
+}
+
+Status SinkRoutes::flush() {
+  return each([](Sink& s) { return s.flush(); });
+}
+
+Status SinkRoutes::close() {
+  Status first;
+  for (Route& r : routes_) {
+    // A degrading sink that never took its missed events back says so at its end.
+    if (r.missed > 0 && !r.sink->closed()) {
+      Event lost;
+      lost.data = LostData{r.missed, r.name + " could not take them: " + r.why};
+      (void)r.sink->write(std::span<const Event>(&lost, 1));
+    }
+    Status s = r.sink->close();
+    if (!s && r.policy == FailurePolicy::Fatal && first) first = s;
+  }
+  return first;
+}
+
+Status SinkRoutes::reopen() {
+  return each([](Sink& s) { return s.reopen(); });
+}
+
+Status SinkRoutes::tick() {
+  return each([](Sink& s) { return s.closed() ? Status{} : s.tick(); });
+}
+
+void SinkRoutes::cancel() {
+  for (Route& r : routes_) r.sink->cancel();
+}
+
+bool SinkRoutes::closed() const {
+  bool any_fatal = false;
+  for (const Route& r : routes_) {
+    if (r.policy != FailurePolicy::Fatal) continue;
+    any_fatal = true;
+    if (!r.sink->closed()) return false;
+  }
+  if (any_fatal) return true;
+  for (const Route& r : routes_) {
+    if (!r.sink->closed()) return false;
+  }
+  return !routes_.empty();
+}
+
+size_t SinkRoutes::followed() const {
+  for (const Route& r : routes_) {
+    if (!r.filter->filter().pids.empty()) return r.filter->followed();
+  }
+  return 0;
+}
+
+std::vector<SinkStats> SinkRoutes::stats() const {
+  std::lock_guard lock(mu_);
+  std::vector<SinkStats> out;
+  for (const Route& r : routes_) {
+    out.push_back(r.stats);
+    out.back().name = r.name;
+  }
+  return out;
+}
+
+}  // namespace proctrail

@@ -1,0 +1,195 @@
+// The JSON decoder: every event type, every optional field, encoded, decoded and encoded again
+// gives the same bytes; malformed lines give one clear error with the line number.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "proctrail/format.hpp"
+#include "schema_check.hpp"
+
+namespace proctrail {
+namespace {
+
+Event base(uint64_t ts, int32_t pid, EventData data) {
+  Event e;
+  e.ts_ns = ts;
+  e.wall_ns = 1'700'000'000'123'456'789 + static_cast<int64_t>(ts);
+  e.cpu = 1;
+  e.pid = pid;
+  e.tid = pid;
+  e.key = ProcessKey{pid, 1, 4200};
+  e.parent_key = ProcessKey{1, 0, 7};
+  e.data = std::move(data);
+  return e;
+}
+
+std::vector<Event> every_kind() {
+  std::vector<Event> v;
+  StartData s;
+  s.backend = "bpf";
+  s.reason = "chosen with --backend bpf";
+  s.version = "0.3.0";
+  s.missing_events = {"exec_failed"};
+  s.missing_fields = {"env"};
+  s.table_ready_ns = 99;
+  s.scope = "own";
+  s.host = HostIdentity{"0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210",
+                        "host\xffname"};
+  s.boottime_offset_ns = 5'000;
+  Event start = base(10, 0, s);
+  start.key = {};
+  start.parent_key = {};
+  start.cpu = -1;
+  v.push_back(start);
+  v.push_back(base(11, 0, AckData{0, 0}));
+  Event fork = base(12, 100, ForkData{100, 101, 200, 200, 40'000'000});
+  v.push_back(fork);
+  Event thread = base(13, 200, ForkData{50, 50, 200, 203, std::nullopt});
+  thread.tid = 203;
+  v.push_back(thread);
+
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Procfs;
+  d->argv = {"/bin/echo", "a b", "", "\x1b[2J"};
+  d->argv_truncated = true;
+  d->argv_bytes = 4096;
+  d->argc = 4;
+  d->filename = "/bin/echo";
+  d->exe = "/usr/bin/\xfe" "echo";
+  d->cwd = "/tmp";
+  d->ppid = 100;
+  d->exec_tid = 201;
+  d->creds = Credentials{1000, 0, 1000, 1000};
+  d->user = "alice";
+  d->comm = "echo";
+  d->start_boottime_ns = 42'000'000;
+  d->cgroup = "/user.slice";
+  d->cgroup_id = 77;
+  d->container = Container{"docker", std::string(64, 'a')};
+  d->env = Strings{"A=1", "B=\xff"};
+  d->env_truncated = false;
+  d->ancestry = {{100, "sh"}, {1, "init"}};
+  d->set_source(Field::Exe, FieldSource::Procfs);
+  d->set_source(Field::Cwd, FieldSource::Kernel);
+  d->set_source(Field::Creds, FieldSource::Table);
+  d->set_source(Field::Ancestry, FieldSource::Table);
+  d->note = "why not";
+  v.push_back(base(14, 200, ExecData{d}));
+  auto gone = std::make_shared<ExecDetails>();
+  gone->argv_source = ArgvSource::Unavailable;
+  gone->note = "process exited before /proc could be read";
+  v.push_back(base(15, 201, ExecData{gone}));
+
+  v.push_back(base(16, 200, UidData{0, 65534}));
+  v.push_back(base(17, 200, GidData{0, 65534}));
+  v.push_back(base(18, 200, SidData{}));
+  v.push_back(base(19, 200, PtraceData{50, 51}));
+  v.push_back(base(20, 200, CommData{"new\nname"}));
+  v.push_back(base(21, 200, CoredumpData{100, 100}));
+
+  ExitData x;
+  x.raw_status = 3 << 8;
+  x.parent_pid = 100;
+  x.parent_tid = 100;
+  x.process_ended = true;
+  x.process_status = 9;  // killed, while this thread's own code was 3
+  auto xd = std::make_shared<ExitDetails>();
+  xd->comm = "echo";
+  xd->duration_ns = 1234;
+  xd->duration_approximate = true;
+  x.details = xd;
+  v.push_back(base(22, 200, x));
+  ExitData t;
+  t.raw_status = 0;
+  t.process_ended = false;
+  Event thread_end = base(23, 200, t);
+  thread_end.tid = 203;
+  v.push_back(thread_end);
+
+  v.push_back(base(24, 0, UnknownData{1024}));
+  v.push_back(base(25, 0, LostData{12, "ring buffer full"}));
+  v.push_back(base(26, 0, LostData{std::nullopt, "ENOBUFS"}));
+  v.push_back(base(27, 0, ResyncData{3, 5, 120}));
+
+  ExecFailedData f;
+  f.error = 2;
+  f.filename = "/bin/nosuch";
+  f.argv = {"nosuch", "\xff"};
+  f.argv_truncated = true;
+  f.creds = Credentials{1, 2, 3, 4};
+  f.user = "daemon";
+  f.comm = "sh";
+  f.ppid = 9;
+  f.tried = {"/usr/bin/nosuch", "/usr/local/bin/nosuch"};
+  v.push_back(base(28, 300, f));
+
+  SummaryData sum;
+  sum.final = false;
+  sum.elapsed_ns = 5;
+  sum.processes = 3;
+  sum.execs = std::nullopt;
+  sum.exits = 2;
+  sum.exits_started_before = 1;
+  sum.failed = 1;
+  sum.exec_failed = std::nullopt;
+  sum.lost = 4;
+  sum.max_depth = 2;
+  sum.approximate = true;
+  sum.by_count = {{"true", 2, 1, 10}};
+  sum.by_time = {{"sleep", 1, 1, 100}};
+  sum.slowest = {{7, "sleep", 100}};
+  sum.failures = {{8, "false", 1 << 8, 0}, {9, "sh", 0, 2}, {10, "yes", 15, 0}};
+  sum.more_failures = 6;
+  v.push_back(base(29, 0, sum));
+  return v;
+}
+
+TEST(JsonDecoder, EveryEventTypeAndFieldRoundTripsToTheSameBytes) {
+  auto f = make_json_formatter();
+  std::string once;
+  std::vector<std::string> lines;
+  for (const auto& e : every_kind()) {
+    std::string line;
+    f->format(e, line);
+    once += line;
+    lines.push_back(line.substr(0, line.size() - 1));
+  }
+  JsonDecoder decoder;
+  auto g = make_json_formatter();
+  std::string twice;
+  std::set<EventType> types;
+  for (const auto& line : lines) {
+    EXPECT_EQ(testing::schema_violations(nlohmann::json::parse(line)), "") << line;
+    auto e = decoder.decode(line);
+    ASSERT_TRUE(e.ok()) << e.error().message << "\n" << line;
+    types.insert(e->type());
+    g->format(*e, twice);
+  }
+  EXPECT_EQ(twice, once);
+  EXPECT_EQ(types.size(), kEventTypeCount) << "every event type is in the round trip";
+}
+
+TEST(JsonDecoder, MalformedLinesAreOneErrorWithTheirLineNumber) {
+  JsonDecoder d;
+  auto a = d.decode("not json");
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().message, "line 1: not JSON");
+  auto b = d.decode(R"({"type":"exec","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":0,"pid":1})");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, "line 2: 'tid' is missing");
+  auto c = d.decode(R"({"type":"teleport"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "line 3: unknown event type 'teleport'");
+  auto s = d.decode(R"({"type":"start","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":null,"pid":0,"tid":0,"schema_version":1})");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "line 4: schema version 1 is not the 2 this build reads");
+  auto t = d.decode(R"({"type":"exit","time":"yesterday","ts_ns":1,"cpu":0,"pid":1,"tid":1})");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("line 5: 'time' is not an RFC 3339 time"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace proctrail
