@@ -55,6 +55,8 @@ class JsonDecoder {
   Result<Event> decode(std::string_view line);
   // Lines read so far.
   [[nodiscard]] size_t lines() const;
+  // Counts a line that is not decoded (an empty one), so later errors name the right line.
+  void skip_line();
   // The stream's host, as its start record (or first exec_id) said.
   [[nodiscard]] const HostIdentity& host() const;
 

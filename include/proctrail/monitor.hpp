@@ -135,6 +135,13 @@ class Monitor {
   // unique_ptr<Sink> makes a SinkSpec with both defaults. At least one sink, or a pull queue.
   static Result<std::unique_ptr<Monitor>> start(MonitorOptions options,
                                                 std::vector<SinkSpec> sinks);
+  // The same, with events from `source` instead of a backend of this machine: a recording
+  // (open_json_lines_source), or one of the caller's. A source that is not live
+  // (EventSource::live) goes through the same process table, filters and sinks without
+  // anything touching /proc; the monitor finishes by itself when it is exhausted.
+  static Result<std::unique_ptr<Monitor>> start(MonitorOptions options,
+                                                std::vector<SinkSpec> sinks,
+                                                std::unique_ptr<EventSource> source);
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
@@ -168,6 +175,9 @@ class Monitor {
 
  private:
   explicit Monitor(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Monitor>> start_with(MonitorOptions options,
+                                                     std::vector<SinkSpec> sinks,
+                                                     std::unique_ptr<EventSource> given);
   std::unique_ptr<Impl> impl_;
 };
 

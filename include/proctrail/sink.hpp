@@ -124,8 +124,11 @@ std::unique_ptr<Sink> make_user_rate_limit_sink(std::unique_ptr<Sink> inner, Use
 // `watched`: the event types the stream carries, so that a figure it cannot know is said to be
 // unwatched rather than 0. Memory is bounded whatever the stream holds: a fixed number of
 // commands (and names of bounded length), `top` of each list.
+// `stream_time`: the span summed up is the events' own, first to last (a recording replayed:
+// this machine's clock says nothing about it); otherwise from this call to the summary.
 std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner,
                                         std::atomic<bool>* requested = nullptr, size_t top = 5,
-                                        EventMask watched = EventMask::all());
+                                        EventMask watched = EventMask::all(),
+                                        bool stream_time = false);
 
 }  // namespace proctrail

@@ -1,4 +1,5 @@
-// EventSource: the contract every capture mechanism implements (netlink, eBPF, replay, fake).
+// EventSource: the contract every source of events implements: the live capture mechanisms
+// (netlink, eBPF), a recording read back (JSON Lines), and a fake one built in a test.
 #pragma once
 
 #include <chrono>
@@ -68,6 +69,21 @@ class EventSource {
 
   // Facts worth showing under -v: buffer sizes, kernel features in use, fallbacks taken.
   [[nodiscard]] virtual std::vector<std::string> notes() const = 0;
+
+  // Whether the events come from this machine as it runs. A live source's events are
+  // enriched from /proc, checked against running processes and resynchronised after a loss;
+  // a source that is not live (a recording, a test's fake) delivers events complete, with
+  // their exec_id keys when it has them, and nothing downstream touches /proc for them.
+  [[nodiscard]] virtual bool live() const { return true; }
+  // Whether everything has been delivered (a recording read to its end): the monitor then
+  // writes what it holds and finishes by itself. A live source never is.
+  [[nodiscard]] virtual bool exhausted() const { return false; }
 };
+
+// Reads JSON Lines that proctrail wrote (-f json) back as events, in file order: a recording
+// replayed through the same filters, views and formatters as live capture. `path` "-" reads
+// standard input (which may be a pipe from a running proctrail). A malformed line ends the
+// replay with an error naming the line.
+Result<std::unique_ptr<EventSource>> open_json_lines_source(const std::string& path);
 
 }  // namespace proctrail

@@ -18,6 +18,7 @@
 #include "options.hpp"
 #include "policy.hpp"
 #include "proctrail/monitor.hpp"
+#include "util/privileges.hpp"
 
 namespace {
 
@@ -195,6 +196,94 @@ int status_of(int wait_status) {
   return 1;
 }
 
+// The output (-o or the standard stream, with the view asked for) and, with --also-json, the
+// full record beside it.
+proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::cli::Options& o) {
+  using namespace proctrail;
+  TextOptions text;
+  text.utc = o.utc;
+  text.relative = o.relative;
+  text.color = o.color;
+  text.tree = o.tree;
+  text.tree_failures_only = o.tree_failures_only;
+  auto formatter = make_formatter(o.format, text);
+  const bool header = o.format == OutputFormat::Text && o.header;
+  std::unique_ptr<Sink> out;
+  if (o.output.empty()) {
+    // Run mode keeps the command's output for itself: records go to stderr, as strace's do.
+    out = make_stream_sink(std::move(formatter), o.command.empty() ? STDOUT_FILENO : STDERR_FILENO,
+                           false, header);
+  } else {
+    auto file = open_file_sink(std::move(formatter), o.output, header, o.rotation);
+    if (!file) return file.error();
+    out = std::move(*file);
+  }
+  if (o.user_rate_limit > 0) {
+    out = make_user_rate_limit_sink(std::move(out), {o.user_rate_limit, 4 * o.user_rate_limit});
+  }
+  if (o.summary) {
+    out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types, o.replay);
+  }
+  std::vector<SinkSpec> sinks;
+  sinks.emplace_back(std::move(out), std::nullopt, FailurePolicy::Fatal, "output");
+  if (!o.also_json.empty()) {
+    // Every event, whatever the filters above: a full record beside a filtered view. Its
+    // failure (a full disk) is counted and said in it when it recovers; capture goes on.
+    auto all = open_file_sink(make_json_formatter(), o.also_json, false, o.rotation);
+    if (!all) return all.error();
+    EventFilter everything;
+    everything.types = EventMask::all();
+    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
+    sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
+  }
+  return sinks;
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction usr {};
+  usr.sa_handler = on_summary;
+  sigemptyset(&usr.sa_mask);
+  usr.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &usr, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// "proctrail replay FILE": a recording through the same pipeline, with no privilege at all:
+// the file is read as the caller could read it without proctrail.
+int replay(proctrail::cli::Options o) {
+  using namespace proctrail;
+  // The setcap install's capabilities would open files the caller cannot (root can anyway).
+  if (getuid() != 0) {
+    if (auto s = drop_capabilities({}); !s) return fail(s.error().message);
+  }
+  install_stop_handlers();
+  auto source = open_json_lines_source(o.replay_file);
+  if (!source) return fail(source.error().message);
+  auto sinks = make_sinks(o);
+  if (!sinks) return fail(sinks.error().message);
+  if (o.verbose) {
+    o.monitor.verbose = [](std::string_view line) {
+      std::fprintf(stderr, "proctrail: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
+  }
+  auto monitor = Monitor::start(o.monitor, std::move(*sinks), std::move(*source));
+  if (!monitor) return fail(monitor.error().message);
+  std::atomic<bool> stop{false};
+  Status status = (*monitor)->run_until(stop, [&] {
+    if (g_stop.load()) stop = true;
+  });
+  if (o.stats) print_stats((*monitor)->stats());
+  monitor->reset();
+  if (!status) return fail(status.error().message);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,6 +291,7 @@ int main(int argc, char** argv) {
   auto parsed = cli::parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   cli::Options o = std::move(*parsed.options);
+  if (o.replay) return replay(std::move(o));
   // What the caller may see and cost the machine (policy.hpp), decided before anything runs.
   const cli::Caller caller = cli::identify_caller();
   if (auto s = cli::apply_caller_rules(caller, o); !s) return fail(s.error().message);
@@ -224,17 +314,11 @@ int main(int argc, char** argv) {
     o.monitor.filter.pids = {command.pid};
     g_child = command.pid;
   }
+  install_stop_handlers();
   struct sigaction sa {};
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  struct sigaction usr {};
-  usr.sa_handler = on_summary;
-  sigemptyset(&usr.sa_mask);
-  usr.sa_flags = SA_RESTART;
-  sigaction(SIGUSR1, &usr, nullptr);
   // SIGHUP means "reopen the output file" to a service, which has no controlling terminal. For a
   // program started from a terminal it means the terminal is gone: it stops, like SIGTERM.
   if (has_controlling_terminal()) {
@@ -246,7 +330,6 @@ int main(int argc, char** argv) {
     hup.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &hup, nullptr);
   }
-  signal(SIGPIPE, SIG_IGN);
 
   if (o.verbose) {
     o.monitor.verbose = [](std::string_view line) {
@@ -261,42 +344,10 @@ int main(int argc, char** argv) {
     }
     return fail(message);
   };
-  TextOptions text;
-  text.utc = o.utc;
-  text.relative = o.relative;
-  text.color = o.color;
-  text.tree = o.tree;
-  text.tree_failures_only = o.tree_failures_only;
-  auto formatter = make_formatter(o.format, text);
-  const bool header = o.format == OutputFormat::Text && o.header;
-  std::unique_ptr<Sink> out;
-  if (o.output.empty()) {
-    // Run mode keeps the command's output for itself: records go to stderr, as strace's do.
-    out = make_stream_sink(std::move(formatter), o.command.empty() ? STDOUT_FILENO : STDERR_FILENO,
-                           false, header);
-  } else {
-    auto file = open_file_sink(std::move(formatter), o.output, header, o.rotation);
-    if (!file) return abandon(file.error().message);
-    out = std::move(*file);
-  }
-  if (o.user_rate_limit > 0) {
-    out = make_user_rate_limit_sink(std::move(out), {o.user_rate_limit, 4 * o.user_rate_limit});
-  }
-  if (o.summary) out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types);
-  std::vector<SinkSpec> sinks;
-  sinks.emplace_back(std::move(out), std::nullopt, FailurePolicy::Fatal, "output");
-  if (!o.also_json.empty()) {
-    // Every event, whatever the filters above: a full record beside a filtered view. Its
-    // failure (a full disk) is counted and said in it when it recovers; capture goes on.
-    auto all = open_file_sink(make_json_formatter(), o.also_json, false, o.rotation);
-    if (!all) return abandon(all.error().message);
-    EventFilter everything;
-    everything.types = EventMask::all();
-    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
-    sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
-  }
+  auto sinks = make_sinks(o);
+  if (!sinks) return abandon(sinks.error().message);
 
-  auto monitor = Monitor::start(o.monitor, std::move(sinks));
+  auto monitor = Monitor::start(o.monitor, std::move(*sinks));
   if (!monitor) return abandon(monitor.error().message);
   warn_about_cgroup_filter(o.monitor.filter);
   // Degraded capture is said once, whatever -v says.

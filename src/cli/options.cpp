@@ -77,6 +77,18 @@ Exit status: 0 on success (also after SIGINT/SIGTERM, or when the reader of the 
   away), 1 when monitoring fails, 2 for a bad command line; in run mode, COMMAND's status.
   See proctrail(8).)";
 
+constexpr const char* kReplayFooter =
+    R"(The recording's own start records, losses and resyncs are part of what is replayed; its
+  exec_ids are kept as they were. Filters, --tree, --summary, -e and the formats work as
+  they do live: with the same options, a replay prints what the live run printed.
+
+Examples:
+  proctrail -f json -o trail.jsonl              record (or --also-json beside a view)
+  proctrail replay trail.jsonl --tree           the recording as a tree
+  proctrail replay trail.jsonl --failed         only what failed
+  proctrail replay trail.jsonl -u alice -e exec what alice ran
+  proctrail -f json | proctrail replay - --summary   a live stream, summed up at its end)";
+
 std::optional<size_t> parse_size(const std::string& text) {
   size_t value = 0;
   const char* end = text.data() + text.size();
@@ -216,6 +228,21 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.formatter(help);
 
   Options o;
+  // "proctrail replay FILE [OPTIONS]": the same options, on a recording.
+  if (argc > 1 && std::strcmp(argv[1], "replay") == 0) {
+    o.replay = true;
+    app.name("proctrail replay");
+    app.description(
+        "proctrail replay: a recording (JSON lines that proctrail wrote, with -f json, -o or "
+        "--also-json; - for standard input) through the same filters, views and formats as "
+        "live capture.");
+    app.footer(kReplayFooter);
+    app.add_option("FILE", o.replay_file, "the recording; - reads standard input")
+        ->type_name("FILE")
+        ->required();
+    --argc;
+    ++argv;
+  }
   // Everything after "--" is the command to run.
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) {
@@ -351,6 +378,21 @@ ParseOutcome parse_options(int argc, char** argv) {
   if (version) {
     std::printf("proctrail %s\n", kVersion);
     return {std::nullopt, 0};
+  }
+  if (o.replay) {
+    // What only capture on this machine can do has no meaning for a recording.
+    for (const char* live : {"--backend", "--priority", "--exec-readers", "--rcvbuf",
+                             "--ringbuf", "--proc-fields", "--env", "--max-argv-bytes",
+                             "--scope", "--duration", "--user-of-command", "--raw-path-search"}) {
+      if (app.count(live)) {
+        return {std::nullopt, usage_error(std::string(live) +
+                                          " applies to live capture: a recording has what "
+                                          "was captured")};
+      }
+    }
+    if (!o.command.empty()) {
+      return {std::nullopt, usage_error("a COMMAND to run does not go with replay")};
+    }
   }
 
   MonitorOptions& m = o.monitor;

@@ -19,6 +19,9 @@ struct Options {
   OutputFormat format = OutputFormat::Text;
   std::string output;  // empty: standard output
   std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
+  // "proctrail replay FILE": events from a JSON Lines recording instead of this machine.
+  bool replay = false;
+  std::string replay_file;
   bool verbose = false;
   bool stats = false;
   bool header = true;

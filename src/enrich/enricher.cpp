@@ -6,10 +6,17 @@
 
 namespace proctrail {
 
-Enricher::Enricher(EnricherOptions options, procfs::ProcReader reader)
-    : options_(std::move(options)), reader_(std::move(reader)), table_(options_.table) {}
+Enricher::Enricher(EnricherOptions options, std::optional<procfs::ProcReader> reader)
+    : options_(std::move(options)),
+      reader_(std::move(reader)),
+      tick_ns_(reader_ ? reader_->tick_ns() : 1'000'000'000 / procfs::clock_ticks_per_second()),
+      table_(options_.table) {}
 
 Result<std::unique_ptr<Enricher>> Enricher::create(EnricherOptions options) {
+  if (!options.live) {
+    options.read_proc = false;
+    return std::unique_ptr<Enricher>(new Enricher(std::move(options), std::nullopt));
+  }
   auto reader = procfs::ProcReader::open(options.proc_root, options.read);
   if (!reader) return reader.error();
   return std::unique_ptr<Enricher>(new Enricher(std::move(options), std::move(*reader)));
@@ -17,16 +24,17 @@ Result<std::unique_ptr<Enricher>> Enricher::create(EnricherOptions options) {
 
 std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
   std::vector<ProcessEntry> out;
-  auto pids = reader_.list_pids();
+  if (!reader_) return out;
+  auto pids = reader_->list_pids();
   if (!pids) return out;
   out.reserve(pids->size());
   for (int32_t pid : *pids) {
-    auto snap = reader_.read_snapshot(pid);
+    auto snap = reader_->read_snapshot(pid);
     if (!snap) continue;  // gone since the listing
     ProcessEntry p;
     p.pid = pid;
     p.ppid = snap->stat.ppid;
-    p.start_ns = clock.boottime_to_monotonic_ns(snap->stat.start_ticks * reader_.tick_ns());
+    p.start_ns = clock.boottime_to_monotonic_ns(snap->stat.start_ticks * tick_ns_);
     p.start_precise = false;
     p.start_ticks = snap->stat.start_ticks;
     p.comm = std::move(snap->stat.comm);
@@ -46,7 +54,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
 }
 
 Status Enricher::seed(const ClockSync& clock) {
-  if (!options_.track_processes) return {};
+  if (!options_.track_processes || !options_.live) return {};
   for (auto& p : scan(clock)) table_.add_scanned(std::move(p));
   table_.link_parents();
   return {};
@@ -61,15 +69,16 @@ Event Enricher::resync(const ClockSync& clock) {
 }
 
 uint64_t Enricher::fork_start_ticks(const Event& e, const ForkData& f, const ClockSync& clock) {
-  const uint64_t tick = reader_.tick_ns();
+  const uint64_t tick = tick_ns_;
+  if (e.key.known()) return e.key.start_ticks;  // the source's word (a recording's)
   if (f.child_start_boottime_ns) return *f.child_start_boottime_ns / tick;  // the kernel's
   if (f.is_thread()) return 0;  // the process is known already, or not at all
   // The proc connector's event comes a little after the child's start: the same tick, unless
   // a tick began in between. Close after a tick's start, /proc says which (while it can).
   const uint64_t at = clock.to_boottime_ns(e.ts_ns);
   const uint64_t estimate = at / tick;
-  if (at % tick < kTickDoubtNs && options_.read_proc) {
-    if (auto snap = reader_.read_stat(f.child_pid)) {
+  if (at % tick < kTickDoubtNs && options_.read_proc && reader_) {
+    if (auto snap = reader_->read_stat(f.child_pid)) {
       const uint64_t read = snap->start_ticks;
       if (read == estimate || read + 1 == estimate) return read;
     }
@@ -78,7 +87,7 @@ uint64_t Enricher::fork_start_ticks(const Event& e, const ForkData& f, const Clo
 }
 
 void Enricher::stamp_without_table(Event& e, const ExecDetails& d) const {
-  const uint64_t tick = reader_.tick_ns();
+  const uint64_t tick = tick_ns_;
   if (d.creds) e.uid = d.creds->uid;
   // Which image of the parent forked it takes the fork events this mode does without: no
   // parent_exec_id here, the ppid only.
@@ -87,7 +96,9 @@ void Enricher::stamp_without_table(Event& e, const ExecDetails& d) const {
   }
 }
 
-void Enricher::process(Event& e, const ClockSync& clock) {
+void Enricher::process(Event& e, const ClockSync& live_clock) {
+  if (!options_.live) return process_recorded(e);
+  const ClockSync& clock = live_clock;
   if (!options_.track_processes && e.type() != EventType::Exec) return;
   switch (e.type()) {
     case EventType::Fork: {
@@ -109,7 +120,7 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       table_.on_exit(e, x);
       if (!table_.find(e.pid) && x.start_boottime_ns) {
         // A process the table never knew (events were lost): the kernel's word for it.
-        e.key = ProcessKey{e.pid, 0, *x.start_boottime_ns / reader_.tick_ns()};
+        e.key = ProcessKey{e.pid, 0, *x.start_boottime_ns / tick_ns_};
         return;
       }
       break;
@@ -118,8 +129,8 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       auto& x = std::get<ExecData>(e.data);
       if (!x.details) x.details = std::make_shared<ExecDetails>();
       ExecDetails& d = *x.details;
-      if (options_.read_proc && !d.procfs_read) {
-        reader_.read_exec(e.pid,
+      if (options_.read_proc && !d.procfs_read && reader_) {
+        reader_->read_exec(e.pid,
                           verify::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
       }
       if (!options_.track_processes) {
@@ -138,7 +149,7 @@ void Enricher::process(Event& e, const ClockSync& clock) {
       std::optional<uint64_t> start, start_ticks;
       if (d.start_boottime_ns) {
         start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
-        start_ticks = *d.start_boottime_ns / reader_.tick_ns();
+        start_ticks = *d.start_boottime_ns / tick_ns_;
       }
       auto caller = table_.on_exec(e, x.details, start, start_ticks, d.exec_ordinal);
       if (caller && !d.exec_tid) d.exec_tid = caller;
@@ -159,12 +170,81 @@ void Enricher::check_identity(const Event& e, ExecDetails& d, const ClockSync& c
   // its fork event, to the nanosecond.
   std::optional<uint64_t> known;
   if (auto start = table_.live_start_ns(e.pid)) known = clock.to_boottime_ns(*start);
-  verify::check_against_table(d, known, reader_.tick_ns());
+  verify::check_against_table(d, known, tick_ns_);
+}
+
+void Enricher::process_recorded(Event& e) {
+  // The keys a recording carries are kept as they are: the table is rebuilt from the events
+  // so that views and filters can join them, not to decide anew who is who.
+  const ProcessKey key = e.key, parent_key = e.parent_key;
+  const ClockSync& clock = recorded_clock_;
+  switch (e.type()) {
+    case EventType::Start: {
+      const auto& s = std::get<StartData>(e.data);
+      recorded_clock_.adopt(e.wall_ns - static_cast<int64_t>(e.ts_ns), s.boottime_offset_ns);
+      break;
+    }
+    case EventType::Fork: {
+      const auto& f = std::get<ForkData>(e.data);
+      table_.on_fork(e, f, fork_start_ticks(e, f, clock));
+      break;
+    }
+    case EventType::Comm:
+      table_.on_comm(e, std::get<CommData>(e.data));
+      break;
+    case EventType::Uid:
+      table_.on_uid(e, std::get<UidData>(e.data));
+      break;
+    case EventType::Gid:
+      table_.on_gid(e, std::get<GidData>(e.data));
+      break;
+    case EventType::Exit: {
+      auto& x = std::get<ExitData>(e.data);
+      // The recording's own account of the end (command, lifetime) stands; the table adds
+      // the command line, which a recorded exit does not repeat.
+      std::shared_ptr<const ExitDetails> recorded = x.details;
+      table_.on_exit(e, x);
+      if (recorded) {
+        if (!recorded->image && x.details && x.details->image) {
+          auto merged = std::make_shared<ExitDetails>(*recorded);
+          merged->image = x.details->image;
+          recorded = std::move(merged);
+        }
+        x.details = std::move(recorded);
+      }
+      break;
+    }
+    case EventType::Exec: {
+      auto& x = std::get<ExecData>(e.data);
+      if (!x.details) x.details = std::make_shared<ExecDetails>();
+      ExecDetails& d = *x.details;
+      std::optional<uint64_t> start, start_ticks;
+      std::optional<uint32_t> ordinal = d.exec_ordinal;
+      if (d.start_boottime_ns) start = clock.boottime_to_monotonic_ns(*d.start_boottime_ns);
+      if (key.known()) {
+        start_ticks = key.start_ticks;
+        ordinal = key.exec_ordinal;
+      } else if (d.start_boottime_ns) {
+        start_ticks = *d.start_boottime_ns / tick_ns_;
+      }
+      table_.on_exec(e, x.details, start, start_ticks, ordinal);
+      if (options_.ancestry && d.ancestry.empty()) {
+        d.ancestry = table_.ancestry(e.pid);
+        d.set_source(Field::Ancestry, FieldSource::Table);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  table_.stamp(e);
+  if (key.known()) e.key = key;
+  if (parent_key.known()) e.parent_key = parent_key;
 }
 
 ExecHandlerFactory Enricher::exec_handler_factory() const {
   return [options = options_]() -> ExecHandler {
-    if (!options.read_proc) return {};
+    if (!options.read_proc || !options.live) return {};
     auto reader = procfs::ProcReader::open(options.proc_root, options.read);
     if (!reader) return {};  // the output side reads (and reports) instead
     struct State {

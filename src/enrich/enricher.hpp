@@ -18,6 +18,10 @@
 namespace proctrail {
 
 struct EnricherOptions {
+  // Events from this machine as it runs. Off (a recording, a test's fake source): nothing is
+  // read from /proc, ever; the table is kept from the events alone, and the keys and details
+  // the events carry are theirs.
+  bool live = true;
   bool read_proc = true;  // read /proc at each exec
   bool ancestry = false;  // add the parent chain to each exec
   // Keep the process table. Without fork and exit events it could only grow, so a source
@@ -46,8 +50,8 @@ class Enricher {
   void expire(uint64_t now_ns) { table_.expire(now_ns); }
 
   [[nodiscard]] const ProcessTable& table() const { return table_; }
-  [[nodiscard]] bool reads_proc() const { return options_.read_proc; }
   [[nodiscard]] bool tracks_processes() const { return options_.track_processes; }
+  [[nodiscard]] bool live() const { return options_.live; }
   // Turns /proc reads at exec on or off (before exec_handler_factory() is called): off when
   // the source's kernel side already gives what they would.
   void set_read_proc(bool on) { options_.read_proc = on; }
@@ -60,7 +64,9 @@ class Enricher {
   void set_track_processes(bool on) { options_.track_processes = on; }
 
  private:
-  Enricher(EnricherOptions options, procfs::ProcReader reader);
+  Enricher(EnricherOptions options, std::optional<procfs::ProcReader> reader);
+  // Not live: what the table cannot know from a recording's events, it takes from them.
+  void process_recorded(Event& e);
   std::vector<ProcessEntry> scan(const ClockSync& clock);
   // The child's start in clock ticks (its ProcessKey): the kernel's, or from the event's time.
   uint64_t fork_start_ticks(const Event& e, const ForkData& f, const ClockSync& clock);
@@ -72,7 +78,10 @@ class Enricher {
 
   EnricherOptions options_;
   bool creds_from_table_ = false;
-  procfs::ProcReader reader_;
+  std::optional<procfs::ProcReader> reader_;  // live only
+  uint64_t tick_ns_;
+  // Not live: the recording's clocks, as its start record gave them.
+  ClockSync recorded_clock_;
   ProcessTable table_;
 };
 

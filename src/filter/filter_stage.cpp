@@ -31,7 +31,11 @@ FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
   re_.exe = compile("--exe", filter_.exe_regex);
   follow_trees_ = !filter_.pids.empty();
   if (follow_trees_) {
-    for (int32_t pid : procfs::tree_now(filter_.pids, proc_root)) followed_.insert(pid);
+    if (proc_root.empty()) {
+      followed_.insert(filter_.pids.begin(), filter_.pids.end());
+    } else {
+      for (int32_t pid : procfs::tree_now(filter_.pids, proc_root)) followed_.insert(pid);
+    }
     followed_count_ = followed_.size();
   }
 }
@@ -127,6 +131,7 @@ void FilterStage::learn_after(const Event& e, std::optional<bool> exec_verdict) 
 }
 
 void FilterStage::refresh_trees() {
+  if (proc_root_.empty()) return;  // not a live stream: nothing to read again
   std::vector<int32_t> now(followed_.begin(), followed_.end());
   now.insert(now.end(), filter_.pids.begin(), filter_.pids.end());
   followed_.clear();

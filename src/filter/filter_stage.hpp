@@ -26,7 +26,8 @@ class FilterStage {
  public:
   // `filter` must have passed validate(). With --pid roots, their descendants already running
   // are read from `proc_root` once, here: start the stage after the source, so a process born
-  // since is in that read or in the stream.
+  // since is in that read or in the stream. An empty `proc_root` (a recording, not this
+  // machine now): the trees are learnt from the stream alone.
   explicit FilterStage(EventFilter filter, const std::string& proc_root = "/proc");
 
   // Whether e passes; also learns from it (forks, execs, ends), so every event of the stream

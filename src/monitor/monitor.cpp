@@ -31,6 +31,24 @@ struct Monitor::Impl {
   Status result;
   size_t table_size = 0;
 
+  // The first record of a live stream: who, where, how, and what is missing.
+  Event start_record(uint64_t t0) const {
+    Event e;
+    e.ts_ns = t0;
+    e.wall_ns = ClockSync{}.to_wall_ns(t0);
+    StartData start;
+    start.backend = info.backend;
+    start.reason = info.reason;
+    start.version = options.version;
+    start.missing_events = info.missing_events;
+    start.missing_fields = info.missing_fields;
+    start.scope = options.filter.owner_uid ? "own" : "all";
+    start.host = HostIdentity::local();
+    start.boottime_offset_ns = ClockSync{}.boottime_offset_ns();
+    e.data = std::move(start);
+    return e;
+  }
+
   // What this setup cannot read, said once: the caller shows it, and the start record has it.
   void note_missing_fields() {
     const bool reads_proc = started.subscription.read_proc;
@@ -64,16 +82,18 @@ namespace {
 
 // A filter on a field this setup does not read would match nothing: an error, not an empty
 // output.
-Status check_filter_fields(const MonitorOptions& o, Backend backend) {
+Status check_filter_fields(const MonitorOptions& o, Backend backend, bool live) {
   const EventFilter& f = o.filter;
   if (auto s = f.validate(); !s) return s;
+  if (!o.enrich && (f.matches_processes() || !f.pids.empty() || f.failed)) {
+    return make_error("filters on processes need enrichment, which the seed format leaves out");
+  }
+  // A recording's events are what they are: which fields it has is its own business.
+  if (!live) return {};
   for (int32_t pid : f.pids) {
     if (kill(pid, 0) != 0 && errno == ESRCH) {
       return make_error("--pid: no process " + std::to_string(pid) + " is running");
     }
-  }
-  if (!o.enrich && (f.matches_processes() || !f.pids.empty() || f.failed)) {
-    return make_error("filters on processes need enrichment, which the seed format leaves out");
   }
   const bool kernel = backend == Backend::Bpf;  // argv, exe, creds, cgroup id from the kernel
   const ProcFields& p = o.proc_fields;
@@ -146,25 +166,42 @@ EventFilter union_of(const std::vector<EventFilter>& filters) {
 
 Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
                                                 std::vector<SinkSpec> sinks) {
+  return start_with(std::move(options), std::move(sinks), nullptr);
+}
+
+Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
+                                                std::vector<SinkSpec> sinks,
+                                                std::unique_ptr<EventSource> source) {
+  if (!source) return make_error("no event source given");
+  return start_with(std::move(options), std::move(sinks), std::move(source));
+}
+
+Result<std::unique_ptr<Monitor>> Monitor::start_with(MonitorOptions options,
+                                                     std::vector<SinkSpec> sinks,
+                                                     std::unique_ptr<EventSource> given) {
   auto m = std::make_unique<Impl>();
   m->options = std::move(options);
+  // Everything that needs this machine as it runs (/proc, liveness checks, our own pid,
+  // capabilities) is for live sources only.
+  const bool live = !given || given->live();
   if (sinks.empty() && m->options.pull_capacity == 0) {
     return make_error("no sink to write to: give at least one, or a pull queue (pull_capacity)");
   }
   // Each sink's filter, with the caller's scope: a sink never shows more than the monitor may.
   std::vector<EventFilter> filters;
   bool exec_failed_withheld = false;
+  const bool withhold = live && !m->options.allow_exec_failed;
   for (SinkSpec& spec : sinks) {
     if (!spec.sink) return make_error("sink '" + spec.name + "' is empty");
     EventFilter f = spec.filter.value_or(m->options.filter);
     if (m->options.filter.owner_uid) f.owner_uid = m->options.filter.owner_uid;
-    if (!m->options.allow_exec_failed) {
+    if (withhold) {
       if (auto s = withhold_exec_failed(f, &exec_failed_withheld); !s) return s.error();
     }
     if (auto s = f.validate(); !s) return s.error().context("sink '" + spec.name + "'");
     filters.push_back(std::move(f));
   }
-  if (!m->options.allow_exec_failed) {
+  if (withhold) {
     if (auto s = withhold_exec_failed(m->options.filter, &exec_failed_withheld); !s) {
       return s.error();
     }
@@ -182,6 +219,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
 
   if (o.enrich) {
     EnricherOptions eo;
+    eo.live = live;
     eo.ancestry = o.ancestry;
     eo.read.max_argv_bytes = o.max_argv_bytes;
     eo.read.exe = o.proc_fields.exe;
@@ -193,15 +231,22 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     if (!e) return e.error();
     m->enricher = std::move(*e);
   }
-  auto started = start_source(o, m->enricher.get(), verbose);
-  if (!started) return started.error();
+  if (given) {
+    if (m->enricher) given->set_exec_handler(m->enricher->exec_handler_factory());
+    if (auto s = given->start(); !s) return s.error();
+    m->started.source = std::move(given);
+    m->started.reason = "given by the caller";
+  } else {
+    auto started = start_source(o, m->enricher.get(), verbose);
+    if (!started) return started.error();
+    m->started = std::move(*started);
+  }
   for (const EventFilter& f : filters) {
     MonitorOptions each = o;
     each.filter = f;
-    if (auto s = check_filter_fields(each, started->backend); !s) return s.error();
+    if (auto s = check_filter_fields(each, m->started.backend, live); !s) return s.error();
   }
   const uint64_t t_source = monotonic_now_ns();
-  m->started = std::move(*started);
   MonitorInfo& info = m->info;
   info.backend = std::string(m->started.source->name());
   info.reason = m->started.reason;
@@ -214,7 +259,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
         "no failed execs: they are watched only for root (watching them slows every system call "
         "on the machine)");
   }
-  m->note_missing_fields();
+  if (live) m->note_missing_fields();
   for (const auto& n : info.notes) verbose(n);
 
   if (o.pull_capacity > 0) {
@@ -226,7 +271,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   for (size_t i = 0; i < sinks.size(); ++i) {
     SinkRoutes::Route r;
     r.name = sinks[i].name;
-    r.filter = std::make_unique<FilterStage>(filters[i]);
+    r.filter = std::make_unique<FilterStage>(filters[i], live ? "/proc" : "");
     r.sink = std::move(sinks[i].sink);
     r.policy = sinks[i].on_failure;
     routes.push_back(std::move(r));
@@ -234,30 +279,18 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
   m->sinks = std::make_unique<SinkRoutes>(std::move(routes));
 
   PipelineOptions p;
-  if (o.exclude_self) p.exclude_pid = getpid();
+  if (o.exclude_self && live) p.exclude_pid = getpid();
   p.priority = m->started.receive_priority;
   const bool bpf = m->started.backend == Backend::Bpf;
-  p.receive_capabilities = proc_read_capabilities(o);
-  if (bpf) p.receive_capabilities.push_back(cap::kBpf);
+  if (live) {  // a recording's reader needs none: its file is open
+    p.receive_capabilities = proc_read_capabilities(o);
+    if (bpf) p.receive_capabilities.push_back(cap::kBpf);
+  }
   p.poll_interval = o.poll_interval;
   p.ordering.fold_path_searches = o.fold_path_searches;
   p.output_interval = o.output_interval;
-  if (o.start_record) {
-    Event e;
-    e.ts_ns = t0;
-    e.wall_ns = ClockSync{}.to_wall_ns(t0);
-    StartData start;
-    start.backend = info.backend;
-    start.reason = info.reason;
-    start.version = o.version;
-    start.missing_events = info.missing_events;
-    start.missing_fields = info.missing_fields;
-    start.scope = o.filter.owner_uid ? "own" : "all";
-    start.host = HostIdentity::local();
-    start.boottime_offset_ns = ClockSync{}.boottime_offset_ns();
-    e.data = std::move(start);
-    p.start_record = std::move(e);
-  }
+  // A recording has its own start records; the stream says where it came from through them.
+  if (o.start_record && live) p.start_record = m->start_record(t0);
   m->pipeline =
       std::make_unique<Pipeline>(*m->started.source, m->enricher.get(), *m->sinks, p);
   if (auto s = m->pipeline->start(); !s) return s.error();
@@ -269,7 +302,7 @@ Result<std::unique_ptr<Monitor>> Monitor::start(MonitorOptions options,
     info.notes.push_back(prio);
     verbose(prio);
   }
-  if (o.drop_caller_privileges) {
+  if (o.drop_caller_privileges && live) {
     // Set-up is done: keep only what reading /proc (CAP_SYS_PTRACE), withdrawing the proc
     // connector subscription (CAP_NET_ADMIN) and, on eBPF, reading its maps (CAP_BPF) need.
     std::vector<int> keep = proc_read_capabilities(o);

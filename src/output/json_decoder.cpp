@@ -461,6 +461,10 @@ size_t JsonDecoder::lines() const {
   return impl_->line;
 }
 
+void JsonDecoder::skip_line() {
+  ++impl_->line;
+}
+
 const HostIdentity& JsonDecoder::host() const {
   return impl_->ctx.host;
 }

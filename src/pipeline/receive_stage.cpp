@@ -1,6 +1,7 @@
 #include "pipeline/receive_stage.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace proctrail {
 
@@ -44,7 +45,7 @@ void ReceiveStage::forward(uint64_t upto, uint64_t watermark, bool final) {
     batch.bytes += approx_bytes(e);
   }
   const uint64_t now = monotonic_now_ns();
-  if (enricher_ && enricher_->tracks_processes() && resync_due_ &&
+  if (enricher_ && enricher_->tracks_processes() && enricher_->live() && resync_due_ &&
       (now - last_resync_ > kSecond || final)) {
     Event r = enricher_->resync(clock_);
     r.ts_ns = std::max(r.ts_ns, batch.events.empty() ? watermark : batch.events.back().ts_ns);
@@ -66,6 +67,12 @@ void ReceiveStage::forward(uint64_t upto, uint64_t watermark, bool final) {
   batch.watermark_ns = watermark;
   if (final) {
     queue_.push_anyway(std::move(batch));
+  } else if (!source_.live()) {
+    // A recording can wait for the writer: nothing of it is dropped.
+    while (!queue_.try_push(batch)) {
+      if (give_up_ && give_up_->load(std::memory_order_relaxed)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   } else if (!queue_.try_push(batch)) {
     account_refused(batch.events, report ? 1 : 0);
     return;
@@ -77,6 +84,7 @@ void ReceiveStage::forward(uint64_t upto, uint64_t watermark, bool final) {
 }
 
 Status ReceiveStage::run(const std::atomic<bool>& stop, const std::atomic<bool>& give_up) {
+  give_up_ = &give_up;
   Status status;
   uint64_t last_housekeeping = monotonic_now_ns(), stop_at = 0;
   auto by_time = [](const Event& a, const Event& b) { return a.ts_ns < b.ts_ns; };
@@ -97,11 +105,13 @@ Status ReceiveStage::run(const std::atomic<bool>& stop, const std::atomic<bool>&
       std::inplace_merge(held_.begin(), mid, held_.end(), by_time);
     }
     const uint64_t watermark = source_.watermark_ns();
+    if (source_.exhausted()) break;  // all of it is held: the last batch below takes it
     forward(watermark, watermark, false);
     now = monotonic_now_ns();
     if (now - last_housekeeping > kSecond) {
       clock_.refresh();
-      if (enricher_) enricher_->expire(now);
+      // A recording's tombstones age in its own time.
+      if (enricher_) enricher_->expire(source_.live() ? now : watermark);
       last_housekeeping = now;
     }
   }

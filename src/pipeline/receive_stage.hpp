@@ -4,8 +4,9 @@
 // applies them to the process table in timestamp order (a CPU's exec reader may hand over an
 // exec after the receive socket delivered that process's exit), then queues them for the
 // output thread. When the queue is full it drops whole batches, and the next batch that fits
-// starts with a lost record counting them. After a loss it rebuilds the table from /proc and a
-// resync record says so. The urgent /proc reads happen earlier, in the source's exec handlers.
+// starts with a lost record counting them (a source that is not live, a recording, waits for
+// room instead). After a live loss it rebuilds the table from /proc and a resync record says
+// so. The urgent /proc reads happen earlier, in the source's exec handlers.
 #pragma once
 
 #include <atomic>
@@ -52,6 +53,7 @@ class ReceiveStage {
   std::vector<Event> held_;       // received, not yet applied to the table: sorted by time
   uint64_t dropped_ = 0;          // events dropped at the queue, not yet reported in the stream
   bool dropped_unknown_ = false;  // a dropped lost record of unknown size was among them
+  const std::atomic<bool>* give_up_ = nullptr;
   uint64_t last_resync_ = 0;
   bool resync_due_ = false;
   std::atomic<uint64_t> queue_drops_{0};

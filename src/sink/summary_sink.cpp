@@ -45,10 +45,11 @@ std::string name_of(const ExitDetails* d) {
 class SummarySink final : public Sink {
  public:
   SummarySink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top,
-              EventMask watched)
+              EventMask watched, bool stream_time)
       : inner_(std::move(inner)),
         requested_(requested),
         top_(top),
+        stream_time_(stream_time),
         start_ns_(monotonic_now_ns()),
         forks_(watched.has(EventType::Fork)),
         execs_(watched.has(EventType::Exec)),
@@ -124,7 +125,11 @@ class SummarySink final : public Sink {
   }
 
   void count(const Event& e) {
-    last_ts_ = std::max(last_ts_, e.ts_ns);
+    if (first_ts_ == 0) first_ts_ = e.ts_ns;
+    if (e.ts_ns >= last_ts_) {
+      last_ts_ = e.ts_ns;
+      last_wall_ = e.wall_ns;
+    }
     if (const auto* f = std::get_if<ForkData>(&e.data)) {
       if (f->is_thread() || !forks_) return;
       ++*s_.processes;
@@ -172,8 +177,8 @@ class SummarySink final : public Sink {
   Status emit(bool final) {
     SummaryData s = s_;
     s.final = final;
-    const uint64_t now = monotonic_now_ns();
-    s.elapsed_ns = now - start_ns_;
+    const uint64_t now = stream_time_ ? last_ts_ : monotonic_now_ns();
+    s.elapsed_ns = now - (stream_time_ ? first_ts_ : start_ns_);
     std::vector<SummaryData::Command> all;
     all.reserve(commands_.size());
     for (const auto& [name, t] : commands_) all.push_back({name, t.count, t.ended, t.total_ns});
@@ -191,7 +196,7 @@ class SummarySink final : public Sink {
     s.by_time = top(all, [](const SummaryData::Command& c) { return c.total_ns; });
     Event e;
     e.ts_ns = std::max(now, last_ts_);
-    e.wall_ns = ClockSync{}.to_wall_ns(e.ts_ns);
+    e.wall_ns = stream_time_ ? last_wall_ : ClockSync{}.to_wall_ns(e.ts_ns);
     e.data = std::move(s);
     return inner_->write(std::span<const Event>(&e, 1));
   }
@@ -199,8 +204,10 @@ class SummarySink final : public Sink {
   std::unique_ptr<Sink> inner_;
   std::atomic<bool>* requested_;
   size_t top_;
+  const bool stream_time_;
   uint64_t start_ns_;
-  uint64_t last_ts_ = 0;
+  uint64_t first_ts_ = 0, last_ts_ = 0;
+  int64_t last_wall_ = 0;
   bool closed_ = false;
   const bool forks_, execs_, all_exits_, failures_, exec_failures_;  // what the stream carries
   SummaryData s_;
@@ -211,8 +218,8 @@ class SummarySink final : public Sink {
 }  // namespace
 
 std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested,
-                                        size_t top, EventMask watched) {
-  return std::make_unique<SummarySink>(std::move(inner), requested, top, watched);
+                                        size_t top, EventMask watched, bool stream_time) {
+  return std::make_unique<SummarySink>(std::move(inner), requested, top, watched, stream_time);
 }
 
 }  // namespace proctrail

@@ -30,6 +30,12 @@ class ClockSync {
     return boottime_ns >= boottime_offset_ ? boottime_ns - boottime_offset_ : 0;
   }
   [[nodiscard]] uint64_t boottime_offset_ns() const { return boottime_offset_; }
+  // Takes another machine's or another time's offsets (a recording's), for good: refresh()
+  // would bring back this machine's.
+  void adopt(int64_t realtime_offset, uint64_t boottime_offset) {
+    realtime_offset_ = realtime_offset;
+    boottime_offset_ = boottime_offset;
+  }
 
  private:
   int64_t realtime_offset_ = 0;   // realtime - monotonic

@@ -1,0 +1,150 @@
+// Replay: a live run's JSON record read back through `proctrail replay` gives what the live
+// run printed, view by view, on both backends; a broken recording is a clear error.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "harness.hpp"
+#include "skip.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+std::string temp_path(const std::string& what) {
+  static int n = 0;
+  return "/tmp/pt-replay-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + what;
+}
+
+// The summary's first line says when it was written and how long the run was: live, until it
+// was stopped; replayed, from the first record to the last. The rest of it must agree.
+std::string without_summary_span(const std::string& text) {
+  std::istringstream in(text);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (const size_t at = line.find("  summary  "); at != std::string::npos) {
+      const size_t colon = line.find(':', line.find("summary over "));
+      line = "TIME" + line.substr(at, line.find("summary over ") - at) + "summary over SPAN" +
+             line.substr(colon);
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+class Replay : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  }
+
+  // A live run showing `view`, with --also-json keeping everything, over a workload with a
+  // failure, a signal, a pipeline and a background job; then the replay of its record with the
+  // same view. Returns {live output, replayed output}.
+  std::pair<std::string, std::string> live_and_replayed(const std::vector<std::string>& view) {
+    const std::string record = temp_path("record.jsonl");
+    std::vector<std::string> opts = {"-b", GetParam(), "--also-json", record};
+    opts.insert(opts.end(), view.begin(), view.end());
+    std::string live;
+    {
+      Monitor m(opts);
+      EXPECT_TRUE(m.started()) << m.errors();
+      CommandResult w = run({"/bin/sh", "-c",
+                             "ls /pt-replay-nonexistent 2>/dev/null; echo a | tr a b >/dev/null; "
+                             "sleep 0.05 & wait; sh -c 'kill -TERM $$'; exit 0"});
+      EXPECT_EQ(w.exit_code, 0) << w.err;
+      settle(300);
+      EXPECT_EQ(m.stop(), 0) << m.errors();
+      live = m.output();
+    }
+    std::vector<std::string> argv = {proctrail_path(), "replay", record};
+    argv.insert(argv.end(), view.begin(), view.end());
+    CommandResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    std::filesystem::remove(record);
+    return {live, r.out};
+  }
+};
+
+TEST_P(Replay, TextAsLive) {
+  auto [live, replayed] = live_and_replayed({"--no-header"});
+  EXPECT_NE(live.find("tr a b"), std::string::npos) << live;
+  EXPECT_EQ(replayed, live);
+}
+
+TEST_P(Replay, TreeAsLive) {
+  auto [live, replayed] = live_and_replayed({"--tree"});
+  EXPECT_NE(live.find("SIGTERM"), std::string::npos) << live;
+  EXPECT_EQ(replayed, live);
+}
+
+TEST_P(Replay, FiltersAsLive) {
+  auto [live, replayed] = live_and_replayed({"--failed"});
+  EXPECT_NE(live.find("ls /pt-replay-nonexistent"), std::string::npos) << live;
+  EXPECT_EQ(live.find("tr a b"), std::string::npos) << live;
+  EXPECT_EQ(replayed, live);
+}
+
+TEST_P(Replay, JsonAsLive) {
+  auto [live, replayed] = live_and_replayed({"-f", "json", "-e", "exec,exit"});
+  EXPECT_FALSE(parse_records(live).empty());
+  EXPECT_EQ(replayed, live);
+}
+
+TEST_P(Replay, SummaryAsLive) {
+  auto [live, replayed] = live_and_replayed({"--summary", "-e", "fork,exec,exit"});
+  EXPECT_NE(live.find("summary over"), std::string::npos) << live;
+  EXPECT_EQ(without_summary_span(replayed), without_summary_span(live));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Replay, ::testing::ValuesIn(backends()),
+                         [](const auto& p) { return p.param; });
+
+TEST(CommandLineReplay, MalformedLineIsNamed) {
+  const std::string path = temp_path("broken.jsonl");
+  {
+    std::ofstream out(path);
+    out << R"({"type":"sid","time":"2026-12-03T10:00:00.000000000Z","ts_ns":1,"cpu":0,"pid":5,"tid":5})"
+        << "\n\n{\"type\": \"exec\", oops\n";
+  }
+  CommandResult r = run({proctrail_path(), "replay", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(path + ": line 3: "), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  std::filesystem::remove(path);
+}
+
+TEST(CommandLineReplay, MissingFileAndLiveOnlyOptionsAreErrors) {
+  CommandResult missing = run({proctrail_path(), "replay", "/pt-replay-no-such-file"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/pt-replay-no-such-file: No such file"), std::string::npos)
+      << missing.err;
+  CommandResult live_only = run({proctrail_path(), "replay", "/dev/null", "--backend", "bpf"});
+  EXPECT_EQ(live_only.exit_code, 2);
+  EXPECT_NE(live_only.err.find("--backend applies to live capture"), std::string::npos)
+      << live_only.err;
+  CommandResult none = run({proctrail_path(), "replay"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("FILE"), std::string::npos) << none.err;
+}
+
+// A stream from a pipe: a live proctrail's JSON, summed up by a replay at its end.
+TEST(CommandLineReplay, ReadsAPipe) {
+  CommandResult r = run({"/bin/sh", "-c",
+                         "printf '%s\\n' "
+                         "'{\"type\":\"sid\",\"time\":\"2026-12-03T10:00:00.000000000Z\",\"ts_ns\":1,"
+                         "\"cpu\":0,\"pid\":5,\"tid\":5}' | " +
+                             proctrail_path() + " replay - -f json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto recs = parse_records(r.out);
+  ASSERT_EQ(recs.size(), 1u) << r.out;
+  EXPECT_EQ(recs[0]["type"], "sid");
+  EXPECT_EQ(recs[0]["pid"], 5);
+}
+
+}  // namespace
+}  // namespace proctrail::e2e
