@@ -206,7 +206,8 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   text.color = o.color;
   text.tree = o.tree;
   text.tree_failures_only = o.tree_failures_only;
-  auto formatter = make_formatter(o.format, text);
+  auto formatter = o.format == OutputFormat::Json ? make_json_formatter(o.host_fields)
+                                                  : make_formatter(o.format, text);
   const bool header = o.format == OutputFormat::Text && o.header;
   std::unique_ptr<Sink> out;
   if (o.output.empty()) {
@@ -229,7 +230,7 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   if (!o.also_json.empty()) {
     // Every event, whatever the filters above: a full record beside a filtered view. Its
     // failure (a full disk) is counted and said in it when it recovers; capture goes on.
-    auto all = open_file_sink(make_json_formatter(), o.also_json, false, o.rotation);
+    auto all = open_file_sink(make_json_formatter(o.host_fields), o.also_json, false, o.rotation);
     if (!all) return all.error();
     EventFilter everything;
     everything.types = EventMask::all();

@@ -361,6 +361,9 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "counts twice in resident memory)")
       ->type_name("SIZE");
   app.add_flag("--no-header", no_header, "text format: no column header line");
+  app.add_flag("--host-fields", o.host_fields,
+               "JSON: every record carries host (hostname, machine id, boot id), not only the "
+               "start record: for collectors that take records one by one");
   app.add_flag("--utc", o.utc, "text format: times in UTC instead of local time");
   app.add_flag("-V,--version", version, "print the version and exit");
 
@@ -493,6 +496,9 @@ ParseOutcome parse_options(int argc, char** argv) {
   m.drop_caller_privileges = true;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
+  }
+  if (o.host_fields && o.format != OutputFormat::Json && o.also_json.empty()) {
+    return {std::nullopt, usage_error("--host-fields applies to JSON output (-f json or --also-json)")};
   }
   if (o.format != OutputFormat::Text && (o.tree || o.relative)) {
     return {std::nullopt, usage_error("--tree and --relative apply to the text format only")};

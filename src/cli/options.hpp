@@ -21,6 +21,7 @@ struct Options {
   std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
   // "proctrail replay FILE": events from a JSON Lines recording instead of this machine.
   bool replay = false;
+  bool host_fields = false;  // JSON: host in every record
   std::string replay_file;
   bool verbose = false;
   bool stats = false;

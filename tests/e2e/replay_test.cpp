@@ -104,6 +104,30 @@ TEST_P(Replay, SummaryAsLive) {
 INSTANTIATE_TEST_SUITE_P(Backends, Replay, ::testing::ValuesIn(backends()),
                          [](const auto& p) { return p.param; });
 
+// --host-fields: every record says which machine and boot it is from, in the schema, and a
+// replay of such a record writes the same bytes.
+TEST(HostFields, EveryRecordCarriesTheHostAndReplaysToTheSameBytes) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string path = temp_path("host.jsonl");
+  CommandResult r = run({proctrail_path(), "-f", "json", "--host-fields", "-o", path, "--", "/bin/sh",
+                         "-c", "true; /bin/true x"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto recs = parse_records(text.str());
+  ASSERT_GE(recs.size(), 4u) << text.str();
+  for (const auto& rec : recs) {
+    ASSERT_TRUE(rec.contains("host")) << rec.dump();
+    EXPECT_EQ(rec["host"]["machine_id"], recs[0]["host"]["machine_id"]);
+    EXPECT_EQ(rec["host"]["boot_id"].get<std::string>().size(), 32u);
+  }
+  CommandResult again = run({proctrail_path(), "replay", path, "-f", "json", "--host-fields"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, text.str());
+  std::filesystem::remove(path);
+}
+
 TEST(CommandLineReplay, MalformedLineIsNamed) {
   const std::string path = temp_path("broken.jsonl");
   {
