@@ -32,7 +32,16 @@ struct ProcessKey {
   uint32_t exec_ordinal = 0;
   uint64_t start_ticks = 0;  // 0: not known (only after lost events)
   [[nodiscard]] bool known() const { return pid > 0 && start_ticks > 0; }
+  // The process, whatever image it runs: pid and start, ordinal 0.
+  [[nodiscard]] ProcessKey process() const { return {pid, 0, start_ticks}; }
   bool operator==(const ProcessKey&) const = default;
+};
+
+struct ProcessKeyHash {
+  size_t operator()(const ProcessKey& k) const noexcept {
+    return std::hash<uint64_t>{}((k.start_ticks << 22) ^ static_cast<uint32_t>(k.pid) ^
+                                 (uint64_t{k.exec_ordinal} << 54));
+  }
 };
 
 // The machine and the boot a stream comes from: the first half of every exec_id.
@@ -420,6 +429,13 @@ struct Event {
   EventData data;
 
   [[nodiscard]] EventType type() const { return static_cast<EventType>(data.index()); }
+  // The process the event is about, as the process table identified it (for a fork, the new
+  // process; a thread's events, its process): views and filters keep what they know of a
+  // process under this, never under a bare pid, so a reused pid is a new process to them too.
+  // Where the table could not tell (after lost events) the pid stands alone, start 0.
+  [[nodiscard]] ProcessKey process() const;
+  // The process that forked it, the same way.
+  [[nodiscard]] ProcessKey parent_process() const;
 };
 
 // A decoded wait(2)-style status as the kernel stores it in task->exit_code.

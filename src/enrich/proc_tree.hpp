@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "proctrail/event.hpp"
+
 namespace proctrail::procfs {
 
 std::vector<int32_t> tree_now(const std::vector<int32_t>& roots,
                               const std::string& proc_root = "/proc");
+// The same processes, each with its start (a process key, exec ordinal 0).
+std::vector<ProcessKey> tree_keys_now(const std::vector<int32_t>& roots,
+                                      const std::string& proc_root = "/proc");
 
 }  // namespace proctrail::procfs

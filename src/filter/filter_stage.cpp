@@ -1,5 +1,7 @@
 #include "filter/filter_stage.hpp"
 
+#include <algorithm>
+
 #include "enrich/proc_tree.hpp"
 
 namespace proctrail {
@@ -32,21 +34,33 @@ FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
   follow_trees_ = !filter_.pids.empty();
   if (follow_trees_) {
     if (proc_root.empty()) {
-      followed_.insert(filter_.pids.begin(), filter_.pids.end());
+      // Not this machine now: a root is known by its pid until its first event says more.
+      for (int32_t pid : filter_.pids) followed_.insert(ProcessKey{pid, 0, 0});
     } else {
-      for (int32_t pid : procfs::tree_now(filter_.pids, proc_root)) followed_.insert(pid);
+      for (const ProcessKey& k : procfs::tree_keys_now(filter_.pids, proc_root)) {
+        followed_.insert(k);
+      }
     }
     followed_count_ = followed_.size();
   }
 }
 
+bool FilterStage::is_followed(const ProcessKey& k) const {
+  if (followed_.count(k) > 0) return true;
+  if (k.start_ticks != 0) return followed_.count(ProcessKey{k.pid, 0, 0}) > 0;
+  // The table could not tell which process this is (events were lost): the pid is all there
+  // is to go by, as it is for the table itself until its resync.
+  return std::any_of(followed_.begin(), followed_.end(),
+                     [&](const ProcessKey& f) { return f.pid == k.pid; });
+}
+
 bool FilterStage::in_trees(const Event& e) {
   if (!follow_trees_) return true;
-  if (const auto* f = std::get_if<ForkData>(&e.data)) {
+  if (const auto* f = std::get_if<ForkData>(&e.data); f && !f->is_thread()) {
     // A new process joins when its parent is followed; a new thread belongs to its process.
-    return followed_.count(f->is_thread() ? f->child_pid : f->parent_pid) > 0;
+    return is_followed(e.parent_process());
   }
-  return followed_.count(e.pid) > 0;
+  return is_followed(e.process());
 }
 
 bool FilterStage::matches_process(const Event& e) {
@@ -59,7 +73,10 @@ bool FilterStage::matches_process(const Event& e) {
     if (!d) d = x->details->image.get();
     if (x->details->comm) exit_comm = &*x->details->comm;
   }
-  auto it = images_.find(e.pid);
+  // A fork is its parent's doing, judged by the parent's program (which the child inherits).
+  const bool fork = std::holds_alternative<ForkData>(e.data) &&
+                    !std::get<ForkData>(e.data).is_thread();
+  auto it = images_.find(fork ? e.parent_process() : e.process());
   if (!d && it != images_.end()) d = it->second.image.get();
   if (!failed && d && it != images_.end() && it->second.image.get() == d && it->second.verdict) {
     return *it->second.verdict;
@@ -111,31 +128,42 @@ void FilterStage::learn_after(const Event& e, std::optional<bool> exec_verdict) 
   const bool track_images = filter_.matches_processes();
   if (const auto* f = std::get_if<ForkData>(&e.data)) {
     if (f->is_thread()) return;
-    if (follow_trees_ && followed_.count(f->parent_pid) && followed_.insert(f->child_pid).second) {
+    const ProcessKey child = e.process(), parent = e.parent_process();
+    if (follow_trees_ && is_followed(parent) && followed_.insert(child).second) {
       followed_count_ = followed_.size();
     }
     if (track_images) {
-      if (auto it = images_.find(f->parent_pid); it != images_.end()) {
-        images_[f->child_pid] = it->second;
+      if (auto it = images_.find(parent); it != images_.end()) {
+        images_[child] = it->second;
       } else {
-        images_.erase(f->child_pid);  // a reused pid: not its earlier owner's program
+        images_.erase(child);
       }
     }
   } else if (const auto* exec = std::get_if<ExecData>(&e.data)) {
-    if (track_images && exec->details) images_[e.pid] = Known{exec->details, exec_verdict};
+    if (track_images && exec->details) images_[e.process()] = Known{exec->details, exec_verdict};
   } else if (const auto* x = std::get_if<ExitData>(&e.data)) {
     if (!x->ends_process(e)) return;
-    if (follow_trees_ && followed_.erase(e.pid)) followed_count_ = followed_.size();
-    if (track_images) images_.erase(e.pid);
+    const ProcessKey ended = e.process();
+    if (follow_trees_) {
+      size_t erased = followed_.erase(ended);
+      if (ended.start_ticks != 0) {
+        erased += followed_.erase(ProcessKey{ended.pid, 0, 0});
+      } else {
+        erased += std::erase_if(followed_, [&](const ProcessKey& k) { return k.pid == ended.pid; });
+      }
+      if (erased) followed_count_ = followed_.size();
+    }
+    if (track_images) images_.erase(ended);
   }
 }
 
 void FilterStage::refresh_trees() {
   if (proc_root_.empty()) return;  // not a live stream: nothing to read again
-  std::vector<int32_t> now(followed_.begin(), followed_.end());
+  std::vector<int32_t> now;
+  for (const ProcessKey& k : followed_) now.push_back(k.pid);
   now.insert(now.end(), filter_.pids.begin(), filter_.pids.end());
   followed_.clear();
-  for (int32_t pid : procfs::tree_now(now, proc_root_)) followed_.insert(pid);
+  for (const ProcessKey& k : procfs::tree_keys_now(now, proc_root_)) followed_.insert(k);
   followed_count_ = followed_.size();
 }
 

@@ -3,8 +3,10 @@
 // It keeps what the conditions need to know about processes, learned from the events
 // themselves: which processes descend from the --pid roots (new ones join at their fork), and
 // which program each process last ran (for the user / comm / argv / exe / cgroup / container
-// conditions on its other events). Both are forgotten when the process ends, so memory follows
-// the number of live processes.
+// conditions on its other events). Both are kept by the process table's keys (pid and start,
+// Event::process()): the table alone decides pid reuse, and a stranger that got a followed
+// pid after a lost exit is not followed. Both are forgotten when the process ends, so memory
+// follows the number of live processes.
 #pragma once
 
 #include <atomic>
@@ -51,6 +53,7 @@ class FilterStage {
     std::optional<bool> verdict;
   };
   bool in_trees(const Event& e);
+  [[nodiscard]] bool is_followed(const ProcessKey& process) const;
   // After a loss the stream may lack forks of the trees: read them again from /proc.
   void refresh_trees();
   bool matches_process(const Event& e);
@@ -62,9 +65,10 @@ class FilterStage {
   std::string proc_root_;
   Matchers re_;
   bool follow_trees_ = false;
-  std::unordered_set<int32_t> followed_;
+  // Both by the process table's keys (Event::process()), never by a bare pid.
+  std::unordered_set<ProcessKey, ProcessKeyHash> followed_;
   std::atomic<size_t> followed_count_{0};
-  std::unordered_map<int32_t, Known> images_;
+  std::unordered_map<ProcessKey, Known, ProcessKeyHash> images_;
 };
 
 }  // namespace proctrail

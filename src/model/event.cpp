@@ -232,6 +232,23 @@ const HostIdentity& HostIdentity::local() {
   return id;
 }
 
+ProcessKey Event::process() const {
+  if (key.known()) return key.process();
+  if (const auto* f = std::get_if<ForkData>(&data)) return {f->child_pid, 0, 0};
+  return {pid, 0, 0};
+}
+
+ProcessKey Event::parent_process() const {
+  if (parent_key.known()) return parent_key.process();
+  if (const auto* f = std::get_if<ForkData>(&data)) return {f->parent_pid, 0, 0};
+  if (const auto* x = std::get_if<ExecData>(&data); x && x->details && x->details->ppid) {
+    return {*x->details->ppid, 0, 0};
+  }
+  if (const auto* x = std::get_if<ExitData>(&data)) return {x->parent_pid, 0, 0};
+  if (const auto* x = std::get_if<ExecFailedData>(&data); x && x->ppid > 0) return {x->ppid, 0, 0};
+  return {};
+}
+
 std::string format_exec_id(const HostIdentity& host, const ProcessKey& key) {
   if (!key.known()) return {};
   std::string id;

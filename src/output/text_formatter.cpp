@@ -134,24 +134,24 @@ class TextFormatter final : public Formatter {
     int level = 0;
     bool shown = false;    // its exec line was printed
     bool execd = false;    // it exec'd: it has a line of its own
-    int32_t parent = 0;    // pid of the process that forked it
+    ProcessKey parent;     // the process that forked it
     // With failures only: what its exec line will say, printed when a failure below needs it.
     uint64_t exec_ts = 0;
     int64_t exec_wall = 0;
     std::shared_ptr<const ExecDetails> image;
   };
 
-  Node& node_of(int32_t pid, std::optional<int32_t> ppid) {
-    auto it = nodes_.find(pid);
+  Node& node_of(const ProcessKey& process, const ProcessKey& parent) {
+    auto it = nodes_.find(process);
     if (it != nodes_.end()) return it->second;
     Node n;
-    if (ppid) {
-      n.parent = *ppid;
-      if (auto p = nodes_.find(*ppid); p != nodes_.end()) {
+    if (parent.pid > 0) {
+      n.parent = parent;
+      if (auto p = nodes_.find(parent); p != nodes_.end()) {
         n.level = p->second.level + (p->second.execd ? 1 : 0);
       }
     }
-    return nodes_[pid] = n;
+    return nodes_[process] = n;
   }
 
   void tree_prefix(const Event& e, int level, std::string& out) {
@@ -180,9 +180,9 @@ class TextFormatter final : public Formatter {
 
   // With failures only: the exec lines of the process and its ancestors not printed yet, from
   // the oldest down, so a failure shows under the commands that led to it.
-  void print_chain(int32_t pid, std::string& out) {
-    std::vector<int32_t> chain;
-    for (int32_t p = pid; p > 0 && chain.size() < 64;) {
+  void print_chain(const ProcessKey& process, std::string& out) {
+    std::vector<ProcessKey> chain;
+    for (ProcessKey p = process; p.pid > 0 && chain.size() < 64;) {
       auto it = nodes_.find(p);
       if (it == nodes_.end()) break;
       if (it->second.execd && !it->second.shown) chain.push_back(p);
@@ -190,7 +190,7 @@ class TextFormatter final : public Formatter {
     }
     for (auto p = chain.rbegin(); p != chain.rend(); ++p) {
       Node& n = nodes_[*p];
-      exec_line(n.exec_ts, n.exec_wall, n.level, *p, n.image.get(), out);
+      exec_line(n.exec_ts, n.exec_wall, n.level, p->pid, n.image.get(), out);
       n.shown = true;
     }
   }
@@ -201,16 +201,16 @@ class TextFormatter final : public Formatter {
     const bool failures_only = options_.tree_failures_only;
     if (const auto* f = std::get_if<ForkData>(&e.data)) {
       if (!f->is_thread()) {
-        Node parent = node_of(f->parent_pid, std::nullopt);
+        Node parent = node_of(e.parent_process(), {});
         Node child;
         child.level = parent.level + (parent.execd ? 1 : 0);
-        child.parent = f->parent_pid;
-        nodes_[f->child_pid] = child;
+        child.parent = e.parent_process();
+        nodes_[e.process()] = child;
       }
       return;
     }
     if (const auto* x = std::get_if<ExecData>(&e.data)) {
-      Node& n = node_of(e.pid, x->details ? x->details->ppid : std::nullopt);
+      Node& n = node_of(e.process(), e.parent_process());
       n.execd = true;
       if (failures_only) {
         n.exec_ts = e.ts_ns;
@@ -225,13 +225,13 @@ class TextFormatter final : public Formatter {
     if (const auto* x = std::get_if<ExitData>(&e.data)) {
       if (!x->ends_process(e)) return;
       const bool failed = x->status(e) != 0;
-      auto n = nodes_.find(e.pid);
-      if (failures_only && failed) print_chain(e.pid, out);
+      auto n = nodes_.find(e.process());
+      if (failures_only && failed) print_chain(e.process(), out);
       const bool known = n != nodes_.end();
       const bool execd = known && n->second.execd;
       const bool shown = known && n->second.shown;
       const int level = known ? n->second.level : 0;
-      const int32_t parent = known ? n->second.parent : 0;
+      const int32_t parent = known ? n->second.parent.pid : 0;
       if (known) nodes_.erase(n);
       // A child that never exec'd has no line of its own; when it fails it is drawn all the
       // same (a fork whose exec failed, exit 127): it is why its parent failed.
@@ -255,8 +255,8 @@ class TextFormatter final : public Formatter {
       return;
     }
     if (const auto* x = std::get_if<ExecFailedData>(&e.data)) {
-      Node& n = node_of(e.pid, x->ppid);
-      if (failures_only) print_chain(e.pid, out);
+      Node& n = node_of(e.process(), x->ppid ? e.parent_process() : ProcessKey{});
+      if (failures_only) print_chain(e.process(), out);
       tree_prefix(e, n.level + (n.execd ? 1 : 0), out);
       fmt::format_to(it, "{} ", e.pid);
       exec_failed(*x, out, colour);
@@ -579,7 +579,7 @@ class TextFormatter final : public Formatter {
 
   TextOptions options_;
   std::optional<uint64_t> base_ns_;
-  std::unordered_map<int32_t, Node> nodes_;
+  std::unordered_map<ProcessKey, Node, ProcessKeyHash> nodes_;
   int64_t cached_sec_ = -1;
   std::string cached_;
 };

@@ -133,12 +133,12 @@ class SummarySink final : public Sink {
     if (const auto* f = std::get_if<ForkData>(&e.data)) {
       if (f->is_thread() || !forks_) return;
       ++*s_.processes;
-      auto it = depth_.find(f->parent_pid);
+      auto it = depth_.find(e.parent_process());
       uint32_t d = it == depth_.end() ? 1 : it->second + 1;
       // Without exits in the stream nothing leaves: keep it bounded, at the price of depths
       // counted afresh after a reset.
       if (depth_.size() >= kMaxTracked) depth_.clear();
-      depth_[f->child_pid] = d;
+      depth_[e.process()] = d;
       s_.max_depth = std::max(*s_.max_depth, d);
     } else if (const auto* x = std::get_if<ExecData>(&e.data)) {
       if (!execs_) return;
@@ -146,7 +146,7 @@ class SummarySink final : public Sink {
       if (x->details) ++command(command_name(x->details->argv, x->details->comm)).count;
     } else if (const auto* ex = std::get_if<ExitData>(&e.data)) {
       if (!ex->ends_process(e)) return;
-      depth_.erase(e.pid);
+      depth_.erase(e.process());
       const ExitDetails* d = ex->details.get();
       const std::string name = name_of(d);
       if (ex->status(e) != 0 && s_.failed) {
@@ -212,7 +212,7 @@ class SummarySink final : public Sink {
   const bool forks_, execs_, all_exits_, failures_, exec_failures_;  // what the stream carries
   SummaryData s_;
   std::unordered_map<std::string, Totals> commands_;
-  std::unordered_map<int32_t, uint32_t> depth_;
+  std::unordered_map<ProcessKey, uint32_t, ProcessKeyHash> depth_;  // by the table's keys
 };
 
 }  // namespace

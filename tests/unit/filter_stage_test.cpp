@@ -146,6 +146,39 @@ TEST(FilterStage, ALongCommandLineAgainstARegex) {
   EXPECT_TRUE(stage.accept(exec_of(61, image(argv))));
 }
 
+// The trees and images are kept by the process table's keys: when a followed process's end is
+// lost and a stranger gets its pid, the stranger is not followed, nor judged by its program.
+TEST(FilterStage, APidReusedAfterALostExitIsAnotherProcess) {
+  const int32_t kRoot = getpid();
+  EventFilter f;
+  f.pids = {kRoot};
+  f.argv_regex = "MARK";
+  FilterStage stage(f);
+  auto keyed = [](Event e, ProcessKey key, ProcessKey parent) {
+    e.key = key;
+    e.parent_key = parent;
+    return e;
+  };
+  const ProcessKey root{kRoot, 0, 0};  // its start unknown to these events: matched by pid
+  const ProcessKey child{700, 0, 111}, stranger{700, 0, 222}, other_parent{77, 0, 5};
+  EXPECT_FALSE(stage.accept(keyed(fork_of(kRoot, 700), child, root)));  // no MARK yet
+  EXPECT_TRUE(stage.accept(keyed(exec_of(700, image({"/bin/sh", "MARK"})), {700, 1, 111}, root)));
+  EXPECT_EQ(stage.followed(), 2u);
+  // 700's exit was lost; pid 700 is born again under 77, and runs a program with MARK too.
+  EXPECT_FALSE(stage.accept(keyed(fork_of(77, 700), stranger, other_parent)));
+  EXPECT_FALSE(stage.accept(keyed(exec_of(700, image({"/bin/x", "MARK"})), {700, 1, 222}, other_parent)))
+      << "a stranger with a followed pid is not in the tree";
+  // Judged by its own program, not the earlier owner's: an event of the stranger's without
+  // MARK in its image stays out even in a stage without trees.
+  EventFilter g;
+  g.argv_regex = "MARK";
+  FilterStage flat(g);
+  EXPECT_TRUE(flat.accept(keyed(exec_of(700, image({"/bin/sh", "MARK"})), {700, 1, 111}, root)));
+  EXPECT_FALSE(flat.accept(keyed(fork_of(77, 700), stranger, other_parent)));
+  EXPECT_FALSE(flat.accept(keyed(at(700, 700, UidData{0, 0}), stranger, other_parent)))
+      << "the stranger has not run the earlier owner's program";
+}
+
 TEST(FilterStage, ConditionsOnTheProcessMatchItsExecAndLaterEvents) {
   EventFilter f;
   f.uid = 33;
