@@ -23,10 +23,9 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, [](int) { stop = true; });
 
   proctrail::MonitorOptions options;
-  std::string error;
-  auto failed = proctrail::EventMask::parse("nonzero-exit", &error);
+  auto failed = proctrail::EventMask::parse("nonzero-exit");
   if (!failed) {
-    std::fprintf(stderr, "poll_loop: %s\n", error.c_str());
+    std::fprintf(stderr, "poll_loop: %s\n", failed.error().message.c_str());
     return 2;
   }
   options.filter.types = *failed;

@@ -18,8 +18,7 @@ int main() {
   std::signal(SIGTERM, [](int) { stop = true; });
 
   proctrail::MonitorOptions options;
-  std::string error;
-  options.filter.types = *proctrail::EventMask::parse("exec", &error);
+  options.filter.types = *proctrail::EventMask::parse("exec");
   options.start_record = false;
 
   std::vector<proctrail::SinkSpec> sinks;

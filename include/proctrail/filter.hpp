@@ -26,7 +26,7 @@ class EventMask {
   static EventMask all();
   // "fork,exec,exit,uid,gid,sid,ptrace,comm,coredump,exec-failed,all" plus "nonzero-exit"
   // (exits with a non-zero status only). Unknown names are an error naming the bad word.
-  static std::optional<EventMask> parse(std::string_view list, std::string* error);
+  static Result<EventMask> parse(std::string_view list);
 
   void add(EventType t) { bits_ |= bit(t); }
   void remove(EventType t) { bits_ &= ~bit(t); }

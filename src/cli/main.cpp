@@ -92,7 +92,7 @@ void warn_about_cgroup_filter(const proctrail::EventFilter& f) {
 }
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "proctrail: error: %s\n", message.c_str());
+  std::fprintf(stderr, "proctrail: error: %s\n", proctrail::cli::in_cli_words(message).c_str());
   return 1;
 }
 

@@ -157,7 +157,7 @@ class HelpFormatter : public CLI::Formatter {
 };
 
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "proctrail: error: %s (see --help)\n", message.c_str());
+  std::fprintf(stderr, "proctrail: error: %s (see --help)\n", in_cli_words(message).c_str());
   return 2;
 }
 
@@ -217,6 +217,22 @@ std::string explain_extras(const CLI::App& app, int argc, char** argv) {
 }
 
 }  // namespace
+
+std::string in_cli_words(std::string message) {
+  static const std::pair<std::string_view, std::string_view> kWords[] = {
+      {"filter.comm_regex", "--comm"},       {"filter.argv_regex", "--argv"},
+      {"filter.exe_regex", "--exe"},         {"filter.cgroup_prefix", "--cgroup"},
+      {"filter.container_prefix", "--container"}, {"filter.pids", "--pid"},
+      {"filter.uid", "--user"},              {"proc_fields", "--proc-fields"},
+  };
+  for (const auto& [field, option] : kWords) {
+    for (size_t at = message.find(field); at != std::string::npos;
+         at = message.find(field, at + option.size())) {
+      message.replace(at, field.size(), option);
+    }
+  }
+  return message;
+}
 
 ParseOutcome parse_options(int argc, char** argv) {
   CLI::App app{
@@ -414,9 +430,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt,
             usage_error("unknown format '" + format + "' (choose text, json or seed)")};
   o.format = *f;
-  std::string err;
-  auto mask = EventMask::parse(events, &err);
-  if (!mask) return {std::nullopt, usage_error(err)};
+  auto mask = EventMask::parse(events);
+  if (!mask) return {std::nullopt, usage_error(mask.error().message)};
   m.filter.types = *mask;
   o.exec_failed_asked = mask->has(EventType::ExecFailed);
   o.rcvbuf_given = app.count("--rcvbuf") > 0;
@@ -556,14 +571,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   } else if (failed) {
     flt.failed = true;
     if (app.count("--events") == 0) {
-      m.filter.types = *EventMask::parse("nonzero-exit,exec-failed", nullptr);
+      m.filter.types = *EventMask::parse("nonzero-exit,exec-failed");
     } else {
       m.filter.types.add(EventType::ExecFailed);
     }
   }
   if (o.tree) {
     // The tree is drawn from forks, execs and exits.
-    m.filter.types = m.filter.types | *EventMask::parse("fork,exec,exit", nullptr);
+    m.filter.types = m.filter.types | *EventMask::parse("fork,exec,exit");
   }
   if (o.format == OutputFormat::Seed &&
       (flt.matches_processes() || !flt.pids.empty() || failed || o.summary || !o.command.empty())) {

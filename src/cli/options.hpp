@@ -50,6 +50,10 @@ struct ParseOutcome {
   int exit_code = 0;               // otherwise: exit with this (0 after --help / --version)
 };
 
+// The library's errors name its fields (filter.pids, proc_fields ...): the same message with
+// the command line's options in their place, for the tool's user.
+std::string in_cli_words(std::string message);
+
 // Parses argv. Help and version go to stdout; a usage error is one line on stderr.
 ParseOutcome parse_options(int argc, char** argv);
 

@@ -33,7 +33,7 @@ EventMask EventMask::operator|(const EventMask& o) const {
   return m;
 }
 
-std::optional<EventMask> EventMask::parse(std::string_view list, std::string* error) {
+Result<EventMask> EventMask::parse(std::string_view list) {
   EventMask m;
   bool any_exit = false, nonzero = false;
   size_t pos = 0;
@@ -42,10 +42,7 @@ std::optional<EventMask> EventMask::parse(std::string_view list, std::string* er
     if (comma == std::string_view::npos) comma = list.size();
     std::string_view word = list.substr(pos, comma - pos);
     pos = comma + 1;
-    if (word.empty()) {
-      if (error) *error = "empty event name in '" + std::string(list) + "'";
-      return std::nullopt;
-    }
+    if (word.empty()) return make_error("empty event name in '" + std::string(list) + "'");
     if (word == "all") {
       m = m | all();
       any_exit = true;
@@ -65,12 +62,9 @@ std::optional<EventMask> EventMask::parse(std::string_view list, std::string* er
       }
     }
     if (!found) {
-      if (error) {
-        *error = "unknown event '" + std::string(word) +
-                 "' (choose from fork, exec, exit, nonzero-exit, uid, gid, sid, ptrace, comm, "
-                 "coredump, exec-failed, all)";
-      }
-      return std::nullopt;
+      return make_error("unknown event '" + std::string(word) +
+                        "' (choose from fork, exec, exit, nonzero-exit, uid, gid, sid, ptrace, "
+                        "comm, coredump, exec-failed, all)");
     }
   }
   m.nonzero_exit_only_ = nonzero && !any_exit;
@@ -100,13 +94,14 @@ bool EventFilter::matches_processes() const {
 }
 
 Status EventFilter::validate() const {
-  for (auto [option, re] : {std::pair{"--comm", &comm_regex}, std::pair{"--argv", &argv_regex},
-                            std::pair{"--exe", &exe_regex}}) {
+  for (auto [option, re] : {std::pair{"filter.comm_regex", &comm_regex},
+                            std::pair{"filter.argv_regex", &argv_regex},
+                            std::pair{"filter.exe_regex", &exe_regex}}) {
     if (!*re) continue;
     if (auto p = Pattern::compile(option, **re); !p) return p.error();
   }
   for (int32_t pid : pids) {
-    if (pid <= 0) return make_error("--pid wants positive process ids, not " + std::to_string(pid));
+    if (pid <= 0) return make_error("filter.pids wants positive process ids, not " + std::to_string(pid));
   }
   return {};
 }

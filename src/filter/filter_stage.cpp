@@ -21,16 +21,22 @@ bool has_prefix(const std::string& s, const std::string& prefix) {
 
 FilterStage::FilterStage(EventFilter filter, const std::string& proc_root)
     : filter_(std::move(filter)), proc_root_(proc_root) {
-  auto compile = [](const char* option, const std::optional<std::string>& re) {
+  // validate() has said so already; should a caller skip it, a pattern that does not compile
+  // matches nothing rather than being left out (which would show everything).
+  auto compile = [this](const char* option, const std::optional<std::string>& re) {
     std::unique_ptr<Pattern> p;
     if (re) {
-      if (auto c = Pattern::compile(option, *re)) p = std::move(*c);
+      if (auto c = Pattern::compile(option, *re)) {
+        p = std::move(*c);
+      } else {
+        broken_ = true;
+      }
     }
     return p;
   };
-  re_.comm = compile("--comm", filter_.comm_regex);
-  re_.argv = compile("--argv", filter_.argv_regex);
-  re_.exe = compile("--exe", filter_.exe_regex);
+  re_.comm = compile("filter.comm_regex", filter_.comm_regex);
+  re_.argv = compile("filter.argv_regex", filter_.argv_regex);
+  re_.exe = compile("filter.exe_regex", filter_.exe_regex);
   follow_trees_ = !filter_.pids.empty();
   if (follow_trees_) {
     if (proc_root.empty()) {
@@ -86,6 +92,7 @@ bool FilterStage::matches_process(const Event& e) {
 
 bool FilterStage::evaluate(const ExecDetails* d, const ExecFailedData* failed,
                            const std::string* exit_comm) const {
+  if (broken_) return false;
   if (filter_.owner_uid) {
     const Credentials* c =
         failed && failed->creds ? &*failed->creds : (d && d->creds ? &*d->creds : nullptr);

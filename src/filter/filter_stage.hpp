@@ -65,6 +65,7 @@ class FilterStage {
   std::string proc_root_;
   Matchers re_;
   bool follow_trees_ = false;
+  bool broken_ = false;  // a pattern did not compile: nothing matches
   // Both by the process table's keys (Event::process()), never by a bare pid.
   std::unordered_set<ProcessKey, ProcessKeyHash> followed_;
   std::atomic<size_t> followed_count_{0};

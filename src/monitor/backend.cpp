@@ -137,7 +137,7 @@ Result<StartedSource> start_source(const MonitorOptions& o, Enricher* enricher,
   if (o.backend != Backend::Netlink) {
     auto bpf = start_bpf(o, enricher);
     if (bpf) {
-      bpf->reason = o.backend == Backend::Bpf ? "chosen with --backend bpf"
+      bpf->reason = o.backend == Backend::Bpf ? "chosen by name"
                                               : "chosen automatically: the eBPF programs loaded";
       return bpf;
     }
@@ -157,7 +157,7 @@ Result<StartedSource> start_source(const MonitorOptions& o, Enricher* enricher,
   (void)verbose;
   auto s = start_netlink(o, enricher);
   if (!s) return s.error();
-  s->reason = o.backend == Backend::Netlink ? "chosen with --backend netlink"
+  s->reason = o.backend == Backend::Netlink ? "chosen by name"
                                             : "this build has no eBPF backend";
   return s;
 }

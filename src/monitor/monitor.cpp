@@ -92,21 +92,21 @@ Status check_filter_fields(const MonitorOptions& o, Backend backend, bool live) 
   if (!live) return {};
   for (int32_t pid : f.pids) {
     if (kill(pid, 0) != 0 && errno == ESRCH) {
-      return make_error("--pid: no process " + std::to_string(pid) + " is running");
+      return make_error("filter.pids: no process " + std::to_string(pid) + " is running");
     }
   }
   const bool kernel = backend == Backend::Bpf;  // argv, exe, creds, cgroup id from the kernel
   const ProcFields& p = o.proc_fields;
   if (f.uid && !kernel && !p.creds) {
-    return make_error("--user needs the creds field, which --proc-fields leaves out");
+    return make_error("filter.uid needs the creds field, which proc_fields leaves out");
   }
   if (f.exe_regex && !kernel && !p.exe) {
-    return make_error("--exe needs the exe field, which --proc-fields leaves out");
+    return make_error("filter.exe_regex needs the exe field, which proc_fields leaves out");
   }
   if ((f.cgroup_prefix || f.container_prefix) && !kernel && !p.cgroup) {
     return make_error(
-        "--cgroup and --container need the cgroup field, which --proc-fields "
-        "leaves out");
+        "filter.cgroup_prefix and filter.container_prefix need the cgroup field, which "
+        "proc_fields leaves out");
   }
   return {};
 }

@@ -112,7 +112,7 @@ class UserRateLimitSink final : public Sink {
                           (uid == kUnknownUid ? std::string("processes of unknown users")
                                               : "uid " + std::to_string(uid)) +
                           " over " + std::to_string(limit_.bytes_per_second) +
-                          " bytes/s were suppressed (--user-rate-limit)"};
+                          " bytes/s were suppressed (the per-user rate limit)"};
     b.suppressed = 0;
     return l;
   }

@@ -21,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto cg = procfs::parse_cgroup(s)) (void)procfs::container_from_cgroup(*cg);
   (void)procfs::container_from_cgroup(s);
   (void)cgroup2_mount_point(std::string(s));
-  std::string error;
-  if (!EventMask::parse(s, &error) && error.empty()) __builtin_trap();  // an error says why
+  if (auto m = EventMask::parse(s); !m && m.error().message.empty()) __builtin_trap();  // says why
   std::string out;
   append_shell_word(out, s);
   // A shell word never carries a raw control byte.

@@ -260,7 +260,7 @@ TEST(FilterStage, BadRegularExpressionsAreNamedErrors) {
   f.comm_regex = "(unclosed";
   auto s = f.validate();
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("--comm: '(unclosed' is not a regular expression"),
+  EXPECT_NE(s.error().message.find("filter.comm_regex: '(unclosed' is not a regular expression"),
             std::string::npos)
       << s.error().message;
 }
@@ -333,17 +333,26 @@ namespace {
 
 // The matcher is RE2 with POSIX (grep -E) syntax, on bytes: what makes it linear also refuses
 // what only a backtracking matcher can do.
+// A stage built without validate() from a pattern that does not compile fails closed.
+TEST(FilterStage, APatternThatDoesNotCompileMatchesNothing) {
+  EventFilter f;
+  f.argv_regex = "(unclosed";
+  FilterStage stage(f);
+  EXPECT_FALSE(stage.accept(exec_of(80, image({"/bin/sh", "(unclosed"}))));
+  EXPECT_FALSE(stage.accept(exec_of(81, image({"/bin/true"}))));
+}
+
 TEST(Pattern, PosixSyntaxOnBytesWithoutBackreferences) {
-  auto p = Pattern::compile("--argv", "^curl .*example[[:digit:]]$");
+  auto p = Pattern::compile("filter.argv_regex", "^curl .*example[[:digit:]]$");
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE((*p)->search("curl http://example1"));
   EXPECT_FALSE((*p)->search("wget http://example1"));
-  auto any = Pattern::compile("--argv", "a.b");
+  auto any = Pattern::compile("filter.argv_regex", "a.b");
   ASSERT_TRUE(any.ok());
   EXPECT_TRUE((*any)->search(std::string("a\xff" "b")));  // '.' is any byte, UTF-8 or not
-  auto backref = Pattern::compile("--argv", "(a)\\1");
+  auto backref = Pattern::compile("filter.argv_regex", "(a)\\1");
   ASSERT_FALSE(backref.ok());
-  EXPECT_NE(backref.error().message.find("--argv: '(a)\\1' is not a regular expression"),
+  EXPECT_NE(backref.error().message.find("filter.argv_regex: '(a)\\1' is not a regular expression"),
             std::string::npos)
       << backref.error().message;
 }
@@ -358,7 +367,7 @@ namespace {
 // with fork (issue 18). The process's end still shows.
 TEST(FilterStage, ThreadEndsShowOnlyWithForks) {
   EventFilter f;
-  f.types = *EventMask::parse("exec,exit", nullptr);
+  f.types = *EventMask::parse("exec,exit");
   FilterStage stage(f);
   Event thread_end;
   thread_end.pid = 10;
@@ -374,7 +383,7 @@ TEST(FilterStage, ThreadEndsShowOnlyWithForks) {
   y.process_ended = true;
   process_end.data = y;
   EXPECT_TRUE(stage.accept(process_end));
-  f.types = *EventMask::parse("fork,exit", nullptr);
+  f.types = *EventMask::parse("fork,exit");
   FilterStage with_forks(f);
   EXPECT_TRUE(with_forks.accept(thread_end));
 }

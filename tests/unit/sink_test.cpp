@@ -133,8 +133,7 @@ TEST(PullQueue, BeyondItsCapacityEventsBecomeALostRecordNotSilence) {
 
 TEST(Filter, StreamRecordsPassAndAcksOnlyWhenAskedFor) {
   EventFilter f;
-  std::string err;
-  f.types = *EventMask::parse("exec", &err);
+  f.types = *EventMask::parse("exec");
   Event lost;
   lost.data = LostData{3, "x"};
   Event ack;
@@ -191,8 +190,7 @@ TEST(FileSink, RotatesBySizeKeepingWholeRecords) {
 
 TEST(Subscription, TheTableGetsTheLifecycleWhateverTheFilterShows) {
   MonitorOptions o;
-  std::string err;
-  o.filter.types = *EventMask::parse("uid", &err);
+  o.filter.types = *EventMask::parse("uid");
   auto nl = derive_subscription(o, Backend::Netlink);
   EXPECT_TRUE(nl.table);
   EXPECT_TRUE(nl.read_proc);
@@ -204,7 +202,7 @@ TEST(Subscription, TheTableGetsTheLifecycleWhateverTheFilterShows) {
   EXPECT_FALSE(bpf.table);
   EXPECT_FALSE(bpf.read_proc);
   EXPECT_FALSE(bpf.kernel_events.has(EventType::Exec));
-  o.filter.types = *EventMask::parse("exec", &err);
+  o.filter.types = *EventMask::parse("exec");
   o.ancestry = true;
   EXPECT_TRUE(derive_subscription(o, Backend::Bpf).table) << "ancestry comes from the table";
   o.enrich = false;
