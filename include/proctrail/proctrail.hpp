@@ -6,7 +6,8 @@
 #include "proctrail/event.hpp"    // the event model
 #include "proctrail/filter.hpp"   // what to see
 #include "proctrail/format.hpp"   // text, JSON and seed formatters
-#include "proctrail/monitor.hpp"  // the entry point: MonitorOptions, Monitor
+#include "proctrail/monitor.hpp"  // the entry point: Monitor
+#include "proctrail/options.hpp"  // MonitorOptions
 #include "proctrail/result.hpp"   // Result<T>, Status, Error
 #include "proctrail/sink.hpp"     // where events go
 #include "proctrail/source.hpp"   // the contract of event sources

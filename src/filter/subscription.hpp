@@ -4,7 +4,7 @@
 #pragma once
 
 #include "proctrail/filter.hpp"
-#include "proctrail/monitor.hpp"
+#include "proctrail/options.hpp"
 
 namespace proctrail {
 

@@ -11,7 +11,7 @@
 
 #include "enrich/enricher.hpp"
 #include "filter/subscription.hpp"
-#include "proctrail/monitor.hpp"
+#include "proctrail/options.hpp"
 #include "proctrail/source.hpp"
 
 namespace proctrail {

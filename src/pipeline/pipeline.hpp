@@ -16,7 +16,7 @@
 #include "pipeline/output_stage.hpp"
 #include "pipeline/receive_stage.hpp"
 #include "proctrail/filter.hpp"
-#include "proctrail/monitor.hpp"
+#include "proctrail/options.hpp"
 #include "proctrail/sink.hpp"
 #include "proctrail/source.hpp"
 
@@ -69,7 +69,6 @@ class Pipeline {
   Status join(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // Stops by itself: the sink closed (its reader went away) or a thread failed.
   [[nodiscard]] bool finished() const { return done_receiving_ || output_closed_; }
-  [[nodiscard]] bool output_closed() const { return output_closed_; }
   void reopen_outputs() {
     ++reopens_;
     queue_.poke();

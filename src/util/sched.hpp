@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proctrail/monitor.hpp"  // Priority
+#include "proctrail/options.hpp"  // Priority
 
 namespace proctrail {
 

@@ -1,5 +1,6 @@
 #include "source/bpf/bpf_source.hpp"
 
+#include <atomic>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
@@ -75,7 +76,10 @@ struct BpfSource::Impl {
   ring_buffer* rb = nullptr;
   std::vector<std::string> notes;
   std::vector<Event> pending;
-  SourceStats stats;
+  // Counted on the receive thread, read by stats() from any thread.
+  struct {
+    std::atomic<uint64_t> received{0}, lost{0}, decode_errors{0};
+  } stats;
   int ncpus = 0;
   std::vector<uint64_t> drops_seen;      // per CPU, as last read
   std::vector<uint64_t> untracked_seen;  // per CPU: new processes the tree map had no room for
@@ -101,7 +105,7 @@ struct BpfSource::Impl {
     auto e = bpf::decode_record({data, size});
     if (!e) {
       // Not a record the programs write: count it, and say in the stream that one is missing.
-      ++stats.decode_errors;
+      stats.decode_errors.fetch_add(1, std::memory_order_relaxed);
       ++undecodable;
       return;
     }
@@ -118,14 +122,14 @@ struct BpfSource::Impl {
         }
       }
     }
-    ++stats.received;
+    stats.received.fetch_add(1, std::memory_order_relaxed);
     pending.push_back(std::move(*e));
   }
 
   // Losses the kernel counted since the last call, as records.
   void collect_losses(std::vector<Event>& out) {
     if (undecodable > 0) {
-      stats.lost += undecodable;
+      stats.lost.fetch_add(undecodable, std::memory_order_relaxed);
       out.push_back(loss(undecodable, "eBPF records that could not be decoded", -1));
       undecodable = 0;
     }
@@ -142,7 +146,7 @@ struct BpfSource::Impl {
         if (per_cpu[c] <= seen[c]) continue;
         uint64_t n = per_cpu[c] - seen[c];
         seen[c] = per_cpu[c];
-        stats.lost += n;
+        stats.lost.fetch_add(n, std::memory_order_relaxed);
         out.push_back(loss(n,
                            key == 0 ? "eBPF ring buffer full on cpu " + std::to_string(c)
                                     : "new processes of the followed trees (-p) the kernel could "
@@ -158,7 +162,7 @@ struct BpfSource::Impl {
       if (info.recursion_misses <= misses_seen[i]) continue;
       uint64_t n = info.recursion_misses - misses_seen[i];
       misses_seen[i] = info.recursion_misses;
-      stats.lost += n;
+      stats.lost.fetch_add(n, std::memory_order_relaxed);
       out.push_back(loss(n,
                          std::string("the kernel skipped eBPF program ") +
                              bpf_program__name(programs[i]) + " (it was already running)",
@@ -346,7 +350,11 @@ int BpfSource::fd() const {
 }
 
 SourceStats BpfSource::stats() const {
-  return impl_->stats;
+  SourceStats s;
+  s.received = impl_->stats.received.load(std::memory_order_relaxed);
+  s.lost = impl_->stats.lost.load(std::memory_order_relaxed);
+  s.decode_errors = impl_->stats.decode_errors.load(std::memory_order_relaxed);
+  return s;
 }
 
 std::vector<std::string> BpfSource::notes() const {

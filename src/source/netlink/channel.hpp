@@ -73,7 +73,6 @@ class Channel {
 
   [[nodiscard]] int fd() const { return sock_.get(); }
   [[nodiscard]] int cpu() const { return config_.cpu; }
-  [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] int receive_buffer() const { return rcvbuf_effective_; }
   [[nodiscard]] bool receive_buffer_forced() const { return rcvbuf_forced_; }
   // Messages rejected (not from the kernel) and undecodable, so far.

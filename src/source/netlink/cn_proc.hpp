@@ -38,9 +38,6 @@ Result<Message> decode(std::span<const std::byte> datagram);
 
 // PROC_EVENT_* bits for a selection of events, for the kernel-side filter (Linux 6.6+).
 uint32_t kernel_event_bits(const EventMask& mask);
-// The PROC_EVENT_* bits any of which lets events of this type through the kernel filter
-// (0 for types the kernel never filters, such as acks and unknown types).
-uint32_t kernel_bits_admitting(EventType type);
 // The bit value meaning "all events" in a proc_input request.
 uint32_t kernel_all_events();
 

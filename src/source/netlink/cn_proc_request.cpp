@@ -10,14 +10,6 @@ uint32_t kernel_all_events() {
   return kAllEvents;
 }
 
-uint32_t kernel_bits_admitting(EventType type) {
-  if (type == EventType::Exit) return PROC_EVENT_EXIT | kNonzeroExit;
-  if (type == EventType::Ack || type == EventType::Unknown) return kAllEvents;
-  EventMask one;
-  one.add(type);
-  return kernel_event_bits(one);
-}
-
 uint32_t kernel_event_bits(const EventMask& mask) {
   uint32_t bits = 0;
   if (mask.has(EventType::Fork)) bits |= PROC_EVENT_FORK;
