@@ -175,8 +175,11 @@ if part kernel; then
   lap "kernel 6.1 tests"
 fi
 
+# -O1 -g1 (line tables only): the sanitizers' reports keep file and line, and each of these
+# builds takes little more than half the time it takes with -O2 -g (4 min against 7 here).
 sanitized() {  # sanitized NAME CMAKE-OPTION
   cmake -S . -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
     -DPROCTRAIL_BENCH=OFF -DPROCTRAIL_WERROR=ON "-D$2=ON" >/dev/null
   cmake --build "$build-$1" -j "$jobs"
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -207,7 +208,7 @@ std::vector<std::byte> failed_record(const std::string& args, const std::string&
   std::memcpy(r.data(), &f, sizeof f);
   std::memcpy(r.data() + sizeof f, args.data(), args.size());
   std::memcpy(r.data() + sizeof f + args.size(), filename.data(), filename.size());
-  r.resize(r.size() - cut);
+  r.erase(r.end() - static_cast<std::ptrdiff_t>(std::min(cut, r.size())), r.end());
   return r;
 }
 

@@ -77,7 +77,7 @@ TEST(FilterStage, FollowsATreeThroughForksAndForgetsItsEnds) {
   // The root is this test process (it has no children now): the start-up read of /proc finds
   // it alone; the rest of the tree comes from scripted events.
   const int32_t kRoot = getpid();
-  EventFilter f;
+  EventFilter f{};
   f.pids = {kRoot};
   FilterStage stage(f);
   EXPECT_EQ(stage.followed(), 1u);
@@ -107,7 +107,7 @@ TEST(FilterStage, ATreeIncludesDescendantsAlreadyRunning) {
     pause();
     _exit(0);
   }
-  EventFilter f;
+  EventFilter f{};
   f.pids = {getpid()};
   FilterStage stage(f);
   EXPECT_TRUE(stage.accept(exec_of(child, image({"/bin/x"}))));
@@ -118,7 +118,7 @@ TEST(FilterStage, ATreeIncludesDescendantsAlreadyRunning) {
 // A loss may have swallowed forks of the tree: after a lost record the stage reads the tree
 // from /proc again, and finds the child it was never told about.
 TEST(FilterStage, AfterALossTheTreeIsReadAgain) {
-  EventFilter f;
+  EventFilter f{};
   f.pids = {getpid()};
   FilterStage stage(f);
   pid_t child = fork();
@@ -136,7 +136,7 @@ TEST(FilterStage, AfterALossTheTreeIsReadAgain) {
 
 // A command line of 200,000 bytes against a pattern with .* neither crashes nor hangs.
 TEST(FilterStage, ALongCommandLineAgainstARegex) {
-  EventFilter f;
+  EventFilter f{};
   f.argv_regex = "curl .*example";
   FilterStage stage(f);
   std::vector<std::string> argv = {"/usr/bin/curl"};
@@ -150,7 +150,7 @@ TEST(FilterStage, ALongCommandLineAgainstARegex) {
 // lost and a stranger gets its pid, the stranger is not followed, nor judged by its program.
 TEST(FilterStage, APidReusedAfterALostExitIsAnotherProcess) {
   const int32_t kRoot = getpid();
-  EventFilter f;
+  EventFilter f{};
   f.pids = {kRoot};
   f.argv_regex = "MARK";
   FilterStage stage(f);
@@ -170,7 +170,7 @@ TEST(FilterStage, APidReusedAfterALostExitIsAnotherProcess) {
       << "a stranger with a followed pid is not in the tree";
   // Judged by its own program, not the earlier owner's: an event of the stranger's without
   // MARK in its image stays out even in a stage without trees.
-  EventFilter g;
+  EventFilter g{};
   g.argv_regex = "MARK";
   FilterStage flat(g);
   EXPECT_TRUE(flat.accept(keyed(exec_of(700, image({"/bin/sh", "MARK"})), {700, 1, 111}, root)));
@@ -180,7 +180,7 @@ TEST(FilterStage, APidReusedAfterALostExitIsAnotherProcess) {
 }
 
 TEST(FilterStage, ConditionsOnTheProcessMatchItsExecAndLaterEvents) {
-  EventFilter f;
+  EventFilter f{};
   f.uid = 33;
   f.argv_regex = "^curl .*example";
   FilterStage stage(f);
@@ -229,7 +229,7 @@ TEST(FilterStage, CommExeCgroupAndContainer) {
 }
 
 TEST(FilterStage, FailedKeepsNonZeroEndsAndFailedExecsOnly) {
-  EventFilter f;
+  EventFilter f{};
   f.failed = true;
   f.types.add(EventType::ExecFailed);
   FilterStage stage(f);
@@ -248,7 +248,7 @@ TEST(FilterStage, FailedKeepsNonZeroEndsAndFailedExecsOnly) {
 }
 
 TEST(FilterStage, NoThreadsHidesThreadBirthsAndEnds) {
-  EventFilter f;
+  EventFilter f{};
   f.threads = false;
   FilterStage stage(f);
   std::vector<Event> events = {thread_of(40, 41), fork_of(40, 42), exit_of(40, 0, 41), exit_of(42)};
@@ -256,7 +256,7 @@ TEST(FilterStage, NoThreadsHidesThreadBirthsAndEnds) {
 }
 
 TEST(FilterStage, BadRegularExpressionsAreNamedErrors) {
-  EventFilter f;
+  EventFilter f{};
   f.comm_regex = "(unclosed";
   auto s = f.validate();
   ASSERT_FALSE(s);
@@ -335,7 +335,7 @@ namespace {
 // what only a backtracking matcher can do.
 // A stage built without validate() from a pattern that does not compile fails closed.
 TEST(FilterStage, APatternThatDoesNotCompileMatchesNothing) {
-  EventFilter f;
+  EventFilter f{};
   f.argv_regex = "(unclosed";
   FilterStage stage(f);
   EXPECT_FALSE(stage.accept(exec_of(80, image({"/bin/sh", "(unclosed"}))));
@@ -366,7 +366,7 @@ namespace {
 // "-e exec,exit" is about programs and how processes end: a thread's end comes with its birth,
 // with fork (issue 18). The process's end still shows.
 TEST(FilterStage, ThreadEndsShowOnlyWithForks) {
-  EventFilter f;
+  EventFilter f{};
   f.types = *EventMask::parse("exec,exit");
   FilterStage stage(f);
   Event thread_end;
