@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "options.hpp"
 #include "policy.hpp"
@@ -133,6 +134,30 @@ void print_stats(const proctrail::MonitorStats& s) {
   }
 }
 
+// The command's PATH search, done with stat and access rather than by execvp's one failed
+// execve per directory: a trace of `proctrail -- make` must not start with the directories
+// that have no make (those tries are proctrail's, not the command's). Not found anywhere: the
+// name as given, and execvp says so. With a slash in it, the name is a path already.
+std::string resolve_command(const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos) return name;
+  const char* env = getenv("PATH");
+  const std::string path = env != nullptr ? env : "/bin:/usr/bin";  // execvp's default
+  size_t from = 0;
+  while (from <= path.size()) {
+    size_t to = path.find(':', from);
+    if (to == std::string::npos) to = path.size();
+    const std::string dir = to == from ? "." : path.substr(from, to - from);
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    from = to + 1;
+  }
+  return name;
+}
+
 // Run mode: the command, forked now and held at a gate until capture is ready, so not one of
 // its events comes before the monitor listens.
 struct Command {
@@ -183,7 +208,8 @@ Command fork_command(const proctrail::cli::Options& o) {
   std::vector<char*> args;
   for (const auto& a : o.command) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  execvp(args[0], args.data());
+  const std::string file = resolve_command(o.command[0]);
+  execvp(file.c_str(), args.data());  // argv[0] stays as typed; a script without #! still runs
   const int err = errno;
   std::fprintf(stderr, "proctrail: error: cannot run %s: %s\n", o.command[0].c_str(),
                std::strerror(err));

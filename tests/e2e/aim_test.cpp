@@ -439,6 +439,25 @@ TEST(PathSearch, IsOneRecordAndNoneWhenItSucceeds) {
   EXPECT_EQ(failures[0]["tried"].size(), 5u) << failures[0].dump();
   EXPECT_EQ(failures[0]["tried"][0], "/usr/local/sbin/" + missing);
 }
+
+// proctrail's own search for the command it runs is not the command's and never shows: with
+// every try kept (--raw-path-search) and a PATH whose first directory has no `true`, `proctrail
+// -- true` has not one failed exec. (It showed under TSan, where execvp's tries were slow
+// enough to escape the fold; the command is now looked up without failed execs at all.)
+TEST(PathSearch, ProctrailsOwnSearchIsNeverShown) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string nowhere = "/" + unique("nodir");
+  CommandResult r = run({"env", "PATH=" + nowhere + ":/usr/bin:/bin", proctrail_path(), "-f",
+                         "json", "-b", "bpf", "-o", "/dev/stdout", "-e", "exec,exec-failed",
+                         "--raw-path-search", "--", "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  int trues = 0;
+  for (const auto& x : parse_lines(r.out)) {
+    EXPECT_NE(x["type"], "exec_failed") << x.dump();
+    if (x["type"] == "exec" && x.value("exe", "") == "/usr/bin/true") ++trues;
+  }
+  EXPECT_EQ(trues, 1) << r.out;
+}
 #endif
 
 // The tree draws a child that failed before it could exec (bash's fork for a missing program,
