@@ -168,8 +168,10 @@ if part kernel; then
   say "the whole suite again on Debian 12's own kernel (6.1), booted under qemu"
   junit="$build/junit-linux-6.1.xml"
   rc=0
+  # Shown as it runs and its last line kept. Not `tee /dev/stderr`: when stderr is a file
+  # (quickstart.sh test >log 2>&1), tee opens it anew with O_TRUNC and wipes what came before.
   out=$(PROCTRAIL_KERNEL_TEST_JUNIT="$junit" scripts/kernel-test.sh 6.1 "$build" |
-    tee /dev/stderr | tail -n 1) || rc=$?
+    tee >(cat >&2) | tail -n 1) || rc=$?
   count linux-6.1 "$out"
   [ "$rc" = 0 ] || failed_parts+=(linux-6.1)
   lap "kernel 6.1 tests"
@@ -240,7 +242,7 @@ fi
 if part mutants; then
   say "mutation check: each planted fault must be caught by the tests named for it"
   rc=0
-  out=$(scripts/mutants.sh "$build" | tee /dev/stderr | tail -n 1) || rc=$?
+  out=$(scripts/mutants.sh "$build" | tee >(cat >&2) | tail -n 1) || rc=$?
   count mutants "$out"
   [ "$rc" = 0 ] || failed_parts+=(mutants)
   lap "mutation check"
