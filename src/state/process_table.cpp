@@ -67,9 +67,17 @@ std::optional<int32_t> ProcessTable::on_exec(const Event& e,
   } else if (p.exited) {
     return std::nullopt;  // a late exec of a process that has already exited changes nothing
   }
-  // The exec's own read of the start is exact; the fork's may be an estimate. The kernel's, to
-  // the nanosecond, also makes a start known only from /proc's ticks precise.
-  if (start_ticks) p.start_ticks = *start_ticks;
+  // The exec's own read of the start is exact; the fork's may be an estimate, a tick or two
+  // late on a slow machine. A key, once given, is kept for the life of the process: the
+  // fork's record, the filter's trees and the tree view hold it already. A start further off
+  // is another process (its fork was not seen), which gets a key of its own.
+  if (start_ticks) {
+    const uint64_t was = p.start_ticks, now = *start_ticks;
+    const uint64_t apart = was > now ? was - now : now - was;
+    if (was == 0 || apart > kEstimateDoubtTicks) p.start_ticks = now;
+  }
+  // The kernel's start, to the nanosecond, also makes a start known only from /proc's ticks
+  // precise.
   if (start_ns && !p.start_precise && details &&
       details->source(Field::StartTime) == FieldSource::Kernel) {
     p.start_ns = *start_ns;

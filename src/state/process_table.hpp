@@ -62,6 +62,9 @@ class ProcessTable {
 
   // Records a new process, or a new thread of a known one. A child process inherits the
   // parent's command until it execs. `child_start_ticks`: the child's start (ProcessKey).
+  // How far the exec's start (exact, from /proc or the kernel) may be from the fork's estimate
+  // and still be the same process, in clock ticks.
+  static constexpr uint64_t kEstimateDoubtTicks = 2;
   void on_fork(const Event& e, const ForkData& fork, uint64_t child_start_ticks = 0);
   // Records an exec's command. Creates the entry if the fork was missed, with start_ns (on
   // CLOCK_MONOTONIC) as its start time when the caller knows it, else none: the exec's own
