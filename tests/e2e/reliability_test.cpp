@@ -458,6 +458,51 @@ TEST_P(Reliability, StartupLeavesNoProcessUnknown) {
   EXPECT_GT(checked, 10u) << "the exec loop ran under the monitor";
 }
 
+// A process that was running before proctrail started has one exec_id, whichever run of
+// proctrail computes it and on whichever backend (issue 19: an agent's restart must not change
+// the key). A shell started first forks a `sleep` every 0.1 s; one monitor run on this backend,
+// then one on each backend the build has, see its children, and every run gives them the same
+// parent_exec_id: this shell's pid, its start in /proc's ticks, ordinal 0.
+TEST_P(Reliability, ARunningProcessKeepsItsExecIdAcrossRunsAndBackends) {
+  pid_t shell = fork();
+  if (shell == 0) {
+    execl("/bin/sh", "sh", "-c", "while :; do sleep 0.1; done", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{shell};  // however the test ends
+  settle(300);
+  std::vector<std::string> runs = {GetParam()};
+  for (const auto& b : backends()) runs.push_back(b);
+  std::set<std::string> keys;
+  for (const auto& backend : runs) {
+    // Every event type: with execs alone the eBPF backend keeps no table and gives the
+    // parent's pid only.
+    Monitor m({"-f", "json", "--backend", backend});
+    ASSERT_TRUE(m.started()) << m.errors();
+    settle(600);
+    ASSERT_EQ(m.stop(), 0) << m.errors();
+    size_t seen = 0;
+    for (const json& x : m.records()) {
+      if (x["type"] != "exec" || x.value("parent_pid", 0L) != shell) continue;
+      ++seen;
+      ASSERT_TRUE(x.contains("parent_exec_id")) << backend << ": " << x.dump();
+      keys.insert(x["parent_exec_id"].get<std::string>());
+    }
+    EXPECT_GT(seen, 0u) << backend << ": the shell's sleeps were not seen";
+  }
+  ASSERT_EQ(keys.size(), 1u) << "one key for one running image, got " << keys.size();
+  const std::string key = *keys.begin();
+  const std::string part = "-" + std::to_string(shell) + "-";
+  EXPECT_NE(key.find(part), std::string::npos) << key;
+  EXPECT_EQ(key.substr(key.size() - 2), "-0") << "found running: ordinal 0; " << key;
+}
+
 // After set-up every thread keeps only what it still uses, and no_new_privs is set: what
 // remains is read from /proc/PID/task/*/status. (The scenario tests show the monitor still
 // reads another user's exe and cwd afterwards.)
