@@ -96,10 +96,9 @@ void Enricher::stamp_without_table(Event& e, const ExecDetails& d) const {
   }
 }
 
-void Enricher::process(Event& e, const ClockSync& live_clock) {
-  if (!options_.live) return process_recorded(e);
-  const ClockSync& clock = live_clock;
-  if (!options_.track_processes && e.type() != EventType::Exec) return;
+// What a fork, a comm, a uid or a gid change does to the table: the same for a live source
+// and a recording.
+void Enricher::track(Event& e, const ClockSync& clock) {
   switch (e.type()) {
     case EventType::Fork: {
       const auto& f = std::get<ForkData>(e.data);
@@ -114,6 +113,22 @@ void Enricher::process(Event& e, const ClockSync& live_clock) {
       break;
     case EventType::Gid:
       table_.on_gid(e, std::get<GidData>(e.data));
+      break;
+    default:
+      break;
+  }
+}
+
+void Enricher::process(Event& e, const ClockSync& live_clock) {
+  if (!options_.live) return process_recorded(e);
+  const ClockSync& clock = live_clock;
+  if (!options_.track_processes && e.type() != EventType::Exec) return;
+  switch (e.type()) {
+    case EventType::Fork:
+    case EventType::Comm:
+    case EventType::Uid:
+    case EventType::Gid:
+      track(e, clock);
       break;
     case EventType::Exit: {
       auto& x = std::get<ExitData>(e.data);
@@ -184,19 +199,11 @@ void Enricher::process_recorded(Event& e) {
       recorded_clock_.adopt(e.wall_ns - static_cast<int64_t>(e.ts_ns), s.boottime_offset_ns);
       break;
     }
-    case EventType::Fork: {
-      const auto& f = std::get<ForkData>(e.data);
-      table_.on_fork(e, f, fork_start_ticks(e, f, clock));
-      break;
-    }
+    case EventType::Fork:
     case EventType::Comm:
-      table_.on_comm(e, std::get<CommData>(e.data));
-      break;
     case EventType::Uid:
-      table_.on_uid(e, std::get<UidData>(e.data));
-      break;
     case EventType::Gid:
-      table_.on_gid(e, std::get<GidData>(e.data));
+      track(e, clock);
       break;
     case EventType::Exit: {
       auto& x = std::get<ExitData>(e.data);

@@ -67,6 +67,7 @@ class Enricher {
   Enricher(EnricherOptions options, std::optional<procfs::ProcReader> reader);
   // Not live: what the table cannot know from a recording's events, it takes from them.
   void process_recorded(Event& e);
+  void track(Event& e, const ClockSync& clock);
   std::vector<ProcessEntry> scan(const ClockSync& clock);
   // The child's start in clock ticks (its ProcessKey): the kernel's, or from the event's time.
   uint64_t fork_start_ticks(const Event& e, const ForkData& f, const ClockSync& clock);
