@@ -49,9 +49,12 @@ void exec(FieldVisitor& v, const Event& e, const ExecDetails& d, const FieldCont
   if (d.start_boottime_ns) {
     // The start as wall time: the event's own wall time, less how long before it the process
     // started (both boot-time clocks of this machine, so a suspend in between is counted).
-    const int64_t start_mono =
-        static_cast<int64_t>(*d.start_boottime_ns) - ctx.boottime_offset_ns;
-    v.time("start_time", e.wall_ns - (static_cast<int64_t>(e.ts_ns) - start_mono));
+    // In unsigned arithmetic: a recording's values are anyone's, and nonsense ones must wrap
+    // to a nonsense time, never overflow.
+    const uint64_t start_mono =
+        *d.start_boottime_ns - static_cast<uint64_t>(ctx.boottime_offset_ns);
+    const uint64_t before = e.ts_ns - start_mono;
+    v.time("start_time", static_cast<int64_t>(static_cast<uint64_t>(e.wall_ns) - before));
     v.count("start_boottime_ns", *d.start_boottime_ns);
   }
   if (d.cgroup) v.text("cgroup", *d.cgroup);

@@ -2,6 +2,7 @@
 // Encoding a decoded line gives the same bytes again (tests/unit/json_decoder_test.cpp, over
 // every event type and optional field), so a recording can go through the same filters, views
 // and formatters as live capture.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -139,7 +140,12 @@ int64_t wall_time(const json& o, std::string_view k) {
   int64_t frac = 0;
   auto r = std::from_chars(rest + 1, rest + 10, frac);
   if (r.ec != std::errc() || r.ptr != rest + 10) bad("'" + std::string(k) + "': bad fraction");
-  return static_cast<int64_t>(timegm(&tm)) * 1'000'000'000 + frac;
+  const int64_t seconds = static_cast<int64_t>(timegm(&tm));
+  // Nanoseconds since 1970 in 64 bits reach the years 1677 to 2262.
+  if (seconds > (INT64_MAX - frac) / 1'000'000'000 || seconds < INT64_MIN / 1'000'000'000) {
+    bad("'" + std::string(k) + "' is out of range: " + s);
+  }
+  return seconds * 1'000'000'000 + frac;
 }
 
 // "<machine16>-<boot16>-<pid>-<ticks>-<ordinal>" (format_exec_id).
