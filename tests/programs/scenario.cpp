@@ -95,6 +95,11 @@ int thread_exits() {
   pthread_t t;
   if (pthread_create(&t, nullptr, thread_body, nullptr) != 0) return 1;
   pthread_join(t, nullptr);
+  // pthread_join returns once the kernel has released the thread's memory, before it sends the
+  // thread's exit event. Without a pause the process's own exit can reach the proc connector
+  // first (seen under qemu), and the netlink backend, which only has the kernel's order, then
+  // takes the thread for the last one (docs/output.md, "Threads and the end of a process").
+  usleep(100'000);
   return 0;
 }
 
