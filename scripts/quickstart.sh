@@ -54,7 +54,7 @@ fi
 # -DPROCTRAIL_SETCAP=ON and packaging/setcap.sh.
 run_packages=(
   cmake ninja-build g++ pkg-config
-  libfmt-dev libcli11-dev libre2-dev nlohmann-json3-dev
+  libfmt-dev libcli11-dev libre2-dev nlohmann-json3-dev libsqlite3-dev
   clang libbpf-dev bpftool libelf-dev zlib1g-dev
   libcap2-bin
 )

@@ -18,6 +18,7 @@
 
 #include "options.hpp"
 #include "policy.hpp"
+#include "record.hpp"
 #include "proctrail/monitor.hpp"
 #include "util/privileges.hpp"
 
@@ -263,6 +264,15 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
     sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
   }
+  if (!o.record.empty()) {
+    // The same: every event, and a full disk costs the record, not the capture.
+    auto record = cli::open_record_sink(o.record);
+    if (!record) return record.error();
+    EventFilter everything;
+    everything.types = EventMask::all();
+    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
+    sinks.emplace_back(std::move(*record), everything, FailurePolicy::Degrade, o.record);
+  }
   return sinks;
 }
 
@@ -290,7 +300,9 @@ int replay(proctrail::cli::Options o) {
     if (auto s = drop_capabilities({}); !s) return fail(s.error().message);
   }
   install_stop_handlers();
-  auto source = open_json_lines_source(o.replay_file);
+  auto source = o.replay_file != "-" && cli::is_sqlite_file(o.replay_file)
+                    ? cli::open_record_source(o.replay_file)
+                    : open_json_lines_source(o.replay_file);
   if (!source) return fail(source.error().message);
   auto sinks = make_sinks(o);
   if (!sinks) return fail(sinks.error().message);

@@ -66,6 +66,7 @@ Examples:
   proctrail --failed                 only failures: non-zero exits, signals, failed execs
   proctrail -D 60 --summary -e fork,exec,exit   a minute, summed up
   proctrail -f json -o trail.jsonl --rotate-size 100M   JSON lines into rotated files
+  proctrail --record trail.db        keep every event in SQLite as well (docs/record.md)
   proctrail -e exec --ancestry       each command with its chain of parents
   proctrail -f seed                  the output of the classic proc connector sample
   proctrail -v --stats               say what was set up and print totals at exit
@@ -83,8 +84,9 @@ constexpr const char* kReplayFooter =
   they do live: with the same options, a replay prints what the live run printed.
 
 Examples:
-  proctrail -f json -o trail.jsonl              record (or --also-json beside a view)
-  proctrail replay trail.jsonl --tree           the recording as a tree
+  proctrail --record trail.db                   record (beside the live view)
+  proctrail replay trail.db --tree              the recording as a tree
+  proctrail -f json -o trail.jsonl              record as JSON lines (or --also-json)
   proctrail replay trail.jsonl --failed         only what failed
   proctrail replay trail.jsonl -u alice -e exec what alice ran
   proctrail -f json | proctrail replay - --summary   a live stream, summed up at its end)";
@@ -249,9 +251,9 @@ ParseOutcome parse_options(int argc, char** argv) {
     o.replay = true;
     app.name("proctrail replay");
     app.description(
-        "proctrail replay: a recording (JSON lines that proctrail wrote, with -f json, -o or "
-        "--also-json; - for standard input) through the same filters, views and formats as "
-        "live capture.");
+        "proctrail replay: a recording (a SQLite database from --record, or JSON lines that "
+        "proctrail wrote with -f json, -o or --also-json; - for standard input) through the "
+        "same filters, views and formats as live capture.");
     app.footer(kReplayFooter);
     app.add_option("FILE", o.replay_file, "the recording; - reads standard input")
         ->type_name("FILE")
@@ -289,6 +291,13 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "also write every event to FILE as JSON lines, whatever the filters (a full "
                  "record beside a filtered view); its write errors are counted and said in it "
                  "when it recovers, and capture goes on")
+      ->type_name("FILE");
+  app.add_option("--record", o.record,
+                 "also keep every event, whatever the filters, in the SQLite database FILE "
+                 "(created for you alone, or a recording this run is added to; schema in "
+                 "docs/record.md; query it with sqlite3, read it back with proctrail replay); "
+                 "its write errors are counted and said in it when it recovers, and capture "
+                 "goes on")
       ->type_name("FILE");
   app.add_option("-p,--pid", pids,
                  "only these processes and their descendants, also those born later")
@@ -402,7 +411,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     // What only capture on this machine can do has no meaning for a recording.
     for (const char* live : {"--backend", "--priority", "--exec-readers", "--rcvbuf",
                              "--ringbuf", "--proc-fields", "--env", "--max-argv-bytes",
-                             "--scope", "--duration", "--user-of-command", "--raw-path-search"}) {
+                             "--scope", "--duration", "--user-of-command", "--raw-path-search",
+                             "--record"}) {
       if (app.count(live)) {
         return {std::nullopt, usage_error(std::string(live) +
                                           " applies to live capture: a recording has what "

@@ -19,7 +19,9 @@ struct Options {
   OutputFormat format = OutputFormat::Text;
   std::string output;  // empty: standard output
   std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
-  // "proctrail replay FILE": events from a JSON Lines recording instead of this machine.
+  std::string record;  // --record: every event, unfiltered, into a SQLite recording
+  // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
+  // machine.
   bool replay = false;
   bool host_fields = false;  // JSON: host in every record
   std::string replay_file;

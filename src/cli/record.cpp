@@ -1,0 +1,438 @@
+// The SQLite record (docs/record.md). One transaction per batch the output thread hands over
+// (it hands one over at least every output interval), in WAL mode with synchronous=NORMAL: a
+// proctrail killed with SIGKILL loses at most the batch it was writing, and the file opens
+// cleanly afterwards. Every event row keeps the event's JSON line; the processes, losses and
+// runs rows are computed from that line by SQLite's JSON functions, so a column cannot say
+// something the line does not.
+#include "record.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "proctrail/format.hpp"
+
+namespace proctrail::cli {
+
+namespace {
+
+constexpr char kFormatName[] = "proctrail-record";
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+  run INTEGER PRIMARY KEY, started TEXT, ended TEXT, hostname TEXT, machine_id TEXT,
+  boot_id TEXT, backend TEXT, version TEXT, start_json TEXT);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY, run INTEGER NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
+  ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, exec_id TEXT, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_exec_id ON events(exec_id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
+CREATE TABLE IF NOT EXISTS processes(
+  exec_id TEXT PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
+  argv TEXT, exe TEXT, cwd TEXT, user TEXT, uid INTEGER, gid INTEGER, cgroup TEXT,
+  container TEXT, started TEXT, ended TEXT, ended_by TEXT, exit_code INTEGER, signal TEXT,
+  core_dumped INTEGER, duration_ns INTEGER);
+CREATE INDEX IF NOT EXISTS processes_by_parent ON processes(parent_exec_id);
+CREATE INDEX IF NOT EXISTS processes_by_pid ON processes(pid);
+CREATE TABLE IF NOT EXISTS losses(
+  id INTEGER PRIMARY KEY, run INTEGER NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
+  ts_ns INTEGER NOT NULL, count INTEGER, reason TEXT);
+)sql";
+
+// ?1 is the run and ?2 the event's JSON line wherever a statement below uses them.
+constexpr char kInsertEvent[] =
+    "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json) VALUES(?1,"
+    " json_extract(?2, '$.type'), json_extract(?2, '$.time'), json_extract(?2, '$.ts_ns'),"
+    " json_extract(?2, '$.pid'), json_extract(?2, '$.tid'), json_extract(?2, '$.exec_id'), ?2)";
+
+// A new process: the image it was forked with.
+constexpr char kForked[] =
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started)"
+    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
+    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.time')"
+    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
+    " ON CONFLICT(exec_id) DO NOTHING";
+
+// A new image. Its row may exist already when a recording is added to (the same exec_id).
+constexpr char kExeced[] =
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
+    " gid, cgroup, container, started)"
+    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
+    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.argv'),"
+    " json_extract(j, '$.exe'), json_extract(j, '$.cwd'), json_extract(j, '$.user'),"
+    " json_extract(j, '$.uid'), json_extract(j, '$.gid'), json_extract(j, '$.cgroup'),"
+    " json_extract(j, '$.container'), json_extract(j, '$.time')"
+    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
+    " ON CONFLICT(exec_id) DO UPDATE SET argv = excluded.argv, exe = excluded.exe,"
+    " cwd = excluded.cwd, user = excluded.user, uid = excluded.uid, gid = excluded.gid,"
+    " cgroup = excluded.cgroup, container = excluded.container";
+
+// The image an exec replaced: same process (the exec_id up to its ordinal, ?3), older image.
+constexpr char kReplaced[] =
+    "UPDATE processes SET ended = json_extract(?2, '$.time'), ended_by = 'exec'"
+    " WHERE ended IS NULL AND substr(exec_id, 1, length(?3)) = ?3"
+    " AND exec_id <> json_extract(?2, '$.exec_id')";
+
+// The process's end, on its last image's row (made here if the recording began after it).
+constexpr char kExited[] =
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, ended, ended_by, exit_code,"
+    " signal, core_dumped, duration_ns)"
+    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
+    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.time'),"
+    " 'exit', json_extract(j, '$.exit_code'), json_extract(j, '$.signal'),"
+    " json_extract(j, '$.core_dumped'), json_extract(j, '$.duration_ns')"
+    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
+    " ON CONFLICT(exec_id) DO UPDATE SET ended = excluded.ended, ended_by = 'exit',"
+    " exit_code = excluded.exit_code, signal = excluded.signal,"
+    " core_dumped = excluded.core_dumped, duration_ns = excluded.duration_ns";
+
+constexpr char kLoss[] =
+    "INSERT INTO losses(run, type, time, ts_ns, count, reason) VALUES(?1,"
+    " json_extract(?2, '$.type'), json_extract(?2, '$.time'), json_extract(?2, '$.ts_ns'),"
+    " json_extract(?2, '$.count'), json_extract(?2, '$.reason'))";
+
+constexpr char kRun[] =
+    "INSERT INTO runs(started, hostname, machine_id, boot_id, backend, version, start_json)"
+    " VALUES(json_extract(?2, '$.time'), json_extract(?2, '$.host.hostname'),"
+    " json_extract(?2, '$.host.machine_id'), json_extract(?2, '$.host.boot_id'),"
+    " json_extract(?2, '$.backend'), json_extract(?2, '$.version'), ?2)";
+
+constexpr char kRunEnded[] =
+    "UPDATE runs SET ended = (SELECT max(time) FROM events WHERE run = ?1) WHERE run = ?1";
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+Error db_error(sqlite3* db, const std::string& path, const std::string& what) {
+  return make_error(path + ": " + what + ": " + sqlite3_errmsg(db));
+}
+
+Status exec_sql(sqlite3* db, const std::string& path, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string m = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    return make_error(path + ": " + m);
+  }
+  return {};
+}
+
+Result<Stmt> prepare(sqlite3* db, const std::string& path, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return db_error(db, path, "preparing a statement");
+  }
+  return Stmt(s);
+}
+
+// The recording's schema version, or an error when the file is not a proctrail recording.
+Result<int> recorded_version(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT (SELECT value FROM meta WHERE key = 'format'),"
+                         " (SELECT value FROM meta WHERE key = 'schema_version')",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return make_error(path + ": not a proctrail recording (" + sqlite3_errmsg(db) + ")");
+  }
+  Stmt s(raw);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return db_error(db, path, "reading its meta table");
+  const auto* format = sqlite3_column_text(s.get(), 0);
+  if (!format || std::strcmp(reinterpret_cast<const char*>(format), kFormatName) != 0) {
+    return make_error(path + ": not a proctrail recording (its meta table names no format)");
+  }
+  return sqlite3_column_int(s.get(), 1);
+}
+
+// The exec_id without its ordinal: what every image of one process shares.
+std::string process_part(const std::string& line) {
+  static constexpr std::string_view kKey = "\"exec_id\":\"";
+  const size_t at = line.find(kKey);
+  if (at == std::string::npos) return {};
+  const size_t begin = at + kKey.size();
+  const size_t end = line.find('"', begin);
+  if (end == std::string::npos) return {};
+  const size_t dash = line.rfind('-', end);
+  if (dash == std::string::npos || dash < begin) return {};
+  return line.substr(begin, dash + 1 - begin);
+}
+
+class RecordSink final : public Sink {
+ public:
+  static Result<std::unique_ptr<Sink>> open(const std::string& path) {
+    // Created for the caller alone, and never through a link, as -o's files are. SQLite makes
+    // its -wal and -shm files with the database's mode.
+    struct stat before {};
+    const bool existed = ::lstat(path.c_str(), &before) == 0;
+    if (existed && !S_ISREG(before.st_mode)) {
+      return make_error(path + ": not a regular file (a recording is one)");
+    }
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error(path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return make_error(path + ": " + std::strerror(err));
+    }
+    if (st.st_uid != ::geteuid()) {
+      ::close(fd);
+      return make_error(path + ": belongs to another user (a recording must be the caller's)");
+    }
+    // An existing recording others could read becomes the caller's alone, as -o's files do.
+    if ((st.st_mode & 077) != 0 && ::fchmod(fd, st.st_mode & 0700) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return make_error(path + ": cannot make it private: " + std::strerror(err));
+    }
+    ::close(fd);
+    if (st.st_size > 0 && !is_sqlite_file(path)) {
+      return make_error(path + ": exists and is not a recording (refusing to overwrite it)");
+    }
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
+    Db db(raw);
+    if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
+    sqlite3_busy_timeout(db.get(), 2000);
+    if (st.st_size > 0) {
+      auto version = recorded_version(db.get(), path);
+      if (!version) return version.error();
+      if (*version != kRecordSchemaVersion) {
+        return make_error(path + ": a recording of schema " + std::to_string(*version) +
+                          ", this proctrail writes " + std::to_string(kRecordSchemaVersion) +
+                          " (record to a new file)");
+      }
+    }
+    if (auto s = exec_sql(db.get(), path,
+                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        !s) {
+      return s.error();
+    }
+    if (auto s = exec_sql(db.get(), path, "BEGIN IMMEDIATE"); !s) return s.error();
+    if (auto s = exec_sql(db.get(), path, kSchema); !s) return s.error();
+    const std::string meta =
+        std::string("INSERT OR IGNORE INTO meta(key, value) VALUES('format', '") + kFormatName +
+        "'), ('schema_version', '" + std::to_string(kRecordSchemaVersion) + "')";
+    if (auto s = exec_sql(db.get(), path, meta.c_str()); !s) return s.error();
+    if (auto s = exec_sql(db.get(), path, "COMMIT"); !s) return s.error();
+    auto sink = std::unique_ptr<RecordSink>(new RecordSink(std::move(db), path));
+    if (auto s = sink->prepare_all(); !s) return s.error();
+    return std::unique_ptr<Sink>(std::move(sink));
+  }
+
+  ~RecordSink() override { (void)close(); }
+
+  Status write(std::span<const Event> events) override {
+    if (!db_) return make_error(path_ + ": closed");
+    if (events.empty()) return {};
+    if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
+    for (const Event& e : events) {
+      if (auto s = put(e); !s) {
+        (void)exec_sql(db_.get(), path_, "ROLLBACK");
+        return s;
+      }
+    }
+    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) {
+      (void)exec_sql(db_.get(), path_, "ROLLBACK");
+      return s;
+    }
+    return {};
+  }
+
+  Status close() override {
+    if (!db_) return {};
+    Status result;
+    if (run_ > 0) {
+      if (auto s = run(ended_.get(), ""); !s) result = s;
+    }
+    for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
+      s->reset();
+    }
+    // The last connection's close checkpoints the WAL into the database file.
+    db_.reset();
+    return result;
+  }
+
+ private:
+  RecordSink(Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {
+    json_ = make_json_formatter(false);
+  }
+
+  Status prepare_all() {
+    const std::pair<Stmt*, const char*> all[] = {
+        {&event_, kInsertEvent}, {&forked_, kForked}, {&execed_, kExeced},
+        {&replaced_, kReplaced}, {&exited_, kExited}, {&loss_, kLoss},
+        {&run_row_, kRun},       {&ended_, kRunEnded}};
+    for (const auto& [stmt, sql] : all) {
+      auto s = prepare(db_.get(), path_, sql);
+      if (!s) return s.error();
+      *stmt = std::move(*s);
+    }
+    return {};
+  }
+
+  // Runs one statement with ?1 = the run, ?2 = line, ?3 = extra (when the statement has it).
+  Status run(sqlite3_stmt* s, const std::string& line, const std::string& extra = {}) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    sqlite3_bind_int64(s, 1, run_);
+    if (sqlite3_bind_parameter_count(s) >= 2) {
+      sqlite3_bind_text(s, 2, line.data(), static_cast<int>(line.size()), SQLITE_STATIC);
+    }
+    if (sqlite3_bind_parameter_count(s) >= 3) {
+      sqlite3_bind_text(s, 3, extra.data(), static_cast<int>(extra.size()), SQLITE_STATIC);
+    }
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return db_error(db_.get(), path_, "writing");
+    return {};
+  }
+
+  Status put(const Event& e) {
+    line_.clear();
+    json_->format(e, line_);
+    while (!line_.empty() && line_.back() == '\n') line_.pop_back();
+    if (e.type() == EventType::Start || run_ == 0) {
+      // A run begins with its start record; events before one (none, from proctrail) get a
+      // run of their own, with what is known of it left empty.
+      if (auto s = run(run_row_.get(), e.type() == EventType::Start ? line_ : "{}"); !s) return s;
+      run_ = sqlite3_last_insert_rowid(db_.get());
+    }
+    if (auto s = run(event_.get(), line_); !s) return s;
+    switch (e.type()) {
+      case EventType::Fork:
+        if (!std::get<ForkData>(e.data).is_thread()) return run(forked_.get(), line_);
+        return {};
+      case EventType::Exec: {
+        const std::string process = process_part(line_);
+        if (!process.empty()) {
+          if (auto s = run(replaced_.get(), line_, process); !s) return s;
+        }
+        return run(execed_.get(), line_);
+      }
+      case EventType::Exit:
+        if (std::get<ExitData>(e.data).ends_process(e)) return run(exited_.get(), line_);
+        return {};
+      case EventType::Lost:
+      case EventType::Resync:
+        return run(loss_.get(), line_);
+      default:
+        return {};
+    }
+  }
+
+  Db db_;
+  std::string path_;
+  std::unique_ptr<Formatter> json_;
+  std::string line_;
+  sqlite3_int64 run_ = 0;
+  Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_;
+};
+
+// Events handed out per poll, so that one poll of a large recording does not hold it all.
+constexpr int kRowsPerPoll = 4096;
+
+class RecordSource final : public EventSource {
+ public:
+  RecordSource(Db db, Stmt rows, std::string name)
+      : db_(std::move(db)), rows_(std::move(rows)), name_(std::move(name)) {}
+
+  void set_exec_handler(ExecHandlerFactory) override {}
+  Status start() override { return {}; }
+
+  Status poll(std::chrono::milliseconds, std::vector<Event>& out) override {
+    for (int i = 0; i < kRowsPerPoll && !done_; ++i) {
+      const int rc = sqlite3_step(rows_.get());
+      if (rc == SQLITE_DONE) {
+        done_ = true;
+        break;
+      }
+      if (rc != SQLITE_ROW) return db_error(db_.get(), name_, "reading its events");
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(rows_.get(), 0));
+      const int size = sqlite3_column_bytes(rows_.get(), 0);
+      auto e = decoder_.decode(std::string_view(text ? text : "", static_cast<size_t>(size)));
+      if (!e) {
+        return e.error().context(name_ + ": event " +
+                                 std::to_string(sqlite3_column_int64(rows_.get(), 1)));
+      }
+      if (const auto* l = std::get_if<LostData>(&e->data)) {
+        stats_.lost += l->count.value_or(0);
+        if (!l->count) ++stats_.loss_reports;
+      }
+      newest_ = std::max(newest_, e->ts_ns);
+      out.push_back(std::move(*e));
+      ++stats_.received;
+    }
+    return {};
+  }
+
+  [[nodiscard]] uint64_t watermark_ns() const override { return done_ ? UINT64_MAX : newest_; }
+  [[nodiscard]] int fd() const override { return -1; }
+  [[nodiscard]] SourceStats stats() const override { return stats_; }
+  [[nodiscard]] std::string_view name() const override { return "replay"; }
+  [[nodiscard]] std::vector<std::string> notes() const override {
+    return {"replaying the recording " + name_ + ": " + std::to_string(stats_.received) +
+            " events read"};
+  }
+  [[nodiscard]] bool live() const override { return false; }
+  [[nodiscard]] bool exhausted() const override { return done_; }
+
+ private:
+  Db db_;
+  Stmt rows_;
+  std::string name_;
+  JsonDecoder decoder_;
+  bool done_ = false;
+  uint64_t newest_ = 0;
+  SourceStats stats_;
+};
+
+}  // namespace
+
+bool is_sqlite_file(const std::string& path) {
+  static constexpr char kMagic[] = "SQLite format 3";  // and its NUL: 16 bytes
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  char head[sizeof kMagic] = {};
+  const ssize_t n = ::read(fd, head, sizeof head);
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof head) == 0;
+}
+
+Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path) {
+  if (path.empty()) return make_error("--record: no file given");
+  return RecordSink::open(path);
+}
+
+Result<std::unique_ptr<EventSource>> open_record_source(const std::string& path) {
+  sqlite3* raw = nullptr;
+  // Read-only: replay never changes a recording (and may run while one is being written).
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
+  sqlite3_busy_timeout(db.get(), 2000);
+  auto version = recorded_version(db.get(), path);
+  if (!version) return version.error();
+  if (*version != kRecordSchemaVersion) {
+    return make_error(path + ": a recording of schema " + std::to_string(*version) +
+                      ", this proctrail reads " + std::to_string(kRecordSchemaVersion));
+  }
+  auto rows = prepare(db.get(), path, "SELECT json, id FROM events ORDER BY id");
+  if (!rows) return rows.error();
+  return std::unique_ptr<EventSource>(new RecordSource(std::move(db), std::move(*rows), path));
+}
+
+}  // namespace proctrail::cli

@@ -1,0 +1,218 @@
+// --record: a live run kept in SQLite holds exactly the events the JSON record holds, one
+// processes row per image joined on exec_id, and reads back through replay as the JSON does;
+// the file is the caller's alone, nothing else is overwritten, and SIGKILL leaves it readable.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "skip.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::string temp_path(const std::string& what) {
+  static int n = 0;
+  return "/tmp/pt-record-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + what;
+}
+
+void remove_db(const std::string& path) {
+  for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(path + tail);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The rows of a query, each column as text (NULL as "NULL"), read with SQLite itself.
+std::vector<std::vector<std::string>> query(const std::string& db, const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << db << ": " << sqlite3_errmsg(h);
+    sqlite3_close(h);
+    return rows;
+  }
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(h);
+  } else {
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        const auto* t = sqlite3_column_text(s, i);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  return rows;
+}
+
+class Record : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  }
+};
+
+TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
+  const std::string jsonl = temp_path("all.jsonl"), db = temp_path("trail.db");
+  {
+    // The view shows execs only; both records keep everything.
+    Monitor m({"-b", GetParam(), "-e", "exec", "--also-json", jsonl, "--record", db});
+    ASSERT_TRUE(m.started()) << m.errors();
+    CommandResult w = run({"/bin/sh", "-c",
+                           "ls /pt-record-nonexistent 2>/dev/null; sleep 0.1; "
+                           "/bin/sh -c 'sleep 0.1; exit 3'; exit 0"});
+    EXPECT_EQ(w.exit_code, 0) << w.err;
+    settle(300);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  const auto lines = parse_records(slurp(jsonl));
+  ASSERT_GT(lines.size(), 5u);
+
+  // Every event, in order, as the same JSON line.
+  auto events = query(db, "SELECT json, type, exec_id FROM events ORDER BY id");
+  ASSERT_EQ(events.size(), lines.size()) << "the record keeps what the JSON keeps";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(json::parse(events[i][0]), lines[i]) << "event " << i;
+    EXPECT_EQ(events[i][1], lines[i]["type"].get<std::string>());
+  }
+
+  // One row per image: what each exec said, and the end each process's last image had.
+  size_t execs = 0, ends = 0;
+  for (const json& r : lines) {
+    if (!r.contains("exec_id")) continue;
+    const std::string id = r["exec_id"];
+    auto row = query(db, "SELECT argv, pid, parent_exec_id, ended_by, exit_code, signal "
+                         "FROM processes WHERE exec_id = '" + id + "'");
+    if (r["type"] == "exec") {
+      ++execs;
+      ASSERT_EQ(row.size(), 1u) << r.dump();
+      EXPECT_EQ(row[0][1], std::to_string(r["pid"].get<long>()));
+      EXPECT_EQ(row[0][2], r["parent_exec_id"].get<std::string>());
+      if (r.contains("argv")) {
+        EXPECT_EQ(json::parse(row[0][0]), r["argv"]) << r.dump();
+      }
+    }
+    if (r["type"] == "exit" && r["thread"] == false) {
+      ++ends;
+      ASSERT_EQ(row.size(), 1u) << r.dump();
+      EXPECT_EQ(row[0][3], "exit") << r.dump();
+      EXPECT_EQ(row[0][4], r.contains("exit_code") ? std::to_string(r["exit_code"].get<int>())
+                                                   : "NULL");
+      EXPECT_EQ(row[0][5], r.contains("signal") ? r["signal"].get<std::string>() : "NULL");
+    }
+  }
+  EXPECT_GE(execs, 3u);
+  EXPECT_GE(ends, 3u);
+
+  // The questions the record is for: which command failed, and what started it.
+  auto failed = query(db,
+                      "SELECT child.exit_code, parent.argv FROM processes AS child "
+                      "JOIN processes AS parent ON parent.exec_id = child.parent_exec_id "
+                      "WHERE child.argv = '[\"/bin/sh\",\"-c\",\"sleep 0.1; exit 3\"]'");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0][0], "3");
+  EXPECT_EQ(json::parse(failed[0][1])[0], "/bin/sh");
+  auto runs = query(db, "SELECT backend, ended IS NOT NULL FROM runs");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0][0], GetParam());
+  EXPECT_EQ(runs[0][1], "1");
+
+  // Read back, the recording is the JSON record: every view and filter gives the same.
+  for (const std::vector<std::string>& view :
+       {std::vector<std::string>{"-f", "json"}, {"--tree"}, {"--failed", "--no-header"}}) {
+    std::vector<std::string> from_db = {proctrail_path(), "replay", db};
+    std::vector<std::string> from_json = {proctrail_path(), "replay", jsonl};
+    from_db.insert(from_db.end(), view.begin(), view.end());
+    from_json.insert(from_json.end(), view.begin(), view.end());
+    CommandResult a = run(from_db), b = run(from_json);
+    EXPECT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(a.err, "");
+    EXPECT_FALSE(a.out.empty());
+    EXPECT_EQ(a.out, b.out) << view[0];
+  }
+  std::filesystem::remove(jsonl);
+  remove_db(db);
+}
+
+// Killed in the middle of a storm, the recording opens cleanly and keeps what it committed.
+TEST_P(Record, SigkillLeavesAReadableRecording) {
+  const std::string db = temp_path("killed.db");
+  {
+    Monitor m({"-b", GetParam(), "-e", "exec", "--record", db});
+    ASSERT_TRUE(m.started()) << m.errors();
+    // The kill comes while the storm still runs, between or in the middle of transactions.
+    CommandResult w;
+    std::thread storm([&] { w = run({scenario_path(), "spawn", std::to_string(storm_size(3000))}); });
+    settle(400);
+    m.stop(SIGKILL);
+    storm.join();
+    EXPECT_EQ(w.exit_code, 0) << w.err;
+  }
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), (std::vector<std::vector<std::string>>{{"ok"}}));
+  auto count = query(db, "SELECT count(*) FROM events WHERE type = 'exec'");
+  ASSERT_EQ(count.size(), 1u);
+  EXPECT_GT(std::stol(count[0][0]), 0) << "the batches committed before the kill are kept";
+  CommandResult r = run({proctrail_path(), "replay", db, "-f", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(parse_records(r.out).size(), 0u);
+  remove_db(db);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Record, ::testing::ValuesIn(backends()),
+                         [](const auto& p) { return p.param; });
+
+// The file is made for the caller alone, is never reached through a link, and a file that is
+// not a recording is left as it was. A second run is added to a recording.
+TEST(RecordFile, IsTheCallersAloneAndNothingElseIsOverwritten) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string db = temp_path("mine.db");
+  const mode_t old_mask = umask(0);  // the mode must not come from the umask
+  CommandResult first = run({proctrail_path(), "--record", db, "-e", "exec", "--", "/bin/true"});
+  umask(old_mask);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  struct stat st {};
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  CommandResult second = run({proctrail_path(), "--record", db, "-e", "exec", "--", "/bin/true"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), (std::vector<std::vector<std::string>>{{"2"}}));
+
+  const std::string text = temp_path("notes.txt"), link = temp_path("link.db");
+  { std::ofstream(text) << "not a recording\n"; }
+  std::filesystem::create_symlink(db, link);
+  for (const std::string& target : {text, link}) {
+    CommandResult r = run({proctrail_path(), "--record", target, "--", "/bin/true"});
+    EXPECT_EQ(r.exit_code, 1) << target;
+    EXPECT_NE(r.err.find(target), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  }
+  EXPECT_EQ(slurp(text), "not a recording\n");
+  CommandResult replayed = run({proctrail_path(), "replay", text});
+  EXPECT_NE(replayed.exit_code, 0) << "a text file is not replayed as a recording";
+  std::filesystem::remove(text);
+  std::filesystem::remove(link);
+  remove_db(db);
+}
+
+}  // namespace
+}  // namespace proctrail::e2e
