@@ -159,6 +159,12 @@ def tools(build, work, seed_exe, wanted):
                               parse=parse_proctrail, ready="line"),
         "proctrail-bpf-all": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats"],
                                   parse=parse_proctrail, ready="line"),
+        # The same, also keeping every event in a SQLite record (--record): against
+        # proctrail-bpf-all it is the record's cost. Each trial adds a run to one file in the
+        # bench's work folder, as a long-lived recorder would.
+        "proctrail-bpf-record": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats",
+                                          "--record", os.path.join(work, "storm.db")],
+                                     parse=parse_proctrail, ready="line"),
         "forkstat": dict(cmd=["forkstat", "-e", "exec", "-l"], parse=parse_forkstat, ready=1.0),
         "forkstat-rt": dict(cmd=["forkstat", "-r", "-e", "exec", "-l"], parse=parse_forkstat,
                             ready=1.0),
@@ -292,7 +298,8 @@ def main():
                          "means anything); counts add up, slowdown is the median, with its spread")
     ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
                     help="comma list: proctrail, proctrail-lean, proctrail-bpf (all three -e exec), "
-                         "proctrail-all, proctrail-bpf-all (every event, the default), forkstat, "
+                         "proctrail-all, proctrail-bpf-all (every event, the default), "
+                         "proctrail-bpf-record (that, and --record), forkstat, "
                          "forkstat-rt, extrace, execsnoop, seed")
     ap.add_argument("--workloads", default="true,static,rate200")
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",

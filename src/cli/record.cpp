@@ -1,9 +1,10 @@
-// The SQLite record (docs/record.md). One transaction per batch the output thread hands over
-// (it hands one over at least every output interval), in WAL mode with synchronous=NORMAL: a
-// proctrail killed with SIGKILL loses at most the batch it was writing, and the file opens
-// cleanly afterwards. Every event row keeps the event's JSON line; the processes, losses and
-// runs rows are computed from that line by SQLite's JSON functions, so a column cannot say
-// something the line does not.
+// The SQLite record (docs/record.md). In WAL mode with synchronous=NORMAL, one transaction per
+// batch the output thread hands over (what became ready since its last one, 50 ms apart at most
+// while events come): a proctrail
+// killed with SIGKILL loses at most the batch it was writing, and the file opens cleanly
+// afterwards. Every event row keeps the event's JSON line; the columns of every table come from
+// the same walk over the event's fields that writes that line, so a column cannot say something
+// the line does not.
 #include "record.hpp"
 
 #include <fcntl.h>
@@ -12,10 +13,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "output/escape.hpp"
+#include "output/fields.hpp"
 #include "proctrail/format.hpp"
 
 namespace proctrail::cli {
@@ -23,6 +28,7 @@ namespace proctrail::cli {
 namespace {
 
 constexpr char kFormatName[] = "proctrail-record";
+
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +39,6 @@ CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, run INTEGER NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
   ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, exec_id TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_exec_id ON events(exec_id);
-CREATE INDEX IF NOT EXISTS events_by_time ON events(time);
 CREATE TABLE IF NOT EXISTS processes(
   exec_id TEXT PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
   argv TEXT, exe TEXT, cwd TEXT, user TEXT, uid INTEGER, gid INTEGER, cgroup TEXT,
@@ -46,66 +51,177 @@ CREATE TABLE IF NOT EXISTS losses(
   ts_ns INTEGER NOT NULL, count INTEGER, reason TEXT);
 )sql";
 
-// ?1 is the run and ?2 the event's JSON line wherever a statement below uses them.
+// The parameters every statement below may use, bound from one walk over the event's fields
+// (Col): ?1 the run, ?2 the event's JSON line, and the columns after them.
+enum Col : int {
+  kRunId = 1, kLine, kType, kTime, kTsNs, kPid, kTid, kExecId, kParentExecId, kParentPid,
+  kArgv, kExe, kCwd, kUser, kUid, kGid, kCgroup, kContainer, kExitCode, kSignal, kCoreDumped,
+  kDurationNs, kCount, kReason, kProcessPart, kHostname, kMachineId, kBootId, kBackend,
+  kVersion, kColCount
+};
+
 constexpr char kInsertEvent[] =
-    "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json) VALUES(?1,"
-    " json_extract(?2, '$.type'), json_extract(?2, '$.time'), json_extract(?2, '$.ts_ns'),"
-    " json_extract(?2, '$.pid'), json_extract(?2, '$.tid'), json_extract(?2, '$.exec_id'), ?2)";
+    "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json)"
+    " VALUES(?1, ?3, ?4, ?5, ?6, ?7, ?8, ?2)";
 
 // A new process: the image it was forked with.
 constexpr char kForked[] =
     "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started)"
-    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
-    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.time')"
-    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
-    " ON CONFLICT(exec_id) DO NOTHING";
+    " VALUES(?8, ?9, ?1, ?6, ?10, ?4) ON CONFLICT(exec_id) DO NOTHING";
 
 // A new image. Its row may exist already when a recording is added to (the same exec_id).
 constexpr char kExeced[] =
     "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
-    " gid, cgroup, container, started)"
-    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
-    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.argv'),"
-    " json_extract(j, '$.exe'), json_extract(j, '$.cwd'), json_extract(j, '$.user'),"
-    " json_extract(j, '$.uid'), json_extract(j, '$.gid'), json_extract(j, '$.cgroup'),"
-    " json_extract(j, '$.container'), json_extract(j, '$.time')"
-    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
+    " gid, cgroup, container, started) VALUES(?8, ?9, ?1, ?6, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+    " ?17, ?18, ?4)"
     " ON CONFLICT(exec_id) DO UPDATE SET argv = excluded.argv, exe = excluded.exe,"
     " cwd = excluded.cwd, user = excluded.user, uid = excluded.uid, gid = excluded.gid,"
     " cgroup = excluded.cgroup, container = excluded.container";
 
-// The image an exec replaced: same process (the exec_id up to its ordinal, ?3), older image.
+// The image an exec replaced: same process (the exec_id up to its ordinal, ?25, which ends in
+// '-'), older image. The ordinal is digits, which sort below ':': a range on the primary key,
+// not a scan of the table.
 constexpr char kReplaced[] =
-    "UPDATE processes SET ended = json_extract(?2, '$.time'), ended_by = 'exec'"
-    " WHERE ended IS NULL AND substr(exec_id, 1, length(?3)) = ?3"
-    " AND exec_id <> json_extract(?2, '$.exec_id')";
+    "UPDATE processes SET ended = ?4, ended_by = 'exec'"
+    " WHERE exec_id >= ?25 AND exec_id < ?25 || ':' AND ended IS NULL AND exec_id <> ?8";
 
 // The process's end, on its last image's row (made here if the recording began after it).
 constexpr char kExited[] =
     "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, ended, ended_by, exit_code,"
-    " signal, core_dumped, duration_ns)"
-    " SELECT json_extract(j, '$.exec_id'), json_extract(j, '$.parent_exec_id'), ?1,"
-    " json_extract(j, '$.pid'), json_extract(j, '$.parent_pid'), json_extract(j, '$.time'),"
-    " 'exit', json_extract(j, '$.exit_code'), json_extract(j, '$.signal'),"
-    " json_extract(j, '$.core_dumped'), json_extract(j, '$.duration_ns')"
-    " FROM (SELECT ?2 AS j) WHERE json_extract(j, '$.exec_id') IS NOT NULL"
+    " signal, core_dumped, duration_ns) VALUES(?8, ?9, ?1, ?6, ?10, ?4, 'exit', ?19, ?20, ?21,"
+    " ?22)"
     " ON CONFLICT(exec_id) DO UPDATE SET ended = excluded.ended, ended_by = 'exit',"
     " exit_code = excluded.exit_code, signal = excluded.signal,"
     " core_dumped = excluded.core_dumped, duration_ns = excluded.duration_ns";
 
 constexpr char kLoss[] =
-    "INSERT INTO losses(run, type, time, ts_ns, count, reason) VALUES(?1,"
-    " json_extract(?2, '$.type'), json_extract(?2, '$.time'), json_extract(?2, '$.ts_ns'),"
-    " json_extract(?2, '$.count'), json_extract(?2, '$.reason'))";
+    "INSERT INTO losses(run, type, time, ts_ns, count, reason) VALUES(?1, ?3, ?4, ?5, ?23, ?24)";
 
 constexpr char kRun[] =
     "INSERT INTO runs(started, hostname, machine_id, boot_id, backend, version, start_json)"
-    " VALUES(json_extract(?2, '$.time'), json_extract(?2, '$.host.hostname'),"
-    " json_extract(?2, '$.host.machine_id'), json_extract(?2, '$.host.boot_id'),"
-    " json_extract(?2, '$.backend'), json_extract(?2, '$.version'), ?2)";
+    " VALUES(?4, ?26, ?27, ?28, ?29, ?30, ?2)";
 
 constexpr char kRunEnded[] =
     "UPDATE runs SET ended = (SELECT max(time) FROM events WHERE run = ?1) WHERE run = ?1";
+
+// One value per parameter: NULL, an integer or text.
+struct Value {
+  enum class Kind : uint8_t { Null, Int, Text } kind = Kind::Null;
+  int64_t i = 0;
+  std::string text;
+  void set(int64_t v) {
+    kind = Kind::Int;
+    i = v;
+  }
+  void set(std::string_view v) {
+    kind = Kind::Text;
+    text.assign(v);
+  }
+};
+
+// The record's columns from the same walk over the fields that writes the JSON line: the
+// top-level fields, and the host's and container's parts. Text a process controls that is not
+// UTF-8 stays NULL (its line has the _b64 form).
+class Columns final : public FieldVisitor {
+ public:
+  void reset() {
+    for (Value& v : values_) v.kind = Value::Kind::Null;
+    depth_ = 0;
+    object_.clear();
+  }
+  [[nodiscard]] const Value& operator[](Col c) const { return values_[c]; }
+  Value& operator[](Col c) { return values_[c]; }
+
+  void number(std::string_view name, int64_t v) override {
+    if (auto c = column(name)) values_[*c].set(v);
+  }
+  void count(std::string_view name, uint64_t v) override {
+    if (auto c = column(name)) values_[*c].set(static_cast<int64_t>(v));
+  }
+  void flag(std::string_view name, bool v) override {
+    if (auto c = column(name)) values_[*c].set(int64_t{v});
+  }
+  void word(std::string_view name, std::string_view v) override {
+    if (auto c = column(name)) values_[*c].set(v);
+  }
+  void words(std::string_view, const std::vector<std::string>&) override {}
+  void text(std::string_view name, std::string_view v) override {
+    if (auto c = column(name); c && is_valid_utf8(v)) values_[*c].set(v);
+  }
+  void texts(std::string_view, const Strings&) override {}  // argv: from the line (Line::argv)
+  void time(std::string_view name, int64_t wall_ns) override {
+    if (depth_ != 0 || name != "time") return;
+    std::string t;
+    append_rfc3339(t, wall_ns);
+    values_[kTime].set(t);
+  }
+  void none(std::string_view) override {}
+  void open(std::string_view name) override {
+    if (++depth_ == 1) object_.assign(name);
+  }
+  void close() override { --depth_; }
+  void open_list(std::string_view) override { ++depth_; }
+  void item() override {}
+  void close_list() override { --depth_; }
+
+ private:
+  std::optional<Col> column(std::string_view name) const {
+    if (depth_ == 1 && object_ == "host") {
+      if (name == "hostname") return kHostname;
+      if (name == "machine_id") return kMachineId;
+      if (name == "boot_id") return kBootId;
+      return std::nullopt;
+    }
+    if (depth_ == 1 && object_ == "container") {
+      return name == "id" ? std::optional<Col>(kContainer) : std::nullopt;
+    }
+    if (depth_ != 0) return std::nullopt;
+    static constexpr std::pair<std::string_view, Col> kTop[] = {
+        {"type", kType},         {"ts_ns", kTsNs},
+        {"pid", kPid},           {"tid", kTid},
+        {"exec_id", kExecId},    {"parent_exec_id", kParentExecId},
+        {"parent_pid", kParentPid}, {"exe", kExe},
+        {"cwd", kCwd},           {"user", kUser},
+        {"uid", kUid},           {"gid", kGid},
+        {"cgroup", kCgroup},     {"exit_code", kExitCode},
+        {"signal", kSignal},     {"core_dumped", kCoreDumped},
+        {"duration_ns", kDurationNs}, {"count", kCount},
+        {"reason", kReason},     {"backend", kBackend},
+        {"version", kVersion}};
+    for (const auto& [n, c] : kTop) {
+      if (n == name) return c;
+    }
+    return std::nullopt;
+  }
+
+  std::array<Value, kColCount> values_;
+  int depth_ = 0;
+  std::string object_;
+};
+
+// The top-level "argv" array of a JSON line, as the line spells it (its escapes included), or
+// empty. A key inside a string cannot match: its quotes would be escaped.
+std::string_view argv_of(std::string_view line) {
+  static constexpr std::string_view kKey = ",\"argv\":[";
+  const size_t at = line.find(kKey);
+  if (at == std::string_view::npos) return {};
+  const size_t begin = at + kKey.size() - 1;
+  bool in_string = false, escaped = false;
+  for (size_t i = begin + 1; i < line.size(); ++i) {
+    const char c = line[i];
+    if (escaped) {
+      escaped = false;
+    } else if (in_string) {
+      if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ']') {
+      return line.substr(begin, i + 1 - begin);
+    }
+  }
+  return {};
+}
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -156,17 +272,11 @@ Result<int> recorded_version(sqlite3* db, const std::string& path) {
   return sqlite3_column_int(s.get(), 1);
 }
 
-// The exec_id without its ordinal: what every image of one process shares.
-std::string process_part(const std::string& line) {
-  static constexpr std::string_view kKey = "\"exec_id\":\"";
-  const size_t at = line.find(kKey);
-  if (at == std::string::npos) return {};
-  const size_t begin = at + kKey.size();
-  const size_t end = line.find('"', begin);
-  if (end == std::string::npos) return {};
-  const size_t dash = line.rfind('-', end);
-  if (dash == std::string::npos || dash < begin) return {};
-  return line.substr(begin, dash + 1 - begin);
+// The exec_id without its ordinal, up to and with the dash: what every image of one process
+// shares. Empty when the key has no dash.
+std::string process_part(std::string_view exec_id) {
+  const size_t dash = exec_id.rfind('-');
+  return dash == std::string_view::npos ? std::string() : std::string(exec_id.substr(0, dash + 1));
 }
 
 class RecordSink final : public Sink {
@@ -203,7 +313,8 @@ class RecordSink final : public Sink {
     }
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
     Db db(raw);
     if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
     sqlite3_busy_timeout(db.get(), 2000);
@@ -217,7 +328,8 @@ class RecordSink final : public Sink {
       }
     }
     if (auto s = exec_sql(db.get(), path,
-                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                          " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4096;");
         !s) {
       return s.error();
     }
@@ -238,17 +350,13 @@ class RecordSink final : public Sink {
   Status write(std::span<const Event> events) override {
     if (!db_) return make_error(path_ + ": closed");
     if (events.empty()) return {};
+    // One transaction per batch: a batch is in the record whole or, when its commit fails (a
+    // full disk), not at all, and then the sink's failure policy counts and reports it.
     if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
     for (const Event& e : events) {
-      if (auto s = put(e); !s) {
-        (void)exec_sql(db_.get(), path_, "ROLLBACK");
-        return s;
-      }
+      if (auto s = put(e); !s) return rollback(s);
     }
-    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) {
-      (void)exec_sql(db_.get(), path_, "ROLLBACK");
-      return s;
-    }
+    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return rollback(s);
     return {};
   }
 
@@ -256,7 +364,9 @@ class RecordSink final : public Sink {
     if (!db_) return {};
     Status result;
     if (run_ > 0) {
-      if (auto s = run(ended_.get(), ""); !s) result = s;
+      cols_.reset();
+      cols_[kRunId].set(static_cast<int64_t>(run_));
+      if (auto s = run(ended_.get()); !s) result = s;
     }
     for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
       s->reset();
@@ -269,6 +379,7 @@ class RecordSink final : public Sink {
  private:
   RecordSink(Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {
     json_ = make_json_formatter(false);
+    ctx_.host = HostIdentity::local();  // as the JSON formatter starts
   }
 
   Status prepare_all() {
@@ -284,16 +395,24 @@ class RecordSink final : public Sink {
     return {};
   }
 
-  // Runs one statement with ?1 = the run, ?2 = line, ?3 = extra (when the statement has it).
-  Status run(sqlite3_stmt* s, const std::string& line, const std::string& extra = {}) {
+  Status rollback(Status failed) {
+    (void)exec_sql(db_.get(), path_, "ROLLBACK");
+    return failed;
+  }
+
+  // Runs one statement with the current event's values bound to the parameters it has.
+  Status run(sqlite3_stmt* s) {
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    sqlite3_bind_int64(s, 1, run_);
-    if (sqlite3_bind_parameter_count(s) >= 2) {
-      sqlite3_bind_text(s, 2, line.data(), static_cast<int>(line.size()), SQLITE_STATIC);
-    }
-    if (sqlite3_bind_parameter_count(s) >= 3) {
-      sqlite3_bind_text(s, 3, extra.data(), static_cast<int>(extra.size()), SQLITE_STATIC);
+    const int n = sqlite3_bind_parameter_count(s);
+    for (int i = 1; i <= n; ++i) {
+      const Value& v = cols_[static_cast<Col>(i)];
+      switch (v.kind) {
+        case Value::Kind::Null: sqlite3_bind_null(s, i); break;
+        case Value::Kind::Int: sqlite3_bind_int64(s, i, v.i); break;
+        case Value::Kind::Text:
+          sqlite3_bind_text(s, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+          break;
+      }
     }
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -305,30 +424,36 @@ class RecordSink final : public Sink {
     line_.clear();
     json_->format(e, line_);
     while (!line_.empty() && line_.back() == '\n') line_.pop_back();
+    cols_.reset();
+    learn_from(e, ctx_);
+    visit_fields(e, ctx_, cols_);
+    cols_[kLine].set(line_);
     if (e.type() == EventType::Start || run_ == 0) {
       // A run begins with its start record; events before one (none, from proctrail) get a
       // run of their own, with what is known of it left empty.
-      if (auto s = run(run_row_.get(), e.type() == EventType::Start ? line_ : "{}"); !s) return s;
+      if (auto s = run(run_row_.get()); !s) return s;
       run_ = sqlite3_last_insert_rowid(db_.get());
     }
-    if (auto s = run(event_.get(), line_); !s) return s;
+    cols_[kRunId].set(static_cast<int64_t>(run_));
+    if (auto s = run(event_.get()); !s) return s;
     switch (e.type()) {
       case EventType::Fork:
-        if (!std::get<ForkData>(e.data).is_thread()) return run(forked_.get(), line_);
+        if (!std::get<ForkData>(e.data).is_thread()) return run(forked_.get());
         return {};
       case EventType::Exec: {
-        const std::string process = process_part(line_);
-        if (!process.empty()) {
-          if (auto s = run(replaced_.get(), line_, process); !s) return s;
+        if (auto argv = argv_of(line_); !argv.empty()) cols_[kArgv].set(argv);
+        if (cols_[kExecId].kind == Value::Kind::Text) {
+          cols_[kProcessPart].set(process_part(cols_[kExecId].text));
+          if (auto s = run(replaced_.get()); !s) return s;
         }
-        return run(execed_.get(), line_);
+        return run(execed_.get());
       }
       case EventType::Exit:
-        if (std::get<ExitData>(e.data).ends_process(e)) return run(exited_.get(), line_);
+        if (std::get<ExitData>(e.data).ends_process(e)) return run(exited_.get());
         return {};
       case EventType::Lost:
       case EventType::Resync:
-        return run(loss_.get(), line_);
+        return run(loss_.get());
       default:
         return {};
     }
@@ -338,6 +463,8 @@ class RecordSink final : public Sink {
   std::string path_;
   std::unique_ptr<Formatter> json_;
   std::string line_;
+  FieldContext ctx_;
+  Columns cols_;
   sqlite3_int64 run_ = 0;
   Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_;
 };

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -175,6 +178,55 @@ TEST_P(Record, SigkillLeavesAReadableRecording) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GT(parse_records(r.out).size(), 0u);
   remove_db(db);
+}
+
+// A full disk stops the record, not the capture: the view gets every exec, what the record
+// committed stays readable, and once there is room again the record says how many it missed.
+TEST_P(Record, AFullDiskCostsTheRecordNotTheCapture) {
+  const std::string dir = temp_path("small-fs");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=2m"), 0) << strerror(errno);
+  struct Unmount {  // also when an assertion ends the test early
+    std::string path;
+    ~Unmount() {
+      umount2(path.c_str(), MNT_DETACH);
+      std::filesystem::remove(path);
+    }
+  } unmount{dir};
+  const std::string db = dir + "/trail.db", filler = dir + "/filler";
+  constexpr int kMarked = 200;
+  std::string view;
+  {
+    Monitor m({"-b", GetParam(), "-f", "json", "-e", "exec", "--record", db});
+    ASSERT_TRUE(m.started()) << m.errors();
+    {
+      std::ofstream fill(filler, std::ios::binary);
+      const std::string chunk(64 * 1024, 'x');
+      while (fill.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) && fill.flush()) {}
+    }
+    scenario({"spawn-marked", std::to_string(kMarked), "on-a-full-disk"});
+    settle(500);
+    std::filesystem::remove(filler);
+    scenario({"spawn-marked", "20", "with-room-again"});
+    settle(500);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+    view = m.output();
+  }
+  int shown = 0;
+  for (const json& r : parse_records(view)) {
+    if (r["type"] == "exec" && r.contains("argv") && r["argv"].size() == 2 &&
+        r["argv"][1].get<std::string>().rfind("on-a-full-disk-", 0) == 0) {
+      ++shown;
+    }
+  }
+  EXPECT_EQ(shown, kMarked) << "the view lost nothing to the record's full disk";
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), (std::vector<std::vector<std::string>>{{"ok"}}));
+  auto lost = query(db, "SELECT count, reason FROM losses WHERE type = 'lost'");
+  ASSERT_FALSE(lost.empty()) << "the record says that it missed events";
+  EXPECT_GT(std::stol(lost[0][0]), 0) << lost[0][1];
+  auto later = query(db, "SELECT count(*) FROM events WHERE json LIKE '%with-room-again%'");
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_GT(std::stol(later[0][0]), 0) << "the record takes events again once there is room";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Record, ::testing::ValuesIn(backends()),
