@@ -78,6 +78,12 @@ struct EventFilter {
   bool failed = false;
   // Thread births and ends shown (false: only processes).
   bool threads = true;
+  // Only events whose wall-clock time (CLOCK_REALTIME ns) is at or after `since` and before
+  // `until` (replay's --since and --until). The process table and the trees still learn from
+  // every event, so an exit in the window knows a command that began before it. A start
+  // record passes whatever its time: it says what the stream is.
+  std::optional<int64_t> since_wall_ns;
+  std::optional<int64_t> until_wall_ns;
 
   // Whether any condition needs to know the process an event is about.
   [[nodiscard]] bool matches_processes() const;

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <tuple>
 #include <algorithm>
 #include <string_view>
 #include <vector>
@@ -86,10 +88,80 @@ constexpr const char* kReplayFooter =
 Examples:
   proctrail --record trail.db                   record (beside the live view)
   proctrail replay trail.db --tree              the recording as a tree
+  proctrail replay trail.db --since 2026-12-03T02:00:00Z --until 2026-12-03T02:30:00Z
   proctrail -f json -o trail.jsonl              record as JSON lines (or --also-json)
   proctrail replay trail.jsonl --failed         only what failed
   proctrail replay trail.jsonl -u alice -e exec what alice ran
   proctrail -f json | proctrail replay - --summary   a live stream, summed up at its end)";
+
+// A time for --since and --until, as CLOCK_REALTIME nanoseconds: RFC 3339 (2026-12-03T17:48:54Z,
+// with a fraction of a second and a Z or +HH:MM zone as proctrail writes it), a 'T' or a space
+// between date and time, seconds optional, no zone for local time (as journalctl reads it), or a
+// date alone (its midnight, local).
+std::optional<int64_t> parse_time(const std::string& text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  const char* s = text.c_str();
+  if (std::sscanf(s, "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3 || used != 10) {
+    return std::nullopt;
+  }
+  std::string_view rest(s + used);
+  int64_t fraction_ns = 0;
+  if (!rest.empty()) {
+    if (rest[0] != 'T' && rest[0] != ' ') return std::nullopt;
+    int n = 0;
+    if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &hour, &minute, &n) != 2 || n != 5) {
+      return std::nullopt;
+    }
+    rest.remove_prefix(1 + static_cast<size_t>(n));
+    if (!rest.empty() && rest[0] == ':') {  // seconds may be left out, as journalctl allows
+      if (std::sscanf(rest.data() + 1, "%2d%n", &second, &n) != 1 || n != 2) return std::nullopt;
+      rest.remove_prefix(3);
+    }
+    if (!rest.empty() && rest[0] == '.') {
+      rest.remove_prefix(1);
+      int digits = 0;
+      while (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {
+        if (digits++ < 9) fraction_ns = fraction_ns * 10 + (rest[0] - '0');
+        rest.remove_prefix(1);
+      }
+      if (digits == 0) return std::nullopt;
+      for (; digits < 9; ++digits) fraction_ns *= 10;
+    }
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t seconds = 0;
+  if (rest.empty()) {
+    tm.tm_isdst = -1;  // local time, with or without summer time as it was then
+    const time_t t = std::mktime(&tm);
+    if (t == static_cast<time_t>(-1)) return std::nullopt;
+    seconds = t;
+  } else {
+    seconds = timegm(&tm);
+    if (rest == "Z" || rest == "UTC" || rest == " UTC") {
+      // UTC as it is
+    } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
+      int zh = 0, zm = 0, n = 0;
+      if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &zh, &zm, &n) != 2 || n != 5 || zh > 23 ||
+          zm > 59) {
+        return std::nullopt;
+      }
+      const int64_t offset = (zh * 60 + zm) * 60;
+      seconds -= rest[0] == '+' ? offset : -offset;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return seconds * 1'000'000'000 + fraction_ns;
+}
 
 std::optional<size_t> parse_size(const std::string& text) {
   size_t value = 0;
@@ -199,6 +271,9 @@ std::string explain_extras(const CLI::App& app, int argc, char** argv) {
           }
         }
       }
+      if (name == "--since" || name == "--until") {
+        return name + " applies to a recording: proctrail replay FILE " + name + " TIME";
+      }
       return "unknown option '" + name + "'" + (best.empty() ? "" : "; did you mean " + best + "?");
     }
     if (word.size() > 1 && word[0] == '-') continue;  // a short option, or its value
@@ -246,6 +321,7 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.formatter(help);
 
   Options o;
+  std::string since_text, until_text;
   // "proctrail replay FILE [OPTIONS]": the same options, on a recording.
   if (argc > 1 && std::strcmp(argv[1], "replay") == 0) {
     o.replay = true;
@@ -258,6 +334,12 @@ ParseOutcome parse_options(int argc, char** argv) {
     app.add_option("FILE", o.replay_file, "the recording; - reads standard input")
         ->type_name("FILE")
         ->required();
+    app.add_option("--since", since_text,
+                   "only events at or after TIME: 2026-12-03T17:48:54Z (RFC 3339, as records "
+                   "say it), 2026-12-03 17:48:54 (local time) or 2026-12-03")
+        ->type_name("TIME");
+    app.add_option("--until", until_text, "only events before TIME (the same forms)")
+        ->type_name("TIME");
     --argc;
     ++argv;
   }
@@ -421,6 +503,22 @@ ParseOutcome parse_options(int argc, char** argv) {
     }
     if (!o.command.empty()) {
       return {std::nullopt, usage_error("a COMMAND to run does not go with replay")};
+    }
+    for (auto [option, text, into] :
+         {std::tuple{"--since", &since_text, &o.monitor.filter.since_wall_ns},
+          std::tuple{"--until", &until_text, &o.monitor.filter.until_wall_ns}}) {
+      if (!app.count(option)) continue;
+      *into = parse_time(*text);
+      if (!*into) {
+        return {std::nullopt,
+                usage_error(std::string(option) + ": '" + *text +
+                            "' is not a time (e.g. 2026-12-03T17:48:54Z, 2026-12-03 17:48:54 "
+                            "for local time, or 2026-12-03)")};
+      }
+    }
+    if (o.monitor.filter.since_wall_ns && o.monitor.filter.until_wall_ns &&
+        *o.monitor.filter.since_wall_ns >= *o.monitor.filter.until_wall_ns) {
+      return {std::nullopt, usage_error("--since must be before --until")};
     }
   }
 

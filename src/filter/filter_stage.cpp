@@ -183,7 +183,7 @@ bool FilterStage::accept(const Event& e) {
     case EventType::Lost:
     case EventType::Resync:
       if (follow_trees_) refresh_trees();
-      return true;
+      return in_window(e);
     case EventType::Unknown:
     case EventType::Start:
     case EventType::Summary:
@@ -219,7 +219,13 @@ bool FilterStage::accept(const Event& e) {
     pass = in_trees(e) && matches_process(e);
   }
   learn_after(e, exec_verdict);
-  return pass;
+  return pass && in_window(e);
+}
+
+bool FilterStage::in_window(const Event& e) const {
+  if (filter_.since_wall_ns && e.wall_ns < *filter_.since_wall_ns) return false;
+  if (filter_.until_wall_ns && e.wall_ns >= *filter_.until_wall_ns) return false;
+  return true;
 }
 
 }  // namespace proctrail

@@ -53,6 +53,8 @@ class FilterStage {
     std::optional<bool> verdict;
   };
   bool in_trees(const Event& e);
+  // Whether the event is in the --since/--until window (none given: always).
+  [[nodiscard]] bool in_window(const Event& e) const;
   [[nodiscard]] bool is_followed(const ProcessKey& process) const;
   // After a loss the stream may lack forks of the trees: read them again from /proc.
   void refresh_trees();

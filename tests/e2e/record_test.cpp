@@ -266,5 +266,75 @@ TEST(RecordFile, IsTheCallersAloneAndNothingElseIsOverwritten) {
   remove_db(db);
 }
 
+// replay --since/--until: only the window is shown, and the process table still learns from
+// what came before it (an exit in the window names a command that began before it).
+TEST(ReplayWindow, ShowsTheWindowAndKnowsWhatCameBeforeIt) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string record = temp_path("window.jsonl");
+  CommandResult live = run({proctrail_path(), "-f", "json", "-o", record, "--", "/bin/sh", "-c",
+                            "/bin/true before; sleep 0.2; /bin/true after; sleep 0.2; exit 4"});
+  ASSERT_EQ(live.exit_code, 4) << live.err;
+  std::string cut;
+  for (const json& r : parse_records(slurp(record))) {
+    if (r["type"] == "exec" && r.value("argv", json::array()) == json({"/bin/true", "after"})) {
+      cut = r["time"];
+    }
+  }
+  ASSERT_FALSE(cut.empty()) << "the exec of '/bin/true after' was recorded";
+
+  // What a replay shows: the execs of /bin/true by their word, and whether the shell's exit 4 is
+  // there.
+  struct Shown {
+    bool before = false, after = false, start = false, shell_exit = false;
+  };
+  auto shown = [&](const std::vector<std::string>& window) {
+    std::vector<std::string> argv = {proctrail_path(), "replay", record, "-f", "json"};
+    argv.insert(argv.end(), window.begin(), window.end());
+    CommandResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    Shown s;
+    for (const json& rec : parse_records(r.out)) {
+      const json argv_of = rec.value("argv", json::array());
+      if (rec["type"] == "exec" && argv_of == json({"/bin/true", "before"})) s.before = true;
+      if (rec["type"] == "exec" && argv_of == json({"/bin/true", "after"})) s.after = true;
+      if (rec["type"] == "start") s.start = true;
+      if (rec["type"] == "exit" && rec.value("exit_code", 0) == 4) s.shell_exit = true;
+    }
+    return s;
+  };
+  Shown since = shown({"--since", cut});
+  EXPECT_FALSE(since.before);
+  EXPECT_TRUE(since.after);
+  EXPECT_TRUE(since.start) << "the start record says what the stream is, whatever its time";
+  EXPECT_TRUE(since.shell_exit);
+  Shown until = shown({"--until", cut});
+  EXPECT_TRUE(until.before);
+  EXPECT_FALSE(until.after);
+  EXPECT_FALSE(until.shell_exit);
+
+  // The shell's exit, in the window, names the command it began before the window.
+  CommandResult text = run({proctrail_path(), "replay", record, "--since", cut, "--no-header"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  bool exit_named = false;
+  std::istringstream lines(text.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" exit 4  after ") != std::string::npos) {
+      exit_named = line.find("/bin/sh -c") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(exit_named) << text.out;
+
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--since", "yesterday"}, {"--until", "2026-13-01"},
+        {"--since", "2026-12-03", "--until", "2026-12-02"}}) {
+    std::vector<std::string> argv = {proctrail_path(), "replay", record};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    CommandResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << bad[1];
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  std::filesystem::remove(record);
+}
+
 }  // namespace
 }  // namespace proctrail::e2e
