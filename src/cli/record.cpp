@@ -22,13 +22,13 @@
 #include "output/escape.hpp"
 #include "output/fields.hpp"
 #include "proctrail/format.hpp"
+#include "source/replay/replayed.hpp"
 
 namespace proctrail::cli {
 
 namespace {
 
 constexpr char kFormatName[] = "proctrail-record";
-
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,10 +54,37 @@ CREATE TABLE IF NOT EXISTS losses(
 // The parameters every statement below may use, bound from one walk over the event's fields
 // (Col): ?1 the run, ?2 the event's JSON line, and the columns after them.
 enum Col : int {
-  kRunId = 1, kLine, kType, kTime, kTsNs, kPid, kTid, kExecId, kParentExecId, kParentPid,
-  kArgv, kExe, kCwd, kUser, kUid, kGid, kCgroup, kContainer, kExitCode, kSignal, kCoreDumped,
-  kDurationNs, kCount, kReason, kProcessPart, kHostname, kMachineId, kBootId, kBackend,
-  kVersion, kColCount
+  kRunId = 1,
+  kLine,
+  kType,
+  kTime,
+  kTsNs,
+  kPid,
+  kTid,
+  kExecId,
+  kParentExecId,
+  kParentPid,
+  kArgv,
+  kExe,
+  kCwd,
+  kUser,
+  kUid,
+  kGid,
+  kCgroup,
+  kContainer,
+  kExitCode,
+  kSignal,
+  kCoreDumped,
+  kDurationNs,
+  kCount,
+  kReason,
+  kProcessPart,
+  kHostname,
+  kMachineId,
+  kBootId,
+  kBackend,
+  kVersion,
+  kColCount
 };
 
 constexpr char kInsertEvent[] =
@@ -176,18 +203,27 @@ class Columns final : public FieldVisitor {
       return name == "id" ? std::optional<Col>(kContainer) : std::nullopt;
     }
     if (depth_ != 0) return std::nullopt;
-    static constexpr std::pair<std::string_view, Col> kTop[] = {
-        {"type", kType},         {"ts_ns", kTsNs},
-        {"pid", kPid},           {"tid", kTid},
-        {"exec_id", kExecId},    {"parent_exec_id", kParentExecId},
-        {"parent_pid", kParentPid}, {"exe", kExe},
-        {"cwd", kCwd},           {"user", kUser},
-        {"uid", kUid},           {"gid", kGid},
-        {"cgroup", kCgroup},     {"exit_code", kExitCode},
-        {"signal", kSignal},     {"core_dumped", kCoreDumped},
-        {"duration_ns", kDurationNs}, {"count", kCount},
-        {"reason", kReason},     {"backend", kBackend},
-        {"version", kVersion}};
+    static constexpr std::pair<std::string_view, Col> kTop[] = {{"type", kType},
+                                                                {"ts_ns", kTsNs},
+                                                                {"pid", kPid},
+                                                                {"tid", kTid},
+                                                                {"exec_id", kExecId},
+                                                                {"parent_exec_id", kParentExecId},
+                                                                {"parent_pid", kParentPid},
+                                                                {"exe", kExe},
+                                                                {"cwd", kCwd},
+                                                                {"user", kUser},
+                                                                {"uid", kUid},
+                                                                {"gid", kGid},
+                                                                {"cgroup", kCgroup},
+                                                                {"exit_code", kExitCode},
+                                                                {"signal", kSignal},
+                                                                {"core_dumped", kCoreDumped},
+                                                                {"duration_ns", kDurationNs},
+                                                                {"count", kCount},
+                                                                {"reason", kReason},
+                                                                {"backend", kBackend},
+                                                                {"version", kVersion}};
     for (const auto& [n, c] : kTop) {
       if (n == name) return c;
     }
@@ -212,8 +248,10 @@ std::string_view argv_of(std::string_view line) {
     if (escaped) {
       escaped = false;
     } else if (in_string) {
-      if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == ']') {
@@ -312,9 +350,9 @@ class RecordSink final : public Sink {
       return make_error(path + ": exists and is not a recording (refusing to overwrite it)");
     }
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc = sqlite3_open_v2(
+        path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+        nullptr);
     Db db(raw);
     if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
     sqlite3_busy_timeout(db.get(), 2000);
@@ -368,7 +406,8 @@ class RecordSink final : public Sink {
       cols_[kRunId].set(static_cast<int64_t>(run_));
       if (auto s = run(ended_.get()); !s) result = s;
     }
-    for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
+    for (Stmt* s :
+         {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
       s->reset();
     }
     // The last connection's close checkpoints the WAL into the database file.
@@ -384,9 +423,8 @@ class RecordSink final : public Sink {
 
   Status prepare_all() {
     const std::pair<Stmt*, const char*> all[] = {
-        {&event_, kInsertEvent}, {&forked_, kForked}, {&execed_, kExeced},
-        {&replaced_, kReplaced}, {&exited_, kExited}, {&loss_, kLoss},
-        {&run_row_, kRun},       {&ended_, kRunEnded}};
+        {&event_, kInsertEvent}, {&forked_, kForked}, {&execed_, kExeced}, {&replaced_, kReplaced},
+        {&exited_, kExited},     {&loss_, kLoss},     {&run_row_, kRun},   {&ended_, kRunEnded}};
     for (const auto& [stmt, sql] : all) {
       auto s = prepare(db_.get(), path_, sql);
       if (!s) return s.error();
@@ -407,8 +445,12 @@ class RecordSink final : public Sink {
     for (int i = 1; i <= n; ++i) {
       const Value& v = cols_[static_cast<Col>(i)];
       switch (v.kind) {
-        case Value::Kind::Null: sqlite3_bind_null(s, i); break;
-        case Value::Kind::Int: sqlite3_bind_int64(s, i, v.i); break;
+        case Value::Kind::Null:
+          sqlite3_bind_null(s, i);
+          break;
+        case Value::Kind::Int:
+          sqlite3_bind_int64(s, i, v.i);
+          break;
         case Value::Kind::Text:
           sqlite3_bind_text(s, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
           break;
@@ -495,13 +537,7 @@ class RecordSource final : public EventSource {
         return e.error().context(name_ + ": event " +
                                  std::to_string(sqlite3_column_int64(rows_.get(), 1)));
       }
-      if (const auto* l = std::get_if<LostData>(&e->data)) {
-        stats_.lost += l->count.value_or(0);
-        if (!l->count) ++stats_.loss_reports;
-      }
-      newest_ = std::max(newest_, e->ts_ns);
-      out.push_back(std::move(*e));
-      ++stats_.received;
+      hand_out_replayed(std::move(*e), stats_, newest_, out);
     }
     return {};
   }

@@ -103,8 +103,10 @@ TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
   for (const json& r : lines) {
     if (!r.contains("exec_id")) continue;
     const std::string id = r["exec_id"];
-    auto row = query(db, "SELECT argv, pid, parent_exec_id, ended_by, exit_code, signal "
-                         "FROM processes WHERE exec_id = '" + id + "'");
+    auto row = query(db,
+                     "SELECT argv, pid, parent_exec_id, ended_by, exit_code, signal "
+                     "FROM processes WHERE exec_id = '" +
+                         id + "'");
     if (r["type"] == "exec") {
       ++execs;
       ASSERT_EQ(row.size(), 1u) << r.dump();
@@ -118,8 +120,8 @@ TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
       ++ends;
       ASSERT_EQ(row.size(), 1u) << r.dump();
       EXPECT_EQ(row[0][3], "exit") << r.dump();
-      EXPECT_EQ(row[0][4], r.contains("exit_code") ? std::to_string(r["exit_code"].get<int>())
-                                                   : "NULL");
+      EXPECT_EQ(row[0][4],
+                r.contains("exit_code") ? std::to_string(r["exit_code"].get<int>()) : "NULL");
       EXPECT_EQ(row[0][5], r.contains("signal") ? r["signal"].get<std::string>() : "NULL");
     }
   }
@@ -164,7 +166,9 @@ TEST_P(Record, SigkillLeavesAReadableRecording) {
     ASSERT_TRUE(m.started()) << m.errors();
     // The kill comes while the storm still runs, between or in the middle of transactions.
     CommandResult w;
-    std::thread storm([&] { w = run({scenario_path(), "spawn", std::to_string(storm_size(3000))}); });
+    std::thread storm([&] {
+      w = run({scenario_path(), "spawn", std::to_string(storm_size(3000))});
+    });
     settle(400);
     m.stop(SIGKILL);
     storm.join();
@@ -202,7 +206,8 @@ TEST_P(Record, AFullDiskCostsTheRecordNotTheCapture) {
     {
       std::ofstream fill(filler, std::ios::binary);
       const std::string chunk(64 * 1024, 'x');
-      while (fill.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) && fill.flush()) {}
+      while (fill.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) && fill.flush()) {
+      }
     }
     scenario({"spawn-marked", std::to_string(kMarked), "on-a-full-disk"});
     settle(500);
@@ -324,9 +329,9 @@ TEST(ReplayWindow, ShowsTheWindowAndKnowsWhatCameBeforeIt) {
   }
   EXPECT_TRUE(exit_named) << text.out;
 
-  for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"--since", "yesterday"}, {"--until", "2026-13-01"},
-        {"--since", "2026-12-03", "--until", "2026-12-02"}}) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--since", "yesterday"},
+                                              {"--until", "2026-13-01"},
+                                              {"--since", "2026-12-03", "--until", "2026-12-02"}}) {
     std::vector<std::string> argv = {proctrail_path(), "replay", record};
     argv.insert(argv.end(), bad.begin(), bad.end());
     CommandResult r = run(argv);

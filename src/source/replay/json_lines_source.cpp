@@ -13,6 +13,7 @@
 
 #include "proctrail/format.hpp"
 #include "proctrail/source.hpp"
+#include "source/replay/replayed.hpp"
 #include "util/unique_fd.hpp"
 
 namespace proctrail {
@@ -95,14 +96,7 @@ class JsonLinesSource final : public EventSource {
     }
     auto e = decoder_.decode(line);
     if (!e) return e.error().context(name_);
-    if (const auto* l = std::get_if<LostData>(&e->data)) {
-      // What the recording lost stays a loss here: counted, and in the stream.
-      stats_.lost += l->count.value_or(0);
-      if (!l->count) ++stats_.loss_reports;
-    }
-    newest_ = std::max(newest_, e->ts_ns);
-    out.push_back(std::move(*e));
-    ++stats_.received;
+    hand_out_replayed(std::move(*e), stats_, newest_, out);
     ++given;
     return {};
   }
