@@ -81,7 +81,8 @@ struct EventFilter {
   // Only events whose wall-clock time (CLOCK_REALTIME ns) is at or after `since` and before
   // `until` (replay's --since and --until). The process table and the trees still learn from
   // every event, so an exit in the window knows a command that began before it. A start
-  // record passes whatever its time: it says what the stream is.
+  // record passes whatever its time: it says what the stream is; lost, resync and summary
+  // records are shown only inside the window.
   std::optional<int64_t> since_wall_ns;
   std::optional<int64_t> until_wall_ns;
 

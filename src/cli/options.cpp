@@ -160,6 +160,9 @@ std::optional<int64_t> parse_time(const std::string& text) {
       return std::nullopt;
     }
   }
+  // Nanoseconds in 64 bits reach from 1677 to 2262, as the records' own times do.
+  constexpr int64_t kLimit = INT64_MAX / 1'000'000'000 - 1;
+  if (seconds > kLimit || seconds < -kLimit) return std::nullopt;
   return seconds * 1'000'000'000 + fraction_ns;
 }
 
@@ -512,8 +515,8 @@ ParseOutcome parse_options(int argc, char** argv) {
       if (!*into) {
         return {std::nullopt,
                 usage_error(std::string(option) + ": '" + *text +
-                            "' is not a time (e.g. 2026-12-03T17:48:54Z, 2026-12-03 17:48:54 "
-                            "for local time, or 2026-12-03)")};
+                            "' is not a time between 1678 and 2261 (e.g. 2026-12-03T17:48:54Z, "
+                            "2026-12-03 17:48:54 for local time, or 2026-12-03)")};
       }
     }
     if (o.monitor.filter.since_wall_ns && o.monitor.filter.until_wall_ns &&

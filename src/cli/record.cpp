@@ -23,6 +23,7 @@
 #include "output/fields.hpp"
 #include "proctrail/format.hpp"
 #include "source/replay/replayed.hpp"
+#include "util/unique_fd.hpp"
 
 namespace proctrail::cli {
 
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS events(
   ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, exec_id TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_exec_id ON events(exec_id);
 CREATE TABLE IF NOT EXISTS processes(
-  exec_id TEXT PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
+  exec_id TEXT NOT NULL PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
   argv TEXT, exe TEXT, cwd TEXT, user TEXT, uid INTEGER, gid INTEGER, cgroup TEXT,
   container TEXT, started TEXT, ended TEXT, ended_by TEXT, exit_code INTEGER, signal TEXT,
   core_dumped INTEGER, duration_ns INTEGER);
@@ -128,8 +129,7 @@ constexpr char kRun[] =
     "INSERT INTO runs(started, hostname, machine_id, boot_id, backend, version, start_json)"
     " VALUES(?4, ?26, ?27, ?28, ?29, ?30, ?2)";
 
-constexpr char kRunEnded[] =
-    "UPDATE runs SET ended = (SELECT max(time) FROM events WHERE run = ?1) WHERE run = ?1";
+constexpr char kRunEnded[] = "UPDATE runs SET ended = ?4 WHERE run = ?1";
 
 // One value per parameter: NULL, an integer or text.
 struct Value {
@@ -261,6 +261,14 @@ std::string_view argv_of(std::string_view line) {
   return {};
 }
 
+// Whether the file starts with SQLite's 16-byte header ("SQLite format 3" and a NUL).
+bool starts_like_sqlite(int fd) {
+  static constexpr char kMagic[] = "SQLite format 3";
+  char head[sizeof kMagic] = {};
+  const ssize_t n = ::pread(fd, head, sizeof head, 0);
+  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof head) == 0;
+}
+
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
@@ -321,32 +329,30 @@ class RecordSink final : public Sink {
  public:
   static Result<std::unique_ptr<Sink>> open(const std::string& path) {
     // Created for the caller alone, and never through a link, as -o's files are. SQLite makes
-    // its -wal and -shm files with the database's mode.
-    struct stat before {};
-    const bool existed = ::lstat(path.c_str(), &before) == 0;
-    if (existed && !S_ISREG(before.st_mode)) {
-      return make_error(path + ": not a regular file (a recording is one)");
+    // its -wal and -shm files with the database's mode; ones that exist already must be the
+    // caller's too, or another user could hold them open and read what is written.
+    for (const char* tail : {"", "-wal", "-shm", "-journal"}) {
+      struct stat side {};
+      const std::string name = path + tail;
+      if (::lstat(name.c_str(), &side) != 0) continue;
+      if (!S_ISREG(side.st_mode) || side.st_nlink != 1) {
+        return make_error(name + ": not a regular file with one name (a recording's files are)");
+      }
+      if (side.st_uid != ::geteuid()) {
+        return make_error(name + ": belongs to another user (a recording must be the caller's)");
+      }
+      if (*tail != '\0' && (side.st_mode & 077) != 0) {
+        return make_error(name + ": others may read it (remove it, or record to a new file)");
+      }
     }
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(path + ": " + std::strerror(errno));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return make_error(path + ": " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return make_error(path + ": " + std::strerror(err));
+    if (::fstat(fd.get(), &st) != 0) return make_error(path + ": " + std::strerror(errno));
+    if (st.st_uid != ::geteuid() || st.st_nlink != 1) {
+      return make_error(path + ": not the caller's alone (another owner, or more than one name)");
     }
-    if (st.st_uid != ::geteuid()) {
-      ::close(fd);
-      return make_error(path + ": belongs to another user (a recording must be the caller's)");
-    }
-    // An existing recording others could read becomes the caller's alone, as -o's files do.
-    if ((st.st_mode & 077) != 0 && ::fchmod(fd, st.st_mode & 0700) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return make_error(path + ": cannot make it private: " + std::strerror(err));
-    }
-    ::close(fd);
-    if (st.st_size > 0 && !is_sqlite_file(path)) {
+    if (st.st_size > 0 && !starts_like_sqlite(fd.get())) {
       return make_error(path + ": exists and is not a recording (refusing to overwrite it)");
     }
     sqlite3* raw = nullptr;
@@ -355,6 +361,12 @@ class RecordSink final : public Sink {
         nullptr);
     Db db(raw);
     if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
+    // The file SQLite opened by name is the one checked above, not one put in its place.
+    struct stat opened {};
+    if (::stat(path.c_str(), &opened) != 0 || opened.st_dev != st.st_dev ||
+        opened.st_ino != st.st_ino) {
+      return make_error(path + ": replaced while it was being opened");
+    }
     sqlite3_busy_timeout(db.get(), 2000);
     if (st.st_size > 0) {
       auto version = recorded_version(db.get(), path);
@@ -364,6 +376,11 @@ class RecordSink final : public Sink {
                           ", this proctrail writes " + std::to_string(kRecordSchemaVersion) +
                           " (record to a new file)");
       }
+    }
+    // A recording others could read becomes the caller's alone, as -o's files do; only once it
+    // is known to be one (a file refused above keeps its mode).
+    if ((st.st_mode & 077) != 0 && ::fchmod(fd.get(), st.st_mode & 0700) != 0) {
+      return make_error(path + ": cannot make it private: " + std::strerror(errno));
     }
     if (auto s = exec_sql(db.get(), path,
                           "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
@@ -391,28 +408,31 @@ class RecordSink final : public Sink {
     // One transaction per batch: a batch is in the record whole or, when its commit fails (a
     // full disk), not at all, and then the sink's failure policy counts and reports it.
     if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
+    // A run row made in a batch that is rolled back is gone with it.
+    const sqlite3_int64 run_before = run_;
+    auto undo = [&](Status failed) {
+      run_ = run_before;
+      return rollback(std::move(failed));
+    };
     for (const Event& e : events) {
-      if (auto s = put(e); !s) return rollback(s);
+      if (auto s = put(e); !s) return undo(s);
     }
-    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return rollback(s);
+    // The run's end so far: its last event's time, kept with every batch (a SIGKILL too
+    // leaves it right).
+    if (auto s = run(ended_.get()); !s) return undo(s);
+    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return undo(s);
     return {};
   }
 
   Status close() override {
     if (!db_) return {};
-    Status result;
-    if (run_ > 0) {
-      cols_.reset();
-      cols_[kRunId].set(static_cast<int64_t>(run_));
-      if (auto s = run(ended_.get()); !s) result = s;
-    }
     for (Stmt* s :
          {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
       s->reset();
     }
     // The last connection's close checkpoints the WAL into the database file.
     db_.reset();
-    return result;
+    return {};
   }
 
  private:
@@ -478,6 +498,11 @@ class RecordSink final : public Sink {
     }
     cols_[kRunId].set(static_cast<int64_t>(run_));
     if (auto s = run(event_.get()); !s) return s;
+    // An event whose process nobody knew (after lost events) has no image to be a row of.
+    if (cols_[kExecId].kind != Value::Kind::Text) {
+      return e.type() == EventType::Lost || e.type() == EventType::Resync ? run(loss_.get())
+                                                                          : Status{};
+    }
     switch (e.type()) {
       case EventType::Fork:
         if (!std::get<ForkData>(e.data).is_thread()) return run(forked_.get());
@@ -566,13 +591,12 @@ class RecordSource final : public EventSource {
 }  // namespace
 
 bool is_sqlite_file(const std::string& path) {
-  static constexpr char kMagic[] = "SQLite format 3";  // and its NUL: 16 bytes
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return false;
-  char head[sizeof kMagic] = {};
-  const ssize_t n = ::read(fd, head, sizeof head);
-  ::close(fd);
-  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof head) == 0;
+  // Only a regular file is looked into: a FIFO's first bytes belong to the reader that follows.
+  // Links are followed, as replay follows them for JSON lines.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  return fd.valid() && starts_like_sqlite(fd.get());
 }
 
 Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path) {

@@ -186,8 +186,11 @@ bool FilterStage::accept(const Event& e) {
       return in_window(e);
     case EventType::Unknown:
     case EventType::Start:
-    case EventType::Summary:
       return true;
+    case EventType::Summary:
+      // A summary a recording holds covers its run up to its time: outside the window, it
+      // would count what the window leaves out.
+      return in_window(e);
     default:
       pass = filter_.types.accepts(e);
       break;

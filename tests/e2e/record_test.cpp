@@ -128,6 +128,27 @@ TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
   EXPECT_GE(execs, 3u);
   EXPECT_GE(ends, 3u);
 
+  // The image a process was forked with ends at its exec: same process, the exec's time.
+  size_t replaced = 0;
+  for (const json& f : lines) {
+    if (f["type"] != "fork" || f["thread"] == true || !f.contains("exec_id")) continue;
+    const std::string forked = f["exec_id"];
+    const std::string process = forked.substr(0, forked.rfind('-') + 1);
+    for (const json& x : lines) {
+      if (x["type"] != "exec" || !x.contains("exec_id")) continue;
+      const std::string image = x["exec_id"];
+      if (image.rfind(process, 0) != 0 || image == forked) continue;
+      auto row =
+          query(db, "SELECT ended_by, ended FROM processes WHERE exec_id = '" + forked + "'");
+      ASSERT_EQ(row.size(), 1u) << forked;
+      EXPECT_EQ(row[0][0], "exec") << forked;
+      EXPECT_EQ(row[0][1], x["time"].get<std::string>()) << forked;
+      ++replaced;
+      break;
+    }
+  }
+  EXPECT_GE(replaced, 2u) << "the shells' children each exec'd after their fork";
+
   // The questions the record is for: which command failed, and what started it.
   auto failed = query(db,
                       "SELECT child.exit_code, parent.argv FROM processes AS child "
@@ -226,7 +247,9 @@ TEST_P(Record, AFullDiskCostsTheRecordNotTheCapture) {
   }
   EXPECT_EQ(shown, kMarked) << "the view lost nothing to the record's full disk";
   EXPECT_EQ(query(db, "PRAGMA integrity_check"), (std::vector<std::vector<std::string>>{{"ok"}}));
-  auto lost = query(db, "SELECT count, reason FROM losses WHERE type = 'lost'");
+  auto lost = query(db,
+                    "SELECT count, reason FROM losses WHERE type = 'lost'"
+                    " AND reason LIKE '%could not take them%'");
   ASSERT_FALSE(lost.empty()) << "the record says that it missed events";
   EXPECT_GT(std::stol(lost[0][0]), 0) << lost[0][1];
   auto later = query(db, "SELECT count(*) FROM events WHERE json LIKE '%with-room-again%'");
@@ -256,6 +279,7 @@ TEST(RecordFile, IsTheCallersAloneAndNothingElseIsOverwritten) {
 
   const std::string text = temp_path("notes.txt"), link = temp_path("link.db");
   { std::ofstream(text) << "not a recording\n"; }
+  ASSERT_EQ(chmod(text.c_str(), 0644), 0);
   std::filesystem::create_symlink(db, link);
   for (const std::string& target : {text, link}) {
     CommandResult r = run({proctrail_path(), "--record", target, "--", "/bin/true"});
@@ -264,6 +288,31 @@ TEST(RecordFile, IsTheCallersAloneAndNothingElseIsOverwritten) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   }
   EXPECT_EQ(slurp(text), "not a recording\n");
+  struct stat text_st {};
+  ASSERT_EQ(stat(text.c_str(), &text_st), 0);
+  EXPECT_EQ(text_st.st_mode & 07777, 0644u) << "a refused file keeps its mode";
+
+  // An existing recording others could read is made the caller's alone.
+  ASSERT_EQ(chmod(db.c_str(), 0644), 0);
+  CommandResult third = run({proctrail_path(), "--record", db, "-e", "exec", "--", "/bin/true"});
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  ASSERT_EQ(stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  // A second name for the file, or a -wal file another user made (and could keep open to read
+  // what is written), is refused.
+  const std::string hard = temp_path("hard.db");
+  ASSERT_EQ(::link(db.c_str(), hard.c_str()), 0);
+  CommandResult linked = run({proctrail_path(), "--record", db, "--", "/bin/true"});
+  EXPECT_EQ(linked.exit_code, 1) << linked.err;
+  std::filesystem::remove(hard);
+  { std::ofstream(db + "-wal") << ""; }
+  ASSERT_EQ(chown((db + "-wal").c_str(), 65534, 65534), 0);
+  ASSERT_EQ(chmod((db + "-wal").c_str(), 0600), 0);  // private, but not the caller's
+  CommandResult foreign = run({proctrail_path(), "--record", db, "--", "/bin/true"});
+  EXPECT_EQ(foreign.exit_code, 1) << foreign.err;
+  EXPECT_NE(foreign.err.find("-wal"), std::string::npos) << foreign.err;
+  std::filesystem::remove(db + "-wal");
   CommandResult replayed = run({proctrail_path(), "replay", text});
   EXPECT_NE(replayed.exit_code, 0) << "a text file is not replayed as a recording";
   std::filesystem::remove(text);
