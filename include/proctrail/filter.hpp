@@ -65,7 +65,7 @@ struct EventFilter {
   // These processes and all their descendants, including those born after the start
   // (followed through fork events). Empty: every process.
   std::vector<int32_t> pids;
-  std::optional<uint32_t> uid;                  // real uid
+  std::optional<uint32_t> uid;  // real uid
   // Only processes whose real and effective uid are both this: what a user who is not root may
   // see of the machine (its own processes). Unset: every user's.
   std::optional<uint32_t> owner_uid;

@@ -101,11 +101,11 @@ int fail(const std::string& message) {
 void print_stats(const proctrail::MonitorStats& s) {
   const auto& src = s.source;
   for (const auto& k : s.sinks) {
-    std::fprintf(stderr, "proctrail: stats: %s took %llu events, could not take %llu (%llu failures%s%s)\n",
-                 k.name.c_str(), static_cast<unsigned long long>(k.written),
-                 static_cast<unsigned long long>(k.failed),
-                 static_cast<unsigned long long>(k.failures), k.last_error.empty() ? "" : "; last: ",
-                 k.last_error.c_str());
+    std::fprintf(
+        stderr, "proctrail: stats: %s took %llu events, could not take %llu (%llu failures%s%s)\n",
+        k.name.c_str(), static_cast<unsigned long long>(k.written),
+        static_cast<unsigned long long>(k.failed), static_cast<unsigned long long>(k.failures),
+        k.last_error.empty() ? "" : "; last: ", k.last_error.c_str());
   }
   std::fprintf(stderr,
                "proctrail: stats: received %llu events; lost %llu counted + %llu overflow "
@@ -261,7 +261,8 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     if (!all) return all.error();
     EventFilter everything;
     everything.types = EventMask::all();
-    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
+    if (o.monitor.filter.types.has(EventType::ExecFailed))
+      everything.types.add(EventType::ExecFailed);
     sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
   }
   if (!o.record.empty()) {
@@ -270,7 +271,8 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     if (!record) return record.error();
     EventFilter everything;
     everything.types = EventMask::all();
-    if (o.monitor.filter.types.has(EventType::ExecFailed)) everything.types.add(EventType::ExecFailed);
+    if (o.monitor.filter.types.has(EventType::ExecFailed))
+      everything.types.add(EventType::ExecFailed);
     sinks.emplace_back(std::move(*record), everything, FailurePolicy::Degrade, o.record);
   }
   return sinks;

@@ -286,12 +286,15 @@ std::string explain_extras(const CLI::App& app, int argc, char** argv) {
     std::string word = argv[i];
     if (word.empty() || word[0] == '-') continue;
     const std::string prev = argv[i - 1];
-    const CLI::Option* takes = prev.size() > 1 && prev[0] == '-' && prev.find('=') == std::string::npos
-                                   ? app.get_option_no_throw(prev)
-                                   : nullptr;
+    const CLI::Option* takes =
+        prev.size() > 1 && prev[0] == '-' && prev.find('=') == std::string::npos
+            ? app.get_option_no_throw(prev)
+            : nullptr;
     if (takes && takes->get_type_size() != 0) continue;  // that option's value
-    return "unexpected argument '" + word + "': to run a command, put it after --, as in "
-           "proctrail [OPTIONS] -- " + word + " ...";
+    return "unexpected argument '" + word +
+           "': to run a command, put it after --, as in "
+           "proctrail [OPTIONS] -- " +
+           word + " ...";
   }
   return "";
 }
@@ -300,10 +303,14 @@ std::string explain_extras(const CLI::App& app, int argc, char** argv) {
 
 std::string in_cli_words(std::string message) {
   static const std::pair<std::string_view, std::string_view> kWords[] = {
-      {"filter.comm_regex", "--comm"},       {"filter.argv_regex", "--argv"},
-      {"filter.exe_regex", "--exe"},         {"filter.cgroup_prefix", "--cgroup"},
-      {"filter.container_prefix", "--container"}, {"filter.pids", "--pid"},
-      {"filter.uid", "--user"},              {"proc_fields", "--proc-fields"},
+      {"filter.comm_regex", "--comm"},
+      {"filter.argv_regex", "--argv"},
+      {"filter.exe_regex", "--exe"},
+      {"filter.cgroup_prefix", "--cgroup"},
+      {"filter.container_prefix", "--container"},
+      {"filter.pids", "--pid"},
+      {"filter.uid", "--user"},
+      {"proc_fields", "--proc-fields"},
   };
   for (const auto& [field, option] : kWords) {
     for (size_t at = message.find(field); at != std::string::npos;
@@ -494,14 +501,13 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   if (o.replay) {
     // What only capture on this machine can do has no meaning for a recording.
-    for (const char* live : {"--backend", "--priority", "--exec-readers", "--rcvbuf",
-                             "--ringbuf", "--proc-fields", "--env", "--max-argv-bytes",
-                             "--scope", "--duration", "--user-of-command", "--raw-path-search",
-                             "--record"}) {
+    for (const char* live : {"--backend", "--priority", "--exec-readers", "--rcvbuf", "--ringbuf",
+                             "--proc-fields", "--env", "--max-argv-bytes", "--scope", "--duration",
+                             "--user-of-command", "--raw-path-search", "--record"}) {
       if (app.count(live)) {
-        return {std::nullopt, usage_error(std::string(live) +
-                                          " applies to live capture: a recording has what "
-                                          "was captured")};
+        return {std::nullopt,
+                usage_error(std::string(live) + " applies to live capture: a recording has what "
+                                                "was captured")};
       }
     }
     if (!o.command.empty()) {
@@ -624,7 +630,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
   }
   if (o.host_fields && o.format != OutputFormat::Json && o.also_json.empty()) {
-    return {std::nullopt, usage_error("--host-fields applies to JSON output (-f json or --also-json)")};
+    return {std::nullopt,
+            usage_error("--host-fields applies to JSON output (-f json or --also-json)")};
   }
   if (o.format != OutputFormat::Text && (o.tree || o.relative)) {
     return {std::nullopt, usage_error("--tree and --relative apply to the text format only")};
@@ -660,7 +667,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     // Paths are as /proc/PID/cgroup gives them: absolute, below the hierarchy's root.
     if (cgroup.empty() || cgroup[0] != '/') {
       return {std::nullopt, usage_error("--cgroup wants a cgroup path starting with /, like "
-                                        "/system.slice/cron.service, not '" + cgroup + "'")};
+                                        "/system.slice/cron.service, not '" +
+                                        cgroup + "'")};
     }
     flt.cgroup_prefix = cgroup;
   }
@@ -718,8 +726,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     char* end = nullptr;
     errno = 0;
     double d = std::strtod(duration.c_str(), &end);
-    const bool decimal = !duration.empty() &&
-                         duration.find_first_not_of("0123456789.") == std::string::npos;
+    const bool decimal =
+        !duration.empty() && duration.find_first_not_of("0123456789.") == std::string::npos;
     if (!decimal || errno != 0 || end == duration.c_str() || *end != '\0' || !(d > 0) || d > 1e9) {
       return {std::nullopt,
               usage_error("--duration wants a number of seconds above 0, not '" + duration + "'")};
@@ -753,7 +761,8 @@ ParseOutcome parse_options(int argc, char** argv) {
     auto rate = parse_size(user_rate);
     if (!rate || *rate < 1024) {
       return {std::nullopt, usage_error("--user-rate-limit wants a size a second of at least 1K, "
-                                        "like 256K, not '" + user_rate + "'")};
+                                        "like 256K, not '" +
+                                        user_rate + "'")};
     }
     o.user_rate_limit = *rate;
   }
@@ -769,7 +778,8 @@ ParseOutcome parse_options(int argc, char** argv) {
                 usage_error("--user-of-command: no user named '" + command_user + "'")};
       }
       if (pw->pw_uid == static_cast<uid_t>(-1)) {
-        return {std::nullopt, usage_error("--user-of-command: " + command_user + " is not a user id")};
+        return {std::nullopt,
+                usage_error("--user-of-command: " + command_user + " is not a user id")};
       }
       o.command_uid = pw->pw_uid;
       o.command_gid = pw->pw_gid;

@@ -17,9 +17,9 @@ enum class Scope { Default, Own, All };
 struct Options {
   MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
-  std::string output;  // empty: standard output
+  std::string output;     // empty: standard output
   std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
-  std::string record;  // --record: every event, unfiltered, into a SQLite recording
+  std::string record;     // --record: every event, unfiltered, into a SQLite recording
   // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
   // machine.
   bool replay = false;
@@ -32,7 +32,7 @@ struct Options {
   bool relative = false;
   bool tree = false;
   bool tree_failures_only = false;  // --tree --failed
-  bool color = false;  // decided from --color, the output and NO_COLOR
+  bool color = false;               // decided from --color, the output and NO_COLOR
   bool summary = false;
   double duration_s = 0;  // -D: stop after this long; 0: no limit
   FileRotation rotation;

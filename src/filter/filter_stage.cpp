@@ -80,8 +80,8 @@ bool FilterStage::matches_process(const Event& e) {
     if (x->details->comm) exit_comm = &*x->details->comm;
   }
   // A fork is its parent's doing, judged by the parent's program (which the child inherits).
-  const bool fork = std::holds_alternative<ForkData>(e.data) &&
-                    !std::get<ForkData>(e.data).is_thread();
+  const bool fork =
+      std::holds_alternative<ForkData>(e.data) && !std::get<ForkData>(e.data).is_thread();
   auto it = images_.find(fork ? e.parent_process() : e.process());
   if (!d && it != images_.end()) d = it->second.image.get();
   if (!failed && d && it != images_.end() && it->second.image.get() == d && it->second.verdict) {

@@ -225,7 +225,8 @@ std::shared_ptr<ExecDetails> exec_details(const json& o) {
   }
   if (const json* a = field(o, "ancestry")) {
     if (!a->is_array()) bad("'ancestry' is not an array");
-    for (const auto& x : *a) d->ancestry.push_back({integer<int32_t>(x, "pid"), required_text(x, "comm")});
+    for (const auto& x : *a)
+      d->ancestry.push_back({integer<int32_t>(x, "pid"), required_text(x, "comm")});
   }
   if (const json* s = field(o, "sources")) {
     if (!s->is_object()) bad("'sources' is not an object");
@@ -238,7 +239,8 @@ std::shared_ptr<ExecDetails> exec_details(const json& o) {
       if (name == "kernel") src = FieldSource::Kernel;
       if (name == "procfs") src = FieldSource::Procfs;
       if (name == "table") src = FieldSource::Table;
-      if (src == FieldSource::None) bad("source of " + std::string(field_name(f)) + " is '" + name + "'");
+      if (src == FieldSource::None)
+        bad("source of " + std::string(field_name(f)) + " is '" + name + "'");
       d->set_source(f, src);
     }
   }
@@ -387,7 +389,8 @@ struct JsonDecoder::Impl {
         f.child_tid = e.tid;
         f.parent_pid = integer<int32_t>(o, "parent_pid");
         f.parent_tid = integer<int32_t>(o, "parent_tid");
-        if (flag(o, "thread") != f.is_thread()) bad("fork's 'thread' disagrees with its pid and tid");
+        if (flag(o, "thread") != f.is_thread())
+          bad("fork's 'thread' disagrees with its pid and tid");
         if (!f.is_thread()) {
           e.pid = f.parent_pid;
           e.tid = f.parent_tid;
