@@ -69,6 +69,7 @@ Examples:
   proctrail -D 60 --summary -e fork,exec,exit   a minute, summed up
   proctrail -f json -o trail.jsonl --rotate-size 100M   JSON lines into rotated files
   proctrail --record trail.db        keep every event in SQLite as well (docs/record.md)
+  proctrail report trail.db -o trail.html   that recording as a timeline (or -o x.pftrace)
   proctrail -e exec --ancestry       each command with its chain of parents
   proctrail -f seed                  the output of the classic proc connector sample
   proctrail -v --stats               say what was set up and print totals at exit
@@ -89,82 +90,11 @@ Examples:
   proctrail --record trail.db                   record (beside the live view)
   proctrail replay trail.db --tree              the recording as a tree
   proctrail replay trail.db --since 2026-12-03T02:00:00Z --until 2026-12-03T02:30:00Z
+  proctrail replay trail.db --since=-10m        the last ten minutes of it
   proctrail -f json -o trail.jsonl              record as JSON lines (or --also-json)
   proctrail replay trail.jsonl --failed         only what failed
   proctrail replay trail.jsonl -u alice -e exec what alice ran
   proctrail -f json | proctrail replay - --summary   a live stream, summed up at its end)";
-
-// A time for --since and --until, as CLOCK_REALTIME nanoseconds: RFC 3339 (2026-12-03T17:48:54Z,
-// with a fraction of a second and a Z or +HH:MM zone as proctrail writes it), a 'T' or a space
-// between date and time, seconds optional, no zone for local time (as journalctl reads it), or a
-// date alone (its midnight, local).
-std::optional<int64_t> parse_time(const std::string& text) {
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
-  const char* s = text.c_str();
-  if (std::sscanf(s, "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3 || used != 10) {
-    return std::nullopt;
-  }
-  std::string_view rest(s + used);
-  int64_t fraction_ns = 0;
-  if (!rest.empty()) {
-    if (rest[0] != 'T' && rest[0] != ' ') return std::nullopt;
-    int n = 0;
-    if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &hour, &minute, &n) != 2 || n != 5) {
-      return std::nullopt;
-    }
-    rest.remove_prefix(1 + static_cast<size_t>(n));
-    if (!rest.empty() && rest[0] == ':') {  // seconds may be left out, as journalctl allows
-      if (std::sscanf(rest.data() + 1, "%2d%n", &second, &n) != 1 || n != 2) return std::nullopt;
-      rest.remove_prefix(3);
-    }
-    if (!rest.empty() && rest[0] == '.') {
-      rest.remove_prefix(1);
-      int digits = 0;
-      while (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {
-        if (digits++ < 9) fraction_ns = fraction_ns * 10 + (rest[0] - '0');
-        rest.remove_prefix(1);
-      }
-      if (digits == 0) return std::nullopt;
-      for (; digits < 9; ++digits) fraction_ns *= 10;
-    }
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  int64_t seconds = 0;
-  if (rest.empty()) {
-    tm.tm_isdst = -1;  // local time, with or without summer time as it was then
-    const time_t t = std::mktime(&tm);
-    if (t == static_cast<time_t>(-1)) return std::nullopt;
-    seconds = t;
-  } else {
-    seconds = timegm(&tm);
-    if (rest == "Z" || rest == "UTC" || rest == " UTC") {
-      // UTC as it is
-    } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
-      int zh = 0, zm = 0, n = 0;
-      if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &zh, &zm, &n) != 2 || n != 5 || zh > 23 ||
-          zm > 59) {
-        return std::nullopt;
-      }
-      const int64_t offset = (zh * 60 + zm) * 60;
-      seconds -= rest[0] == '+' ? offset : -offset;
-    } else {
-      return std::nullopt;
-    }
-  }
-  // Nanoseconds in 64 bits reach from 1677 to 2262, as the records' own times do.
-  constexpr int64_t kLimit = INT64_MAX / 1'000'000'000 - 1;
-  if (seconds > kLimit || seconds < -kLimit) return std::nullopt;
-  return seconds * 1'000'000'000 + fraction_ns;
-}
 
 std::optional<size_t> parse_size(const std::string& text) {
   size_t value = 0;
@@ -301,6 +231,106 @@ std::string explain_extras(const CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
+// A time for --since and --until, as CLOCK_REALTIME nanoseconds: -10m (30s, 2h, 1d) before now, RFC
+// 3339 (2026-12-03T17:48:54Z, with a fraction of a second and a Z or +HH:MM zone as proctrail
+// writes it), a 'T' or a space between date and time, seconds optional, no zone for local time (as
+// journalctl reads it), or a date alone (its midnight, local).
+std::optional<int64_t> parse_time(const std::string& text) {
+  // Relative: -30s, -10m, -2h, -1d before now.
+  if (text.size() >= 3 && text[0] == '-' && text.size() <= 12) {
+    int64_t amount = 0;
+    for (size_t i = 1; i + 1 < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      amount = amount * 10 + (text[i] - '0');
+    }
+    int64_t unit_s = 0;
+    switch (text.back()) {
+      case 's':
+        unit_s = 1;
+        break;
+      case 'm':
+        unit_s = 60;
+        break;
+      case 'h':
+        unit_s = 3600;
+        break;
+      case 'd':
+        unit_s = 86400;
+        break;
+      default:
+        return std::nullopt;
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return (static_cast<int64_t>(now.tv_sec) - amount * unit_s) * 1'000'000'000 + now.tv_nsec;
+  }
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  const char* s = text.c_str();
+  if (std::sscanf(s, "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3 || used != 10) {
+    return std::nullopt;
+  }
+  std::string_view rest(s + used);
+  int64_t fraction_ns = 0;
+  if (!rest.empty()) {
+    if (rest[0] != 'T' && rest[0] != ' ') return std::nullopt;
+    int n = 0;
+    if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &hour, &minute, &n) != 2 || n != 5) {
+      return std::nullopt;
+    }
+    rest.remove_prefix(1 + static_cast<size_t>(n));
+    if (!rest.empty() && rest[0] == ':') {  // seconds may be left out, as journalctl allows
+      if (std::sscanf(rest.data() + 1, "%2d%n", &second, &n) != 1 || n != 2) return std::nullopt;
+      rest.remove_prefix(3);
+    }
+    if (!rest.empty() && rest[0] == '.') {
+      rest.remove_prefix(1);
+      int digits = 0;
+      while (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {
+        if (digits++ < 9) fraction_ns = fraction_ns * 10 + (rest[0] - '0');
+        rest.remove_prefix(1);
+      }
+      if (digits == 0) return std::nullopt;
+      for (; digits < 9; ++digits) fraction_ns *= 10;
+    }
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  int64_t seconds = 0;
+  if (rest.empty()) {
+    tm.tm_isdst = -1;  // local time, with or without summer time as it was then
+    const time_t t = std::mktime(&tm);
+    if (t == static_cast<time_t>(-1)) return std::nullopt;
+    seconds = t;
+  } else {
+    seconds = timegm(&tm);
+    if (rest == "Z" || rest == "UTC" || rest == " UTC") {
+      // UTC as it is
+    } else if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && rest[3] == ':') {
+      int zh = 0, zm = 0, n = 0;
+      if (std::sscanf(rest.data() + 1, "%2d:%2d%n", &zh, &zm, &n) != 2 || n != 5 || zh > 23 ||
+          zm > 59) {
+        return std::nullopt;
+      }
+      const int64_t offset = (zh * 60 + zm) * 60;
+      seconds -= rest[0] == '+' ? offset : -offset;
+    } else {
+      return std::nullopt;
+    }
+  }
+  // Nanoseconds in 64 bits reach from 1677 to 2262, as the records' own times do.
+  constexpr int64_t kLimit = INT64_MAX / 1'000'000'000 - 1;
+  if (seconds > kLimit || seconds < -kLimit) return std::nullopt;
+  return seconds * 1'000'000'000 + fraction_ns;
+}
+
 std::string in_cli_words(std::string message) {
   static const std::pair<std::string_view, std::string_view> kWords[] = {
       {"filter.comm_regex", "--comm"},
@@ -345,8 +375,9 @@ ParseOutcome parse_options(int argc, char** argv) {
         ->type_name("FILE")
         ->required();
     app.add_option("--since", since_text,
-                   "only events at or after TIME: 2026-12-03T17:48:54Z (RFC 3339, as records "
-                   "say it), 2026-12-03 17:48:54 (local time) or 2026-12-03")
+                   "only events at or after TIME: -10m (s, m, h, d before now), "
+                   "2026-12-03T17:48:54Z (RFC 3339, as records say it), 2026-12-03 17:48:54 "
+                   "(local time) or 2026-12-03")
         ->type_name("TIME");
     app.add_option("--until", until_text, "only events before TIME (the same forms)")
         ->type_name("TIME");
@@ -521,8 +552,9 @@ ParseOutcome parse_options(int argc, char** argv) {
       if (!*into) {
         return {std::nullopt,
                 usage_error(std::string(option) + ": '" + *text +
-                            "' is not a time between 1678 and 2261 (e.g. 2026-12-03T17:48:54Z, "
-                            "2026-12-03 17:48:54 for local time, or 2026-12-03)")};
+                            "' is not a time between 1678 and 2261 (e.g. -10m, "
+                            "2026-12-03T17:48:54Z, 2026-12-03 17:48:54 for local time, or "
+                            "2026-12-03)")};
       }
     }
     if (o.monitor.filter.since_wall_ns && o.monitor.filter.until_wall_ns &&

@@ -56,6 +56,11 @@ struct ParseOutcome {
 // the command line's options in their place, for the tool's user.
 std::string in_cli_words(std::string message);
 
+// A time as replay's --since and --until and report read it, in CLOCK_REALTIME nanoseconds:
+// -10m (s, m, h, d) before now, RFC 3339, local "YYYY-MM-DD HH:MM[:SS]" or a date. nullopt
+// when it is none of these.
+std::optional<int64_t> parse_time(const std::string& text);
+
 // Parses argv. Help and version go to stdout; a usage error is one line on stderr.
 ParseOutcome parse_options(int argc, char** argv);
 

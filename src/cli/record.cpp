@@ -7,6 +7,8 @@
 // the line does not.
 #include "record.hpp"
 
+#include "sqlite_db.hpp"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -50,6 +52,56 @@ CREATE INDEX IF NOT EXISTS processes_by_pid ON processes(pid);
 CREATE TABLE IF NOT EXISTS losses(
   id INTEGER PRIMARY KEY, run INTEGER NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
   ts_ns INTEGER NOT NULL, count INTEGER, reason TEXT);
+)sql";
+
+// Version 2: views for the questions a record is asked most (docs/record.md). A version 1
+// recording gets them when a run is added to it (migrate()).
+constexpr char kViews[] = R"sql(
+CREATE VIEW IF NOT EXISTS commands AS
+SELECT exec_id, parent_exec_id, run, pid, ppid, user, uid, gid, container, started, ended,
+       ended_by, exit_code, signal, core_dumped, duration_ns, argv, exe, cwd,
+       CASE WHEN signal IS NOT NULL THEN 'killed'
+            WHEN exit_code = 0 THEN 'success'
+            WHEN exit_code IS NOT NULL THEN 'failure'
+            WHEN ended_by = 'exec' THEN 'replaced'
+            ELSE 'running' END AS outcome,
+       (SELECT group_concat(value, ' ') FROM json_each(processes.argv)) AS command
+  FROM processes WHERE argv IS NOT NULL OR exe IS NOT NULL;
+CREATE VIEW IF NOT EXISTS failed AS
+SELECT c.started, c.outcome, c.exit_code, c.signal, c.pid, c.user, c.command,
+       coalesce(p.argv, g.argv) AS started_by, c.exec_id, c.parent_exec_id
+  FROM commands AS c
+  LEFT JOIN processes AS p ON p.exec_id = c.parent_exec_id
+  LEFT JOIN processes AS g ON g.exec_id = p.parent_exec_id
+ WHERE c.outcome IN ('failure', 'killed');
+CREATE VIEW IF NOT EXISTS slowest AS
+SELECT duration_ns / 1e9 AS seconds, outcome, pid, user, command, exec_id
+  FROM commands WHERE duration_ns IS NOT NULL ORDER BY duration_ns DESC;
+CREATE VIEW IF NOT EXISTS by_user AS
+SELECT user, uid, count(*) AS commands, sum(outcome IN ('failure', 'killed')) AS failed,
+       min(started) AS first, max(started) AS last
+  FROM commands GROUP BY uid;
+CREATE VIEW IF NOT EXISTS by_container AS
+SELECT container, count(*) AS commands, sum(outcome IN ('failure', 'killed')) AS failed,
+       min(started) AS first, max(started) AS last
+  FROM commands WHERE container IS NOT NULL GROUP BY container;
+CREATE VIEW IF NOT EXISTS process_tree AS
+WITH RECURSIVE tree(exec_id, depth, path) AS (
+  SELECT p.exec_id, 0, coalesce(p.started, '') || ' ' || p.exec_id FROM processes AS p
+   WHERE p.parent_exec_id IS NULL
+      OR NOT EXISTS (SELECT 1 FROM processes AS q WHERE q.exec_id = p.parent_exec_id)
+  UNION ALL
+  SELECT c.exec_id, tree.depth + 1, tree.path || '/' || coalesce(c.started, '') || ' ' || c.exec_id
+    FROM processes AS c JOIN tree ON c.parent_exec_id = tree.exec_id
+   WHERE tree.depth < 1000)
+SELECT tree.depth, p.pid, p.started, p.ended, p.ended_by, p.exit_code, p.signal, p.user,
+       printf('%.*c', tree.depth * 2, ' ') ||
+         coalesce((SELECT group_concat(value, ' ') FROM json_each(p.argv)), p.exe,
+                  '(forked, no exec)') AS command,
+       p.exec_id, p.parent_exec_id, tree.path
+  FROM tree JOIN processes AS p USING (exec_id)
+ WHERE NOT (p.ended_by IS 'exec' AND p.argv IS NULL AND p.exe IS NULL)
+ ORDER BY tree.path;
 )sql";
 
 // The parameters every statement below may use, bound from one walk over the event's fields
@@ -269,37 +321,6 @@ bool starts_like_sqlite(int fd) {
   return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof head) == 0;
 }
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-Error db_error(sqlite3* db, const std::string& path, const std::string& what) {
-  return make_error(path + ": " + what + ": " + sqlite3_errmsg(db));
-}
-
-Status exec_sql(sqlite3* db, const std::string& path, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string m = message ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    return make_error(path + ": " + m);
-  }
-  return {};
-}
-
-Result<Stmt> prepare(sqlite3* db, const std::string& path, const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    return db_error(db, path, "preparing a statement");
-  }
-  return Stmt(s);
-}
-
 // The recording's schema version, or an error when the file is not a proctrail recording.
 Result<int> recorded_version(sqlite3* db, const std::string& path) {
   sqlite3_stmt* raw = nullptr;
@@ -368,11 +389,13 @@ class RecordSink final : public Sink {
       return make_error(path + ": replaced while it was being opened");
     }
     sqlite3_busy_timeout(db.get(), 2000);
+    int found = kRecordSchemaVersion;
     if (st.st_size > 0) {
       auto version = recorded_version(db.get(), path);
       if (!version) return version.error();
-      if (*version != kRecordSchemaVersion) {
-        return make_error(path + ": a recording of schema " + std::to_string(*version) +
+      found = *version;
+      if (found < kOldestReadable || found > kRecordSchemaVersion) {
+        return make_error(path + ": a recording of schema " + std::to_string(found) +
                           ", this proctrail writes " + std::to_string(kRecordSchemaVersion) +
                           " (record to a new file)");
       }
@@ -390,6 +413,14 @@ class RecordSink final : public Sink {
     }
     if (auto s = exec_sql(db.get(), path, "BEGIN IMMEDIATE"); !s) return s.error();
     if (auto s = exec_sql(db.get(), path, kSchema); !s) return s.error();
+    // Migrations, in the same transaction as the run's first use of the file: version 1 had
+    // the tables alone, version 2 adds the views.
+    if (auto s = exec_sql(db.get(), path, kViews); !s) return s.error();
+    if (found < kRecordSchemaVersion) {
+      const std::string bump = "UPDATE meta SET value = '" + std::to_string(kRecordSchemaVersion) +
+                               "' WHERE key = 'schema_version'";
+      if (auto s = exec_sql(db.get(), path, bump.c_str()); !s) return s.error();
+    }
     const std::string meta =
         std::string("INSERT OR IGNORE INTO meta(key, value) VALUES('format', '") + kFormatName +
         "'), ('schema_version', '" + std::to_string(kRecordSchemaVersion) + "')";
@@ -590,6 +621,28 @@ class RecordSource final : public EventSource {
 
 }  // namespace
 
+Error db_error(sqlite3* db, const std::string& path, const std::string& what) {
+  return make_error(path + ": " + what + ": " + sqlite3_errmsg(db));
+}
+
+Status exec_sql(sqlite3* db, const std::string& path, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string m = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    return make_error(path + ": " + m);
+  }
+  return {};
+}
+
+Result<Stmt> prepare(sqlite3* db, const std::string& path, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return db_error(db, path, "preparing a statement");
+  }
+  return Stmt(s);
+}
+
 bool is_sqlite_file(const std::string& path) {
   // Only a regular file is looked into: a FIFO's first bytes belong to the reader that follows.
   // Links are followed, as replay follows them for JSON lines.
@@ -604,22 +657,29 @@ Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path) {
   return RecordSink::open(path);
 }
 
-Result<std::unique_ptr<EventSource>> open_record_source(const std::string& path) {
+Result<Db> open_recording_readonly(const std::string& path) {
   sqlite3* raw = nullptr;
-  // Read-only: replay never changes a recording (and may run while one is being written).
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) return db_error(raw, path, "cannot open");
   sqlite3_busy_timeout(db.get(), 2000);
   auto version = recorded_version(db.get(), path);
   if (!version) return version.error();
-  if (*version != kRecordSchemaVersion) {
+  if (*version < kOldestReadable || *version > kRecordSchemaVersion) {
     return make_error(path + ": a recording of schema " + std::to_string(*version) +
-                      ", this proctrail reads " + std::to_string(kRecordSchemaVersion));
+                      ", this proctrail reads " + std::to_string(kOldestReadable) + " to " +
+                      std::to_string(kRecordSchemaVersion));
   }
-  auto rows = prepare(db.get(), path, "SELECT json, id FROM events ORDER BY id");
+  return db;
+}
+
+Result<std::unique_ptr<EventSource>> open_record_source(const std::string& path) {
+  // Read-only: replay never changes a recording (and may run while one is being written).
+  auto db = open_recording_readonly(path);
+  if (!db) return db.error();
+  auto rows = prepare(db->get(), path, "SELECT json, id FROM events ORDER BY id");
   if (!rows) return rows.error();
-  return std::unique_ptr<EventSource>(new RecordSource(std::move(db), std::move(*rows), path));
+  return std::unique_ptr<EventSource>(new RecordSource(std::move(*db), std::move(*rows), path));
 }
 
 }  // namespace proctrail::cli

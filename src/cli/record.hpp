@@ -14,7 +14,10 @@
 namespace proctrail::cli {
 
 // The version of the record's tables (docs/record.md), kept in its meta table.
-inline constexpr int kRecordSchemaVersion = 1;
+// 1: the tables; 2: the views. A version 1 recording is read as it is, and migrated when a
+// run is added to it.
+inline constexpr int kRecordSchemaVersion = 2;
+inline constexpr int kOldestReadable = 1;
 
 // Opens FILE for recording: created for the caller alone (0600, never through a link), or an
 // existing recording of this schema, which the run is added to. Anything else is an error.

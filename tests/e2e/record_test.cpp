@@ -262,6 +262,56 @@ INSTANTIATE_TEST_SUITE_P(Backends, Record, ::testing::ValuesIn(backends()),
 
 // The file is made for the caller alone, is never reached through a link, and a file that is
 // not a recording is left as it was. A second run is added to a recording.
+// Writes to a recording with SQLite itself (to make one an older or newer proctrail made).
+void change(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* message = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+      << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(h);
+}
+
+// A version 1 recording (tables, no views) gets the views and version 2 when a run is added to
+// it; one of a version this proctrail does not know is refused by all that read or write it.
+TEST(RecordFile, AnOlderRecordingIsMigratedAndANewerOneRefused) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string db = temp_path("versions.db");
+  CommandResult first = run({proctrail_path(), "--record", db, "--", "true"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  change(db,
+         "DROP VIEW commands; DROP VIEW failed; DROP VIEW slowest; DROP VIEW by_user;"
+         " DROP VIEW by_container; DROP VIEW process_tree;"
+         " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  // Version 1 as it is: replay and report read it.
+  CommandResult old_replay = run({proctrail_path(), "replay", db, "-f", "json"});
+  EXPECT_EQ(old_replay.exit_code, 0) << old_replay.err;
+  EXPECT_FALSE(old_replay.out.empty());
+  CommandResult second = run({proctrail_path(), "--record", db, "--", "sh", "-c", "exit 3"});
+  ASSERT_EQ(second.exit_code, 3) << second.err;
+  EXPECT_EQ(query(db, "SELECT value FROM meta WHERE key = 'schema_version'"),
+            (std::vector<std::vector<std::string>>{{"2"}}));
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), (std::vector<std::vector<std::string>>{{"2"}}));
+  EXPECT_EQ(query(db, "SELECT exit_code FROM failed WHERE command = 'sh -c exit 3'"),
+            (std::vector<std::vector<std::string>>{{"3"}}))
+      << "the views are there, over both runs";
+
+  change(db, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{proctrail_path(), "--record", db, "--", "true"},
+        {proctrail_path(), "replay", db},
+        {proctrail_path(), "report", db, "-o", db + ".html"}}) {
+    CommandResult r = run(argv);
+    EXPECT_NE(r.exit_code, 0) << argv[1];
+    EXPECT_NE(r.err.find("a recording of schema 3"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), (std::vector<std::vector<std::string>>{{"2"}}))
+      << "a refused recording is left as it was";
+  remove_db(db);
+}
+
 TEST(RecordFile, IsTheCallersAloneAndNothingElseIsOverwritten) {
   if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   const std::string db = temp_path("mine.db");
@@ -365,6 +415,14 @@ TEST(ReplayWindow, ShowsTheWindowAndKnowsWhatCameBeforeIt) {
   EXPECT_TRUE(until.before);
   EXPECT_FALSE(until.after);
   EXPECT_FALSE(until.shell_exit);
+  // Relative to now: the recording was made in the last day, and none of it in the future.
+  Shown last_day = shown({"--since=-1d"});
+  EXPECT_TRUE(last_day.before);
+  EXPECT_TRUE(last_day.after);
+  Shown from_now = shown({"--since", "-0s"});
+  EXPECT_FALSE(from_now.before);
+  EXPECT_FALSE(from_now.after);
+  EXPECT_TRUE(from_now.start);
 
   // The shell's exit, in the window, names the command it began before the window.
   CommandResult text = run({proctrail_path(), "replay", record, "--since", cut, "--no-header"});
@@ -380,11 +438,12 @@ TEST(ReplayWindow, ShowsTheWindowAndKnowsWhatCameBeforeIt) {
 
   for (const std::vector<std::string>& bad : {std::vector<std::string>{"--since", "yesterday"},
                                               {"--until", "2026-13-01"},
+                                              {"--since=-10y"},
                                               {"--since", "2026-12-03", "--until", "2026-12-02"}}) {
     std::vector<std::string> argv = {proctrail_path(), "replay", record};
     argv.insert(argv.end(), bad.begin(), bad.end());
     CommandResult r = run(argv);
-    EXPECT_EQ(r.exit_code, 2) << bad[1];
+    EXPECT_EQ(r.exit_code, 2) << bad.back();
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   std::filesystem::remove(record);
