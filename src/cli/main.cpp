@@ -19,6 +19,7 @@
 #include "options.hpp"
 #include "policy.hpp"
 #include "record.hpp"
+#include "report.hpp"
 #include "proctrail/monitor.hpp"
 #include "util/privileges.hpp"
 
@@ -329,6 +330,8 @@ int replay(proctrail::cli::Options o) {
 
 int main(int argc, char** argv) {
   using namespace proctrail;
+  // "proctrail report FILE": a recording drawn; no capture, no privilege.
+  if (argc > 1 && std::strcmp(argv[1], "report") == 0) return cli::report_main(argc - 1, argv + 1);
   auto parsed = cli::parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   cli::Options o = std::move(*parsed.options);

@@ -9,10 +9,9 @@
 #include <cerrno>
 
 #include "proctrail/sink.hpp"
+#include "sink/output_file.hpp"
 
 namespace proctrail {
-
-namespace {
 
 // Opens an output file the way a root tool must: never through a symbolic link, never into a
 // file someone else owns (a trap laid in a shared directory would let its owner read what is
@@ -60,6 +59,8 @@ Result<int> open_output(const std::string& path, int flags, const char* what) {
   }
   return fd;
 }
+
+namespace {
 
 class StreamSink final : public Sink {
  public:
@@ -114,8 +115,7 @@ class StreamSink final : public Sink {
         // The reader is slow, or stopped reading: wait for room, unless told to give up.
         pollfd p{fd_, POLLOUT, 0};
         (void)::poll(&p, 1, 100);
-        if (cancelled_.load() &&
-            std::chrono::steady_clock::now() - last_progress_ > kGiveUpAfter) {
+        if (cancelled_.load() && std::chrono::steady_clock::now() - last_progress_ > kGiveUpAfter) {
           const size_t left = buf_.size() - off;
           buf_.clear();
           return make_error("output blocked: " + std::to_string(left) +
