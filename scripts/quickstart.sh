@@ -62,7 +62,8 @@ run_packages=(
 # GoogleTest and Google Benchmark, the sanitizer and libFuzzer runtimes, qemu and busybox for
 # the 6.1 kernel, make for the examples built against an install, python3 for the reports,
 # strace, man-db and systemd for the install checks, dpkg-dev and file for cpack's dependency
-# list in the Debian package's check, protobuf-compiler to decode the report's Perfetto trace
+# list in the Debian package's check, sqlite3 for a test that reads a record as a user would,
+# protobuf-compiler to decode the report's Perfetto trace
 # and chromium to draw its HTML page.
 test_packages=(
   make
@@ -71,7 +72,7 @@ test_packages=(
   util-linux procps python3 man-db systemd strace
   qemu-system-x86 busybox-static
   dpkg-dev file
-  protobuf-compiler chromium
+  protobuf-compiler chromium sqlite3
 )
 packages=("${run_packages[@]}")
 [ "$mode" = run ] || packages+=("${test_packages[@]}")

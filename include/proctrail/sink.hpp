@@ -33,6 +33,16 @@ class Sink {
   virtual Status close() { return flush(); }
   // A hang-up (SIGHUP): reopen what can be reopened, such as a rotated log file.
   virtual Status reopen() { return {}; }
+  // The processes already running when live capture began, each as an exec of its current
+  // image (argv and credentials as /proc showed them, the process's start as its time), for a
+  // sink that keeps a history: every later event's process and parent then have a row. Called
+  // once, before the first write(). They are not events that happened: a stream ignores them.
+  virtual Status running(std::span<const Event> processes) {
+    (void)processes;
+    return {};
+  }
+  // Whether running() is wanted: the snapshot is built only for a sink that keeps a history.
+  [[nodiscard]] virtual bool keeps_history() const { return false; }
   // Called about every output interval, with or without events, for sinks that act on time
   // or on a request from another thread (a summary asked for with SIGUSR1).
   virtual Status tick() { return {}; }
@@ -71,8 +81,8 @@ struct SinkSpec {
 // What one sink took, and what it could not.
 struct SinkStats {
   std::string name;
-  uint64_t written = 0;  // events it took
-  uint64_t failed = 0;   // events it could not take (degrading)
+  uint64_t written = 0;   // events it took
+  uint64_t failed = 0;    // events it could not take (degrading)
   uint64_t failures = 0;  // times it went from working to failing
   std::string last_error;
 };

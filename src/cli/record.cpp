@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS processes(
   exec_id TEXT NOT NULL PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
   argv TEXT, exe TEXT, cwd TEXT, user TEXT, uid INTEGER, gid INTEGER, cgroup TEXT,
   container TEXT, started TEXT, ended TEXT, ended_by TEXT, exit_code INTEGER, signal TEXT,
-  core_dumped INTEGER, duration_ns INTEGER);
+  core_dumped INTEGER, duration_ns INTEGER, snapshot INTEGER);
 CREATE INDEX IF NOT EXISTS processes_by_parent ON processes(parent_exec_id);
 CREATE INDEX IF NOT EXISTS processes_by_pid ON processes(pid);
 CREATE TABLE IF NOT EXISTS losses(
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS losses(
 constexpr char kViews[] = R"sql(
 CREATE VIEW IF NOT EXISTS commands AS
 SELECT exec_id, parent_exec_id, run, pid, ppid, user, uid, gid, container, started, ended,
-       ended_by, exit_code, signal, core_dumped, duration_ns, argv, exe, cwd,
+       ended_by, exit_code, signal, core_dumped, duration_ns, argv, exe, cwd, snapshot,
        CASE WHEN signal IS NOT NULL THEN 'killed'
             WHEN exit_code = 0 THEN 'success'
             WHEN exit_code IS NOT NULL THEN 'failure'
@@ -148,6 +148,13 @@ constexpr char kInsertEvent[] =
 constexpr char kForked[] =
     "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started)"
     " VALUES(?8, ?9, ?1, ?6, ?10, ?4) ON CONFLICT(exec_id) DO NOTHING";
+
+// A process that was running when the run began (Sink::running), as /proc showed it. A row
+// the recording has already (from an earlier run) is better than the scan: kept.
+constexpr char kSnapshot[] =
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
+    " gid, cgroup, container, started, snapshot) VALUES(?8, ?9, ?1, ?6, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16, ?17, ?18, ?4, 1) ON CONFLICT(exec_id) DO NOTHING";
 
 // A new image. Its row may exist already when a recording is added to (the same exec_id).
 constexpr char kExeced[] =
@@ -413,8 +420,14 @@ class RecordSink final : public Sink {
     }
     if (auto s = exec_sql(db.get(), path, "BEGIN IMMEDIATE"); !s) return s.error();
     if (auto s = exec_sql(db.get(), path, kSchema); !s) return s.error();
+    if (found == 1) {
+      if (auto s = exec_sql(db.get(), path, "ALTER TABLE processes ADD COLUMN snapshot INTEGER");
+          !s) {
+        return s.error();
+      }
+    }
     // Migrations, in the same transaction as the run's first use of the file: version 1 had
-    // the tables alone, version 2 adds the views.
+    // the tables alone, version 2 adds processes.snapshot (above) and the views.
     if (auto s = exec_sql(db.get(), path, kViews); !s) return s.error();
     if (found < kRecordSchemaVersion) {
       const std::string bump = "UPDATE meta SET value = '" + std::to_string(kRecordSchemaVersion) +
@@ -443,6 +456,7 @@ class RecordSink final : public Sink {
     const sqlite3_int64 run_before = run_;
     auto undo = [&](Status failed) {
       run_ = run_before;
+      snapshot_written_ = false;  // it goes with the run row, into the next batch
       return rollback(std::move(failed));
     };
     for (const Event& e : events) {
@@ -452,13 +466,24 @@ class RecordSink final : public Sink {
     // leaves it right).
     if (auto s = run(ended_.get()); !s) return undo(s);
     if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return undo(s);
+    if (snapshot_written_) {
+      snapshot_.clear();
+      snapshot_written_ = false;
+    }
+    return {};
+  }
+
+  [[nodiscard]] bool keeps_history() const override { return true; }
+
+  Status running(std::span<const Event> processes) override {
+    snapshot_.assign(processes.begin(), processes.end());
     return {};
   }
 
   Status close() override {
     if (!db_) return {};
-    for (Stmt* s :
-         {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_}) {
+    for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_,
+                    &snapshot_row_}) {
       s->reset();
     }
     // The last connection's close checkpoints the WAL into the database file.
@@ -474,8 +499,9 @@ class RecordSink final : public Sink {
 
   Status prepare_all() {
     const std::pair<Stmt*, const char*> all[] = {
-        {&event_, kInsertEvent}, {&forked_, kForked}, {&execed_, kExeced}, {&replaced_, kReplaced},
-        {&exited_, kExited},     {&loss_, kLoss},     {&run_row_, kRun},   {&ended_, kRunEnded}};
+        {&event_, kInsertEvent}, {&forked_, kForked},  {&execed_, kExeced},
+        {&replaced_, kReplaced}, {&exited_, kExited},  {&loss_, kLoss},
+        {&run_row_, kRun},       {&ended_, kRunEnded}, {&snapshot_row_, kSnapshot}};
     for (const auto& [stmt, sql] : all) {
       auto s = prepare(db_.get(), path_, sql);
       if (!s) return s.error();
@@ -513,7 +539,8 @@ class RecordSink final : public Sink {
     return {};
   }
 
-  Status put(const Event& e) {
+  // The columns of e, from its JSON line and the walk that writes it.
+  void bind(const Event& e) {
     line_.clear();
     json_->format(e, line_);
     while (!line_.empty() && line_.back() == '\n') line_.pop_back();
@@ -521,11 +548,32 @@ class RecordSink final : public Sink {
     learn_from(e, ctx_);
     visit_fields(e, ctx_, cols_);
     cols_[kLine].set(line_);
+  }
+
+  // The processes running when the run began, one row each, in the run's first batch.
+  Status put_snapshot() {
+    for (const Event& p : snapshot_) {
+      bind(p);
+      if (cols_[kExecId].kind != Value::Kind::Text) continue;
+      cols_[kRunId].set(static_cast<int64_t>(run_));
+      if (auto argv = argv_of(line_); !argv.empty()) cols_[kArgv].set(argv);
+      if (auto s = run(snapshot_row_.get()); !s) return s;
+    }
+    snapshot_written_ = true;
+    return {};
+  }
+
+  Status put(const Event& e) {
+    bind(e);
     if (e.type() == EventType::Start || run_ == 0) {
       // A run begins with its start record; events before one (none, from proctrail) get a
       // run of their own, with what is known of it left empty.
       if (auto s = run(run_row_.get()); !s) return s;
       run_ = sqlite3_last_insert_rowid(db_.get());
+      if (!snapshot_.empty() && !snapshot_written_) {
+        if (auto s = put_snapshot(); !s) return s;
+        bind(e);
+      }
     }
     cols_[kRunId].set(static_cast<int64_t>(run_));
     if (auto s = run(event_.get()); !s) return s;
@@ -564,7 +612,10 @@ class RecordSink final : public Sink {
   FieldContext ctx_;
   Columns cols_;
   sqlite3_int64 run_ = 0;
-  Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_;
+  Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_, snapshot_row_;
+  // The processes running when the run began, until a batch with them is committed.
+  std::vector<Event> snapshot_;
+  bool snapshot_written_ = false;
 };
 
 // Events handed out per poll, so that one poll of a large recording does not hold it all.

@@ -62,7 +62,10 @@ struct Process {
   std::vector<size_t> images;
   long parent = -1;
   std::vector<size_t> children;
-  int64_t start_ns = 0, end_ns = 0;
+  // Drawn from start_ns: its start, or the recording's first event for a process that was
+  // running before it (began_ns then says when it really began, when known).
+  int64_t start_ns = 0, end_ns = 0, began_ns = 0;
+  bool before = false;
   bool ended = false;
   Outcome outcome = Outcome::Running;
   int depth = 0;
@@ -195,7 +198,9 @@ void build_tree(Recording& r) {
         !first.parent_exec_id.empty() && it != proc_of_image.end() && it->second != p) {
       proc.parent = static_cast<long>(it->second);
     }
-    proc.start_ns = first.started_ns.value_or(r.first_ns);
+    proc.began_ns = first.started_ns.value_or(0);
+    proc.before = !first.started_ns || *first.started_ns < r.first_ns;
+    proc.start_ns = proc.before ? r.first_ns : *first.started_ns;
     proc.ended = last.ended_by == "exit" && last.ended_ns.has_value();
     proc.end_ns = proc.ended ? *last.ended_ns : r.last_ns;
     proc.end_ns = std::max(proc.end_ns, proc.start_ns);
@@ -283,18 +288,22 @@ std::string label_of(const Recording& r, const Process& p) {
   return "[]";
 }
 
-// The critical path: from the root that lasted longest, each step to the child that ended
-// last (the one its parent waited for longest), down to a process with no children.
+// The critical path: from the longest of the processes that began and ended within the
+// recording with no such parent (make, for a recorded build; not init, running throughout),
+// each step to the child that ended last (the one its parent waited for longest), down to a
+// process with no children.
 std::vector<size_t> critical_path(const Recording& r) {
   std::vector<size_t> path;
+  auto within = [&](const Process& p) { return p.ended && !p.before; };
+  auto length = [&](long p) {
+    return r.procs[static_cast<size_t>(p)].end_ns - r.procs[static_cast<size_t>(p)].start_ns;
+  };
   long best = -1;
   for (size_t p = 0; p < r.procs.size(); ++p) {
     const Process& proc = r.procs[p];
-    if (proc.parent >= 0) continue;
-    if (best < 0 || proc.end_ns - proc.start_ns > r.procs[static_cast<size_t>(best)].end_ns -
-                                                      r.procs[static_cast<size_t>(best)].start_ns) {
-      best = static_cast<long>(p);
-    }
+    if (!within(proc)) continue;
+    if (proc.parent >= 0 && within(r.procs[static_cast<size_t>(proc.parent)])) continue;
+    if (best < 0 || length(static_cast<long>(p)) > length(best)) best = static_cast<long>(p);
   }
   for (long at = best; at >= 0;) {
     path.push_back(static_cast<size_t>(at));
@@ -353,6 +362,10 @@ std::string page_data(const Recording& r, const std::string& title) {
     if (last.uid) j += ",\"uid\":" + std::to_string(*last.uid);
     if (last.exit_code) j += ",\"exit_code\":" + std::to_string(*last.exit_code);
     if (last.core_dumped) j += ",\"core_dumped\":true";
+    if (proc.before) {
+      j += ",\"before\":true";
+      if (proc.began_ns) j += ",\"began\":" + std::to_string(proc.began_ns / 1'000'000);
+    }
     j += ",\"images\":" + std::to_string(proc.images.size()) + "}]";
   }
   j += "],\"marks\":[";
@@ -586,7 +599,7 @@ std::string perfetto_trace(const Recording& r, const std::string& title) {
     for (size_t k = 0; k < proc.images.size(); ++k) {
       const Image& m = r.images[proc.images[k]];
       const bool last = k + 1 == proc.images.size();
-      int64_t begin = k == 0 ? proc.start_ns : m.started_ns.value_or(proc.start_ns);
+      int64_t begin = k == 0 ? proc.start_ns : std::max(m.started_ns.value_or(0), proc.start_ns);
       int64_t end = last ? proc.end_ns : m.ended_ns.value_or(begin);
       end = std::max(end, begin);
       Proto b;
@@ -604,6 +617,7 @@ std::string perfetto_trace(const Recording& r, const std::string& title) {
       annotate(b, "pid", m.pid);
       annotate(b, "exec_id", m.exec_id);
       annotate(b, "container", m.container);
+      if (k == 0 && proc.before) annotate(b, "note", "running when the recording began");
       if (last) {
         annotate(b, "outcome", outcome_name(proc.outcome));
         if (m.exit_code) annotate(b, "exit_code", *m.exit_code);

@@ -76,6 +76,7 @@ const $ = (id) => document.getElementById(id);
 const words = (p) => procs[p][5].join(" ");
 
 function seconds(ns) {
+  if (ns === 0) return "0";
   const s = ns / 1e9;
   if (s >= 100) return s.toFixed(0) + " s";
   if (s >= 1) return s.toFixed(2) + " s";
@@ -89,16 +90,22 @@ document.title = data.title + " — proctrail report";
 const counts = { success: 0, failure: 0, killed: 0, running: 0 };
 for (const p of procs) counts[p[4]]++;
 const losses = data.marks.filter((m) => m[1] === "loss");
-const summary = [
-  ["processes", N], ["failed", counts.failure], ["killed by a signal", counts.killed],
-  ["still running", counts.running], ["losses", losses.length],
-  ["span", seconds(data.t1 - data.t0)],
-  ["from", new Date(data.t0 / 1e6).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")], ["host", data.host || "?"], ["backend", data.backend || "?"]];
-for (const [name, value] of summary) {
-  const s = document.createElement("span");
+function bold(text) {
   const b = document.createElement("b");
-  b.textContent = String(value);
-  s.append(b, " " + name);
+  b.textContent = String(text);
+  return b;
+}
+for (const [value, name] of [[N, "processes"], [counts.failure, "failed"],
+    [counts.killed, "killed by a signal"], [counts.running, "still running"], [losses.length, "losses"]]) {
+  const s = document.createElement("span");
+  s.append(bold(value), " " + name);
+  $("summary").append(s);
+}
+{
+  const s = document.createElement("span");
+  const when = new Date(data.t0 / 1e6).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  s.append(bold(seconds(data.t1 - data.t0)), " from ", bold(when), " on ", bold(data.host || "?"),
+           ", ", bold(data.backend || "?"), " backend");
   $("summary").append(s);
 }
 const critical = data.critical;
@@ -194,7 +201,8 @@ function show(r) {
       : d.signal ? "killed by " + d.signal + (d.core_dumped ? " (core dumped)" : "")
       : "exit " + (d.exit_code ?? "?");
   const rows = [["pid", d.pid], ["outcome", p[4]], ["status", status],
-      ["duration", seconds(p[3] - p[2])], ["started", new Date((data.t0 + p[2]) / 1e6).toISOString()],
+      ["duration", d.before ? "more than " + seconds(p[3] - p[2]) + " (running when the recording began)" : seconds(p[3] - p[2])],
+      ["started", d.before ? (d.began ? new Date(d.began).toISOString() : "before the recording") : new Date((data.t0 + p[2]) / 1e6).toISOString()],
       ["exe", d.exe], ["cwd", d.cwd], ["user", d.user !== undefined ? d.user + " (" + d.uid + ")" : d.uid],
       ["container", d.container], ["images", d.images], ["exec_id", d.exec_id]];
   for (const [k, v] of rows) {

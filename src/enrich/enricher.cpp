@@ -60,6 +60,31 @@ Status Enricher::seed(const ClockSync& clock) {
   return {};
 }
 
+std::vector<Event> Enricher::running(const ClockSync& clock) const {
+  std::vector<Event> out;
+  if (!options_.track_processes || !options_.live) return out;
+  UserNames users;
+  for (const ProcessEntry* p : table_.live()) {
+    Event e;
+    e.pid = e.tid = p->pid;
+    e.ts_ns = p->start_ns != 0 ? p->start_ns : monotonic_now_ns();
+    e.wall_ns = clock.to_wall_ns(e.ts_ns);
+    e.key = p->key();
+    e.parent_key = p->parent_key;
+    auto d = p->image ? std::make_shared<ExecDetails>(*p->image) : std::make_shared<ExecDetails>();
+    d->ppid = p->ppid;
+    d->creds = p->creds;
+    if (p->creds) {
+      e.uid = p->creds->uid;
+      if (const std::string* name = users.lookup(p->creds->uid)) d->user = *name;
+    }
+    if (!p->comm.empty()) d->comm = p->comm;
+    e.data = ExecData{std::move(d)};
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 Event Enricher::resync(const ClockSync& clock) {
   Event e;
   e.ts_ns = monotonic_now_ns();
@@ -146,7 +171,7 @@ void Enricher::process(Event& e, const ClockSync& live_clock) {
       ExecDetails& d = *x.details;
       if (options_.read_proc && !d.procfs_read && reader_) {
         reader_->read_exec(e.pid,
-                          verify::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
+                           verify::ExpectedProcess::for_exec(clock.to_boottime_ns(e.ts_ns), d), d);
       }
       if (!options_.track_processes) {
         stamp_without_table(e, d);

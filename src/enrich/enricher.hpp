@@ -43,6 +43,9 @@ class Enricher {
   // Fills the table from /proc. Call once the source is subscribed, so that a process started
   // meanwhile is either in the scan or in the event stream.
   Status seed(const ClockSync& clock);
+  // The processes the seed found still alive, each as an exec of its current image dated at
+  // the process's start (Sink::running). Only after seed().
+  [[nodiscard]] std::vector<Event> running(const ClockSync& clock) const;
   // Updates the table with e; fills ExecData / ExitData details.
   void process(Event& e, const ClockSync& clock);
   // Rebuilds the table from /proc (after a loss) and returns the record that says so.

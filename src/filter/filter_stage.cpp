@@ -90,6 +90,15 @@ bool FilterStage::matches_process(const Event& e) {
   return evaluate(d, failed, exit_comm);
 }
 
+bool FilterStage::in_scope(const Event& e) const {
+  if (!filter_.owner_uid) return true;
+  const auto* x = std::get_if<ExecData>(&e.data);
+  const ExecDetails* d = x ? x->details.get() : nullptr;
+  // A process whose credentials are not known may be anyone's.
+  return d && d->creds && d->creds->uid == *filter_.owner_uid &&
+         d->creds->euid == *filter_.owner_uid;
+}
+
 bool FilterStage::evaluate(const ExecDetails* d, const ExecFailedData* failed,
                            const std::string* exit_comm) const {
   if (broken_) return false;

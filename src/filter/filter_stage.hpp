@@ -35,6 +35,9 @@ class FilterStage {
   // Whether e passes; also learns from it (forks, execs, ends), so every event of the stream
   // must come through here, in order.
   bool accept(const Event& e);
+  // Whether the caller may see e's process at all (the scope, EventFilter::owner_uid), without
+  // the other filters and without learning from it.
+  [[nodiscard]] bool in_scope(const Event& e) const;
 
   // Processes of the --pid trees that are alive as far as the stream has told (0 without
   // --pid). Readable from any thread: the run mode waits for it to reach 0.

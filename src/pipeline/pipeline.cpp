@@ -18,8 +18,8 @@ Pipeline::Pipeline(EventSource& source, Enricher* enricher, SinkRoutes& sink,
                    options_.ordering.exec_guard_ns +
                        2 * static_cast<uint64_t>(options_.poll_interval.count()) * 1'000'000}),
       output_(queue_, sink,
-              OutputStage::Options{options_.ordering, options_.exclude_pid,
-                                   options_.start_record, options_.output_interval}) {}
+              OutputStage::Options{options_.ordering, options_.exclude_pid, options_.start_record,
+                                   options_.output_interval}) {}
 
 Pipeline::~Pipeline() {
   stop_ = true;
@@ -30,6 +30,10 @@ Status Pipeline::start() {
   if (enricher_) {
     ClockSync clock;
     if (auto s = enricher_->seed(clock); !s) return s;
+    // A history (the record) starts with what was running: every parent then has a row.
+    if (sink_.keeps_history()) {
+      if (auto s = sink_.running(enricher_->running(clock)); !s) return s;
+    }
     if (enricher_->tracks_processes()) output_.table_ready(monotonic_now_ns());
   }
   joined_ = false;

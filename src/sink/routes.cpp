@@ -79,6 +79,27 @@ Status SinkRoutes::close() {
   return first;
 }
 
+Status SinkRoutes::running(std::span<const Event> processes) {
+  std::vector<Event> mine;
+  return each([&](Sink& s) {
+    mine.clear();
+    for (const Route& r : routes_) {
+      if (r.sink.get() != &s) continue;
+      for (const Event& e : processes) {
+        if (r.filter->in_scope(e)) mine.push_back(e);
+      }
+    }
+    return s.running(mine);
+  });
+}
+
+bool SinkRoutes::keeps_history() const {
+  for (const Route& r : routes_) {
+    if (r.sink->keeps_history()) return true;
+  }
+  return false;
+}
+
 Status SinkRoutes::reopen() {
   return each([](Sink& s) { return s.reopen(); });
 }

@@ -37,6 +37,10 @@ class SinkRoutes final : public Sink {
   Status flush() override;
   Status close() override;
   Status reopen() override;
+  // Each sink gets the running processes its scope allows (not its other filters: a history
+  // needs every parent).
+  Status running(std::span<const Event> processes) override;
+  [[nodiscard]] bool keeps_history() const override;
   Status tick() override;
   void cancel() override;
   // Closed when every fatal sink is (its reader went away); without fatal sinks, when all are.

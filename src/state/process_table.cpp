@@ -238,6 +238,16 @@ ResyncData ProcessTable::resync(std::vector<ProcessEntry> scanned) {
   return r;
 }
 
+std::vector<const ProcessEntry*> ProcessTable::live() const {
+  std::vector<const ProcessEntry*> out;
+  for (const auto& [pid, entry] : entries_) {
+    if (!entry.exited) out.push_back(&entry);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ProcessEntry* a, const ProcessEntry* b) { return a->pid < b->pid; });
+  return out;
+}
+
 const ProcessEntry* ProcessTable::find(int32_t pid) const {
   auto it = entries_.find(pid);
   return it == entries_.end() ? nullptr : &it->second;

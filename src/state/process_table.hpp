@@ -101,6 +101,8 @@ class ProcessTable {
   ResyncData resync(std::vector<ProcessEntry> scanned);
 
   [[nodiscard]] const ProcessEntry* find(int32_t pid) const;
+  // The entries of processes alive now, in pid order.
+  [[nodiscard]] std::vector<const ProcessEntry*> live() const;
   // The credentials of the live process with this pid, when the table knows them.
   [[nodiscard]] std::optional<Credentials> live_creds(int32_t pid) const;
   // Start time of the live process with this pid, for checking a /proc read's identity.

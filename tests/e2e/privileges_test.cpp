@@ -172,6 +172,43 @@ TEST_F(Privileges, FileCapabilitiesShowAPlainUserOnlyItsOwnProcesses) {
       << "root's argv and cwd are not the plain user's to see: " << p.result.out;
 }
 
+// The record starts with the processes already running (the snapshot): for a plain user,
+// only its own, whatever the binary's capabilities; root's process running before it is not
+// in the file the plain user can read.
+TEST_F(Privileges, APlainUsersRecordingHoldsOnlyItsOwnProcesses) {
+#ifndef PROCTRAIL_E2E_BPF
+  PT_SKIP("no-bpf-backend") << "this build has no eBPF backend";
+#endif
+  SetcapCopy bin;
+  if (!bin.why_not().empty()) PT_SKIP("no-file-capabilities") << bin.why_not();
+  const std::string dir = "/tmp/" + unique("record-dir");
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(chown(dir.c_str(), 65534, 65534), 0);
+  chmod(dir.c_str(), 0700);
+  const std::string db = dir + "/mine.db", secret = unique("root-secret");
+  pid_t root_proc = fork();
+  if (root_proc == 0) {
+    execl("/bin/sh", "sh", "-c", "sleep 4", secret.c_str(), nullptr);
+    _exit(127);
+  }
+  settle(100);
+  auto p = plain_user_run(bin.path(), {"-b", "bpf", "-f", "json", "-e", "exec", "--record", db});
+  kill(root_proc, SIGTERM);
+  waitpid(root_proc, nullptr, 0);
+  EXPECT_EQ(p.result.exit_code, 0) << p.result.err;
+  auto rows = [&](const std::string& sql) {
+    CommandResult r = run({"sqlite3", db, sql});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_NE(rows("SELECT count(*) FROM processes WHERE snapshot = 1 AND uid = 65534"), "0\n")
+      << "its own processes running at the start (its proctrail) are in the snapshot";
+  EXPECT_EQ(rows("SELECT count(*) FROM processes WHERE uid IS NOT NULL AND uid <> 65534"), "0\n")
+      << rows("SELECT pid, uid, argv FROM processes WHERE uid <> 65534 LIMIT 5");
+  EXPECT_EQ(rows("SELECT count(*) FROM processes WHERE argv LIKE '%" + secret + "%'"), "0\n");
+  std::filesystem::remove_all(dir);
+}
+
 // Membership of the monitor group is the admin's explicit opt-in to the machine-wide view.
 TEST_F(Privileges, TheMonitorGroupSeesEveryUsersProcesses) {
 #ifndef PROCTRAIL_E2E_BPF

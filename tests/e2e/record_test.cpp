@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -179,6 +180,55 @@ TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
   remove_db(db);
 }
 
+// A recording taken mid-flight starts with the processes already running: a shell started
+// before it has its row (argv from /proc, marked snapshot), its later child joins it on
+// parent_exec_id, and its exit ends that row (the live exec_id is the snapshot's).
+TEST_P(Record, StartsWithTheProcessesAlreadyRunning) {
+  const std::string db = temp_path("midflight.db");
+  const std::string mark = "midflight-" + std::to_string(getpid());
+  pid_t shell = fork();
+  if (shell == 0) {
+    execl("/bin/sh", "sh", "-c", "sleep 1.5; /bin/true \"$0\"; exit 0", mark.c_str(), nullptr);
+    _exit(127);
+  }
+  settle(200);  // the shell runs its sleep before the recording begins
+  {
+    Monitor m({"-b", GetParam(), "-e", "exec", "--record", db});
+    ASSERT_TRUE(m.started()) << m.errors();
+    int status = 0;
+    waitpid(shell, &status, 0);
+    EXPECT_EQ(status, 0);
+    settle(300);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  auto row = query(db,
+                   "SELECT snapshot, argv, ended_by, exit_code, exec_id FROM processes"
+                   " WHERE pid = " +
+                       std::to_string(shell) + " AND snapshot = 1");
+  ASSERT_EQ(row.size(), 1u) << "the shell running before the recording has its row";
+  EXPECT_EQ(json::parse(row[0][1]),
+            json({"sh", "-c", "sleep 1.5; /bin/true \"$0\"; exit 0", mark}));
+  EXPECT_EQ(row[0][2], "exit") << "its exit, seen live, ended the snapshot's row";
+  EXPECT_EQ(row[0][3], "0");
+  auto child = query(db,
+                     "SELECT c.parent_exec_id, p.snapshot FROM processes AS c"
+                     " JOIN processes AS p ON p.exec_id = c.parent_exec_id"
+                     " WHERE c.argv = '[\"/bin/true\",\"" +
+                         mark + "\"]'");
+  ASSERT_EQ(child.size(), 1u) << "the child's parent is a row to join on";
+  EXPECT_EQ(child[0][0], row[0][4]);
+  // The sleep forked before the recording is there too, under the shell.
+  auto sleep =
+      query(db, "SELECT count(*) FROM processes WHERE snapshot = 1 AND parent_exec_id = '" +
+                    row[0][4] + "' AND argv = '[\"sleep\",\"1.5\"]'");
+  EXPECT_EQ(sleep, (std::vector<std::vector<std::string>>{{"1"}}));
+  // The snapshot is rows of processes, not events: the events table holds only what happened.
+  EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE pid = " + std::to_string(shell) +
+                          " AND type = 'exec'"),
+            (std::vector<std::vector<std::string>>{{"0"}}));
+  remove_db(db);
+}
+
 // Killed in the middle of a storm, the recording opens cleanly and keeps what it committed.
 TEST_P(Record, SigkillLeavesAReadableRecording) {
   const std::string db = temp_path("killed.db");
@@ -283,6 +333,7 @@ TEST(RecordFile, AnOlderRecordingIsMigratedAndANewerOneRefused) {
   change(db,
          "DROP VIEW commands; DROP VIEW failed; DROP VIEW slowest; DROP VIEW by_user;"
          " DROP VIEW by_container; DROP VIEW process_tree;"
+         " ALTER TABLE processes DROP COLUMN snapshot;"
          " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   // Version 1 as it is: replay and report read it.
   CommandResult old_replay = run({proctrail_path(), "replay", db, "-f", "json"});
