@@ -268,7 +268,7 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   }
   if (!o.record.empty()) {
     // The same: every event, and a full disk costs the record, not the capture.
-    auto record = cli::open_record_sink(o.record);
+    auto record = cli::open_record_sink(o.record, o.record_retention);
     if (!record) return record.error();
     EventFilter everything;
     everything.types = EventMask::all();

@@ -410,6 +410,14 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("LIST");
   app.add_option("-o,--output", o.output, "write to FILE (created or truncated) instead of stdout")
       ->type_name("FILE");
+  std::string record_max_size, record_max_age;
+  app.add_option("--record-max-size", record_max_size,
+                 "keep the recording under SIZE (at least 1M): beyond it the oldest events of "
+                 "the user with the most events in it are pruned first, and the record says so")
+      ->type_name("SIZE");
+  app.add_option("--record-max-age", record_max_age,
+                 "prune the recording's events older than AGE (30s, 10m, 12h, 7d) as it goes")
+      ->type_name("AGE");
   app.add_option("--also-json", o.also_json,
                  "also write every event to FILE as JSON lines, whatever the filters (a full "
                  "record beside a filtered view); its write errors are counted and said in it "
@@ -532,9 +540,10 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   if (o.replay) {
     // What only capture on this machine can do has no meaning for a recording.
-    for (const char* live : {"--backend", "--priority", "--exec-readers", "--rcvbuf", "--ringbuf",
-                             "--proc-fields", "--env", "--max-argv-bytes", "--scope", "--duration",
-                             "--user-of-command", "--raw-path-search", "--record"}) {
+    for (const char* live :
+         {"--backend", "--priority", "--exec-readers", "--rcvbuf", "--ringbuf", "--proc-fields",
+          "--env", "--max-argv-bytes", "--scope", "--duration", "--user-of-command",
+          "--raw-path-search", "--record", "--record-max-size", "--record-max-age"}) {
       if (app.count(live)) {
         return {std::nullopt,
                 usage_error(std::string(live) + " applies to live capture: a recording has what "
@@ -784,6 +793,50 @@ ParseOutcome parse_options(int argc, char** argv) {
     o.rotation.keep = rotate_keep;
   } else if (app.count("--rotate-keep")) {
     return {std::nullopt, usage_error("--rotate-keep goes with --rotate-size")};
+  }
+
+  if (app.count("--record-max-size")) {
+    auto bound = parse_size(record_max_size);
+    if (!bound || *bound < (1u << 20)) {
+      return {std::nullopt, usage_error("--record-max-size wants a size of at least 1M, like 500M, "
+                                        "not '" +
+                                        record_max_size + "'")};
+    }
+    o.record_retention.max_bytes = *bound;
+  }
+  if (app.count("--record-max-age")) {
+    // A whole number and a unit: s, m, h or d.
+    int64_t amount = 0, unit = 0;
+    const std::string& a = record_max_age;
+    if (a.size() >= 2 && a.size() <= 10 && a.find_first_not_of("0123456789") == a.size() - 1) {
+      amount = std::stoll(a.substr(0, a.size() - 1));
+      switch (a.back()) {
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        default:
+          unit = 0;
+      }
+    }
+    if (unit == 0 || amount < 1) {
+      return {std::nullopt, usage_error("--record-max-age wants an age like 30s, 10m, 12h or 7d, "
+                                        "not '" +
+                                        record_max_age + "'")};
+    }
+    o.record_retention.max_age_ns = amount * unit * 1'000'000'000;
+  }
+  if ((app.count("--record-max-size") || app.count("--record-max-age")) && o.record.empty()) {
+    return {std::nullopt,
+            usage_error("--record-max-size and --record-max-age go with --record FILE")};
   }
 
   if (app.count("--user-of-command") && command_user.empty()) {

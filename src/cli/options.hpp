@@ -2,6 +2,7 @@
 // where and how to write.
 #pragma once
 
+#include "record.hpp"
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,9 +18,10 @@ enum class Scope { Default, Own, All };
 struct Options {
   MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
-  std::string output;     // empty: standard output
-  std::string also_json;  // --also-json: every event, unfiltered, as JSON lines
-  std::string record;     // --record: every event, unfiltered, into a SQLite recording
+  std::string output;                // empty: standard output
+  std::string also_json;             // --also-json: every event, unfiltered, as JSON lines
+  std::string record;                // --record: every event, unfiltered, into a SQLite recording
+  RecordRetention record_retention;  // --record-max-size, --record-max-age
   // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
   // machine.
   bool replay = false;

@@ -16,6 +16,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <map>
+#include <tuple>
+#include <variant>
 #include <optional>
 #include <cerrno>
 #include <cstring>
@@ -25,6 +29,7 @@
 #include "output/fields.hpp"
 #include "proctrail/format.hpp"
 #include "source/replay/replayed.hpp"
+#include "util/clock.hpp"
 #include "util/unique_fd.hpp"
 
 namespace proctrail::cli {
@@ -40,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs(
   boot_id TEXT, backend TEXT, version TEXT, start_json TEXT);
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, run INTEGER NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
-  ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, exec_id TEXT, json TEXT NOT NULL);
+  ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, exec_id TEXT, json TEXT NOT NULL,
+  uid INTEGER);
 CREATE INDEX IF NOT EXISTS events_by_exec_id ON events(exec_id);
 CREATE TABLE IF NOT EXISTS processes(
   exec_id TEXT NOT NULL PRIMARY KEY, parent_exec_id TEXT, run INTEGER, pid INTEGER, ppid INTEGER,
@@ -137,17 +143,18 @@ enum Col : int {
   kBootId,
   kBackend,
   kVersion,
+  kEventUid,
   kColCount
 };
 
 constexpr char kInsertEvent[] =
-    "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json)"
-    " VALUES(?1, ?3, ?4, ?5, ?6, ?7, ?8, ?2)";
+    "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json, uid)"
+    " VALUES(?1, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?31)";
 
 // A new process: the image it was forked with.
 constexpr char kForked[] =
-    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started)"
-    " VALUES(?8, ?9, ?1, ?6, ?10, ?4) ON CONFLICT(exec_id) DO NOTHING";
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started, uid)"
+    " VALUES(?8, ?9, ?1, ?6, ?10, ?4, ?31) ON CONFLICT(exec_id) DO NOTHING";
 
 // A process that was running when the run began (Sink::running), as /proc showed it. A row
 // the recording has already (from an earlier run) is better than the scan: kept.
@@ -355,7 +362,7 @@ std::string process_part(std::string_view exec_id) {
 
 class RecordSink final : public Sink {
  public:
-  static Result<std::unique_ptr<Sink>> open(const std::string& path) {
+  static Result<std::unique_ptr<Sink>> open(const std::string& path, RecordRetention retention) {
     // Created for the caller alone, and never through a link, as -o's files are. SQLite makes
     // its -wal and -shm files with the database's mode; ones that exist already must be the
     // caller's too, or another user could hold them open and read what is written.
@@ -412,16 +419,29 @@ class RecordSink final : public Sink {
     if ((st.st_mode & 077) != 0 && ::fchmod(fd.get(), st.st_mode & 0700) != 0) {
       return make_error(path + ": cannot make it private: " + std::strerror(errno));
     }
-    if (auto s = exec_sql(db.get(), path,
-                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                          " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4096;");
-        !s) {
-      return s.error();
+    // A new file gives pruned pages back to the file system (incremental_vacuum after each
+    // pruning); it must say so before its first table.
+    if (st.st_size == 0) {
+      if (auto s = exec_sql(db.get(), path, "PRAGMA auto_vacuum = INCREMENTAL"); !s) {
+        return s.error();
+      }
     }
+    // With a size bound the WAL stays small too: checkpointed every eighth of the bound, and
+    // cut back to that much after a checkpoint.
+    const uint64_t wal_pages =
+        retention.max_bytes ? std::clamp<uint64_t>(retention.max_bytes / 4096 / 8, 64, 4096) : 4096;
+    const std::string pragmas =
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;"
+        " PRAGMA wal_autocheckpoint = " +
+        std::to_string(wal_pages) +
+        "; PRAGMA journal_size_limit = " + std::to_string(wal_pages * 4096) + ";";
+    if (auto s = exec_sql(db.get(), path, pragmas.c_str()); !s) return s.error();
     if (auto s = exec_sql(db.get(), path, "BEGIN IMMEDIATE"); !s) return s.error();
     if (auto s = exec_sql(db.get(), path, kSchema); !s) return s.error();
     if (found == 1) {
-      if (auto s = exec_sql(db.get(), path, "ALTER TABLE processes ADD COLUMN snapshot INTEGER");
+      if (auto s = exec_sql(db.get(), path,
+                            "ALTER TABLE processes ADD COLUMN snapshot INTEGER;"
+                            " ALTER TABLE events ADD COLUMN uid INTEGER");
           !s) {
         return s.error();
       }
@@ -439,8 +459,11 @@ class RecordSink final : public Sink {
         "'), ('schema_version', '" + std::to_string(kRecordSchemaVersion) + "')";
     if (auto s = exec_sql(db.get(), path, meta.c_str()); !s) return s.error();
     if (auto s = exec_sql(db.get(), path, "COMMIT"); !s) return s.error();
-    auto sink = std::unique_ptr<RecordSink>(new RecordSink(std::move(db), path));
+    auto sink = std::unique_ptr<RecordSink>(new RecordSink(std::move(db), path, retention));
     if (auto s = sink->prepare_all(); !s) return s.error();
+    if ((retention.max_bytes || retention.max_age_ns) && st.st_size > 0) {
+      if (auto s = sink->count_rows(); !s) return s.error();
+    }
     return std::unique_ptr<Sink>(std::move(sink));
   }
 
@@ -454,8 +477,10 @@ class RecordSink final : public Sink {
     if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
     // A run row made in a batch that is rolled back is gone with it.
     const sqlite3_int64 run_before = run_;
+    batch_rows_.clear();
     auto undo = [&](Status failed) {
       run_ = run_before;
+      batch_rows_.clear();
       snapshot_written_ = false;  // it goes with the run row, into the next batch
       return rollback(std::move(failed));
     };
@@ -466,6 +491,12 @@ class RecordSink final : public Sink {
     // leaves it right).
     if (auto s = run(ended_.get()); !s) return undo(s);
     if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return undo(s);
+    for (const auto& [uid, n] : batch_rows_) rows_by_uid_[uid] += n;
+    batch_rows_.clear();
+    // The size bound holds batch by batch (the age is looked at once a second, in tick()).
+    if (retention_.max_bytes > 0 && used_bytes() > retention_.max_bytes) {
+      if (auto s = prune_now(false); !s) return s;
+    }
     if (snapshot_written_) {
       snapshot_.clear();
       snapshot_written_ = false;
@@ -480,6 +511,15 @@ class RecordSink final : public Sink {
     return {};
   }
 
+  // Retention (--record-max-age, --record-max-size), checked once a second.
+  Status tick() override {
+    if (!db_ || run_ == 0 || (retention_.max_bytes == 0 && retention_.max_age_ns == 0)) return {};
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_prune_ < std::chrono::seconds(1)) return {};
+    last_prune_ = now;
+    return prune_now(true);
+  }
+
   Status close() override {
     if (!db_) return {};
     for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_,
@@ -492,9 +532,186 @@ class RecordSink final : public Sink {
   }
 
  private:
-  RecordSink(Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {
+  RecordSink(Db db, std::string path, RecordRetention retention)
+      : db_(std::move(db)), path_(std::move(path)), retention_(retention) {
     json_ = make_json_formatter(false);
     ctx_.host = HostIdentity::local();  // as the JSON formatter starts
+  }
+
+  // A parameter of an ad hoc statement: NULL, an integer or text.
+  using Param = std::variant<std::monostate, int64_t, std::string>;
+
+  // Runs sql with params; calls row(statement) for each row it gives.
+  template <class F>
+  Status each_row(const char* sql, std::initializer_list<Param> params, F&& row) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) {
+      return db_error(db_.get(), path_, "preparing a statement");
+    }
+    Stmt s(raw);
+    int i = 0;
+    for (const Param& p : params) {
+      ++i;
+      if (const auto* n = std::get_if<int64_t>(&p)) {
+        sqlite3_bind_int64(raw, i, *n);
+      } else if (const auto* t = std::get_if<std::string>(&p)) {
+        sqlite3_bind_text(raw, i, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_null(raw, i);
+      }
+    }
+    int rc = 0;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) row(raw);
+    if (rc != SQLITE_DONE) return db_error(db_.get(), path_, "pruning");
+    return {};
+  }
+  Status exec(const char* sql, std::initializer_list<Param> params) {
+    return each_row(sql, params, [](sqlite3_stmt*) {});
+  }
+
+  static Param uid_param(int64_t uid) { return uid == kNoUid ? Param{} : Param{uid}; }
+
+  // What the record holds without its free pages.
+  uint64_t used_bytes() {
+    uint64_t pages = 0, free_pages = 0, page_size = 0;
+    (void)each_row("PRAGMA page_count", {}, [&](sqlite3_stmt* s) {
+      pages = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    });
+    (void)each_row("PRAGMA freelist_count", {}, [&](sqlite3_stmt* s) {
+      free_pages = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    });
+    (void)each_row("PRAGMA page_size", {}, [&](sqlite3_stmt* s) {
+      page_size = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    });
+    return (pages - std::min(pages, free_pages)) * page_size;
+  }
+
+  // Counts the events of each uid in the record, for a recording added to.
+  Status count_rows() {
+    return each_row("SELECT uid, count(*) FROM events GROUP BY uid", {}, [&](sqlite3_stmt* s) {
+      const int64_t uid =
+          sqlite3_column_type(s, 0) == SQLITE_NULL ? kNoUid : sqlite3_column_int64(s, 0);
+      rows_by_uid_[uid] = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+    });
+  }
+
+  // One pruning in a transaction of its own; pages it frees go back to the file system.
+  Status prune_now(bool by_age) {
+    if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
+    if (auto s = prune(by_age); !s) return rollback(s);
+    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return rollback(s);
+    return exec_sql(db_.get(), path_, "PRAGMA incremental_vacuum");
+  }
+
+  // Old events go by age; beyond the size, the oldest events of the user who has the most in
+  // the record go first, so that a user's flood prunes its own history, not other users'.
+  // Each pruning leaves a row in losses (type 'pruned'): the gap shows.
+  Status prune(bool by_age) {
+    const int64_t wall_now = ClockSync().to_wall_ns(monotonic_now_ns());
+    std::string now_text;
+    append_rfc3339(now_text, wall_now);
+    std::vector<std::tuple<int64_t, uint64_t, std::string>> notes;  // uid, events, why
+    if (by_age && retention_.max_age_ns > 0) {
+      std::string cut;
+      append_rfc3339(cut, wall_now - retention_.max_age_ns);
+      int64_t first_kept = -1;
+      if (auto s = each_row("SELECT id FROM events WHERE time >= ?1 ORDER BY id LIMIT 1", {cut},
+                            [&](sqlite3_stmt* q) { first_kept = sqlite3_column_int64(q, 0); });
+          !s) {
+        return s;
+      }
+      if (first_kept < 0) first_kept = INT64_MAX;  // everything is older
+      std::map<int64_t, uint64_t> gone;
+      if (auto s = each_row(
+              "SELECT uid, count(*) FROM events WHERE id < ?1 GROUP BY uid", {first_kept},
+              [&](sqlite3_stmt* q) {
+                gone[sqlite3_column_type(q, 0) == SQLITE_NULL ? kNoUid
+                                                              : sqlite3_column_int64(q, 0)] +=
+                    static_cast<uint64_t>(sqlite3_column_int64(q, 1));
+              });
+          !s) {
+        return s;
+      }
+      if (!gone.empty()) {
+        if (auto s = exec("DELETE FROM events WHERE id < ?1", {first_kept}); !s) return s;
+        if (auto s = exec("DELETE FROM processes WHERE ended IS NOT NULL AND ended < ?1", {cut});
+            !s) {
+          return s;
+        }
+        if (auto s = exec("DELETE FROM losses WHERE time < ?1", {cut}); !s) return s;
+        uint64_t total = 0;
+        for (const auto& [uid, n] : gone) {
+          rows_by_uid_[uid] -= std::min(rows_by_uid_[uid], n);
+          total += n;
+        }
+        notes.emplace_back(kNoUid, total,
+                           "retention: older than --record-max-age (before " + cut + ")");
+      }
+    }
+    if (retention_.max_bytes > 0 && used_bytes() > retention_.max_bytes) {
+      const uint64_t target = retention_.max_bytes / 10 * 9;
+      std::map<int64_t, uint64_t> gone;
+      for (int round = 0; round < 256 && used_bytes() > target; ++round) {
+        int64_t heaviest = kNoUid;
+        uint64_t most = 0;
+        for (const auto& [uid, n] : rows_by_uid_) {
+          if (uid != kNoUid && n > most) {
+            heaviest = uid;
+            most = n;
+          }
+        }
+        if (most == 0) break;  // only records of no user left: the start and loss records
+        const int64_t batch = static_cast<int64_t>(std::max<uint64_t>(256, most / 8));
+        int64_t last_id = 0;
+        uint64_t n = 0;
+        std::string last_time;
+        if (auto s = each_row("SELECT max(id), max(time), count(*) FROM (SELECT id, time FROM"
+                              " events WHERE uid IS ?1 ORDER BY id LIMIT ?2)",
+                              {uid_param(heaviest), batch},
+                              [&](sqlite3_stmt* q) {
+                                last_id = sqlite3_column_int64(q, 0);
+                                const auto* t = sqlite3_column_text(q, 1);
+                                last_time = t ? reinterpret_cast<const char*>(t) : "";
+                                n = static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+                              });
+            !s) {
+          return s;
+        }
+        if (n == 0) {
+          rows_by_uid_[heaviest] = 0;
+          continue;
+        }
+        if (auto s = exec("DELETE FROM events WHERE uid IS ?1 AND id <= ?2",
+                          {uid_param(heaviest), last_id});
+            !s) {
+          return s;
+        }
+        if (auto s = exec("DELETE FROM processes WHERE uid IS ?1 AND ended IS NOT NULL AND"
+                          " ended <= ?2",
+                          {uid_param(heaviest), last_time});
+            !s) {
+          return s;
+        }
+        rows_by_uid_[heaviest] -= std::min(most, n);
+        gone[heaviest] += n;
+      }
+      for (const auto& [uid, n] : gone) {
+        notes.emplace_back(uid, n,
+                           "retention: beyond --record-max-size, the oldest events of uid " +
+                               std::to_string(uid) + ", the user with the most in the record");
+      }
+    }
+    for (const auto& [uid, n, why] : notes) {
+      (void)uid;
+      if (auto s = exec("INSERT INTO losses(run, type, time, ts_ns, count, reason)"
+                        " VALUES(?1, 'pruned', ?2, ?3, ?4, ?5)",
+                        {static_cast<int64_t>(run_), now_text,
+                         static_cast<int64_t>(monotonic_now_ns()), static_cast<int64_t>(n), why});
+          !s) {
+        return s;
+      }
+    }
+    return {};
   }
 
   Status prepare_all() {
@@ -576,6 +793,9 @@ class RecordSink final : public Sink {
       }
     }
     cols_[kRunId].set(static_cast<int64_t>(run_));
+    // Whose event it is, as the process table knew it (a line says it only for an exec).
+    if (e.uid) cols_[kEventUid].set(static_cast<int64_t>(*e.uid));
+    ++batch_rows_[e.uid ? static_cast<int64_t>(*e.uid) : kNoUid];
     if (auto s = run(event_.get()); !s) return s;
     // An event whose process nobody knew (after lost events) has no image to be a row of.
     if (cols_[kExecId].kind != Value::Kind::Text) {
@@ -613,6 +833,12 @@ class RecordSink final : public Sink {
   Columns cols_;
   sqlite3_int64 run_ = 0;
   Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_, snapshot_row_;
+  RecordRetention retention_;
+  static constexpr int64_t kNoUid = -1;
+  // Events in the record per uid (kNoUid: start, lost and other records of no process), and
+  // those of the batch being written.
+  std::map<int64_t, uint64_t> rows_by_uid_, batch_rows_;
+  std::chrono::steady_clock::time_point last_prune_{};
   // The processes running when the run began, until a batch with them is committed.
   std::vector<Event> snapshot_;
   bool snapshot_written_ = false;
@@ -703,9 +929,9 @@ bool is_sqlite_file(const std::string& path) {
   return fd.valid() && starts_like_sqlite(fd.get());
 }
 
-Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path) {
+Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path, RecordRetention retention) {
   if (path.empty()) return make_error("--record: no file given");
-  return RecordSink::open(path);
+  return RecordSink::open(path, retention);
 }
 
 Result<Db> open_recording_readonly(const std::string& path) {

@@ -19,9 +19,17 @@ namespace proctrail::cli {
 inline constexpr int kRecordSchemaVersion = 2;
 inline constexpr int kOldestReadable = 1;
 
+// How much history a recording keeps (0: no bound). Beyond max_bytes the oldest events of the
+// user with the most events in the record go first; events older than max_age_ns go.
+struct RecordRetention {
+  uint64_t max_bytes = 0;
+  int64_t max_age_ns = 0;
+};
+
 // Opens FILE for recording: created for the caller alone (0600, never through a link), or an
 // existing recording of this schema, which the run is added to. Anything else is an error.
-Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path);
+Result<std::unique_ptr<Sink>> open_record_sink(const std::string& path,
+                                               RecordRetention retention = {});
 
 // Whether FILE starts like a SQLite database (replay then reads it as a recording).
 bool is_sqlite_file(const std::string& path);

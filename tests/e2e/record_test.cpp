@@ -1,6 +1,7 @@
 // --record: a live run kept in SQLite holds exactly the events the JSON record holds, one
 // processes row per image joined on exec_id, and reads back through replay as the JSON does;
 // the file is the caller's alone, nothing else is overwritten, and SIGKILL leaves it readable.
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -229,6 +230,90 @@ TEST_P(Record, StartsWithTheProcessesAlreadyRunning) {
   remove_db(db);
 }
 
+// Runs /bin/true with these arguments as user nobody, `times` times, and waits.
+void flood_as_nobody(const std::string& arg, long times) {
+  pid_t p = fork();
+  if (p == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    for (long i = 0; i < times; ++i) {
+      pid_t c = fork();
+      if (c == 0) {
+        execl("/bin/true", "true", arg.c_str(), nullptr);
+        _exit(127);
+      }
+      waitpid(c, nullptr, 0);
+    }
+    _exit(0);
+  }
+  waitpid(p, nullptr, 0);
+}
+
+// --record-max-size: a user who floods the record prunes its own history, not other users'.
+// The file stays near the bound, and the record says what it pruned and whose.
+TEST(RecordRetention, BeyondTheSizeTheFloodersOldestEventsGoFirst) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string db = temp_path("bounded.db");
+  const std::string early = "retention-early-" + std::to_string(getpid()),
+                    late = "retention-late-" + std::to_string(getpid());
+  {
+    Monitor m({"-e", "exec", "--record", db, "--record-max-size", "1M"});
+    ASSERT_TRUE(m.started()) << m.errors();
+    run({"/bin/true", early});
+    settle(200);
+    // 60 KB command lines: 18 MB on real hardware, several MB under emulation.
+    flood_as_nobody(std::string(60000, 'x'), storm_size(300, 60));
+    run({"/bin/true", late});
+    settle(500);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + early + "%'"),
+            (std::vector<std::vector<std::string>>{{"1"}}))
+      << "root's exec from before the flood is still in the record";
+  EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + late + "%'"),
+            (std::vector<std::vector<std::string>>{{"1"}}));
+  auto used = query(db,
+                    "SELECT (SELECT page_count FROM pragma_page_count()) -"
+                    " (SELECT freelist_count FROM pragma_freelist_count())");
+  ASSERT_EQ(used.size(), 1u);
+  EXPECT_LE(std::stol(used[0][0]) * 4096, 1L << 20) << "pages in use within the bound";
+  EXPECT_LE(std::filesystem::file_size(db), 2u << 20) << "the file near the bound";
+  auto pruned = query(db, "SELECT sum(count), min(reason) FROM losses WHERE type = 'pruned'");
+  ASSERT_EQ(pruned.size(), 1u);
+  ASSERT_NE(pruned[0][0], "NULL") << "the record says it pruned";
+  EXPECT_GT(std::stol(pruned[0][0]), 10);
+  EXPECT_NE(pruned[0][1].find("uid 65534"), std::string::npos) << pruned[0][1];
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), (std::vector<std::vector<std::string>>{{"ok"}}));
+  remove_db(db);
+}
+
+// --record-max-age: events older than the age leave as the recording goes on.
+TEST(RecordRetention, EventsOlderThanTheAgeArePruned) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string db = temp_path("aged.db");
+  const std::string old_mark = "retention-old-" + std::to_string(getpid()),
+                    new_mark = "retention-new-" + std::to_string(getpid());
+  {
+    Monitor m({"-e", "exec", "--record", db, "--record-max-age", "2s"});
+    ASSERT_TRUE(m.started()) << m.errors();
+    run({"/bin/true", old_mark});
+    settle(3500);
+    run({"/bin/true", new_mark});
+    settle(300);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + old_mark + "%'"),
+            (std::vector<std::vector<std::string>>{{"0"}}));
+  EXPECT_EQ(query(db, "SELECT count(*) FROM processes WHERE argv LIKE '%" + old_mark + "%'"),
+            (std::vector<std::vector<std::string>>{{"0"}}));
+  EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + new_mark + "%'"),
+            (std::vector<std::vector<std::string>>{{"1"}}));
+  auto pruned = query(db,
+                      "SELECT count(*) FROM losses WHERE type = 'pruned' AND"
+                      " reason LIKE '%--record-max-age%'");
+  EXPECT_NE(pruned, (std::vector<std::vector<std::string>>{{"0"}}));
+  remove_db(db);
+}
+
 // Killed in the middle of a storm, the recording opens cleanly and keeps what it committed.
 TEST_P(Record, SigkillLeavesAReadableRecording) {
   const std::string db = temp_path("killed.db");
@@ -333,7 +418,7 @@ TEST(RecordFile, AnOlderRecordingIsMigratedAndANewerOneRefused) {
   change(db,
          "DROP VIEW commands; DROP VIEW failed; DROP VIEW slowest; DROP VIEW by_user;"
          " DROP VIEW by_container; DROP VIEW process_tree;"
-         " ALTER TABLE processes DROP COLUMN snapshot;"
+         " ALTER TABLE processes DROP COLUMN snapshot; ALTER TABLE events DROP COLUMN uid;"
          " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   // Version 1 as it is: replay and report read it.
   CommandResult old_replay = run({proctrail_path(), "replay", db, "-f", "json"});
