@@ -38,6 +38,18 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+def peak_rss_kb(pid):
+    """The process's peak resident memory so far (VmHWM), in KiB; 0 when unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def cpu_seconds(pid):
     """CPU time of a whole process, all threads, in seconds: the sum of each thread's
     schedstat run time (nanoseconds), finer than the 10 ms ticks of /proc/PID/stat."""
@@ -269,6 +281,7 @@ def trial(name, tool, workload, args, paths, work, n):
         execs, secs, pids = spawn(paths["spawner"], loops, args.seconds, rate, binary, tag, work)
         time.sleep(args.drain)
         cpu1 = cpu_seconds(proc.pid)
+        rss_kb = peak_rss_kb(proc.pid)
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=30)
@@ -280,7 +293,8 @@ def trial(name, tool, workload, args, paths, work, n):
     text_out = open(out_path, errors="replace").read()
     text_err = open(err_path, errors="replace").read()
     verdict = judge(pids, binary, tool["parse"](text_out, text_err))
-    verdict.update(execs=execs, rate=execs / secs, cpu_us_per_exec=(cpu1 - cpu0) * 1e6 / execs)
+    verdict.update(execs=execs, rate=execs / secs, cpu_us_per_exec=(cpu1 - cpu0) * 1e6 / execs,
+                   rss_kb=rss_kb)
     if name.startswith("proctrail"):
         m = re.search(r"lost (\d+) counted \+ (\d+) overflow", text_err)
         if m:
@@ -367,6 +381,19 @@ def run(args):
                         merge(results[wname]["tools"], name, v)
                 results[wname]["baseline_rate"] = sum(baselines) / len(baselines)
         print_table(results)
+        record = os.path.join(work, "storm.db")
+        if os.path.exists(record):
+            # What the record costs on disk: the file (after its last close checkpointed the
+            # WAL) per 1,000 processes it has a row for, and per event.
+            import sqlite3
+            db = sqlite3.connect(record)
+            images = db.execute("SELECT count(*) FROM processes").fetchone()[0]
+            events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+            db.close()
+            size = os.path.getsize(record)
+            print(f"record: {size / 2**20:.1f} MiB for {events} events and {images} program "
+                  f"images: {size / max(images, 1) * 1000 / 2**20:.2f} MiB per 1,000 images, "
+                  f"{size / max(events, 1):.0f} bytes per event")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
@@ -378,7 +405,7 @@ def merge(tools, name, v):
     """Sums counts over repeats; keeps every run's slowdown for the median."""
     if name not in tools:
         tools[name] = dict(v, slowdowns=[v["slowdown_pct"]], cpu_us=v["cpu_us_per_exec"] * v["execs"],
-                           rates=[v["rate"]])
+                           rates=[v["rate"]], cpus=[v["cpu_us_per_exec"]], rsss=[v["rss_kb"]])
         return
     t = tools[name]
     for k in ("execs", "right", "unavailable", "wrong", "missing", "lost_counted",
@@ -388,6 +415,8 @@ def merge(tools, name, v):
     t["cpu_us"] += v["cpu_us_per_exec"] * v["execs"]
     t["cpu_us_per_exec"] = t["cpu_us"] / t["execs"]
     t["slowdowns"].append(v["slowdown_pct"])
+    t["cpus"].append(v["cpu_us_per_exec"])
+    t["rsss"].append(v["rss_kb"])
     t["rates"].append(v["rate"])
     t["slowdown_pct"] = sorted(t["slowdowns"])[len(t["slowdowns"]) // 2]
     t["rate"] = sum(t["rates"]) / len(t["rates"])
@@ -401,17 +430,20 @@ def report(wname, name, v):
 
 def print_table(results):
     print("| workload | tool | execs | argv right | unavailable | wrong | missing | "
-          "CPU µs/exec | exec rate | slowdown: median (min .. max), runs |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "CPU µs/exec | CPU µs/exec per run: median (min .. max) | peak RSS MiB (max of runs) | "
+          "exec rate | slowdown: median (min .. max), runs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for wname, r in results.items():
         for name, v in r["tools"].items():
             pct = 100.0 * v["right"] / v["execs"]
             s = v["slowdowns"]
             print(f"| {wname} | {name} | {v['execs']} | {pct:.2f}% | {v['unavailable']} | "
                   f"{v['wrong']} | {v['missing']} | {v['cpu_us_per_exec']:.1f} | "
+                  f"{sorted(v['cpus'])[len(v['cpus']) // 2]:.1f} ({min(v['cpus']):.1f} .. "
+                  f"{max(v['cpus']):.1f}) | {max(v['rsss']) / 1024:.1f} | "
                   f"{v['rate']:.0f}/s | {v['slowdown_pct']:+.1f}% ({min(s):+.1f} .. {max(s):+.1f}), "
                   f"{len(s)} |")
-        print(f"| {wname} | (no tool) | | | | | | | {r['baseline_rate']:.0f}/s | |")
+        print(f"| {wname} | (no tool) | | | | | | | | | {r['baseline_rate']:.0f}/s | |")
 
 
 if __name__ == "__main__":
