@@ -42,6 +42,18 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// Writes to a recording with SQLite itself (to make one an older or newer proctrail made, or one
+// recorded long ago).
+void change(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* message = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+      << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(h);
+}
+
 // The rows of a query, each column as text (NULL as "NULL"), read with SQLite itself.
 std::vector<std::vector<std::string>> query(const std::string& db, const std::string& sql) {
   std::vector<std::vector<std::string>> rows;
@@ -181,34 +193,66 @@ TEST_P(Record, KeepsWhatTheJsonRecordKeepsWithOneRowPerImage) {
   remove_db(db);
 }
 
+// The command line /proc shows for pid ("" when none: a zombie, a kernel thread, gone).
+std::string proc_cmdline(pid_t pid) {
+  return slurp("/proc/" + std::to_string(pid) + "/cmdline");
+}
+
 // A recording taken mid-flight starts with the processes already running: a shell started
-// before it has its row (argv from /proc, marked snapshot), its later child joins it on
-// parent_exec_id, and its exit ends that row (the live exec_id is the snapshot's).
+// before it has its row (argv from /proc, marked snapshot), its child forked before the
+// recording too, its later child joins it on parent_exec_id, and its exit ends that row (the
+// live exec_id is the snapshot's). A process that had ended already (a zombie nobody reaped
+// yet) is not in the snapshot as running. The shell waits on a FIFO, not a clock: however
+// slow proctrail's start (under emulation, seconds), it is still running when capture begins.
 TEST_P(Record, StartsWithTheProcessesAlreadyRunning) {
-  const std::string db = temp_path("midflight.db");
+  const std::string db = temp_path("midflight.db"), gate = temp_path("midflight.fifo");
   const std::string mark = "midflight-" + std::to_string(getpid());
+  const std::string script = "head -c 1 \"$1\" >/dev/null; /bin/true \"$0\"; exit 0";
+  ::unlink(gate.c_str());
+  ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0) << std::strerror(errno);
   pid_t shell = fork();
   if (shell == 0) {
-    execl("/bin/sh", "sh", "-c", "sleep 1.5; /bin/true \"$0\"; exit 0", mark.c_str(), nullptr);
+    execl("/bin/sh", "sh", "-c", script.c_str(), mark.c_str(), gate.c_str(), nullptr);
     _exit(127);
   }
-  settle(200);  // the shell runs its sleep before the recording begins
+  pid_t zombie = fork();
+  if (zombie == 0) _exit(0);
+  // Both ready: the shell's child (head) running, waiting for the FIFO; the zombie a zombie.
+  const std::string children =
+      "/proc/" + std::to_string(shell) + "/task/" + std::to_string(shell) + "/children";
+  bool ready = false;
+  for (int i = 0; i < 600 && !ready; ++i) {
+    const std::string kids = slurp(children);
+    ready = !kids.empty() && proc_cmdline(std::atoi(kids.c_str())).rfind("head", 0) == 0 &&
+            proc_cmdline(shell).rfind("sh", 0) == 0 && proc_cmdline(zombie).empty();
+    if (!ready) settle(50);
+  }
+  ASSERT_TRUE(ready) << "the shell did not start its child within 30 s";
   {
     Monitor m({"-b", GetParam(), "-e", "exec", "--record", db});
     ASSERT_TRUE(m.started()) << m.errors();
+    {
+      std::ofstream release(gate);
+      release << 'x';
+    }
     int status = 0;
     waitpid(shell, &status, 0);
     EXPECT_EQ(status, 0);
     settle(300);
     EXPECT_EQ(m.stop(), 0) << m.errors();
   }
+  waitpid(zombie, nullptr, 0);
+  ::unlink(gate.c_str());
   auto row = query(db,
                    "SELECT snapshot, argv, ended_by, exit_code, exec_id FROM processes"
                    " WHERE pid = " +
                        std::to_string(shell) + " AND snapshot = 1");
   ASSERT_EQ(row.size(), 1u) << "the shell running before the recording has its row";
-  EXPECT_EQ(json::parse(row[0][1]),
-            json({"sh", "-c", "sleep 1.5; /bin/true \"$0\"; exit 0", mark}));
+  ASSERT_NE(row[0][1], "NULL") << "the snapshot's row has the shell's argv: "
+                               << testing::PrintToString(query(
+                                      db, "SELECT * FROM processes WHERE pid = " +
+                                              std::to_string(shell)));
+  EXPECT_EQ(json::parse(row[0][1]), json({"sh", "-c", script, mark, gate}));
   EXPECT_EQ(row[0][2], "exit") << "its exit, seen live, ended the snapshot's row";
   EXPECT_EQ(row[0][3], "0");
   auto child = query(db,
@@ -218,11 +262,15 @@ TEST_P(Record, StartsWithTheProcessesAlreadyRunning) {
                          mark + "\"]'");
   ASSERT_EQ(child.size(), 1u) << "the child's parent is a row to join on";
   EXPECT_EQ(child[0][0], row[0][4]);
-  // The sleep forked before the recording is there too, under the shell.
-  auto sleep =
-      query(db, "SELECT count(*) FROM processes WHERE snapshot = 1 AND parent_exec_id = '" +
-                    row[0][4] + "' AND argv = '[\"sleep\",\"1.5\"]'");
-  EXPECT_EQ(sleep, (std::vector<std::vector<std::string>>{{"1"}}));
+  // The head forked before the recording is there too, under the shell.
+  auto head = query(db, "SELECT count(*) FROM processes WHERE snapshot = 1 AND parent_exec_id = '" +
+                            row[0][4] + "' AND argv = '[\"head\",\"-c\",\"1\",\"" + gate + "\"]'");
+  EXPECT_EQ(head, (std::vector<std::vector<std::string>>{{"1"}}));
+  // The zombie had ended: it is not a running process of the snapshot.
+  EXPECT_EQ(query(db, "SELECT count(*) FROM processes WHERE pid = " + std::to_string(zombie) +
+                          " AND snapshot = 1 AND ended IS NULL"),
+            (std::vector<std::vector<std::string>>{{"0"}}))
+      << "a zombie at the start is not drawn as running";
   // The snapshot is rows of processes, not events: the events table holds only what happened.
   EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE pid = " + std::to_string(shell) +
                           " AND type = 'exec'"),
@@ -287,18 +335,45 @@ TEST(RecordRetention, BeyondTheSizeTheFloodersOldestEventsGoFirst) {
 }
 
 // --record-max-age: events older than the age leave as the recording goes on.
+// The age is measured against the clock, so a test that waits for it depends on how fast the
+// machine is (under emulation, seconds pass between two commands). Instead, a first run is
+// recorded and then dated a year back, as if it were last year's: a second run with a bound of
+// ten minutes must prune it at once and keep what it records itself.
 TEST(RecordRetention, EventsOlderThanTheAgeArePruned) {
   if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   const std::string db = temp_path("aged.db");
   const std::string old_mark = "retention-old-" + std::to_string(getpid()),
                     new_mark = "retention-new-" + std::to_string(getpid());
   {
-    Monitor m({"-e", "exec", "--record", db, "--record-max-age", "2s"});
+    Monitor m({"-e", "exec", "--record", db});
     ASSERT_TRUE(m.started()) << m.errors();
     run({"/bin/true", old_mark});
-    settle(3500);
-    run({"/bin/true", new_mark});
     settle(300);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  ASSERT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + old_mark + "%'"),
+            (std::vector<std::vector<std::string>>{{"1"}}));
+  const std::string last_year = "'" + std::to_string(1900 + [] {
+    const time_t now = ::time(nullptr);
+    struct tm t {};
+    gmtime_r(&now, &t);
+    return t.tm_year;
+  }() - 1) + "-01-01T00:00:00.000000000Z'";
+  change(db, "UPDATE events SET time = " + last_year + "; UPDATE losses SET time = " + last_year +
+                "; UPDATE processes SET started = " + last_year + ", ended = " + last_year +
+                " WHERE ended IS NOT NULL");
+  {
+    Monitor m({"-e", "exec", "--record", db, "--record-max-age", "10m"});
+    ASSERT_TRUE(m.started()) << m.errors();
+    run({"/bin/true", new_mark});
+    // The age is looked at once a second: wait for the pruning to show in the record.
+    bool pruned = false;
+    for (int i = 0; i < 300 && !pruned; ++i) {
+      settle(100);
+      pruned = query(db, "SELECT count(*) FROM losses WHERE type = 'pruned'") !=
+               std::vector<std::vector<std::string>>{{"0"}};
+    }
+    EXPECT_TRUE(pruned) << "no pruning within 30 s";
     EXPECT_EQ(m.stop(), 0) << m.errors();
   }
   EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + old_mark + "%'"),
@@ -306,6 +381,9 @@ TEST(RecordRetention, EventsOlderThanTheAgeArePruned) {
   EXPECT_EQ(query(db, "SELECT count(*) FROM processes WHERE argv LIKE '%" + old_mark + "%'"),
             (std::vector<std::vector<std::string>>{{"0"}}));
   EXPECT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + new_mark + "%'"),
+            (std::vector<std::vector<std::string>>{{"1"}}))
+      << "what the run recorded is younger than the bound";
+  EXPECT_EQ(query(db, "SELECT count(*) FROM processes WHERE argv LIKE '%" + new_mark + "%'"),
             (std::vector<std::vector<std::string>>{{"1"}}));
   auto pruned = query(db,
                       "SELECT count(*) FROM losses WHERE type = 'pruned' AND"
@@ -397,17 +475,6 @@ INSTANTIATE_TEST_SUITE_P(Backends, Record, ::testing::ValuesIn(backends()),
 
 // The file is made for the caller alone, is never reached through a link, and a file that is
 // not a recording is left as it was. A second run is added to a recording.
-// Writes to a recording with SQLite itself (to make one an older or newer proctrail made).
-void change(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  char* message = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
-      << (message ? message : "");
-  sqlite3_free(message);
-  sqlite3_close(h);
-}
-
 // A version 1 recording (tables, no views) gets the views and version 2 when a run is added to
 // it; one of a version this proctrail does not know is refused by all that read or write it.
 TEST(RecordFile, AnOlderRecordingIsMigratedAndANewerOneRefused) {
