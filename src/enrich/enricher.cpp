@@ -38,6 +38,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
     p.start_precise = false;
     p.start_ticks = snap->stat.start_ticks;
     p.comm = std::move(snap->stat.comm);
+    p.ended_at_scan = snap->stat.exiting();
     if (!snap->argv.empty()) {
       auto image = std::make_shared<ExecDetails>();
       image->argv_source = ArgvSource::Procfs;
@@ -65,6 +66,7 @@ std::vector<Event> Enricher::running(const ClockSync& clock) const {
   if (!options_.track_processes || !options_.live) return out;
   UserNames users;
   for (const ProcessEntry* p : table_.live()) {
+    if (p->ended_at_scan) continue;  // a zombie: its life is over, and /proc has no argv for it
     Event e;
     e.pid = e.tid = p->pid;
     e.ts_ns = p->start_ns != 0 ? p->start_ns : monotonic_now_ns();

@@ -49,6 +49,9 @@ struct ProcessEntry {
   bool threads_known = false;
   bool exited = false;
   uint64_t exit_ns = 0;
+  // The /proc scan found it ended already (a zombie, or in do_exit): kept for its exit event,
+  // but not one of the processes running when capture began.
+  bool ended_at_scan = false;
 };
 
 struct ProcessTableOptions {
