@@ -104,7 +104,7 @@ const Build& recorded_build() {
          "all: prog broken.o slow odd\n"
          "prog: main.o util.o\n\tcc -o $@ main.o util.o\n"
          "%.o: %.c\n\tcc -c -o $@ $<\n"
-         "slow:\n\tsleep 0.4\n"
+         "slow:\n\tsleep 2\n"
          "odd:\n\ttrue '</script><b id=\"pwned\">x</b>' https://example.invalid/; "
          "ls /pt-report-nonexistent || true\n");
     r.db = r.dir + "/build.db";
@@ -158,12 +158,13 @@ TEST_F(Report, TheViewsAnswerTheBuildsQuestionsAndTheDocsQueriesRun) {
   EXPECT_EQ(
       query(b.db, "SELECT exit_code FROM failed WHERE command = 'ls /pt-report-nonexistent'").rows,
       (std::vector<std::vector<std::string>>{{"2"}}));
-  // The slowest step of the build is the sleep (the make above it aside).
+  // The slowest step of the build is the sleep (the make above it aside): two seconds, far
+  // longer than any of its compiles, even under emulation.
   auto slowest = query(b.db,
                        "SELECT command FROM slowest WHERE command NOT LIKE 'make%'"
                        " AND command NOT LIKE '/bin/sh -c sleep%' LIMIT 1");
   ASSERT_EQ(slowest.rows.size(), 1u) << slowest.error;
-  EXPECT_EQ(slowest.rows[0][0], "sleep 0.4");
+  EXPECT_EQ(slowest.rows[0][0], "sleep 2");
   // The tree: the compiler under the cc driver under the shell... under make, depth by depth.
   auto tree = query(b.db, "SELECT depth, trim(command) FROM process_tree");
   ASSERT_EQ(tree.error, "");
