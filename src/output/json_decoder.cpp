@@ -137,9 +137,12 @@ int64_t wall_time(const json& o, std::string_view k) {
   if (!rest || *rest != '.' || s.size() != 30 || s.back() != 'Z') {
     bad("'" + std::string(k) + "' is not an RFC 3339 time with nanoseconds: " + s);
   }
+  // Nine digits: from_chars alone would take a sign too.
   int64_t frac = 0;
-  auto r = std::from_chars(rest + 1, rest + 10, frac);
-  if (r.ec != std::errc() || r.ptr != rest + 10) bad("'" + std::string(k) + "': bad fraction");
+  for (const char* c = rest + 1; c != rest + 10; ++c) {
+    if (*c < '0' || *c > '9') bad("'" + std::string(k) + "': bad fraction");
+    frac = frac * 10 + (*c - '0');
+  }
   const int64_t seconds = static_cast<int64_t>(timegm(&tm));
   // Nanoseconds since 1970 in 64 bits reach the years 1677 to 2262.
   if (seconds > (INT64_MAX - frac) / 1'000'000'000 || seconds < INT64_MIN / 1'000'000'000) {

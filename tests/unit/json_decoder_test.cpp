@@ -191,5 +191,29 @@ TEST(JsonDecoder, MalformedLinesAreOneErrorWithTheirLineNumber) {
   EXPECT_NE(t.error().message.find("line 5: 'time' is not an RFC 3339 time"), std::string::npos);
 }
 
+// Found by fuzz_json: strptime and from_chars let a sign into the fraction, and the range check
+// then overflowed (undefined behaviour; UBSan stops there). A time is digits or an error.
+TEST(JsonDecoder, ATimeWithASignedOrHugeFieldIsAnErrorNotAnOverflow) {
+  // A whole, valid record with its time replaced.
+  std::string line;
+  make_json_formatter()->format(every_kind().front(), line);
+  const size_t at = line.find(R"("time":")") + 8;
+  ASSERT_EQ(line[at + 29], 'Z') << line;
+  const auto exit_at = [&](const std::string& time) { return line.substr(0, at) + time + line.substr(at + 30); };
+  for (const std::string bad : {"2262-04-11T23:47:16.-03324204Z", "2023-11-14T22:13:20.-00000000Z",
+                                "2023-11-14T22:13:20.+12345678Z",
+                                "2023-11-14T22:13:20.1234 678Z", "9999-12-31T23:59:59.999999999Z",
+                                "1000-01-01T00:00:00.000000000Z"}) {
+    JsonDecoder d;
+    auto r = d.decode(exit_at(bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().message.find("line 1: 'time'"), 0u) << r.error().message;
+  }
+  JsonDecoder d;
+  auto last = d.decode(exit_at("2262-04-11T23:47:16.854775807Z"));
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_EQ(last->wall_ns, INT64_MAX) << "the last nanosecond 64 bits can hold is a time";
+}
+
 }  // namespace
 }  // namespace proctrail
