@@ -167,7 +167,7 @@ TEST_F(Bpf, WithoutPrivilegeBpfFailsClearlyAndAutoFallsBack) {
 
   if (!unprivileged_listen_allowed()) {
     PT_SKIP("no-unprivileged-listen") << "the fallback half needs a kernel that lets anyone listen to the proc "
-                    "connector (Linux 6.6): this one refuses";
+                    "connector (some kernels from 6.6 on): this one refuses";
   }
   CommandResult autob = run_as_nobody({"-f", "json", "--priority", "normal"});
   EXPECT_EQ(autob.exit_code, 0) << autob.err;

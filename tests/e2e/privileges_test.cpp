@@ -138,7 +138,7 @@ class Privileges : public ::testing::Test {
 TEST_F(Privileges, APlainUserSeesOnlyItsOwnProcesses) {
   if (!unprivileged_listen_allowed()) {
     PT_SKIP("no-unprivileged-listen")
-        << "this kernel does not let unprivileged users listen (Linux < 6.6); "
+        << "this kernel does not let unprivileged users listen; "
            "Netlink.UnprivilegedListenerFollowsTheKernelsRule checks the error";
   }
   auto p = plain_user_run(proctrail_path(),

@@ -554,7 +554,7 @@ TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
                           "echo rc=$? >&2)";
   CommandResult r = run({"bash", "-c", cmd});
   if (r.err.find("CAP_NET_ADMIN") != std::string::npos) {
-    PT_SKIP("no-unprivileged-listen") << "this kernel lets only privileged processes listen (Linux < 6.6): " << r.err;
+    PT_SKIP("no-unprivileged-listen") << "this kernel lets only privileged processes listen: " << r.err;
   }
   EXPECT_NE(r.err.find("rc=0"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("exec readers:"), std::string::npos) << r.err;

@@ -58,8 +58,8 @@ Result<std::unique_ptr<Channel>> Channel::open(const Config& config) {
     int err = errno;
     if (err == EPERM || err == EACCES) {
       return make_error(
-          "joining the proc connector's multicast group was refused: it needs CAP_NET_ADMIN "
-          "(Linux 6.6 and later also allow unprivileged listeners); run as root");
+          "joining the proc connector's multicast group was refused: this kernel lets only "
+          "CAP_NET_ADMIN listen (some from Linux 6.6 on let anyone); run as root");
     }
     return system_error("bind netlink connector socket", err);
   }
