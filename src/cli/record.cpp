@@ -477,10 +477,10 @@ class RecordSink final : public Sink {
     if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
     // A run row made in a batch that is rolled back is gone with it.
     const sqlite3_int64 run_before = run_;
-    batch_rows_.clear();
+    batch_weight_.clear();
     auto undo = [&](Status failed) {
       run_ = run_before;
-      batch_rows_.clear();
+      batch_weight_.clear();
       snapshot_written_ = false;  // it goes with the run row, into the next batch
       return rollback(std::move(failed));
     };
@@ -491,8 +491,8 @@ class RecordSink final : public Sink {
     // leaves it right).
     if (auto s = run(ended_.get()); !s) return undo(s);
     if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return undo(s);
-    for (const auto& [uid, n] : batch_rows_) rows_by_uid_[uid] += n;
-    batch_rows_.clear();
+    for (const auto& [uid, w] : batch_weight_) by_uid_[uid].add(w.events, w.bytes);
+    batch_weight_.clear();
     // The size bound holds batch by batch (the age is looked at once a second, in tick()).
     if (retention_.max_bytes > 0 && used_bytes() > retention_.max_bytes) {
       if (auto s = prune_now(false); !s) return s;
@@ -543,6 +543,10 @@ class RecordSink final : public Sink {
 
   // Runs sql with params; calls row(statement) for each row it gives.
   template <class F>
+  Status each_row(const std::string& sql, std::initializer_list<Param> params, F&& row) {
+    return each_row(sql.c_str(), params, std::forward<F>(row));
+  }
+  template <typename F>
   Status each_row(const char* sql, std::initializer_list<Param> params, F&& row) {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) {
@@ -586,13 +590,17 @@ class RecordSink final : public Sink {
     return (pages - std::min(pages, free_pages)) * page_size;
   }
 
-  // Counts the events of each uid in the record, for a recording added to.
+  // Weighs the events of each uid in the record, for a recording added to.
   Status count_rows() {
-    return each_row("SELECT uid, count(*) FROM events GROUP BY uid", {}, [&](sqlite3_stmt* s) {
-      const int64_t uid =
-          sqlite3_column_type(s, 0) == SQLITE_NULL ? kNoUid : sqlite3_column_int64(s, 0);
-      rows_by_uid_[uid] = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
-    });
+    return each_row("SELECT uid, count(*), " + std::string(kEventBytes) +
+                        " FROM events GROUP BY uid",
+                    {}, [&](sqlite3_stmt* s) {
+                      const int64_t uid = sqlite3_column_type(s, 0) == SQLITE_NULL
+                                              ? kNoUid
+                                              : sqlite3_column_int64(s, 0);
+                      by_uid_[uid].add(static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                                       static_cast<uint64_t>(sqlite3_column_int64(s, 2)));
+                    });
   }
 
   // One pruning in a transaction of its own; pages it frees go back to the file system.
@@ -603,8 +611,9 @@ class RecordSink final : public Sink {
     return exec_sql(db_.get(), path_, "PRAGMA incremental_vacuum");
   }
 
-  // Old events go by age; beyond the size, the oldest events of the user who has the most in
-  // the record go first, so that a user's flood prunes its own history, not other users'.
+  // Old events go by age; beyond the size, the oldest events of the user whose events weigh
+  // the most in the record go first (bytes, not a count: a few huge command lines weigh more
+  // than many short ones), so that a user's flood prunes its own history, not other users'.
   // Each pruning leaves a row in losses (type 'pruned'): the gap shows.
   Status prune(bool by_age) {
     const int64_t wall_now = ClockSync().to_wall_ns(monotonic_now_ns());
@@ -621,14 +630,17 @@ class RecordSink final : public Sink {
         return s;
       }
       if (first_kept < 0) first_kept = INT64_MAX;  // everything is older
-      std::map<int64_t, uint64_t> gone;
-      if (auto s = each_row(
-              "SELECT uid, count(*) FROM events WHERE id < ?1 GROUP BY uid", {first_kept},
-              [&](sqlite3_stmt* q) {
-                gone[sqlite3_column_type(q, 0) == SQLITE_NULL ? kNoUid
-                                                              : sqlite3_column_int64(q, 0)] +=
-                    static_cast<uint64_t>(sqlite3_column_int64(q, 1));
-              });
+      std::map<int64_t, std::pair<uint64_t, uint64_t>> gone;  // uid: events, bytes
+      if (auto s = each_row("SELECT uid, count(*), " + std::string(kEventBytes) +
+                                " FROM events WHERE id < ?1 GROUP BY uid",
+                            {first_kept},
+                            [&](sqlite3_stmt* q) {
+                              auto& g = gone[sqlite3_column_type(q, 0) == SQLITE_NULL
+                                                 ? kNoUid
+                                                 : sqlite3_column_int64(q, 0)];
+                              g.first += static_cast<uint64_t>(sqlite3_column_int64(q, 1));
+                              g.second += static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+                            });
           !s) {
         return s;
       }
@@ -640,9 +652,9 @@ class RecordSink final : public Sink {
         }
         if (auto s = exec("DELETE FROM losses WHERE time < ?1", {cut}); !s) return s;
         uint64_t total = 0;
-        for (const auto& [uid, n] : gone) {
-          rows_by_uid_[uid] -= std::min(rows_by_uid_[uid], n);
-          total += n;
+        for (const auto& [uid, g] : gone) {
+          by_uid_[uid].take(g.first, g.second);
+          total += g.first;
         }
         notes.emplace_back(kNoUid, total,
                            "retention: older than --record-max-age (before " + cut + ")");
@@ -654,31 +666,35 @@ class RecordSink final : public Sink {
       for (int round = 0; round < 256 && used_bytes() > target; ++round) {
         int64_t heaviest = kNoUid;
         uint64_t most = 0;
-        for (const auto& [uid, n] : rows_by_uid_) {
-          if (uid != kNoUid && n > most) {
+        for (const auto& [uid, w] : by_uid_) {
+          if (uid != kNoUid && w.bytes > most) {
             heaviest = uid;
-            most = n;
+            most = w.bytes;
           }
         }
         if (most == 0) break;  // only records of no user left: the start and loss records
-        const int64_t batch = static_cast<int64_t>(std::max<uint64_t>(256, most / 8));
+        // An eighth of that user's events, at least 256, the oldest first.
+        const int64_t batch =
+            std::max<int64_t>(256, static_cast<int64_t>(by_uid_[heaviest].events / 8));
         int64_t last_id = 0;
-        uint64_t n = 0;
+        uint64_t n = 0, bytes = 0;
         std::string last_time;
-        if (auto s = each_row("SELECT max(id), max(time), count(*) FROM (SELECT id, time FROM"
-                              " events WHERE uid IS ?1 ORDER BY id LIMIT ?2)",
+        if (auto s = each_row("SELECT max(id), max(time), count(*), " + std::string(kEventBytes) +
+                                  " FROM (SELECT id, time, json FROM events WHERE uid IS ?1"
+                                  " ORDER BY id LIMIT ?2)",
                               {uid_param(heaviest), batch},
                               [&](sqlite3_stmt* q) {
                                 last_id = sqlite3_column_int64(q, 0);
                                 const auto* t = sqlite3_column_text(q, 1);
                                 last_time = t ? reinterpret_cast<const char*>(t) : "";
                                 n = static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+                                bytes = static_cast<uint64_t>(sqlite3_column_int64(q, 3));
                               });
             !s) {
           return s;
         }
         if (n == 0) {
-          rows_by_uid_[heaviest] = 0;
+          by_uid_[heaviest] = {};
           continue;
         }
         if (auto s = exec("DELETE FROM events WHERE uid IS ?1 AND id <= ?2",
@@ -692,7 +708,7 @@ class RecordSink final : public Sink {
             !s) {
           return s;
         }
-        rows_by_uid_[heaviest] -= std::min(most, n);
+        by_uid_[heaviest].take(n, bytes);
         gone[heaviest] += n;
       }
       for (const auto& [uid, n] : gone) {
@@ -795,7 +811,7 @@ class RecordSink final : public Sink {
     cols_[kRunId].set(static_cast<int64_t>(run_));
     // Whose event it is, as the process table knew it (a line says it only for an exec).
     if (e.uid) cols_[kEventUid].set(static_cast<int64_t>(*e.uid));
-    ++batch_rows_[e.uid ? static_cast<int64_t>(*e.uid) : kNoUid];
+    batch_weight_[e.uid ? static_cast<int64_t>(*e.uid) : kNoUid].add(1, line_.size() + kRowOverhead);
     if (auto s = run(event_.get()); !s) return s;
     // An event whose process nobody knew (after lost events) has no image to be a row of.
     if (cols_[kExecId].kind != Value::Kind::Text) {
@@ -835,9 +851,25 @@ class RecordSink final : public Sink {
   Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_, snapshot_row_;
   RecordRetention retention_;
   static constexpr int64_t kNoUid = -1;
+  // What a row costs beside its JSON line (the other columns, the index entries), roughly.
+  static constexpr uint64_t kRowOverhead = 64;
+  static constexpr char kEventBytes[] = "sum(length(CAST(json AS BLOB)) + 64)";
   // Events in the record per uid (kNoUid: start, lost and other records of no process), and
   // those of the batch being written.
-  std::map<int64_t, uint64_t> rows_by_uid_, batch_rows_;
+  // Each uid's events in the record: how many, and their bytes (the JSON line and a row's
+  // overhead), which is what --record-max-size weighs.
+  struct Weight {
+    uint64_t events = 0, bytes = 0;
+    void add(uint64_t n, uint64_t b) {
+      events += n;
+      bytes += b;
+    }
+    void take(uint64_t n, uint64_t b) {
+      events -= std::min(events, n);
+      bytes -= std::min(bytes, b);
+    }
+  };
+  std::map<int64_t, Weight> by_uid_, batch_weight_;
   std::chrono::steady_clock::time_point last_prune_{};
   // The processes running when the run began, until a batch with them is committed.
   std::vector<Event> snapshot_;
