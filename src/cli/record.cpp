@@ -592,15 +592,14 @@ class RecordSink final : public Sink {
 
   // Weighs the events of each uid in the record, for a recording added to.
   Status count_rows() {
-    return each_row("SELECT uid, count(*), " + std::string(kEventBytes) +
-                        " FROM events GROUP BY uid",
-                    {}, [&](sqlite3_stmt* s) {
-                      const int64_t uid = sqlite3_column_type(s, 0) == SQLITE_NULL
-                                              ? kNoUid
-                                              : sqlite3_column_int64(s, 0);
-                      by_uid_[uid].add(static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
-                                       static_cast<uint64_t>(sqlite3_column_int64(s, 2)));
-                    });
+    return each_row(
+        "SELECT uid, count(*), " + std::string(kEventBytes) + " FROM events GROUP BY uid", {},
+        [&](sqlite3_stmt* s) {
+          const int64_t uid =
+              sqlite3_column_type(s, 0) == SQLITE_NULL ? kNoUid : sqlite3_column_int64(s, 0);
+          by_uid_[uid].add(static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                           static_cast<uint64_t>(sqlite3_column_int64(s, 2)));
+        });
   }
 
   // One pruning in a transaction of its own; pages it frees go back to the file system.
@@ -629,18 +628,19 @@ class RecordSink final : public Sink {
           !s) {
         return s;
       }
-      if (first_kept < 0) first_kept = INT64_MAX;  // everything is older
+      if (first_kept < 0) first_kept = INT64_MAX;             // everything is older
       std::map<int64_t, std::pair<uint64_t, uint64_t>> gone;  // uid: events, bytes
-      if (auto s = each_row("SELECT uid, count(*), " + std::string(kEventBytes) +
-                                " FROM events WHERE id < ?1 GROUP BY uid",
-                            {first_kept},
-                            [&](sqlite3_stmt* q) {
-                              auto& g = gone[sqlite3_column_type(q, 0) == SQLITE_NULL
-                                                 ? kNoUid
-                                                 : sqlite3_column_int64(q, 0)];
-                              g.first += static_cast<uint64_t>(sqlite3_column_int64(q, 1));
-                              g.second += static_cast<uint64_t>(sqlite3_column_int64(q, 2));
-                            });
+      if (auto s = each_row(
+              "SELECT uid, count(*), " + std::string(kEventBytes) +
+                  " FROM events WHERE id < ?1 GROUP BY uid",
+              {first_kept},
+              [&](sqlite3_stmt* q) {
+                auto& g =
+                    gone[sqlite3_column_type(q, 0) == SQLITE_NULL ? kNoUid
+                                                                  : sqlite3_column_int64(q, 0)];
+                g.first += static_cast<uint64_t>(sqlite3_column_int64(q, 1));
+                g.second += static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+              });
           !s) {
         return s;
       }
@@ -811,7 +811,8 @@ class RecordSink final : public Sink {
     cols_[kRunId].set(static_cast<int64_t>(run_));
     // Whose event it is, as the process table knew it (a line says it only for an exec).
     if (e.uid) cols_[kEventUid].set(static_cast<int64_t>(*e.uid));
-    batch_weight_[e.uid ? static_cast<int64_t>(*e.uid) : kNoUid].add(1, line_.size() + kRowOverhead);
+    batch_weight_[e.uid ? static_cast<int64_t>(*e.uid) : kNoUid].add(1,
+                                                                     line_.size() + kRowOverhead);
     if (auto s = run(event_.get()); !s) return s;
     // An event whose process nobody knew (after lost events) has no image to be a row of.
     if (cols_[kExecId].kind != Value::Kind::Text) {
