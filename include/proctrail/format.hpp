@@ -41,6 +41,10 @@ std::unique_ptr<Formatter> make_text_formatter(TextOptions options = {});
 // One JSON object per line; fields documented in docs/event.schema.json. With
 // host_in_every_record, each record carries the host (not only the start record).
 std::unique_ptr<Formatter> make_json_formatter(bool host_in_every_record = false);
+// One Elastic Common Schema document per line (process.*, event.*, host.*, user.*,
+// container.*; what ECS has no name for under proctrail.*), the host in each (docs/output.md).
+// For shipping: JsonDecoder reads proctrail's own records, not these.
+std::unique_ptr<Formatter> make_ecs_formatter();
 
 // Reads JSON lines proctrail wrote back into events: encoding a decoded line gives the same
 // bytes. A start record tells it the host and clocks of the records after it (so read a stream

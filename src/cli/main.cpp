@@ -234,8 +234,9 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   text.color = o.color;
   text.tree = o.tree;
   text.tree_failures_only = o.tree_failures_only;
-  auto formatter = o.format == OutputFormat::Json ? make_json_formatter(o.host_fields)
-                                                  : make_formatter(o.format, text);
+  auto formatter = o.format != OutputFormat::Json ? make_formatter(o.format, text)
+                   : o.ecs                         ? make_ecs_formatter()
+                                                   : make_json_formatter(o.host_fields);
   const bool header = o.format == OutputFormat::Text && o.header;
   std::unique_ptr<Sink> out;
   if (o.output.empty()) {

@@ -517,6 +517,11 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "counts twice in resident memory)")
       ->type_name("SIZE");
   app.add_flag("--no-header", no_header, "text format: no column header line");
+  std::string schema;
+  app.add_option("--schema", schema,
+                 "-f json: proctrail (default; what replay reads back) or ecs (Elastic Common "
+                 "Schema names, the host in every record, for collectors)")
+      ->type_name("SCHEMA");
   app.add_flag("--host-fields", o.host_fields,
                "JSON: every record carries host (hostname, machine id, boot id), not only the "
                "start record: for collectors that take records one by one");
@@ -669,6 +674,13 @@ ParseOutcome parse_options(int argc, char** argv) {
   m.drop_caller_privileges = true;
   if (o.format != OutputFormat::Text && (o.utc || no_header)) {
     return {std::nullopt, usage_error("--utc and --no-header apply to the text format only")};
+  }
+  if (!schema.empty() && schema != "proctrail" && schema != "ecs") {
+    return {std::nullopt, usage_error("unknown schema '" + schema + "' (choose proctrail or ecs)")};
+  }
+  o.ecs = schema == "ecs";
+  if (o.ecs && o.format != OutputFormat::Json) {
+    return {std::nullopt, usage_error("--schema ecs applies to JSON output (-f json)")};
   }
   if (o.host_fields && o.format != OutputFormat::Json && o.also_json.empty()) {
     return {std::nullopt,

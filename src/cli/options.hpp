@@ -26,6 +26,7 @@ struct Options {
   // machine.
   bool replay = false;
   bool host_fields = false;  // JSON: host in every record
+  bool ecs = false;          // --schema ecs: the output's JSON under ECS names
   std::string replay_file;
   bool verbose = false;
   bool stats = false;

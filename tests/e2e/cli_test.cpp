@@ -73,7 +73,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"HexDuration", {"-D", "0x10"}, "--duration wants"},
         BadArgs{"Scope", {"--scope", "everyone"}, "unknown --scope 'everyone'"},
         BadArgs{"CgroupNotAPath", {"--cgroup", "system.slice"},
-                "--cgroup wants a cgroup path starting with /"}),
+                "--cgroup wants a cgroup path starting with /"},
+        BadArgs{"SchemaUnknown", {"-f", "json", "--schema", "otel"},
+                "unknown schema 'otel' (choose proctrail or ecs)"},
+        BadArgs{"SchemaText", {"--schema", "ecs"}, "--schema ecs applies to JSON output"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(CommandLine, HelpHasExamplesAndExitsZero) {

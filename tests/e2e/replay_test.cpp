@@ -128,6 +128,59 @@ TEST(HostFields, EveryRecordCarriesTheHostAndReplaysToTheSameBytes) {
   std::filesystem::remove(path);
 }
 
+// ECS documents, one per line (not proctrail's schema, so not parse_records).
+std::vector<nlohmann::json> ecs_documents(const std::string& text) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    if (!j.is_discarded()) v.push_back(std::move(j));
+  }
+  return v;
+}
+
+// --schema ecs: a live run's records under ECS names, each with its host, and the parent
+// chain joins on process.entity_id; a JSON record replays into the same documents.
+TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
+  if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
+  const std::string ecs_path = temp_path("ecs.jsonl"), json_path = temp_path("all.jsonl");
+  const std::string mark = "ecsmark-" + std::to_string(getpid());
+  CommandResult r = run({proctrail_path(), "-f", "json", "--schema", "ecs", "-o", ecs_path,
+                         "--also-json", json_path, "--", "/bin/sh", "-c", "/bin/true " + mark});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(ecs_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto docs = ecs_documents(text.str());
+  ASSERT_GE(docs.size(), 3u) << text.str();
+  nlohmann::json shell, child;
+  for (const auto& d : docs) {
+    ASSERT_FALSE(d.contains("type")) << "ECS names only, proctrail's under proctrail.: " << d.dump();
+    EXPECT_EQ(d["ecs"]["version"], "8.11.0");
+    EXPECT_EQ(d["host"]["id"], docs[0]["host"]["id"]) << d.dump();
+    if (d["event"]["action"] != "exec") continue;
+    const auto& args = d["process"]["args"];
+    if (args.size() == 3 && args[2] == "/bin/true " + mark) shell = d;
+    if (args.size() == 2 && args[1] == mark) child = d;
+  }
+  ASSERT_FALSE(shell.is_null()) << text.str();
+  ASSERT_FALSE(child.is_null()) << text.str();
+  EXPECT_EQ(child["process"]["executable"], "/usr/bin/true");
+  EXPECT_EQ(child["process"]["parent"]["entity_id"], shell["process"]["entity_id"]);
+  EXPECT_EQ(child["process"]["parent"]["pid"], shell["process"]["pid"]);
+  EXPECT_EQ(child["user"]["id"], "0");
+  CommandResult again = run({proctrail_path(), "replay", json_path, "-f", "json", "--schema", "ecs"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  auto replayed = ecs_documents(again.out);
+  bool found = false;
+  for (const auto& d : replayed) found |= d == child;
+  EXPECT_TRUE(found) << "the replayed documents hold the live one:\n" << child.dump() << "\n" << again.out;
+  std::filesystem::remove(ecs_path);
+  std::filesystem::remove(json_path);
+}
+
 TEST(CommandLineReplay, MalformedLineIsNamed) {
   const std::string path = temp_path("broken.jsonl");
   {

@@ -2,6 +2,10 @@
 // gives the same bytes; malformed lines give one clear error with the line number.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -213,6 +217,177 @@ TEST(JsonDecoder, ATimeWithASignedOrHugeFieldIsAnErrorNotAnOverflow) {
   auto last = d.decode(exit_at("2262-04-11T23:47:16.854775807Z"));
   ASSERT_TRUE(last.ok()) << last.error().message;
   EXPECT_EQ(last->wall_ns, INT64_MAX) << "the last nanosecond 64 bits can hold is a time";
+}
+
+
+// --schema ecs. Every field of every event type, checked against the type ECS gives it
+// (tests/data/ecs_fields.txt); what ECS has no name for is under proctrail.
+using ordered = nlohmann::ordered_json;
+
+std::map<std::string, std::string> ecs_types() {
+  std::ifstream in(PROCTRAIL_ECS_FIELDS);
+  std::map<std::string, std::string> types;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string name, type;
+    words >> name >> type;
+    types[name] = type;
+  }
+  return types;
+}
+
+// Leaves by dotted path; an array is one leaf.
+void flatten(const ordered& v, const std::string& path, std::map<std::string, ordered>& out) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      flatten(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    }
+  } else {
+    out[path] = v;
+  }
+}
+
+std::vector<std::string> ecs_lines() {
+  auto f = make_ecs_formatter();
+  std::vector<std::string> lines;
+  for (const auto& e : every_kind()) {
+    std::string line;
+    f->format(e, line);
+    EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+    lines.push_back(line.substr(0, line.size() - 1));
+  }
+  return lines;
+}
+
+TEST(EcsFormat, EveryFieldOfEveryEventTypeHasTheTypeEcsGivesIt) {
+  const auto types = ecs_types();
+  ASSERT_GT(types.size(), 30u) << PROCTRAIL_ECS_FIELDS;
+  const std::regex date(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
+  std::set<std::string> actions;
+  bool exit_code_zero = false;
+  for (const auto& line : ecs_lines()) {
+    std::map<std::string, ordered> leaves;
+    flatten(ordered::parse(line), "", leaves);
+    for (const char* always : {"@timestamp", "ecs.version", "event.kind", "event.action"}) {
+      EXPECT_EQ(leaves.count(always), 1u) << always << " in " << line;
+    }
+    actions.insert(leaves["event.action"].get<std::string>());
+    for (const auto& [path, v] : leaves) {
+      if (path.rfind("proctrail.", 0) == 0) continue;
+      auto t = types.find(path);
+      if (t == types.end()) {
+        ADD_FAILURE() << path << " is neither an ECS field we list nor under proctrail.: " << line;
+        continue;
+      }
+      const std::string& type = t->second;
+      if (type == "long") {
+        EXPECT_TRUE(v.is_number_integer()) << path << " wants a long: " << line;
+      } else if (type == "date") {
+        EXPECT_TRUE(v.is_string() && std::regex_match(v.get<std::string>(), date))
+            << path << " wants an RFC 3339 date: " << line;
+      } else if (type == "keyword" && v.is_array()) {
+        for (const auto& x : v) EXPECT_TRUE(x.is_string()) << path << ": " << line;
+      } else {
+        EXPECT_TRUE(v.is_string()) << path << " wants a " << type << ": " << line;
+      }
+    }
+    if (leaves.count("process.exit_code") && leaves["process.exit_code"] == 0) {
+      exit_code_zero = true;
+    }
+  }
+  EXPECT_EQ(actions.size(), kEventTypeCount) << "every event type as event.action";
+  EXPECT_TRUE(exit_code_zero) << "process.exit_code is written when it is 0 too";
+}
+
+// Every value the JSON record holds is in the ECS document, under its ECS name or proctrail.
+TEST(EcsFormat, NothingTheJsonRecordSaysIsLost) {
+  auto json = make_json_formatter(true);
+  auto ecs = make_ecs_formatter();
+  for (const auto& e : every_kind()) {
+    std::string a, b;
+    json->format(e, a);
+    ecs->format(e, b);
+    std::map<std::string, ordered> from, to;
+    flatten(ordered::parse(a), "", from);
+    flatten(ordered::parse(b), "", to);
+    std::multiset<std::string> values;
+    for (const auto& [path, v] : to) {
+      values.insert(v.dump());
+      if (v.is_string()) values.insert(v.get<std::string>());  // an id ECS keeps as text
+    }
+    for (const auto& [path, v] : from) {
+      EXPECT_TRUE(values.count(v.dump()) > 0) << path << " = " << v.dump() << " is lost:\n"
+                                               << a << b;
+    }
+  }
+}
+
+TEST(EcsFormat, AnExecAndAnExitUnderTheNamesCollectorsQuery) {
+  const auto lines = ecs_lines();
+  const auto events = every_kind();
+  auto json = make_json_formatter(true);
+  bool saw_exec = false, saw_end = false;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const ordered doc = ordered::parse(lines[i]);
+    std::string a;
+    json->format(events[i], a);
+    const ordered rec = ordered::parse(a);
+    // Nothing a process wrote reaches a terminal raw: ESC and the other C0 bytes are escaped.
+    for (char c : lines[i]) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << lines[i];
+    if (rec["type"] == "exec" && rec.contains("argv")) {
+      saw_exec = true;
+      EXPECT_EQ(doc["process"]["args"], rec["argv"]);
+      EXPECT_EQ(doc["process"]["args_count"], rec["argv"].size());
+      EXPECT_EQ(doc["process"]["command_line"], "/bin/echo a b  \x1b[2J");
+      EXPECT_EQ(doc["process"]["entity_id"], rec["exec_id"]);
+      EXPECT_EQ(doc["process"]["parent"]["entity_id"], rec["parent_exec_id"]);
+      EXPECT_EQ(doc["process"]["parent"]["pid"], 100);
+      EXPECT_EQ(doc["process"]["pid"], 200);
+      EXPECT_EQ(doc["process"]["executable"], rec["exe"]) << "the text, with U+FFFD";
+      EXPECT_EQ(doc["proctrail"]["exe_b64"], rec["exe_b64"]) << "and the exact bytes";
+      EXPECT_EQ(doc["process"]["working_directory"], "/tmp");
+      EXPECT_EQ(doc["process"]["name"], "echo");
+      EXPECT_EQ(doc["user"]["id"], "1000");
+      EXPECT_EQ(doc["user"]["name"], "alice");
+      EXPECT_EQ(doc["process"]["user"]["id"], "0") << "the effective user";
+      EXPECT_EQ(doc["process"]["real_user"]["id"], "1000");
+      EXPECT_EQ(doc["container"]["id"], std::string(64, 'a'));
+      EXPECT_EQ(doc["container"]["runtime"], "docker");
+      EXPECT_EQ(doc["host"]["id"], "0123456789abcdef0123456789abcdef");
+      EXPECT_EQ(doc["host"]["boot"]["id"], "fedcba9876543210fedcba9876543210");
+      EXPECT_EQ(doc["process"]["start"], rec["start_time"]);
+      EXPECT_EQ(doc["event"]["type"], ordered::array({"start"}));
+      EXPECT_EQ(doc["event"]["category"], ordered::array({"process"}));
+      EXPECT_EQ(doc["event"]["outcome"], "success");
+    }
+    const bool ends = rec["type"] == "exit" && rec["thread"] == false;
+    EXPECT_EQ(doc.contains("process") && doc["process"].contains("end"), ends)
+        << "process.end only where a process ended: " << lines[i];
+    if (ends) {
+      saw_end = true;
+      EXPECT_EQ(doc["event"]["type"], ordered::array({"end"}));
+      EXPECT_EQ(doc["process"]["end"], doc["@timestamp"]);
+      EXPECT_EQ(doc["event"]["duration"], rec["duration_ns"]);
+    }
+  }
+  EXPECT_TRUE(saw_exec);
+  EXPECT_TRUE(saw_end);
+}
+
+// A right-to-left override or a C1 control in a command line is escaped, as in the JSON
+// records, not written raw (nlohmann's own dump would leave both as they are).
+TEST(EcsFormat, UnsafeCharactersAreEscapedAsInTheJsonRecords) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"ls", "txt.\u202eexe", "\xc2\x9b" "31m"};
+  std::string line;
+  make_ecs_formatter()->format(base(30, 300, ExecData{d}), line);
+  EXPECT_EQ(line.find("\xe2\x80\xae"), std::string::npos) << line;
+  EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << line;
+  EXPECT_NE(line.find("\\u202e"), std::string::npos) << line;
+  EXPECT_EQ(ordered::parse(line)["process"]["args"][1], "txt.\u202eexe") << "the same text read back";
 }
 
 }  // namespace

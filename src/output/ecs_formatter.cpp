@@ -1,0 +1,222 @@
+// ECS documents (--schema ecs): each event under the Elastic Common Schema's names, one JSON
+// object per line, so that Elasticsearch, Logstash or Filebeat index it without a rename
+// pipeline (docs/output.md, "ECS"). The record is written by the one field walk first (the
+// JSON formatter), read back, and its fields moved to their ECS names; what ECS has no name
+// for stays under "proctrail.", so nothing the JSON record says is lost. Strings are written
+// with the same escaping as the JSON records: no control or bidi character reaches a terminal.
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "output/escape.hpp"
+#include "proctrail/format.hpp"
+
+namespace proctrail {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// The ECS release whose names and types these are (tests/data/ecs_fields.txt).
+constexpr char kEcsVersion[] = "8.11.0";
+
+// v as JSON: strings through append_json_string, so escapes are the JSON records' own.
+void write(std::string& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, it.key());
+        out += ':';
+        write(out, it.value());
+      }
+      out += '}';
+      return;
+    }
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& x : v) {
+        if (!first) out += ',';
+        first = false;
+        write(out, x);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::string:
+      append_json_string(out, v.get_ref<const std::string&>());
+      return;
+    default:
+      out += v.dump();  // numbers, booleans, null
+  }
+}
+
+// Puts v at a dotted path ("process.parent.pid") as nested objects.
+void put(json& doc, std::string_view path, json v) {
+  json* at = &doc;
+  for (;;) {
+    const size_t dot = path.find('.');
+    if (dot == std::string_view::npos) {
+      (*at)[std::string(path)] = std::move(v);
+      return;
+    }
+    at = &(*at)[std::string(path.substr(0, dot))];
+    path.remove_prefix(dot + 1);
+  }
+}
+
+// ECS keeps ids as keywords (strings); proctrail's are numbers.
+json id_text(const json& v) {
+  return v.is_number() ? json(v.dump()) : v;
+}
+
+// event.kind, event.type and event.outcome for a proctrail event type.
+void categorize(json& doc, const std::string& type, const json& r) {
+  std::string kind = "event";
+  const char* ecs_type = nullptr;
+  if (type == "fork" || type == "exec" || type == "exec_failed") {
+    ecs_type = "start";
+  } else if (type == "exit") {
+    ecs_type = r.value("thread", false) ? "info" : "end";
+  } else if (type == "uid" || type == "gid" || type == "sid" || type == "comm" ||
+             type == "ptrace") {
+    ecs_type = "change";
+  } else if (type == "coredump") {
+    ecs_type = "info";
+  } else if (type == "lost" || type == "resync") {
+    kind = "pipeline_error";  // proctrail's own stream lost or rebuilt something
+  } else if (type == "summary") {
+    kind = "metric";
+  }
+  put(doc, "event.kind", kind);
+  if (ecs_type) {
+    put(doc, "event.category", json::array({"process"}));
+    put(doc, "event.type", json::array({ecs_type}));
+  }
+  if (type == "exec") put(doc, "event.outcome", "success");
+  if (type == "exec_failed") put(doc, "event.outcome", "failure");
+}
+
+// One proctrail record (parsed) as an ECS document.
+json to_ecs(const json& r) {
+  json doc = json::object();
+  const std::string type = r.value("type", "");
+  put(doc, "@timestamp", r.value("time", json()));
+  put(doc, "ecs.version", kEcsVersion);
+  put(doc, "event.action", type);
+  put(doc, "event.module", "proctrail");
+  put(doc, "event.dataset", "proctrail.process");
+  categorize(doc, type, r);
+  const bool process_ended = type == "exit" && !r.value("thread", false);
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    if (k == "type") continue;
+    if (k == "time") {
+      if (process_ended) put(doc, "process.end", v);
+    } else if (k == "pid") {
+      put(doc, "process.pid", v);
+    } else if (k == "tid") {
+      put(doc, "process.thread.id", v);
+    } else if (k == "exec_id") {
+      put(doc, "process.entity_id", v);
+    } else if (k == "parent_exec_id") {
+      put(doc, "process.parent.entity_id", v);
+    } else if (k == "parent_pid") {
+      put(doc, "process.parent.pid", v);
+    } else if (k == "argv" && v.is_array()) {
+      put(doc, "process.args", v);
+      put(doc, "process.args_count", v.size());
+      std::string line;
+      for (const auto& a : v) {
+        if (!line.empty()) line += ' ';
+        line += a.get<std::string>();
+      }
+      put(doc, "process.command_line", line);
+    } else if (k == "exe") {
+      put(doc, "process.executable", v);
+    } else if (k == "cwd") {
+      put(doc, "process.working_directory", v);
+    } else if (k == "comm") {
+      put(doc, "process.name", v);
+    } else if (k == "uid" || k == "ruid") {
+      put(doc, "user.id", id_text(v));
+      put(doc, "process.real_user.id", id_text(v));
+    } else if (k == "euid") {
+      put(doc, "process.user.id", id_text(v));
+    } else if (k == "gid" || k == "rgid") {
+      put(doc, "process.real_group.id", id_text(v));
+    } else if (k == "egid") {
+      put(doc, "process.group.id", id_text(v));
+    } else if (k == "user") {
+      put(doc, "user.name", v);
+      put(doc, "process.real_user.name", v);
+    } else if (k == "start_time") {
+      put(doc, "process.start", v);
+    } else if (k == "exit_code") {
+      put(doc, "process.exit_code", v);
+    } else if (k == "duration_ns") {
+      put(doc, "event.duration", v);
+    } else if (k == "env" && v.is_array()) {
+      put(doc, "process.env_vars", v);
+    } else if (k == "error_name") {
+      put(doc, "error.code", v);
+    } else if (k == "container" && v.is_object()) {
+      if (v.contains("id")) put(doc, "container.id", v["id"]);
+      if (v.contains("runtime")) put(doc, "container.runtime", v["runtime"]);
+      for (auto c = v.begin(); c != v.end(); ++c) {
+        if (c.key() != "id" && c.key() != "runtime")
+          put(doc, "proctrail.container." + c.key(), c.value());
+      }
+    } else if (k == "host" && v.is_object()) {
+      if (v.contains("hostname")) {
+        put(doc, "host.hostname", v["hostname"]);
+        put(doc, "host.name", v["hostname"]);
+      }
+      if (v.contains("machine_id")) put(doc, "host.id", v["machine_id"]);
+      if (v.contains("boot_id")) put(doc, "host.boot.id", v["boot_id"]);
+      for (auto h = v.begin(); h != v.end(); ++h) {
+        if (h.key() != "hostname" && h.key() != "machine_id" && h.key() != "boot_id") {
+          put(doc, "proctrail.host." + h.key(), h.value());
+        }
+      }
+    } else {
+      // ECS has no name for it (the field sources, argv_truncated, a _b64 sibling holding a
+      // string's exact bytes, the summary's lists ...): kept as proctrail says it.
+      put(doc, "proctrail." + k, v);
+    }
+  }
+  return doc;
+}
+
+class EcsFormatter final : public Formatter {
+ public:
+  // The host in every document: a collector takes them one by one.
+  EcsFormatter() : json_(make_json_formatter(true)) {}
+
+  void format(const Event& e, std::string& out) override {
+    line_.clear();
+    json_->format(e, line_);
+    // The JSON formatter's own output: valid JSON, valid UTF-8 (invalid bytes are replaced and
+    // kept exactly in a _b64 sibling).
+    write(out, to_ecs(json::parse(line_)));
+    out += '\n';
+  }
+
+ private:
+  std::unique_ptr<Formatter> json_;
+  std::string line_;
+};
+
+}  // namespace
+
+std::unique_ptr<Formatter> make_ecs_formatter() {
+  return std::make_unique<EcsFormatter>();
+}
+
+}  // namespace proctrail
