@@ -79,6 +79,20 @@ def parse_proctrail(out, err):
     return execs
 
 
+def parse_ecs(out, err):
+    """--schema ecs documents: the same execs under process.pid and process.args."""
+    execs = {}
+    for line in out.splitlines():
+        if not line.startswith("{"):
+            continue
+        d = json.loads(line)
+        if d.get("event", {}).get("action") != "exec":
+            continue
+        p = d.get("process", {})
+        execs.setdefault(p["pid"], []).append(p.get("args"))
+    return execs
+
+
 FORKSTAT = re.compile(r"^\S+ exec\s+(\d+)\s+(.*?)\s*$")
 
 
@@ -171,6 +185,10 @@ def tools(build, work, seed_exe, wanted):
                               parse=parse_proctrail, ready="line"),
         "proctrail-bpf-all": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats"],
                                   parse=parse_proctrail, ready="line"),
+        # The same as ECS documents (--schema ecs): against proctrail-bpf-all it is the cost
+        # of the ECS encoding.
+        "proctrail-bpf-ecs": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--schema",
+                                       "ecs", "--stats"], parse=parse_ecs, ready="line"),
         # The same, also keeping every event in a SQLite record (--record): against
         # proctrail-bpf-all it is the record's cost. Each trial adds a run to one file in the
         # bench's work folder, as a long-lived recorder would.
@@ -313,7 +331,7 @@ def main():
     ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
                     help="comma list: proctrail, proctrail-lean, proctrail-bpf (all three -e exec), "
                          "proctrail-all, proctrail-bpf-all (every event, the default), "
-                         "proctrail-bpf-record (that, and --record), forkstat, "
+                         "proctrail-bpf-ecs (that, as ECS), proctrail-bpf-record (that, and --record), forkstat, "
                          "forkstat-rt, extrace, execsnoop, seed")
     ap.add_argument("--workloads", default="true,static,rate200")
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
