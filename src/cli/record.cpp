@@ -461,7 +461,9 @@ class RecordSink final : public Sink {
     if (auto s = exec_sql(db.get(), path, "COMMIT"); !s) return s.error();
     auto sink = std::unique_ptr<RecordSink>(new RecordSink(std::move(db), path, retention));
     if (auto s = sink->prepare_all(); !s) return s.error();
-    if ((retention.max_bytes || retention.max_age_ns) && st.st_size > 0) {
+    // Only the size bound weighs users (reading every event of a recording added to, which
+    // that bound keeps small); the age alone needs nothing.
+    if (retention.max_bytes && st.st_size > 0) {
       if (auto s = sink->count_rows(); !s) return s.error();
     }
     return std::unique_ptr<Sink>(std::move(sink));
@@ -592,21 +594,27 @@ class RecordSink final : public Sink {
 
   // Weighs the events of each uid in the record, for a recording added to.
   Status count_rows() {
-    return each_row(
-        "SELECT uid, count(*), " + std::string(kEventBytes) + " FROM events GROUP BY uid", {},
-        [&](sqlite3_stmt* s) {
-          const int64_t uid =
-              sqlite3_column_type(s, 0) == SQLITE_NULL ? kNoUid : sqlite3_column_int64(s, 0);
-          by_uid_[uid].add(static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
-                           static_cast<uint64_t>(sqlite3_column_int64(s, 2)));
-        });
+    return each_row("SELECT uid, count(*), " + event_bytes_sql() + " FROM events GROUP BY uid", {},
+                    [&](sqlite3_stmt* s) {
+                      const int64_t uid = sqlite3_column_type(s, 0) == SQLITE_NULL
+                                              ? kNoUid
+                                              : sqlite3_column_int64(s, 0);
+                      by_uid_[uid].add(static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                                       static_cast<uint64_t>(sqlite3_column_int64(s, 2)));
+                    });
   }
 
   // One pruning in a transaction of its own; pages it frees go back to the file system.
+  // A pruning that is rolled back (a full disk) leaves each user's weight as it was.
   Status prune_now(bool by_age) {
     if (auto s = exec_sql(db_.get(), path_, "BEGIN IMMEDIATE"); !s) return s;
-    if (auto s = prune(by_age); !s) return rollback(s);
-    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return rollback(s);
+    const auto weights_before = by_uid_;
+    auto undo = [&](Status failed) {
+      by_uid_ = weights_before;
+      return rollback(std::move(failed));
+    };
+    if (auto s = prune(by_age); !s) return undo(s);
+    if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return undo(s);
     return exec_sql(db_.get(), path_, "PRAGMA incremental_vacuum");
   }
 
@@ -631,7 +639,7 @@ class RecordSink final : public Sink {
       if (first_kept < 0) first_kept = INT64_MAX;             // everything is older
       std::map<int64_t, std::pair<uint64_t, uint64_t>> gone;  // uid: events, bytes
       if (auto s = each_row(
-              "SELECT uid, count(*), " + std::string(kEventBytes) +
+              "SELECT uid, count(*), " + event_bytes_sql() +
                   " FROM events WHERE id < ?1 GROUP BY uid",
               {first_kept},
               [&](sqlite3_stmt* q) {
@@ -673,13 +681,16 @@ class RecordSink final : public Sink {
           }
         }
         if (most == 0) break;  // only records of no user left: the start and loss records
-        // An eighth of that user's events, at least 256, the oldest first.
-        const int64_t batch =
-            std::max<int64_t>(256, static_cast<int64_t>(by_uid_[heaviest].events / 8));
+        // That user's oldest events, as many as should bring the record under the target by
+        // their average weight (a few 100 KB lines, or many short ones), at least 16.
+        const Weight& w = by_uid_[heaviest];
+        const uint64_t average = std::max<uint64_t>(1, w.bytes / std::max<uint64_t>(1, w.events));
+        const int64_t batch = static_cast<int64_t>(
+            std::max<uint64_t>(16, (used_bytes() - std::min(used_bytes(), target)) / average + 1));
         int64_t last_id = 0;
         uint64_t n = 0, bytes = 0;
         std::string last_time;
-        if (auto s = each_row("SELECT max(id), max(time), count(*), " + std::string(kEventBytes) +
+        if (auto s = each_row("SELECT max(id), max(time), count(*), " + event_bytes_sql() +
                                   " FROM (SELECT id, time, json FROM events WHERE uid IS ?1"
                                   " ORDER BY id LIMIT ?2)",
                               {uid_param(heaviest), batch},
@@ -854,7 +865,10 @@ class RecordSink final : public Sink {
   static constexpr int64_t kNoUid = -1;
   // What a row costs beside its JSON line (the other columns, the index entries), roughly.
   static constexpr uint64_t kRowOverhead = 64;
-  static constexpr char kEventBytes[] = "sum(length(CAST(json AS BLOB)) + 64)";
+  // The same weight in SQL, for a recording added to and for what a pruning takes away.
+  static std::string event_bytes_sql() {
+    return "sum(length(CAST(json AS BLOB)) + " + std::to_string(kRowOverhead) + ")";
+  }
   // Events in the record per uid (kNoUid: start, lost and other records of no process), and
   // those of the batch being written.
   // Each uid's events in the record: how many, and their bytes (the JSON line and a row's

@@ -79,10 +79,14 @@ json id_text(const json& v) {
 void categorize(json& doc, const std::string& type, const json& r) {
   std::string kind = "event";
   const char* ecs_type = nullptr;
-  if (type == "fork" || type == "exec" || type == "exec_failed") {
+  // A thread's start and end are not a process's: info.
+  const bool thread = r.value("thread", false);
+  if (type == "fork") {
+    ecs_type = thread ? "info" : "start";
+  } else if (type == "exec" || type == "exec_failed") {
     ecs_type = "start";
   } else if (type == "exit") {
-    ecs_type = r.value("thread", false) ? "info" : "end";
+    ecs_type = thread ? "info" : "end";
   } else if (type == "uid" || type == "gid" || type == "sid" || type == "comm" ||
              type == "ptrace") {
     ecs_type = "change";
@@ -158,8 +162,8 @@ json to_ecs(const json& r) {
       put(doc, "process.real_user.name", v);
     } else if (k == "start_time") {
       put(doc, "process.start", v);
-    } else if (k == "exit_code") {
-      put(doc, "process.exit_code", v);
+    } else if (k == "exit_code" && process_ended) {
+      put(doc, "process.exit_code", v);  // a thread's own code stays proctrail.exit_code
     } else if (k == "duration_ns") {
       put(doc, "event.duration", v);
     } else if (k == "env" && v.is_array()) {
@@ -203,8 +207,18 @@ class EcsFormatter final : public Formatter {
     line_.clear();
     json_->format(e, line_);
     // The JSON formatter's own output: valid JSON, valid UTF-8 (invalid bytes are replaced and
-    // kept exactly in a _b64 sibling).
-    write(out, to_ecs(json::parse(line_)));
+    // kept exactly in a _b64 sibling). Were it ever not, the document says so rather than throw.
+    const json record = json::parse(line_, nullptr, false);
+    json doc;
+    if (record.is_discarded()) {
+      put(doc, "ecs.version", kEcsVersion);
+      put(doc, "event.kind", "pipeline_error");
+      put(doc, "event.module", "proctrail");
+      put(doc, "error.message", "proctrail could not read this event's JSON record back");
+    } else {
+      doc = to_ecs(record);
+    }
+    write(out, doc);
     out += '\n';
   }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -82,6 +83,16 @@ std::string plain(const json& o, std::string_view k) {
   if (!v) bad("'" + std::string(k) + "' is missing");
   if (!v->is_string()) bad("'" + std::string(k) + "' is not a string");
   return v->get<std::string>();
+}
+
+// A machine or boot id: hex digits, as /etc/machine-id and the kernel's boot_id hold them.
+// They are written unescaped (in every exec_id too), so nothing else may pass.
+std::string hex_id(const std::string& id, const std::string& what) {
+  if (id.size() > 64) bad(what + " is longer than an id");
+  for (char c : id) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) bad(what + " '" + id + "' is not hex");
+  }
+  return id;
 }
 
 // A process-controlled string: its exact bytes from k_b64 when the text could not hold them.
@@ -168,8 +179,8 @@ ProcessKey exec_key(const std::string& id, HostIdentity* host) {
   if (dash == std::string::npos) bad("exec_id '" + id + "' has no machine and boot ids");
   // Without a start record, the first exec_id says whose stream this is.
   if (host->boot_id.empty()) {
-    host->machine_id = prefix.substr(0, dash);
-    host->boot_id = prefix.substr(dash + 1);
+    host->machine_id = hex_id(prefix.substr(0, dash), "exec_id '" + id + "'");
+    host->boot_id = hex_id(prefix.substr(dash + 1), "exec_id '" + id + "'");
   }
   k.pid = static_cast<int32_t>(parts[0]);
   k.start_ticks = parts[1];
@@ -336,10 +347,11 @@ StartData start(const json& o) {
   s.missing_fields = words(o, "missing_fields");
   s.table_ready_ns = maybe_integer<uint64_t>(o, "table_ready_ts_ns").value_or(0);
   s.scope = plain(o, "scope");
+  if (s.scope != "own" && s.scope != "all") bad("'scope' is neither own nor all");
   if (const json* h = field(o, "host")) {
     s.host.hostname = required_text(*h, "hostname");
-    s.host.machine_id = plain(*h, "machine_id");
-    s.host.boot_id = plain(*h, "boot_id");
+    s.host.machine_id = hex_id(plain(*h, "machine_id"), "'machine_id'");
+    s.host.boot_id = hex_id(plain(*h, "boot_id"), "'boot_id'");
     s.boottime_offset_ns = integer<uint64_t>(o, "boottime_offset_ns");
   }
   return s;

@@ -148,7 +148,7 @@ TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
   const std::string ecs_path = temp_path("ecs.jsonl"), json_path = temp_path("all.jsonl");
   const std::string mark = "ecsmark-" + std::to_string(getpid());
   CommandResult r = run({proctrail_path(), "-f", "json", "--schema", "ecs", "-o", ecs_path,
-                         "--also-json", json_path, "--", "/bin/sh", "-c", "/bin/true " + mark});
+                         "--also-json", json_path, "--", "/bin/sh", "-c", "/bin/true " + mark + "; exit 0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(ecs_path);
   std::stringstream text;
@@ -162,7 +162,7 @@ TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
     EXPECT_EQ(d["host"]["id"], docs[0]["host"]["id"]) << d.dump();
     if (d["event"]["action"] != "exec") continue;
     const auto& args = d["process"]["args"];
-    if (args.size() == 3 && args[2] == "/bin/true " + mark) shell = d;
+    if (args.size() == 3 && args[2] == "/bin/true " + mark + "; exit 0") shell = d;
     if (args.size() == 2 && args[1] == mark) child = d;
   }
   ASSERT_FALSE(shell.is_null()) << text.str();
