@@ -235,8 +235,8 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   text.tree = o.tree;
   text.tree_failures_only = o.tree_failures_only;
   auto formatter = o.format != OutputFormat::Json ? make_formatter(o.format, text)
-                   : o.ecs                         ? make_ecs_formatter()
-                                                   : make_json_formatter(o.host_fields);
+                   : o.ecs                        ? make_ecs_formatter()
+                                                  : make_json_formatter(o.host_fields);
   const bool header = o.format == OutputFormat::Text && o.header;
   std::unique_ptr<Sink> out;
   if (o.output.empty()) {

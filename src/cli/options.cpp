@@ -413,7 +413,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   std::string record_max_size, record_max_age;
   app.add_option("--record-max-size", record_max_size,
                  "keep the recording under SIZE (at least 1M): beyond it the oldest events of "
-                 "the user whose events weigh the most in it are pruned first, and the record says so")
+                 "the user whose events weigh the most in it are pruned first, and the record "
+                 "says so")
       ->type_name("SIZE");
   app.add_option("--record-max-age", record_max_age,
                  "prune the recording's events older than AGE (30s, 10m, 12h, 7d) as it goes")
