@@ -106,6 +106,77 @@ void categorize(json& doc, const std::string& type, const json& r) {
   if (type == "exec_failed") put(doc, "event.outcome", "failure");
 }
 
+// Fields whose ECS name is a rename (one or two names; ids become keywords), by their path
+// in the JSON record.
+struct Rename {
+  std::string_view from, to, also;  // also: empty, or a second name
+  bool id;
+};
+constexpr Rename kRenames[] = {
+    {"pid", "process.pid", {}, false},
+    {"tid", "process.thread.id", {}, false},
+    {"exec_id", "process.entity_id", {}, false},
+    {"parent_exec_id", "process.parent.entity_id", {}, false},
+    {"parent_pid", "process.parent.pid", {}, false},
+    {"exe", "process.executable", {}, false},
+    {"cwd", "process.working_directory", {}, false},
+    {"comm", "process.name", {}, false},
+    {"uid", "user.id", "process.real_user.id", true},
+    {"ruid", "user.id", "process.real_user.id", true},
+    {"euid", "process.user.id", {}, true},
+    {"gid", "process.real_group.id", {}, true},
+    {"rgid", "process.real_group.id", {}, true},
+    {"egid", "process.group.id", {}, true},
+    {"user", "user.name", "process.real_user.name", false},
+    {"start_time", "process.start", {}, false},
+    {"duration_ns", "event.duration", {}, false},
+    {"env", "process.env_vars", {}, false},
+    {"error_name", "error.code", {}, false},
+    {"container.id", "container.id", {}, false},
+    {"container.runtime", "container.runtime", {}, false},
+    {"host.hostname", "host.hostname", "host.name", false},
+    {"host.machine_id", "host.id", {}, false},
+    {"host.boot_id", "host.boot.id", {}, false},
+};
+
+// One field of the record (at its dotted path) into the document.
+void move_field(json& doc, const std::string& path, const json& v, bool process_ended) {
+  if (path == "time") {
+    if (process_ended) put(doc, "process.end", v);
+    return;
+  }
+  if (path == "exit_code" && process_ended) {
+    put(doc, "process.exit_code", v);  // a thread's own code stays proctrail.exit_code
+    return;
+  }
+  if (path == "argv" && v.is_array()) {
+    put(doc, "process.args", v);
+    put(doc, "process.args_count", v.size());
+    std::string line;
+    for (const auto& a : v) {
+      if (!line.empty()) line += ' ';
+      line += a.get<std::string>();
+    }
+    put(doc, "process.command_line", line);
+    return;
+  }
+  if ((path == "container" || path == "host") && v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      move_field(doc, path + "." + it.key(), it.value(), process_ended);
+    }
+    return;
+  }
+  for (const Rename& r : kRenames) {
+    if (r.from != path) continue;
+    put(doc, r.to, r.id ? id_text(v) : v);
+    if (!r.also.empty()) put(doc, r.also, r.id ? id_text(v) : v);
+    return;
+  }
+  // ECS has no name for it (the field sources, argv_truncated, a _b64 sibling holding a
+  // string's exact bytes, the summary's lists ...): kept as proctrail says it.
+  put(doc, "proctrail." + path, v);
+}
+
 // One proctrail record (parsed) as an ECS document.
 json to_ecs(const json& r) {
   json doc = json::object();
@@ -118,82 +189,7 @@ json to_ecs(const json& r) {
   categorize(doc, type, r);
   const bool process_ended = type == "exit" && !r.value("thread", false);
   for (auto it = r.begin(); it != r.end(); ++it) {
-    const std::string& k = it.key();
-    const json& v = it.value();
-    if (k == "type") continue;
-    if (k == "time") {
-      if (process_ended) put(doc, "process.end", v);
-    } else if (k == "pid") {
-      put(doc, "process.pid", v);
-    } else if (k == "tid") {
-      put(doc, "process.thread.id", v);
-    } else if (k == "exec_id") {
-      put(doc, "process.entity_id", v);
-    } else if (k == "parent_exec_id") {
-      put(doc, "process.parent.entity_id", v);
-    } else if (k == "parent_pid") {
-      put(doc, "process.parent.pid", v);
-    } else if (k == "argv" && v.is_array()) {
-      put(doc, "process.args", v);
-      put(doc, "process.args_count", v.size());
-      std::string line;
-      for (const auto& a : v) {
-        if (!line.empty()) line += ' ';
-        line += a.get<std::string>();
-      }
-      put(doc, "process.command_line", line);
-    } else if (k == "exe") {
-      put(doc, "process.executable", v);
-    } else if (k == "cwd") {
-      put(doc, "process.working_directory", v);
-    } else if (k == "comm") {
-      put(doc, "process.name", v);
-    } else if (k == "uid" || k == "ruid") {
-      put(doc, "user.id", id_text(v));
-      put(doc, "process.real_user.id", id_text(v));
-    } else if (k == "euid") {
-      put(doc, "process.user.id", id_text(v));
-    } else if (k == "gid" || k == "rgid") {
-      put(doc, "process.real_group.id", id_text(v));
-    } else if (k == "egid") {
-      put(doc, "process.group.id", id_text(v));
-    } else if (k == "user") {
-      put(doc, "user.name", v);
-      put(doc, "process.real_user.name", v);
-    } else if (k == "start_time") {
-      put(doc, "process.start", v);
-    } else if (k == "exit_code" && process_ended) {
-      put(doc, "process.exit_code", v);  // a thread's own code stays proctrail.exit_code
-    } else if (k == "duration_ns") {
-      put(doc, "event.duration", v);
-    } else if (k == "env" && v.is_array()) {
-      put(doc, "process.env_vars", v);
-    } else if (k == "error_name") {
-      put(doc, "error.code", v);
-    } else if (k == "container" && v.is_object()) {
-      if (v.contains("id")) put(doc, "container.id", v["id"]);
-      if (v.contains("runtime")) put(doc, "container.runtime", v["runtime"]);
-      for (auto c = v.begin(); c != v.end(); ++c) {
-        if (c.key() != "id" && c.key() != "runtime")
-          put(doc, "proctrail.container." + c.key(), c.value());
-      }
-    } else if (k == "host" && v.is_object()) {
-      if (v.contains("hostname")) {
-        put(doc, "host.hostname", v["hostname"]);
-        put(doc, "host.name", v["hostname"]);
-      }
-      if (v.contains("machine_id")) put(doc, "host.id", v["machine_id"]);
-      if (v.contains("boot_id")) put(doc, "host.boot.id", v["boot_id"]);
-      for (auto h = v.begin(); h != v.end(); ++h) {
-        if (h.key() != "hostname" && h.key() != "machine_id" && h.key() != "boot_id") {
-          put(doc, "proctrail.host." + h.key(), h.value());
-        }
-      }
-    } else {
-      // ECS has no name for it (the field sources, argv_truncated, a _b64 sibling holding a
-      // string's exact bytes, the summary's lists ...): kept as proctrail says it.
-      put(doc, "proctrail." + k, v);
-    }
+    if (it.key() != "type") move_field(doc, it.key(), it.value(), process_ended);
   }
   return doc;
 }
