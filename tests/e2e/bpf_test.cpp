@@ -166,8 +166,9 @@ TEST_F(Bpf, WithoutPrivilegeBpfFailsClearlyAndAutoFallsBack) {
   EXPECT_NE(bpf.err.find("needs root"), std::string::npos) << bpf.err;
 
   if (!unprivileged_listen_allowed()) {
-    PT_SKIP("no-unprivileged-listen") << "the fallback half needs a kernel that lets anyone listen to the proc "
-                    "connector (some kernels from 6.6 on): this one refuses";
+    PT_SKIP("no-unprivileged-listen")
+        << "the fallback half needs a kernel that lets anyone listen to the proc "
+           "connector (some kernels from 6.6 on): this one refuses";
   }
   CommandResult autob = run_as_nobody({"-f", "json", "--priority", "normal"});
   EXPECT_EQ(autob.exit_code, 0) << autob.err;
@@ -200,8 +201,8 @@ std::map<Key, std::string> normalise(const std::vector<json>& records, const std
       detail = r["parent_pid"].dump();
     } else if (type == "exec") {
       if (r["argv_source"] != "unavailable") {
-        detail = r["argv"].dump() + r.value("uid", json()).dump() + r.value("parent_pid", json()).dump() +
-                 r.value("cwd", json()).dump();
+        detail = r["argv"].dump() + r.value("uid", json()).dump() +
+                 r.value("parent_pid", json()).dump() + r.value("cwd", json()).dump();
       }
     } else if (type == "exit") {
       detail = r["raw_exit_code"].dump() + r.value("parent_pid", json()).dump();

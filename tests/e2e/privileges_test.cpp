@@ -91,7 +91,8 @@ PlainRun plain_user_run(const std::string& binary, const std::vector<std::string
 std::vector<json> execs_marked(const std::vector<json>& records, const std::string& mark) {
   std::vector<json> v;
   for (const auto& x : records) {
-    if (x["type"] == "exec" && !x.value("argv", json::array()).empty() && x["argv"].back() == mark) {
+    if (x["type"] == "exec" && !x.value("argv", json::array()).empty() &&
+        x["argv"].back() == mark) {
       v.push_back(x);
     }
   }
@@ -114,9 +115,10 @@ class SetcapCopy {
     path_ = dir_ + "/proctrail";
     std::filesystem::copy_file(proctrail_path(), path_);
     chmod(path_.c_str(), 0755);
-    CommandResult cap = run(
-        {"setcap", "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep", path_});
-    if (cap.exit_code != 0) why_not_ = "this file system does not keep file capabilities: " + cap.err;
+    CommandResult cap =
+        run({"setcap", "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace,cap_sys_nice+ep", path_});
+    if (cap.exit_code != 0)
+      why_not_ = "this file system does not keep file capabilities: " + cap.err;
   }
   ~SetcapCopy() { std::filesystem::remove_all(dir_); }
   [[nodiscard]] const std::string& path() const { return path_; }
@@ -218,8 +220,8 @@ TEST_F(Privileges, TheMonitorGroupSeesEveryUsersProcesses) {
   if (!bin.why_not().empty()) PT_SKIP("no-file-capabilities") << bin.why_not();
   const gid_t group = monitor_group();
   ASSERT_NE(group, static_cast<gid_t>(-1)) << "cannot create group " PROCTRAIL_GROUP;
-  auto p = plain_user_run(bin.path(), {"-b", "bpf", "-f", "json", "-e", "exec"},
-                          std::to_string(group));
+  auto p =
+      plain_user_run(bin.path(), {"-b", "bpf", "-f", "json", "-e", "exec"}, std::to_string(group));
   EXPECT_EQ(p.result.exit_code, 0) << p.result.err;
   ASSERT_FALSE(p.records.empty()) << p.result.err;
   EXPECT_EQ(p.records[0]["scope"], "all");
@@ -245,8 +247,8 @@ TEST_F(Privileges, EnvironmentsOfOtherUsersAreReadOrSaidToBeMissing) {
   ASSERT_EQ(root.stop(), 0) << root.errors();
   auto execs = execs_marked(root.records(), mark);
   ASSERT_EQ(execs.size(), 1u);
-  EXPECT_EQ(execs[0]["env"], json({"SECRET_X=nobodys"})) << "root reads nobody's environment: "
-                                                          << execs[0].dump();
+  EXPECT_EQ(execs[0]["env"], json({"SECRET_X=nobodys"}))
+      << "root reads nobody's environment: " << execs[0].dump();
 #ifdef PROCTRAIL_E2E_BPF
   // The setcap'd binary, run by a member of the monitor group: no CAP_DAC_READ_SEARCH.
   SetcapCopy bin;
@@ -263,8 +265,8 @@ TEST_F(Privileges, EnvironmentsOfOtherUsersAreReadOrSaidToBeMissing) {
       << roots[0].dump();
   auto own = execs_marked(run.records, run.own_mark);
   ASSERT_EQ(own.size(), 1u) << run.result.out;
-  EXPECT_TRUE(own[0].contains("env")) << "the user's own environment is theirs to read "
-                                      << own[0].dump();
+  EXPECT_TRUE(own[0].contains("env"))
+      << "the user's own environment is theirs to read " << own[0].dump();
 #endif
 }
 
@@ -272,8 +274,11 @@ TEST_F(Privileges, TheWholeMachineNeedsRootOrTheGroup) {
   CommandResult r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                          proctrail_path(), "--scope", "all", "-f", "json"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("--scope all: every user's processes are for root and members of group '" PROCTRAIL_GROUP "'"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "--scope all: every user's processes are for root and members of group '" PROCTRAIL_GROUP
+          "'"),
+      std::string::npos)
       << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
 }
@@ -288,9 +293,16 @@ TEST_F(Privileges, APlainUserCannotImposeMachineWideCosts) {
   SetcapCopy bin;
   if (!bin.why_not().empty()) PT_SKIP("no-file-capabilities") << bin.why_not();
   auto nobody = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                     "timeout", "--preserve-status", "-s", "INT",
-                                     std::to_string(time_scale()), bin.path()};
+    std::vector<std::string> argv = {"setpriv",
+                                     "--reuid=65534",
+                                     "--regid=65534",
+                                     "--clear-groups",
+                                     "timeout",
+                                     "--preserve-status",
+                                     "-s",
+                                     "INT",
+                                     std::to_string(time_scale()),
+                                     bin.path()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   };

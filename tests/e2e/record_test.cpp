@@ -249,9 +249,9 @@ TEST_P(Record, StartsWithTheProcessesAlreadyRunning) {
                        std::to_string(shell) + " AND snapshot = 1");
   ASSERT_EQ(row.size(), 1u) << "the shell running before the recording has its row";
   ASSERT_NE(row[0][1], "NULL") << "the snapshot's row has the shell's argv: "
-                               << testing::PrintToString(query(
-                                      db, "SELECT * FROM processes WHERE pid = " +
-                                              std::to_string(shell)));
+                               << testing::PrintToString(
+                                      query(db, "SELECT * FROM processes WHERE pid = " +
+                                                    std::to_string(shell)));
   EXPECT_EQ(json::parse(row[0][1]), json({"sh", "-c", script, mark, gate}));
   EXPECT_EQ(row[0][2], "exit") << "its exit, seen live, ended the snapshot's row";
   EXPECT_EQ(row[0][3], "0");
@@ -360,15 +360,19 @@ TEST(RecordRetention, EventsOlderThanTheAgeArePruned) {
   }
   ASSERT_EQ(query(db, "SELECT count(*) FROM events WHERE json LIKE '%" + old_mark + "%'"),
             (std::vector<std::vector<std::string>>{{"1"}}));
-  const std::string last_year = "'" + std::to_string(1900 + [] {
-    const time_t now = ::time(nullptr);
-    struct tm t {};
-    gmtime_r(&now, &t);
-    return t.tm_year;
-  }() - 1) + "-01-01T00:00:00.000000000Z'";
+  const std::string last_year = "'" +
+                                std::to_string(1900 +
+                                               [] {
+                                                 const time_t now = ::time(nullptr);
+                                                 struct tm t {};
+                                                 gmtime_r(&now, &t);
+                                                 return t.tm_year;
+                                               }() -
+                                               1) +
+                                "-01-01T00:00:00.000000000Z'";
   change(db, "UPDATE events SET time = " + last_year + "; UPDATE losses SET time = " + last_year +
-                "; UPDATE processes SET started = " + last_year + ", ended = " + last_year +
-                " WHERE ended IS NOT NULL");
+                 "; UPDATE processes SET started = " + last_year + ", ended = " + last_year +
+                 " WHERE ended IS NOT NULL");
   {
     Monitor m({"-e", "exec", "--record", db, "--record-max-age", "10m"});
     ASSERT_TRUE(m.started()) << m.errors();

@@ -273,9 +273,9 @@ TEST_P(Reliability, StalledOutputLosesNothingSilently) {
   const std::string cmd =
       "exec 3> >(" + pause_s(3) + "; touch " + reading + "; cat > " + out + "); c=$!; " +
       proctrail_path() + " --backend " + GetParam() + " -f json -e exec -v --stats >&3 2>" + err +
-      " & p=$!; " + "until grep -q 'capabilities kept' " + err +
-      "; do sleep 0.05; done; touch " + ready + "; until [ -e " + done +
-      " ]; do sleep 0.1; done; until [ -e " + reading + " ]; do sleep 0.1; done; sleep 0.5; " +
+      " & p=$!; " + "until grep -q 'capabilities kept' " + err + "; do sleep 0.05; done; touch " +
+      ready + "; until [ -e " + done + " ]; do sleep 0.1; done; until [ -e " + reading +
+      " ]; do sleep 0.1; done; sleep 0.5; " +
       "kill -INT $p; wait $p; s=$?; exec 3>&-; wait $c; cat " + err + " >&2; exit $s";
   std::thread spawner([&] {
     while (access(ready.c_str(), F_OK) != 0) settle(20);
@@ -410,7 +410,8 @@ TEST_P(Reliability, HostileStringsAreEscapedAndExact) {
     in_text += text.output().find(" " + name + " ") != std::string::npos;
   }
   EXPECT_GE(in_text, GetParam() == "bpf" ? want.size() : want.size() - 1)
-      << "hostile command lines in the text output: " << in_text << "\n" << text.output();
+      << "hostile command lines in the text output: " << in_text << "\n"
+      << text.output();
   auto empty = of(records, "exec", k.at("pid_empty"));
   ASSERT_EQ(empty.size(), 1u);
   if (empty[0]["argv_source"] != "unavailable") {
@@ -549,8 +550,9 @@ TEST(Unprivileged, MissingFieldsAreExplainedAndThePriorityIsSaid) {
   if (!unprivileged_listen_allowed()) {
     PT_SKIP("no-unprivileged-listen") << "this kernel lets only privileged processes listen";
   }
-  const std::string self = "setpriv --reuid=65534 --regid=65534 --groups=" +
-                           std::to_string(monitor_group()) + " --inh-caps=-all ";
+  const std::string self =
+      "setpriv --reuid=65534 --regid=65534 --groups=" + std::to_string(monitor_group()) +
+      " --inh-caps=-all ";
   const std::string cmd = "(" + self + proctrail_path() +
                           " --backend netlink -f json -e exec -v & p=$!; " + pause_s(1) + "; " +
                           scenario_path() + " sleep-ms 300; " + pause_s(0.3) +
@@ -625,8 +627,7 @@ TEST(NetlinkSourceAlone, NarrowedStartDoesNotWaitForAnAnswerThatNeverComes) {
   std::atomic<bool> done{false};
   Status status;
   std::thread starter([&] {
-    status = subscriber.subscribe(**channel, cn_proc::kernel_event_bits(exec), bufs,
-                                  on_message);
+    status = subscriber.subscribe(**channel, cn_proc::kernel_event_bits(exec), bufs, on_message);
     done = true;
   });
   for (int i = 0; i < 200 && !done; ++i) settle(50);

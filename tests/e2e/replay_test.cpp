@@ -109,8 +109,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, Replay, ::testing::ValuesIn(backends()),
 TEST(HostFields, EveryRecordCarriesTheHostAndReplaysToTheSameBytes) {
   if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   const std::string path = temp_path("host.jsonl");
-  CommandResult r = run({proctrail_path(), "-f", "json", "--host-fields", "-o", path, "--", "/bin/sh",
-                         "-c", "true; /bin/true x"});
+  CommandResult r = run({proctrail_path(), "-f", "json", "--host-fields", "-o", path, "--",
+                         "/bin/sh", "-c", "true; /bin/true x"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(path);
   std::stringstream text;
@@ -147,8 +147,9 @@ TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
   if (geteuid() != 0) PT_SKIP("needs-root") << "needs root";
   const std::string ecs_path = temp_path("ecs.jsonl"), json_path = temp_path("all.jsonl");
   const std::string mark = "ecsmark-" + std::to_string(getpid());
-  CommandResult r = run({proctrail_path(), "-f", "json", "--schema", "ecs", "-o", ecs_path,
-                         "--also-json", json_path, "--", "/bin/sh", "-c", "/bin/true " + mark + "; exit 0"});
+  CommandResult r =
+      run({proctrail_path(), "-f", "json", "--schema", "ecs", "-o", ecs_path, "--also-json",
+           json_path, "--", "/bin/sh", "-c", "/bin/true " + mark + "; exit 0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(ecs_path);
   std::stringstream text;
@@ -157,7 +158,8 @@ TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
   ASSERT_GE(docs.size(), 3u) << text.str();
   nlohmann::json shell, child;
   for (const auto& d : docs) {
-    ASSERT_FALSE(d.contains("type")) << "ECS names only, proctrail's under proctrail.: " << d.dump();
+    ASSERT_FALSE(d.contains("type"))
+        << "ECS names only, proctrail's under proctrail.: " << d.dump();
     EXPECT_EQ(d["ecs"]["version"], "8.11.0");
     EXPECT_EQ(d["host"]["id"], docs[0]["host"]["id"]) << d.dump();
     if (d["event"]["action"] != "exec") continue;
@@ -171,12 +173,15 @@ TEST(EcsSchema, ALiveRunAndItsReplayIndexUnderEcsNames) {
   EXPECT_EQ(child["process"]["parent"]["entity_id"], shell["process"]["entity_id"]);
   EXPECT_EQ(child["process"]["parent"]["pid"], shell["process"]["pid"]);
   EXPECT_EQ(child["user"]["id"], "0");
-  CommandResult again = run({proctrail_path(), "replay", json_path, "-f", "json", "--schema", "ecs"});
+  CommandResult again =
+      run({proctrail_path(), "replay", json_path, "-f", "json", "--schema", "ecs"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   auto replayed = ecs_documents(again.out);
   bool found = false;
   for (const auto& d : replayed) found |= d == child;
-  EXPECT_TRUE(found) << "the replayed documents hold the live one:\n" << child.dump() << "\n" << again.out;
+  EXPECT_TRUE(found) << "the replayed documents hold the live one:\n"
+                     << child.dump() << "\n"
+                     << again.out;
   std::filesystem::remove(ecs_path);
   std::filesystem::remove(json_path);
 }
@@ -211,11 +216,12 @@ TEST(CommandLineReplay, MissingFileAndLiveOnlyOptionsAreErrors) {
 
 // A stream from a pipe: a live proctrail's JSON, summed up by a replay at its end.
 TEST(CommandLineReplay, ReadsAPipe) {
-  CommandResult r = run({"/bin/sh", "-c",
-                         "printf '%s\\n' "
-                         "'{\"type\":\"sid\",\"time\":\"2026-12-03T10:00:00.000000000Z\",\"ts_ns\":1,"
-                         "\"cpu\":0,\"pid\":5,\"tid\":5}' | " +
-                             proctrail_path() + " replay - -f json"});
+  CommandResult r =
+      run({"/bin/sh", "-c",
+           "printf '%s\\n' "
+           "'{\"type\":\"sid\",\"time\":\"2026-12-03T10:00:00.000000000Z\",\"ts_ns\":1,"
+           "\"cpu\":0,\"pid\":5,\"tid\":5}' | " +
+               proctrail_path() + " replay - -f json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   auto recs = parse_records(r.out);
   ASSERT_EQ(recs.size(), 1u) << r.out;

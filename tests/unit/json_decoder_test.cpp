@@ -62,7 +62,9 @@ std::vector<Event> every_kind() {
   d->argv_bytes = 4096;
   d->argc = 4;
   d->filename = "/bin/echo";
-  d->exe = "/usr/bin/\xfe" "echo";
+  d->exe =
+      "/usr/bin/\xfe"
+      "echo";
   d->cwd = "/tmp";
   d->ppid = 100;
   d->exec_tid = 201;
@@ -181,13 +183,15 @@ TEST(JsonDecoder, MalformedLinesAreOneErrorWithTheirLineNumber) {
   auto a = d.decode("not json");
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().message, "line 1: not JSON");
-  auto b = d.decode(R"({"type":"exec","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":0,"pid":1})");
+  auto b = d.decode(
+      R"({"type":"exec","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":0,"pid":1})");
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().message, "line 2: 'tid' is missing");
   auto c = d.decode(R"({"type":"teleport"})");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().message, "line 3: unknown event type 'teleport'");
-  auto s = d.decode(R"({"type":"start","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":null,"pid":0,"tid":0,"schema_version":1})");
+  auto s = d.decode(
+      R"({"type":"start","time":"2023-11-14T22:13:20.123456789Z","ts_ns":1,"cpu":null,"pid":0,"tid":0,"schema_version":1})");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message, "line 4: schema version 1 is not the 2 this build reads");
   auto t = d.decode(R"({"type":"exit","time":"yesterday","ts_ns":1,"cpu":0,"pid":1,"tid":1})");
@@ -203,11 +207,13 @@ TEST(JsonDecoder, ATimeWithASignedOrHugeFieldIsAnErrorNotAnOverflow) {
   make_json_formatter()->format(every_kind().front(), line);
   const size_t at = line.find(R"("time":")") + 8;
   ASSERT_EQ(line[at + 29], 'Z') << line;
-  const auto exit_at = [&](const std::string& time) { return line.substr(0, at) + time + line.substr(at + 30); };
-  for (const std::string bad : {"2262-04-11T23:47:16.-03324204Z", "2023-11-14T22:13:20.-00000000Z",
-                                "2023-11-14T22:13:20.+12345678Z",
-                                "2023-11-14T22:13:20.1234 678Z", "9999-12-31T23:59:59.999999999Z",
-                                "1000-01-01T00:00:00.000000000Z"}) {
+  const auto exit_at = [&](const std::string& time) {
+    return line.substr(0, at) + time + line.substr(at + 30);
+  };
+  for (const std::string bad :
+       {"2262-04-11T23:47:16.-03324204Z", "2023-11-14T22:13:20.-00000000Z",
+        "2023-11-14T22:13:20.+12345678Z", "2023-11-14T22:13:20.1234 678Z",
+        "9999-12-31T23:59:59.999999999Z", "1000-01-01T00:00:00.000000000Z"}) {
     JsonDecoder d;
     auto r = d.decode(exit_at(bad));
     ASSERT_FALSE(r.ok()) << bad;
@@ -218,7 +224,6 @@ TEST(JsonDecoder, ATimeWithASignedOrHugeFieldIsAnErrorNotAnOverflow) {
   ASSERT_TRUE(last.ok()) << last.error().message;
   EXPECT_EQ(last->wall_ns, INT64_MAX) << "the last nanosecond 64 bits can hold is a time";
 }
-
 
 // The start record's ids and scope, and an exec_id's host part, are written back unescaped (in
 // every exec_id): the decoder takes only what proctrail writes there, so a crafted recording
@@ -235,8 +240,7 @@ TEST(JsonDecoder, IdsAndScopeThatWouldBreakTheOutputAreErrors) {
   };
   JsonDecoder ok;
   EXPECT_TRUE(ok.decode(start).ok()) << start;
-  for (const auto& [from, to] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
            {R"("scope":"own")", R"("scope":"o\"wn")"},
            {R"("machine_id":"0123456789abcdef)", R"("machine_id":"0123456789abcde\u0001)"},
            {R"("boot_id":"fedcba)", R"("boot_id":"fedcb\")"}}) {
@@ -424,13 +428,16 @@ TEST(EcsFormat, AnExecAndAnExitUnderTheNamesCollectorsQuery) {
 TEST(EcsFormat, UnsafeCharactersAreEscapedAsInTheJsonRecords) {
   auto d = std::make_shared<ExecDetails>();
   d->argv_source = ArgvSource::Kernel;
-  d->argv = {"ls", "txt.\u202eexe", "\xc2\x9b" "31m"};
+  d->argv = {"ls", "txt.\u202eexe",
+             "\xc2\x9b"
+             "31m"};
   std::string line;
   make_ecs_formatter()->format(base(30, 300, ExecData{d}), line);
   EXPECT_EQ(line.find("\xe2\x80\xae"), std::string::npos) << line;
   EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << line;
   EXPECT_NE(line.find("\\u202e"), std::string::npos) << line;
-  EXPECT_EQ(ordered::parse(line)["process"]["args"][1], "txt.\u202eexe") << "the same text read back";
+  EXPECT_EQ(ordered::parse(line)["process"]["args"][1], "txt.\u202eexe")
+      << "the same text read back";
 }
 
 }  // namespace
