@@ -34,6 +34,9 @@ struct TextOptions {
   // With tree: only failures (processes that end with a non-zero status or a signal, failed
   // execs), each under the commands that led to it, drawn when the failure comes.
   bool tree_failures_only = false;
+  // One event per line without its time or column padding: "exec 1234  ls -l  [ppid=...]",
+  // the message of a record whose own fields carry the time (journald, syslog).
+  bool message = false;
 };
 
 // Aligned columns for people: time, event, pid, details.

@@ -104,6 +104,12 @@ struct FileRotation {
 Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatter,
                                              const std::string& path, bool header = false,
                                              FileRotation rotation = {});
+// Each event as an entry of the systemd journal (docs/output.md, "journald"): its fields as
+// PROCTRAIL_* (the JSON record's, exact bytes), a readable MESSAGE, a MESSAGE_ID per event type.
+// Fails when no journald listens at socket_path. A journald that stops taking entries for 5 s
+// makes writes fail (the failure policy counts them) until it takes them again.
+inline constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
+Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path = kJournalSocket);
 // Each event to a function, on the output thread.
 std::unique_ptr<Sink> make_callback_sink(std::function<void(const Event&)> callback);
 // The same events to several sinks: the first error ends the write (the others still get

@@ -267,6 +267,13 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
       everything.types.add(EventType::ExecFailed);
     sinks.emplace_back(std::move(*all), everything, FailurePolicy::Degrade, o.also_json);
   }
+  if (o.journal) {
+    // What the filters pass, as the view does; a journald that stops taking entries costs
+    // the journal, not the capture.
+    auto journal = open_journal_sink();
+    if (!journal) return journal.error();
+    sinks.emplace_back(std::move(*journal), std::nullopt, FailurePolicy::Degrade, "journal");
+  }
   if (!o.record.empty()) {
     // The same: every event, and a full disk costs the record, not the capture.
     auto record = cli::open_record_sink(o.record, o.record_retention);

@@ -431,6 +431,11 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "its write errors are counted and said in it when it recovers, and capture "
                  "goes on")
       ->type_name("FILE");
+  app.add_flag("--journal", o.journal,
+               "also send the events the filters pass to the systemd journal, one entry each "
+               "with PROCTRAIL_* fields (docs/output.md; e.g. journalctl "
+               "PROCTRAIL_EXE=/usr/bin/ssh); what journald could not take is counted and said "
+               "in the journal, and capture goes on");
   app.add_option("-p,--pid", pids,
                  "only these processes and their descendants, also those born later")
       ->type_name("PID[,PID...]");

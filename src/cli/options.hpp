@@ -21,6 +21,7 @@ struct Options {
   std::string output;                // empty: standard output
   std::string also_json;             // --also-json: every event, unfiltered, as JSON lines
   std::string record;                // --record: every event, unfiltered, into a SQLite recording
+  bool journal = false;              // --journal: the filtered events to the systemd journal too
   RecordRetention record_retention;  // --record-max-size, --record-max-age
   // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
   // machine.

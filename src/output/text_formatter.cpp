@@ -83,6 +83,19 @@ class TextFormatter final : public Formatter {
       tree_line(e, out);
       return;
     }
+    if (options_.message) {
+      out += column_name(e.type());
+      out += ' ';
+      if (e.pid > 0) {
+        fmt::format_to(std::back_inserter(out), "{}", e.pid);
+      } else {
+        out += '-';
+      }
+      out += "  ";
+      details(e, out);
+      out += '\n';
+      return;
+    }
     append_time(out, e);
     out += "  ";
     std::string_view colour = options_.color ? colour_of(e) : std::string_view{};

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "output/escape.hpp"
+#include "output/journal.hpp"
 #include "proctrail/format.hpp"
 #include "schema_check.hpp"
 
@@ -438,6 +440,188 @@ TEST(EcsFormat, UnsafeCharactersAreEscapedAsInTheJsonRecords) {
   EXPECT_NE(line.find("\\u202e"), std::string::npos) << line;
   EXPECT_EQ(ordered::parse(line)["process"]["args"][1], "txt.\u202eexe")
       << "the same text read back";
+}
+
+// --journal. Each event as a journald entry in the native protocol: every value of the JSON
+// record is a PROCTRAIL_* field with its exact bytes, nothing else is, and the message is safe
+// to show.
+std::map<std::string, std::string> journal_entry(std::string_view p) {
+  std::map<std::string, std::string> fields;
+  while (!p.empty()) {
+    const size_t nl = p.find('\n');
+    if (nl == std::string_view::npos) {
+      ADD_FAILURE() << "an entry ends without a newline: " << p;
+      break;
+    }
+    const std::string_view line = p.substr(0, nl);
+    std::string name, value;
+    if (const size_t eq = line.find('='); eq != std::string_view::npos) {
+      name = line.substr(0, eq);
+      value = line.substr(eq + 1);
+      p.remove_prefix(nl + 1);
+    } else {
+      // NAME, newline, 64-bit little-endian length, the bytes, newline.
+      name = line;
+      p.remove_prefix(nl + 1);
+      if (p.size() < 8) {
+        ADD_FAILURE() << name << ": no length";
+        break;
+      }
+      uint64_t n = 0;
+      for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(p[i]);
+      p.remove_prefix(8);
+      if (p.size() < n + 1 || p[n] != '\n') {
+        ADD_FAILURE() << name << ": a length of " << n << " that the entry does not hold";
+        break;
+      }
+      value = p.substr(0, n);
+      p.remove_prefix(n + 1);
+    }
+    EXPECT_TRUE(std::regex_match(name, std::regex("[A-Z][A-Z0-9_]{0,63}"))) << name;
+    EXPECT_EQ(fields.count(name), 0u) << name << " twice";
+    fields[name] = value;
+  }
+  return fields;
+}
+
+std::string unbase64(const std::string& b64) {
+  static const std::string abc =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(abc.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string shell_words(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += ' ';
+    append_shell_word(out, s);
+  }
+  return out;
+}
+
+// Leaves by path, objects in a list by their index: "ancestry.1.comm".
+void leaves_of(const ordered& v, const std::string& path, std::map<std::string, ordered>& out) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      leaves_of(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    }
+  } else if (v.is_array() && !v.empty() && v[0].is_object()) {
+    for (size_t i = 0; i < v.size(); ++i) leaves_of(v[i], path + "." + std::to_string(i), out);
+  } else {
+    out[path] = v;
+  }
+}
+
+std::string journal_name(std::string path) {
+  for (char& c : path) c = c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return "PROCTRAIL_" + path;
+}
+
+TEST(JournalFormat, EveryValueOfTheJsonRecordIsAFieldWithItsExactBytes) {
+  auto json = make_json_formatter();
+  JournalEncoder journal;
+  for (const auto& e : every_kind()) {
+    std::string line, entry;
+    json->format(e, line);
+    journal.encode(e, entry);
+    auto fields = journal_entry(entry);
+    std::map<std::string, ordered> leaves;
+    leaves_of(ordered::parse(line), "", leaves);
+    std::map<std::string, std::string> want;
+    for (const auto& [path, v] : leaves) {
+      const bool b64 = path.size() > 4 && path.compare(path.size() - 4, 4, "_b64") == 0;
+      const std::string plain = b64 ? path.substr(0, path.size() - 4) : path;
+      if (b64) {
+        // A string's exact bytes, or a list's (each string NUL-ended) when it has no text form.
+        const std::string bytes = unbase64(v.get<std::string>());
+        if (leaves.count(plain)) {
+          want[journal_name(plain)] = bytes;
+        } else {
+          std::vector<std::string> items;
+          size_t start = 0;
+          for (size_t i = 0; i < bytes.size(); ++i) {
+            if (bytes[i] == '\0') {
+              items.push_back(bytes.substr(start, i - start));
+              start = i + 1;
+            }
+          }
+          want[journal_name(plain)] = shell_words(items);
+        }
+      } else if (leaves.count(path + "_b64")) {
+        continue;  // the text with U+FFFD: the journal has the bytes
+      } else if (v.is_null()) {
+        EXPECT_EQ(fields.count(journal_name(path)), 0u) << path << " is not known: no field";
+      } else if (v.is_string()) {
+        want[journal_name(path)] = v.get<std::string>();
+      } else if (v.is_array()) {
+        want[journal_name(path)] = shell_words(v.get<std::vector<std::string>>());
+      } else {
+        want[journal_name(path)] = v.dump();
+      }
+    }
+    std::map<std::string, std::string> got;
+    for (const auto& [name, value] : fields) {
+      if (name.rfind("PROCTRAIL_", 0) == 0) got[name] = value;
+    }
+    EXPECT_EQ(got, want) << line;
+
+    EXPECT_EQ(fields["SYSLOG_IDENTIFIER"], "proctrail");
+    EXPECT_TRUE(std::regex_match(fields["MESSAGE_ID"], std::regex("[0-9a-f]{32}"))) << entry;
+    EXPECT_TRUE(std::regex_match(fields["PRIORITY"], std::regex("[0-7]"))) << entry;
+    const std::string& message = fields["MESSAGE"];
+    EXPECT_FALSE(message.empty()) << line;
+    EXPECT_TRUE(is_valid_utf8(message)) << message;
+    // Lines of its own (a summary's lists) are the only control characters.
+    for (unsigned char c : message) {
+      EXPECT_TRUE((c >= 0x20 && c != 0x7f) || (c == '\n' && e.type() == EventType::Summary))
+          << "a control character in the message: " << message;
+    }
+  }
+}
+
+TEST(JournalFormat, PriorityAndMessageIdSayWhatKindOfEventItIs) {
+  JournalEncoder journal;
+  std::map<std::string, std::string> ids;  // type to MESSAGE_ID
+  for (const auto& e : every_kind()) {
+    std::string entry;
+    journal.encode(e, entry);
+    auto f = journal_entry(entry);
+    const std::string type = f["PROCTRAIL_TYPE"];
+    if (ids.count(type)) {
+      EXPECT_EQ(ids[type], f["MESSAGE_ID"]) << type;
+    }
+    ids[type] = f["MESSAGE_ID"];
+    if (type == "exit") {
+      // The process killed (status 9): a notice; a thread's end: information.
+      EXPECT_EQ(f["PRIORITY"], f["PROCTRAIL_THREAD"] == "false" ? "5" : "6") << entry;
+    } else if (type == "lost") {
+      EXPECT_EQ(f["PRIORITY"], "4");
+    } else if (type == "exec_failed") {
+      EXPECT_EQ(f["PRIORITY"], "5");
+    } else {
+      EXPECT_EQ(f["PRIORITY"], "6") << type;
+    }
+  }
+  EXPECT_EQ(ids["exec"], "f8e57647f366404897c15f265028dac2");
+  EXPECT_EQ(ids["exit"], "ded208c797ba4d089cfc7f4f3c0eb8ad");
+  std::set<std::string> distinct;
+  for (const char* t : {"start", "fork", "exec", "exit", "exec_failed", "lost", "resync", "summary",
+                        "uid"}) {
+    distinct.insert(ids[t]);
+  }
+  EXPECT_EQ(distinct.size(), 9u) << "each of these kinds has a MESSAGE_ID of its own";
 }
 
 }  // namespace
