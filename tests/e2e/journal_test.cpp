@@ -153,6 +153,84 @@ TEST_P(Journal, EntriesReadBackFromARealJournald) {
   std::filesystem::remove_all(dir);
 }
 
+// journald goes away mid-run and comes back: capture and the JSON record go on, the entries
+// it could not take are counted, and once it is back a lost entry says how many, so that the
+// journal plus that count is exactly what the JSON record holds.
+TEST_P(Journal, AJournaldThatGoesAwayCostsCountedEntriesNotTheCapture) {
+  if (access(kJournald, X_OK) != 0) PT_SKIP("no-journald") << kJournald << " is not installed";
+  const std::string dir = "/tmp/pt-journal-gone-" + std::to_string(getpid()) + "-" + GetParam();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // The command waits on FIFOs, which makes no process: no event is in flight when journald
+  // is stopped.
+  const std::string workload =
+      "/bin/echo before\n"
+      "read x < \"$1/go1\"\n"
+      "/bin/echo during-one; /bin/echo during-two\n"
+      "echo made > \"$1/made\"\n"
+      "read x < \"$1/go2\"\n"
+      "/bin/echo after";
+  const std::string body = R"sh(
+d=$3
+mkfifo "$d/go1" "$d/made" "$d/go2"
+"$1" --journal -b "$2" -f json -o "$d/events.jsonl" -- sh -c "$4" sh "$d" > "$d/out" 2>&1 &
+p=$!
+settled() {  # every event of the JSON record is in the journal
+  [ -s "$d/events.jsonl" ] &&
+    [ "$(wc -l < "$d/events.jsonl")" = "$(journalctl -q -o cat SYSLOG_IDENTIFIER=proctrail | wc -l)" ]
+}
+i=0
+until settled; do i=$((i + 1)); [ $i -lt 600 ] || { echo "never settled"; exit 92; }; sleep 0.05; done
+kill $j; wait $j
+echo go > "$d/go1"
+read x < "$d/made"
+# Until the output has passed the events made meanwhile to the sinks (the journal's comes right
+# after the file's).
+i=0
+until grep -q during-two "$d/events.jsonl"; do
+  i=$((i + 1)); [ $i -lt 600 ] || { echo "no during-two"; exit 92; }; sleep 0.05
+done
+sleep 1
+/lib/systemd/systemd-journald & j=$!
+i=0
+while ! journalctl -q -n 0 >/dev/null 2>&1 || [ ! -S /run/systemd/journal/socket ]; do
+  i=$((i + 1)); [ $i -lt 400 ] || exit 90; sleep 0.05
+done
+sleep 0.2
+echo go > "$d/go2"
+wait $p
+echo "proctrail=$?"
+journalctl --sync
+journalctl --no-pager -o json SYSLOG_IDENTIFIER=proctrail > "$d/journal.json")sh";
+  auto r = with_journald(body, {proctrail_path(), GetParam(), dir, workload});
+  ASSERT_NE(r.exit_code, 90) << "systemd-journald did not start: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("proctrail=0"), std::string::npos) << r.out << slurp_file(dir + "/out");
+
+  const auto records = parse_records(slurp_file(dir + "/events.jsonl"));
+  const auto entries = entries_in(dir + "/journal.json");
+  uint64_t lost = 0, lost_entries = 0;
+  std::set<std::string> argvs;
+  for (const auto& e : entries) {
+    argvs.insert(field(e, "PROCTRAIL_ARGV"));
+    if (field(e, "PROCTRAIL_TYPE") != "lost") continue;
+    ++lost_entries;
+    lost += std::stoull(field(e, "PROCTRAIL_COUNT"));
+    EXPECT_NE(field(e, "PROCTRAIL_REASON").find("journal could not take them"), std::string::npos)
+        << field(e, "PROCTRAIL_REASON");
+    EXPECT_EQ(field(e, "PRIORITY"), "4");
+  }
+  EXPECT_EQ(lost_entries, 1u) << "one outage, one count";
+  EXPECT_GE(lost, 4u) << "two execs and two exits at least";
+  EXPECT_EQ(records.size(), entries.size() - lost_entries + lost)
+      << "the journal and its lost count add up to the JSON record";
+  EXPECT_EQ(argvs.count("/bin/echo before"), 1u);
+  EXPECT_EQ(argvs.count("/bin/echo during-one"), 0u);
+  EXPECT_EQ(argvs.count("/bin/echo after"), 1u);
+  for (const auto& rec : records) EXPECT_NE(rec["type"], "lost") << "the capture lost nothing";
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Journal, ::testing::ValuesIn(backends()),
                          [](const auto& p) { return p.param; });
 
