@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proctrail/event.hpp"
@@ -110,6 +111,20 @@ Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatte
 // makes writes fail (the failure policy counts them) until it takes them again.
 inline constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
 Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path = kJournalSocket);
+// Each event as an RFC 5424 message to a syslog daemon (docs/output.md, "syslog"): over a unix
+// datagram socket, UDP, or TCP with octet counting. A TCP connection that breaks is made again
+// (at most once a second); what could not be sent meanwhile is the failure policy's to count.
+struct SyslogAddress {
+  enum Transport { Unix, Udp, Tcp } transport = Unix;
+  std::string path;           // Unix
+  std::string host, port;     // Udp, Tcp
+  std::string text;           // as the user gave it
+};
+// "unix:/dev/log" (or a path), "udp:HOST[:PORT]", "tcp:HOST[:PORT]" ("[ADDR]" for IPv6; port
+// 514 when left out).
+Result<SyslogAddress> parse_syslog_address(std::string_view text);
+// Fails when the daemon cannot be reached (UDP: only when the address does not resolve).
+Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility);
 // Each event to a function, on the output thread.
 std::unique_ptr<Sink> make_callback_sink(std::function<void(const Event&)> callback);
 // The same events to several sinks: the first error ends the write (the others still get

@@ -274,6 +274,13 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     if (!journal) return journal.error();
     sinks.emplace_back(std::move(*journal), std::nullopt, FailurePolicy::Degrade, "journal");
   }
+  if (!o.syslog.empty()) {
+    auto address = parse_syslog_address(o.syslog);
+    if (!address) return address.error();
+    auto syslog = open_syslog_sink(*address, o.syslog_facility);
+    if (!syslog) return syslog.error();
+    sinks.emplace_back(std::move(*syslog), std::nullopt, FailurePolicy::Degrade, "syslog");
+  }
   if (!o.record.empty()) {
     // The same: every event, and a full disk costs the record, not the capture.
     auto record = cli::open_record_sink(o.record, o.record_retention);

@@ -17,6 +17,8 @@
 #include <vector>
 #include <iostream>
 
+#include "output/syslog.hpp"
+#include "proctrail/sink.hpp"
 #include "util/sched.hpp"
 
 namespace proctrail::cli {
@@ -436,6 +438,17 @@ ParseOutcome parse_options(int argc, char** argv) {
                "with PROCTRAIL_* fields (docs/output.md; e.g. journalctl "
                "PROCTRAIL_EXE=/usr/bin/ssh); what journald could not take is counted and said "
                "in the journal, and capture goes on");
+  app.add_option("--syslog", o.syslog,
+                 "also send the events the filters pass to a syslog daemon as RFC 5424 messages "
+                 "with structured data (docs/output.md): unix:/dev/log (or a path), "
+                 "udp:HOST[:PORT] or tcp:HOST[:PORT] (octet counting; reconnects); what it could "
+                 "not take is counted and said to it, and capture goes on")
+      ->type_name("ADDRESS");
+  std::string syslog_facility;
+  app.add_option("--syslog-facility", syslog_facility,
+                 "the facility of those messages (default authpriv, which syslog "
+                 "configurations keep private: command lines can hold secrets)")
+      ->type_name("NAME");
   app.add_option("-p,--pid", pids,
                  "only these processes and their descendants, also those born later")
       ->type_name("PID[,PID...]");
@@ -851,6 +864,24 @@ ParseOutcome parse_options(int argc, char** argv) {
                                         record_max_age + "'")};
     }
     o.record_retention.max_age_ns = amount * unit * 1'000'000'000;
+  }
+  if (app.count("--syslog-facility")) {
+    if (o.syslog.empty()) {
+      return {std::nullopt, usage_error("--syslog-facility goes with --syslog ADDRESS")};
+    }
+    auto facility = syslog_facility_named(syslog_facility);
+    if (!facility) {
+      return {std::nullopt,
+              usage_error("--syslog-facility: unknown facility '" + syslog_facility +
+                          "' (kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, "
+                          "authpriv, ftp, local0 ... local7)")};
+    }
+    o.syslog_facility = *facility;
+  }
+  if (app.count("--syslog")) {
+    if (auto a = parse_syslog_address(o.syslog); !a) {
+      return {std::nullopt, usage_error(a.error().message)};
+    }
   }
   if ((app.count("--record-max-size") || app.count("--record-max-age")) && o.record.empty()) {
     return {std::nullopt,

@@ -22,6 +22,8 @@ struct Options {
   std::string also_json;             // --also-json: every event, unfiltered, as JSON lines
   std::string record;                // --record: every event, unfiltered, into a SQLite recording
   bool journal = false;              // --journal: the filtered events to the systemd journal too
+  std::string syslog;                // --syslog: the filtered events to a syslog daemon too
+  int syslog_facility = 10;          // --syslog-facility (authpriv)
   RecordRetention record_retention;  // --record-max-size, --record-max-age
   // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
   // machine.

@@ -39,8 +39,9 @@ void append_u4(std::string& out, const char* prefix, uint32_t cp) {
   for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
 }
 
-// Whether s can go inside single quotes: valid UTF-8 with no unsafe code point.
-bool single_quotable(std::string_view s) {
+}  // namespace
+
+bool is_safe_text(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t len = utf8_sequence_length(s.substr(i));
     if (len == 0 || is_unsafe_code_point(decode_code_point(s.substr(i), len))) return false;
@@ -48,8 +49,6 @@ bool single_quotable(std::string_view s) {
   }
   return true;
 }
-
-}  // namespace
 
 size_t utf8_sequence_length(std::string_view s) {
   if (s.empty()) return 0;
@@ -103,7 +102,7 @@ void append_shell_word(std::string& out, std::string_view s) {
     out += s;
     return;
   }
-  if (single_quotable(s)) {
+  if (is_safe_text(s)) {
     out += '\'';
     for (char c : s) {
       if (c == '\'') {

@@ -20,6 +20,9 @@ bool is_valid_utf8(std::string_view s);
 // zero-width, line/paragraph separator and bidirectional formatting characters.
 bool is_unsafe_code_point(uint32_t cp);
 
+// Whether s is valid UTF-8 with no unsafe code point: text that may be shown as it is.
+bool is_safe_text(std::string_view s);
+
 // Appends s as one POSIX shell word that a shell reads back as exactly these bytes: bare when
 // it has only safe characters, in single quotes when it is printable UTF-8, else as a $'...'
 // word (bash, zsh, ksh, and POSIX.1-2024 sh) with \n, \t, \xHH and \uXXXX escapes.

@@ -262,4 +262,22 @@ void visit_fields(const Event& e, const FieldContext& ctx, FieldVisitor& v) {
       e.data);
 }
 
+int event_severity(const Event& e) {
+  constexpr int kWarning = 4, kNotice = 5, kInfo = 6;
+  switch (e.type()) {
+    case EventType::Lost:
+      return kWarning;
+    case EventType::ExecFailed:
+      return kNotice;
+    case EventType::Exit: {
+      const auto& x = std::get<ExitData>(e.data);
+      if (!x.ends_process(e)) return kInfo;
+      const ExitStatus s = decode_exit_status(x.status(e));
+      return s.exited && s.code == 0 ? kInfo : kNotice;
+    }
+    default:
+      return kInfo;
+  }
+}
+
 }  // namespace proctrail

@@ -50,6 +50,11 @@ struct FieldContext {
 
 void visit_fields(const Event& e, const FieldContext& ctx, FieldVisitor& v);
 
+// The event's syslog severity, which journald's PRIORITY and a syslog PRI take: 6 (info); 5
+// (notice) for a process that ended with a failure (non-zero status, a signal) and a failed
+// exec; 4 (warning) for a loss.
+int event_severity(const Event& e);
+
 // What a start record tells a reader of the stream that follows it: its host and clocks.
 void learn_from(const Event& e, FieldContext& ctx);
 

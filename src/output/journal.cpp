@@ -29,9 +29,6 @@ constexpr auto kMessageIds = std::to_array<std::pair<EventType, std::string_view
 // PROCTRAIL_TYPE.
 constexpr std::string_view kOtherMessageId = "92109024625648fe8563f4077b2b0dd4";
 
-// syslog's severities, which journald's PRIORITY takes.
-constexpr int kWarning = 4, kNotice = 5, kInfo = 6;
-
 // The walk's fields as PROCTRAIL_<PATH> fields.
 class JournalFields final : public FieldVisitor {
  public:
@@ -107,23 +104,6 @@ class JournalFields final : public FieldVisitor {
   std::vector<Level> levels_;
 };
 
-int priority_of(const Event& e) {
-  switch (e.type()) {
-    case EventType::Lost:
-      return kWarning;
-    case EventType::ExecFailed:
-      return kNotice;
-    case EventType::Exit: {
-      const auto& x = std::get<ExitData>(e.data);
-      if (!x.ends_process(e)) return kInfo;
-      const ExitStatus s = decode_exit_status(x.status(e));
-      return s.exited && s.code == 0 ? kInfo : kNotice;
-    }
-    default:
-      return kInfo;
-  }
-}
-
 }  // namespace
 
 std::string_view journal_message_id(EventType type) {
@@ -167,7 +147,7 @@ void JournalEncoder::encode(const Event& e, std::string& out) {
   if (line_.empty()) line_ = event_type_name(e.type());
   append_journal_field(out, "MESSAGE", line_);
   append_journal_field(out, "MESSAGE_ID", journal_message_id(e.type()));
-  append_journal_field(out, "PRIORITY", fmt::format("{}", priority_of(e)));
+  append_journal_field(out, "PRIORITY", fmt::format("{}", event_severity(e)));
   append_journal_field(out, "SYSLOG_IDENTIFIER", "proctrail");
   JournalFields fields(out);
   visit_fields(e, ctx_, fields);
