@@ -64,7 +64,8 @@ run_packages=(
 # strace, man-db and systemd for the install checks, dpkg-dev and file for cpack's dependency
 # list in the Debian package's check, sqlite3 for a test that reads a record as a user would,
 # protobuf-compiler to decode the report's Perfetto trace
-# and chromium to draw its HTML page.
+# and chromium to draw its HTML page; systemd's journald and rsyslog are the real daemons the
+# --journal and --syslog tests send to.
 test_packages=(
   make
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -73,6 +74,7 @@ test_packages=(
   qemu-system-x86 busybox-static
   dpkg-dev file
   protobuf-compiler chromium sqlite3
+  rsyslog
 )
 packages=("${run_packages[@]}")
 [ "$mode" = run ] || packages+=("${test_packages[@]}")

@@ -116,9 +116,9 @@ Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path =
 // (at most once a second); what could not be sent meanwhile is the failure policy's to count.
 struct SyslogAddress {
   enum Transport { Unix, Udp, Tcp } transport = Unix;
-  std::string path;           // Unix
-  std::string host, port;     // Udp, Tcp
-  std::string text;           // as the user gave it
+  std::string path;        // Unix
+  std::string host, port;  // Udp, Tcp
+  std::string text;        // as the user gave it
 };
 // "unix:/dev/log" (or a path), "udp:HOST[:PORT]", "tcp:HOST[:PORT]" ("[ADDR]" for IPv6; port
 // 514 when left out).

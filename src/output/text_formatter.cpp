@@ -145,9 +145,9 @@ class TextFormatter final : public Formatter {
   // by the process (pid and start), never by pid alone, and forgotten at the process's end.
   struct Node {
     int level = 0;
-    bool shown = false;    // its exec line was printed
-    bool execd = false;    // it exec'd: it has a line of its own
-    ProcessKey parent;     // the process that forked it
+    bool shown = false;  // its exec line was printed
+    bool execd = false;  // it exec'd: it has a line of its own
+    ProcessKey parent;   // the process that forked it
     // With failures only: what its exec line will say, printed when a failure below needs it.
     uint64_t exec_ts = 0;
     int64_t exec_wall = 0;

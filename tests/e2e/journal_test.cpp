@@ -38,8 +38,8 @@ CommandResult with_journald(const std::string& body, const std::vector<std::stri
       "\nrc=$?\n"
       "kill $j; wait $j\n"
       "exit $rc\n";
-  std::vector<std::string> argv = {"unshare", "-m", "--propagation", "private", "sh", "-c",
-                                   script, "sh"};
+  std::vector<std::string> argv = {"unshare", "-m", "--propagation", "private",
+                                   "sh",      "-c", script,          "sh"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, 120000 * time_scale());
 }
@@ -239,8 +239,8 @@ TEST(JournalStart, NoJournaldIsAClearErrorAtStart) {
   const std::string script =
       "mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd || exit 91\n"
       "exec \"$1\" --journal -- true";
-  auto r = run({"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                proctrail_path()});
+  auto r = run(
+      {"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", proctrail_path()});
   ASSERT_NE(r.exit_code, 91) << r.err;
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.err,

@@ -195,8 +195,8 @@ TEST(Syslog, MessagesReadBackFromARealRsyslogdOverEachTransport) {
     SCOPED_TRACE(c.address);
     const std::string marker = "syslog-marker-" + c.address.substr(0, 3);
     const std::string events = dir + "/" + c.address.substr(0, 3) + ".jsonl";
-    std::vector<std::string> args = {proctrail_path(), "--syslog", c.address, "-f", "json",
-                                     "-o", events};
+    std::vector<std::string> args = {proctrail_path(), "--syslog", c.address, "-f",
+                                     "json",           "-o",       events};
     if (!c.facility.empty()) {
       args.push_back("--syslog-facility");
       args.push_back(c.facility);
@@ -255,7 +255,8 @@ TEST(Syslog, MessagesReadBackFromARealRsyslogdOverEachTransport) {
     EXPECT_TRUE(saw_echo);
     EXPECT_TRUE(saw_exit);
   }
-  EXPECT_EQ(slurp(daemon.output()).find('\x1b'), std::string::npos) << "no raw escape reached the log";
+  EXPECT_EQ(slurp(daemon.output()).find('\x1b'), std::string::npos)
+      << "no raw escape reached the log";
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
@@ -281,9 +282,10 @@ TEST(Syslog, ATcpDaemonThatRestartsCostsCountedMessagesNotTheCapture) {
       "/bin/echo during-one; /bin/echo during-two; "
       "echo made > \"$1/made\"; read x < \"$1/go2\"; /bin/echo after";
   std::string line = "echo $$ > " + shell_quote(dir + "/pid-of-proctrail") + "; exec " +
-                     shell_quote(proctrail_path()) + " --syslog tcp:127.0.0.1:" +
-                     std::to_string(daemon.tcp()) + " -f json -o " + shell_quote(events) +
-                     " -- sh -c " + shell_quote(workload) + " sh " + shell_quote(dir);
+                     shell_quote(proctrail_path()) +
+                     " --syslog tcp:127.0.0.1:" + std::to_string(daemon.tcp()) + " -f json -o " +
+                     shell_quote(events) + " -- sh -c " + shell_quote(workload) + " sh " +
+                     shell_quote(dir);
   std::thread monitor([&] { (void)run({"sh", "-c", line}, 120000); });
   const auto settled = [&](size_t extra) {
     for (int i = 0; i < 200 * time_scale(); ++i) {
@@ -307,7 +309,8 @@ TEST(Syslog, ATcpDaemonThatRestartsCostsCountedMessagesNotTheCapture) {
   daemon.stop();
   write_fifo("go1");
   read_fifo("renamed");
-  for (int i = 0; i < 200 * time_scale() && slurp(events).find("\"comm\":\"renamed\"") == std::string::npos;
+  for (int i = 0;
+       i < 200 * time_scale() && slurp(events).find("\"comm\":\"renamed\"") == std::string::npos;
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -485,8 +485,7 @@ std::map<std::string, std::string> journal_entry(std::string_view p) {
 }
 
 std::string unbase64(const std::string& b64) {
-  static const std::string abc =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -617,8 +616,8 @@ TEST(JournalFormat, PriorityAndMessageIdSayWhatKindOfEventItIs) {
   EXPECT_EQ(ids["exec"], "f8e57647f366404897c15f265028dac2");
   EXPECT_EQ(ids["exit"], "ded208c797ba4d089cfc7f4f3c0eb8ad");
   std::set<std::string> distinct;
-  for (const char* t : {"start", "fork", "exec", "exit", "exec_failed", "lost", "resync", "summary",
-                        "uid"}) {
+  for (const char* t :
+       {"start", "fork", "exec", "exit", "exec_failed", "lost", "resync", "summary", "uid"}) {
     distinct.insert(ids[t]);
   }
   EXPECT_EQ(distinct.size(), 9u) << "each of these kinds has a MESSAGE_ID of its own";
