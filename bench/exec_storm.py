@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -195,6 +196,22 @@ def tools(build, work, seed_exe, wanted):
         "proctrail-bpf-record": dict(cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats",
                                           "--record", os.path.join(work, "storm.db")],
                                      parse=parse_proctrail, ready="line"),
+        # The same, also sent to a systemd-journald of the bench's own (--journal): the
+        # journal's cost. Its consumer-side count is the entries journald holds afterwards.
+        "proctrail-bpf-journal": dict(
+            cmd=["unshare", "-m", "--propagation", "private",
+                 os.path.join(HERE, "with-journald.sh"), os.path.join(work, "journal.pid"),
+                 os.path.join(work, "journal.count"), proctrail, "--backend", "bpf", "-f",
+                 "json", "--stats", "--journal"],
+            parse=parse_proctrail, ready="line", pidfile=os.path.join(work, "journal.pid"),
+            consumer=lambda pid: int(open(os.path.join(work, "journal.count")).read())),
+        # The same, also sent to an rsyslogd of the bench's own over TCP (--syslog): the
+        # syslog sink's cost. Its consumer-side count is the messages rsyslogd wrote.
+        "proctrail-bpf-syslog": dict(
+            cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats", "--syslog",
+                 "tcp:127.0.0.1:{syslog_port}"],
+            parse=parse_proctrail, ready="line", syslog=True,
+            consumer=lambda pid: syslog_messages_of(work, pid)),
         "forkstat": dict(cmd=["forkstat", "-e", "exec", "-l"], parse=parse_forkstat, ready=1.0),
         "forkstat-rt": dict(cmd=["forkstat", "-r", "-e", "exec", "-l"], parse=parse_forkstat,
                             ready=1.0),
@@ -220,6 +237,51 @@ def tools(build, work, seed_exe, wanted):
 
 
 # ---------------------------------------------------------------------------- running
+
+class Rsyslogd:
+    """An rsyslogd of the bench's own, listening on a free TCP port of 127.0.0.1 and writing
+    each message's procid to a file, for the syslog tool."""
+
+    def __init__(self, work):
+        self.work = work
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(work, "rsyslog.conf")
+        with open(conf, "w") as f:
+            f.write(f'global(workDirectory="{work}" maxMessageSize="1m")\n'
+                    'module(load="imtcp")\n'
+                    f'input(type="imtcp" address="127.0.0.1" port="{self.port}")\n'
+                    'template(name="procid" type="string" string="%procid%\\n")\n'
+                    f'*.* action(type="omfile" file="{work}/syslog.out" template="procid")\n')
+        self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i",
+                                      os.path.join(work, "rsyslog.pid")])
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("exec_storm: rsyslogd did not start")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def syslog_messages_of(work, pid):
+    """How many messages from proctrail `pid` rsyslogd has written (once they stop coming)."""
+    path = os.path.join(work, "syslog.out")
+    last, still = -1, 0
+    while still < 10:
+        n = sum(1 for l in open(path) if l.strip() == str(pid)) if os.path.exists(path) else 0
+        still = still + 1 if n == last else 0
+        last = n
+        time.sleep(0.1)
+    return last
+
 
 class Tracefs:
     """Mounts tracefs for tools that need it (execsnoop) and unmounts it again."""
@@ -284,6 +346,8 @@ def trial(name, tool, workload, args, paths, work, n):
     cmd = list(tool["cmd"])
     with open(out_path, "w") as out, open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        if tool.get("pidfile") and os.path.exists(tool["pidfile"]):
+            os.unlink(tool["pidfile"])
         if tool["ready"] == "line":
             deadline = time.time() + 15
             while time.time() < deadline and os.path.getsize(out_path) == 0:
@@ -295,11 +359,13 @@ def trial(name, tool, workload, args, paths, work, n):
             time.sleep(tool["ready"])
         if proc.poll() is not None:
             sys.exit(f"exec_storm: {name} exited at start: {open(err_path).read().strip()}")
-        cpu0 = cpu_seconds(proc.pid)
+        # The tool's own pid: a wrapper (with-journald.sh) says it in a file.
+        pid = int(open(tool["pidfile"]).read()) if tool.get("pidfile") else proc.pid
+        cpu0 = cpu_seconds(pid)
         execs, secs, pids = spawn(paths["spawner"], loops, args.seconds, rate, binary, tag, work)
         time.sleep(args.drain)
-        cpu1 = cpu_seconds(proc.pid)
-        rss_kb = peak_rss_kb(proc.pid)
+        cpu1 = cpu_seconds(pid)
+        rss_kb = peak_rss_kb(pid)
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=30)
@@ -313,6 +379,10 @@ def trial(name, tool, workload, args, paths, work, n):
     verdict = judge(pids, binary, tool["parse"](text_out, text_err))
     verdict.update(execs=execs, rate=execs / secs, cpu_us_per_exec=(cpu1 - cpu0) * 1e6 / execs,
                    rss_kb=rss_kb)
+    if tool.get("consumer"):
+        # What the exporter's far end holds, against the records proctrail wrote to its output.
+        verdict["records"] = sum(1 for l in text_out.splitlines() if l.startswith("{"))
+        verdict["consumer"] = tool["consumer"](pid)
     if name.startswith("proctrail"):
         m = re.search(r"lost (\d+) counted \+ (\d+) overflow", text_err)
         if m:
@@ -331,7 +401,9 @@ def main():
     ap.add_argument("--tools", default="proctrail,forkstat,extrace,seed",
                     help="comma list: proctrail, proctrail-lean, proctrail-bpf (all three -e exec), "
                          "proctrail-all, proctrail-bpf-all (every event, the default), "
-                         "proctrail-bpf-ecs (that, as ECS), proctrail-bpf-record (that, and --record), forkstat, "
+                         "proctrail-bpf-ecs (that, as ECS), proctrail-bpf-record (that, and --record), "
+                         "proctrail-bpf-journal (and --journal), proctrail-bpf-syslog (and "
+                         "--syslog over TCP), forkstat, "
                          "forkstat-rt, extrace, execsnoop, seed")
     ap.add_argument("--workloads", default="true,static,rate200")
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
@@ -371,6 +443,11 @@ def run(args):
             os.path.join(HERE, "exit_now.c")])
         seed = build_seed(args.seed_text, work)
         selected = tools(args.build, work, seed, args.tools.split(","))
+        rsyslogd = None
+        if any(t.get("syslog") for t in selected.values()):
+            rsyslogd = Rsyslogd(work)
+            for t in selected.values():
+                t["cmd"] = [c.replace("{syslog_port}", str(rsyslogd.port)) for c in t["cmd"]]
         all_workloads = {
             "true": dict(loops=2, rate=0, binary="/bin/true"),
             "static": dict(loops=2, rate=0, binary=paths["exit_now"]),
@@ -398,7 +475,14 @@ def run(args):
                         report(wname, name, v)
                         merge(results[wname]["tools"], name, v)
                 results[wname]["baseline_rate"] = sum(baselines) / len(baselines)
+        if rsyslogd:
+            rsyslogd.close()
         print_table(results)
+        for wname, r in results.items():
+            for name, v in r["tools"].items():
+                if "consumer" in v:
+                    print(f"{wname} {name}: the far end holds {v['consumer']} of the "
+                          f"{v['records']} records written ({v['consumer'] - v['records']:+d})")
         record = os.path.join(work, "storm.db")
         if os.path.exists(record):
             # What the record costs on disk: the file (after its last close checkpointed the
@@ -427,7 +511,7 @@ def merge(tools, name, v):
         return
     t = tools[name]
     for k in ("execs", "right", "unavailable", "wrong", "missing", "lost_counted",
-              "overflow_reports"):
+              "overflow_reports", "records", "consumer"):
         if k in v:
             t[k] = t.get(k, 0) + v[k]
     t["cpu_us"] += v["cpu_us_per_exec"] * v["execs"]

@@ -120,7 +120,7 @@ struct SyslogAddress {
   std::string host, port;  // Udp, Tcp
   std::string text;        // as the user gave it
 };
-// "unix:/dev/log" (or a path), "udp:HOST[:PORT]", "tcp:HOST[:PORT]" ("[ADDR]" for IPv6; port
+// "tcp:HOST[:PORT]", "udp:HOST[:PORT]", "unix:PATH" (or a path) ("[ADDR]" for IPv6; port
 // 514 when left out).
 Result<SyslogAddress> parse_syslog_address(std::string_view text);
 // Fails when the daemon cannot be reached (UDP: only when the address does not resolve).

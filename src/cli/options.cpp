@@ -440,9 +440,10 @@ ParseOutcome parse_options(int argc, char** argv) {
                "in the journal, and capture goes on");
   app.add_option("--syslog", o.syslog,
                  "also send the events the filters pass to a syslog daemon as RFC 5424 messages "
-                 "with structured data (docs/output.md): unix:/dev/log (or a path), "
-                 "udp:HOST[:PORT] or tcp:HOST[:PORT] (octet counting; reconnects); what it could "
-                 "not take is counted and said to it, and capture goes on")
+                 "with structured data (docs/output.md): tcp:HOST[:PORT] (octet counting; "
+                 "reconnects), udp:HOST[:PORT] or unix:PATH (a daemon that reads RFC 5424; "
+                 "/dev/log is journald's on systemd machines: use --journal); what it could not "
+                 "take is counted and said to it, and capture goes on")
       ->type_name("ADDRESS");
   std::string syslog_facility;
   app.add_option("--syslog-facility", syslog_facility,

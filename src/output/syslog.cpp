@@ -29,9 +29,22 @@ void append_param_value(std::string& out, std::string_view v) {
   }
 }
 
+// Cuts s to at most max bytes, at the start of a UTF-8 sequence. Returns whether it cut.
+bool cut_to(std::string& s, size_t max) {
+  if (s.size() <= max) return false;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  s.resize(n);
+  return true;
+}
+
+// The structured data's parameters, in the walk's order except the lists of strings (argv,
+// env), which go last: a daemon that cuts a long message then cuts a command line, not who ran
+// it. A value a process controls is cut at kSyslogValueMax bytes, and "<name>_cut" says so.
 class SdParams final : public FieldVisitor {
  public:
   explicit SdParams(std::string& out) : out_(out) {}
+  ~SdParams() override { out_ += late_; }
 
   void number(std::string_view k, int64_t v) override { param(k, fmt::format("{}", v)); }
   void count(std::string_view k, uint64_t v) override { param(k, fmt::format("{}", v)); }
@@ -46,7 +59,10 @@ class SdParams final : public FieldVisitor {
     param(k, all);
   }
   void text(std::string_view k, std::string_view v) override {
-    param(k, is_safe_text(v) ? std::string(v) : shell_word(v));
+    std::string value = is_safe_text(v) ? std::string(v) : shell_word(v);
+    const bool cut = cut_to(value, kSyslogValueMax);
+    param(out_, k, value);
+    if (cut) param(out_, std::string(k) + "_cut", "true");
   }
   void texts(std::string_view k, const Strings& v) override {
     std::string all;
@@ -55,8 +71,11 @@ class SdParams final : public FieldVisitor {
       if (!first) all += ' ';
       first = false;
       append_shell_word(all, a);
+      if (all.size() > kSyslogValueMax) break;
     }
-    param(k, all);
+    const bool cut = cut_to(all, kSyslogValueMax);
+    param(late_, k, all);
+    if (cut) param(late_, std::string(k) + "_cut", "true");
   }
   void time(std::string_view k, int64_t wall_ns) override {
     std::string t;
@@ -83,16 +102,18 @@ class SdParams final : public FieldVisitor {
   [[nodiscard]] std::string prefix() const {
     return prefixes_.empty() ? std::string() : prefixes_.back();
   }
-  void param(std::string_view k, std::string_view v) {
-    out_ += ' ';
-    out_ += prefix();
-    out_ += k;
-    out_ += "=\"";
-    append_param_value(out_, v);
-    out_ += '"';
+  void param(std::string_view k, std::string_view v) { param(out_, k, v); }
+  void param(std::string& out, std::string_view k, std::string_view v) {
+    out += ' ';
+    out += prefix();
+    out += k;
+    out += "=\"";
+    append_param_value(out, v);
+    out += '"';
   }
 
   std::string& out_;
+  std::string late_;
   std::vector<std::string> prefixes_;
   std::vector<std::pair<std::string, int>> lists_;
 };
@@ -126,11 +147,16 @@ SyslogEncoder::SyslogEncoder(int facility)
 void SyslogEncoder::encode(const Event& e, std::string& out) {
   learn_from(e, ctx_);
   fmt::format_to(std::back_inserter(out), "<{}>1 ", facility_ * 8 + event_severity(e));
-  // RFC 5424 takes at most six digits of a second: the microseconds.
+  // RFC 5424 takes at most six digits of a second: the microseconds; and a four-digit year
+  // (a recording's nonsense time is the NILVALUE).
   std::string t;
   append_rfc3339(t, e.wall_ns);
-  if (t.size() > 4 && t.back() == 'Z') t.erase(t.size() - 4, 3);
-  out += t;
+  if (t.size() == 30 && t[4] == '-' && t.back() == 'Z') {
+    t.erase(26, 3);
+    out += t;
+  } else {
+    out += '-';
+  }
   out += ' ';
   out += syslog_hostname(ctx_.host.hostname);
   out += " proctrail ";
@@ -139,15 +165,19 @@ void SyslogEncoder::encode(const Event& e, std::string& out) {
   out += event_type_name(e.type());
   out += " [";
   out += kSyslogSdId;
-  SdParams params(out);
-  visit_fields(e, ctx_, params);
+  {
+    SdParams params(out);
+    visit_fields(e, ctx_, params);
+  }
   // MSG: UTF-8 text, written without the byte order mark RFC 5424 puts before UTF-8 (the form
   // it calls MSG-ANY): daemons keep the mark, and it would lead every line of their log files.
   out += "] ";
   line_.clear();
   message_->format(e, line_);
   while (!line_.empty() && line_.back() == '\n') line_.pop_back();
-  out += line_.empty() ? std::string(event_type_name(e.type())) : line_;
+  if (line_.empty()) line_ = event_type_name(e.type());
+  if (cut_to(line_, kSyslogValueMax)) line_ += "\u2026";  // an ellipsis: the line goes on
+  out += line_;
 }
 
 }  // namespace proctrail

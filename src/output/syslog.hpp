@@ -5,7 +5,8 @@
 // PRI is the facility and the event's severity, TIMESTAMP the event's own time (UTC, to the
 // microsecond, as RFC 5424 allows), PROCID proctrail's pid, MSGID the event type. The
 // structured data holds every field of the JSON record, by its path ("exec_id",
-// "container.id", "ancestry.0.comm"); MSG is the event as one text line. What a process
+// "container.id", "ancestry.0.comm"), the lists of strings last; MSG is the event as a text
+// line. What a process
 // controls is written as it is when it is printable UTF-8, else as a shell word ($'...'), so
 // that no control character reaches a log file or a terminal raw; lists (argv, env) are shell
 // words. The framing (octet counting on TCP) is the transport's.
@@ -25,6 +26,11 @@ namespace proctrail {
 // The SD-ID of proctrail's structured data: 32473 is the enterprise number RFC 5612 reserves
 // for examples and documentation; proctrail has none of its own.
 inline constexpr std::string_view kSyslogSdId = "proctrail@32473";
+
+// The most bytes of one value a process controls (a path, a command line as shell words) in a
+// message, and of its text line: a syslog message is a notice, and daemons cut long ones (rsyslog
+// at 8 KB by default); the JSON output, the journal and the record keep every byte.
+inline constexpr size_t kSyslogValueMax = 2048;
 
 // A facility by its name (kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron,
 // authpriv, ftp, local0 ... local7), as logger(1) and syslog.conf name them.

@@ -143,7 +143,13 @@ class JournalSink final : public Sink {
     for (;;) {
       if (::sendmsg(fd_, &msg, MSG_NOSIGNAL) >= 0) break;
       if (errno == EINTR) continue;
-      if (errno == EAGAIN && Clock::now() - since < kStallAfter) {
+      if (errno == EAGAIN) {
+        // As for a datagram: wait while journald catches up, not once it has stopped.
+        if (stalled_ || Clock::now() - since > kStallAfter) {
+          stalled_ = true;
+          ::close(mfd);
+          return make_error("systemd-journald is not taking records");
+        }
         pollfd p{fd_, POLLOUT, 0};
         (void)::poll(&p, 1, 100);
         continue;
@@ -153,6 +159,7 @@ class JournalSink final : public Sink {
       return err;
     }
     ::close(mfd);
+    stalled_ = false;
     return {};
   }
 

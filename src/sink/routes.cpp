@@ -4,29 +4,31 @@ namespace proctrail {
 
 Status SinkRoutes::deliver(Route& r, std::span<const Event> events) {
   if (events.empty() || r.sink->closed()) return {};
+  Status said;
   if (r.missed > 0) {
-    // Back from a failure: first the count of what it missed, in its own stream.
+    // Back from a failure: first the count of what it missed, in its own stream, written on
+    // its own: once it is through, that count is said, whatever becomes of the batch after it
+    // (a sink that sends event by event may fail half-way through a batch).
     Event lost;
     lost.ts_ns = events.front().ts_ns;
     lost.wall_ns = events.front().wall_ns;
     lost.data = LostData{r.missed, r.name + " could not take them: " + r.why};
-    subset_.clear();
-    subset_.push_back(std::move(lost));
-    subset_.insert(subset_.end(), events.begin(), events.end());
-    events = subset_;
+    said = r.sink->write(std::span<const Event>(&lost, 1));
+    if (said) {
+      std::lock_guard lock(mu_);
+      r.missed = 0;
+    }
   }
-  Status s = r.sink->write(events);
+  Status s = said ? r.sink->write(events) : said;
   std::lock_guard lock(mu_);
   if (s) {
-    r.stats.written += events.size() - (r.missed > 0 ? 1 : 0);
-    r.missed = 0;
+    r.stats.written += events.size();
     return {};
   }
   if (r.policy == FailurePolicy::Fatal) return s;
-  const uint64_t dropped = events.size() - (r.missed > 0 ? 1 : 0);
   if (r.missed == 0) ++r.stats.failures;
-  r.missed += dropped;
-  r.stats.failed += dropped;
+  r.missed += events.size();
+  r.stats.failed += events.size();
   r.why = s.error().message;
   r.stats.last_error = r.why;
   return {};

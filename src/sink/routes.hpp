@@ -58,7 +58,6 @@ class SinkRoutes final : public Sink {
   Status each(F&& f);
 
   std::vector<Route> routes_;
-  std::vector<Event> subset_;
   mutable std::mutex mu_;  // stats
 };
 

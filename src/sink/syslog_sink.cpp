@@ -1,10 +1,12 @@
 // SyslogSink: each event as an RFC 5424 message (output/syslog.hpp) to a syslog daemon over a
-// unix datagram socket (/dev/log), UDP or TCP (octet counting, RFC 6587). Sends wait
-// (cancellably) while the daemon catches up; one that makes no progress for kStallAfter fails,
-// and so does every send after it until the daemon takes messages again, which the monitor's
-// failure policy counts and says in a lost message. A TCP connection the daemon closed is
-// noticed before a message is written into it (the daemon never writes, so anything to read
-// is its end), and made again at most once a second.
+// unix datagram socket, UDP or TCP (octet counting, RFC 6587). Nothing here may hold the output
+// thread, which serves every sink, for long: the address is resolved once, at start; a
+// connection is made again without waiting (at most once a second, and checked on the writes
+// after it); a send waits while the daemon catches up, but one that makes no progress for
+// kStallAfter fails, and after that the sends wait at most kStalledWait each until a whole
+// batch goes through again. What could not be sent is the failure policy's to count and say. A
+// TCP connection the daemon closed is noticed before each batch is written into it (the daemon
+// never writes, so anything to read is its end).
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "output/syslog.hpp"
 #include "proctrail/sink.hpp"
@@ -26,103 +29,121 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kStallAfter = std::chrono::seconds(5);
+constexpr int kStalledWaitMs = 100;
 constexpr auto kReconnectEvery = std::chrono::seconds(1);
-constexpr int kConnectWaitMs = 5000;
-// The most one UDP datagram carries over IPv4; a longer message is cut there (the daemon cuts
-// at its own limit anyway: rsyslog's maxMessageSize, 8 KB by default).
-constexpr size_t kUdpMax = 65'507;
+constexpr int kFirstConnectWaitMs = 5000;
+// The most one datagram carries here (UDP over IPv4; a unix one takes this much with the
+// default buffers): a longer message is cut. Daemons cut at their own limit anyway.
+constexpr size_t kDatagramMax = 65'507;
+
+// Where to connect: resolved once, when the sink is opened.
+struct Peer {
+  int family = 0, type = 0, protocol = 0;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
 
 class SyslogSink final : public Sink {
  public:
-  SyslogSink(SyslogAddress address, int facility)
-      : address_(std::move(address)), encoder_(facility) {}
+  SyslogSink(SyslogAddress address, std::vector<Peer> peers, int facility)
+      : address_(std::move(address)), peers_(std::move(peers)), encoder_(facility) {}
   ~SyslogSink() override { disconnect(); }
 
-  Status connect() {
-    disconnect();
-    last_try_ = Clock::now();
-    if (address_.transport == SyslogAddress::Unix) {
-      fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd_ < 0) return system_error("syslog: socket");
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      if (address_.path.size() >= sizeof addr.sun_path) return make_error("syslog: path too long");
-      std::memcpy(addr.sun_path, address_.path.c_str(), address_.path.size() + 1);
-      if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return {};
-      return failed_connect(errno);
-    }
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = address_.transport == SyslogAddress::Tcp ? SOCK_STREAM : SOCK_DGRAM;
-    addrinfo* found = nullptr;
-    if (int rc = getaddrinfo(address_.host.c_str(), address_.port.c_str(), &hints, &found);
-        rc != 0) {
-      return make_error("syslog: " + address_.text + ": " + gai_strerror(rc));
-    }
-    int err = ECONNREFUSED;
-    for (addrinfo* a = found; a; a = a->ai_next) {
-      fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-      if (fd_ < 0) {
-        err = errno;
-        continue;
-      }
-      if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0) break;
-      err = errno;
-      if (err == EINPROGRESS) {
+  // The first connection, at start: waited for (up to 5 s), and its failure is the caller's.
+  Status open() {
+    Status s;
+    for (size_t i = 0; i < peers_.size(); ++i) {
+      s = start_connect();
+      if (s && connecting_) {
         pollfd p{fd_, POLLOUT, 0};
-        socklen_t len = sizeof err;
-        if (::poll(&p, 1, kConnectWaitMs) == 1 &&
-            getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-          break;
-        }
-        if (err == EINPROGRESS) err = ETIMEDOUT;
+        (void)::poll(&p, 1, kFirstConnectWaitMs);
+        s = finish_connect();
       }
-      ::close(fd_);
-      fd_ = -1;
+      if (s) return s;
     }
-    freeaddrinfo(found);
-    if (fd_ >= 0) return {};
-    return failed_connect(err);
+    return s;
   }
 
   Status write(std::span<const Event> events) override {
-    if (fd_ >= 0 && address_.transport == SyslogAddress::Tcp && peer_closed()) disconnect();
-    if (fd_ < 0) {
-      if (Clock::now() - last_try_ < kReconnectEvery) return make_error(why_);
-      if (Status s = connect(); !s) return s;
+    if (fd_ >= 0 && !connecting_ && address_.transport == SyslogAddress::Tcp && peer_closed()) {
+      disconnect();
+      why_ = "syslog at " + address_.text + " closed the connection";
     }
+    if (Status s = ready(); !s) return s;
+    bool waited = false;
     for (const Event& e : events) {
       message_.clear();
       if (address_.transport == SyslogAddress::Tcp) {
-        std::string body;
-        encoder_.encode(e, body);
-        message_ = std::to_string(body.size()) + ' ' + body;  // octet counting
+        body_.clear();
+        encoder_.encode(e, body_);
+        message_ = std::to_string(body_.size()) + ' ' + body_;  // octet counting
       } else {
         encoder_.encode(e, message_);
-        if (address_.transport == SyslogAddress::Udp && message_.size() > kUdpMax) {
-          message_.resize(kUdpMax);
-        }
+        if (message_.size() > kDatagramMax) message_.resize(kDatagramMax);
       }
-      if (Status s = send(message_); !s) return s;
+      if (Status s = send(message_, waited); !s) return s;
     }
+    if (!waited) stalled_ = false;  // a whole batch without waiting: the daemon keeps up
     return {};
-  }
-
-  void cancel() override {
-    cancel_from_ = Clock::now();
-    cancelled_ = true;
   }
 
  private:
   void disconnect() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    connecting_ = false;
+  }
+
+  Status fail(const std::string& why) {
+    why_ = why;
+    return make_error(why_);
+  }
+
+  // A connection to use: the one there is, or one made again (at most once a second).
+  Status ready() {
+    if (fd_ >= 0 && !connecting_) return {};
+    if (fd_ < 0) {
+      if (Clock::now() - last_try_ < kReconnectEvery) return make_error(why_);
+      if (Status s = start_connect(); !s) return s;
+    }
+    if (connecting_) {
+      pollfd p{fd_, POLLOUT, 0};
+      if (::poll(&p, 1, 0) != 1) return fail("still connecting to syslog at " + address_.text);
+      return finish_connect();
+    }
+    return {};
+  }
+
+  // Starts a connection to the next address, without waiting for it.
+  Status start_connect() {
+    disconnect();
+    last_try_ = Clock::now();
+    const Peer& peer = peers_[next_++ % peers_.size()];
+    fd_ = ::socket(peer.family, peer.type | SOCK_CLOEXEC | SOCK_NONBLOCK, peer.protocol);
+    if (fd_ < 0) return fail(std::string("syslog: socket: ") + std::strerror(errno));
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&peer.addr), peer.len) == 0) return {};
+    if (errno == EINPROGRESS) {
+      connecting_ = true;
+      return {};
+    }
+    return failed_connect(errno);
+  }
+
+  Status finish_connect() {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (!connecting_) return fd_ >= 0 ? Status{} : make_error(why_);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    pollfd p{fd_, POLLOUT, 0};
+    if (err == 0 && ::poll(&p, 1, 0) != 1) err = ETIMEDOUT;
+    if (err != 0) return failed_connect(err);
+    connecting_ = false;
+    return {};
   }
 
   Status failed_connect(int err) {
     disconnect();
-    why_ = "cannot reach syslog at " + address_.text + ": " + std::strerror(err);
-    return make_error(why_);
+    return fail("cannot reach syslog at " + address_.text + ": " + std::strerror(err));
   }
 
   // The daemon has closed its end (or reset it): it never sends, so readable means gone.
@@ -134,57 +155,106 @@ class SyslogSink final : public Sink {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
   }
 
-  Status send(const std::string& m) {
+  Status send(const std::string& m, bool& waited) {
     size_t off = 0;
     bool retried = false;
-    const auto since = Clock::now();
+    auto progress = Clock::now();
     while (off < m.size()) {
       const ssize_t n = ::send(fd_, m.data() + off, m.size() - off, MSG_NOSIGNAL);
       if (n >= 0) {
         off += static_cast<size_t>(n);
-        stalled_ = false;
+        progress = Clock::now();
         continue;
       }
       const int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN) {
-        const auto now = Clock::now();
-        if (stalled_ || now - since > kStallAfter ||
-            (cancelled_.load() && now - cancel_from_.load() > kStallAfter)) {
-          stalled_ = true;
-          // A message cut in the middle would garble the stream: start a new one.
-          if (off > 0) disconnect();
-          why_ = "syslog at " + address_.text + " took nothing for 5 s";
-          return make_error(why_);
-        }
+        waited = true;
+        if (!stalled_ && Clock::now() - progress > kStallAfter) stalled_ = true;
         pollfd p{fd_, POLLOUT, 0};
-        (void)::poll(&p, 1, 100);
+        if (stalled_ && ::poll(&p, 1, kStalledWaitMs) != 1) {
+          // A message cut in the middle would garble the stream: start a new one.
+          if (off > 0) {
+            disconnect();
+            last_try_ = Clock::now();
+          }
+          return fail("syslog at " + address_.text + " is not taking messages");
+        }
+        if (!stalled_) (void)::poll(&p, 1, 100);
         continue;
       }
-      if (off == 0 && !retried &&
-          (err == ECONNREFUSED || err == EPIPE || err == ECONNRESET || err == ENOTCONN)) {
-        // The daemon restarted (or a UDP one was not there for an earlier datagram): again once.
+      if (off == 0 && !retried && err == ECONNREFUSED && address_.transport == SyslogAddress::Udp) {
+        // The refusal of an earlier datagram (ICMP): this one was not sent; once more.
         retried = true;
-        if (Status s = connect(); !s) return s;
+        continue;
+      }
+      if (off == 0 && !retried && address_.transport != SyslogAddress::Udp &&
+          (err == ECONNREFUSED || err == EPIPE || err == ECONNRESET || err == ENOTCONN) &&
+          Clock::now() - last_try_ >= kReconnectEvery) {
+        // The daemon restarted: a new connection, if it can be had at once.
+        retried = true;
+        if (Status s = start_connect(); !s) return s;
+        if (connecting_) {
+          pollfd p{fd_, POLLOUT, 0};
+          if (::poll(&p, 1, 0) != 1) return fail("reconnecting to syslog at " + address_.text);
+          if (Status s = finish_connect(); !s) return s;
+        }
         continue;
       }
       disconnect();
-      why_ = "cannot send to syslog at " + address_.text + ": " + std::strerror(err);
-      return make_error(why_);
+      return fail("cannot send to syslog at " + address_.text + ": " + std::strerror(err));
     }
     return {};
   }
 
   SyslogAddress address_;
+  std::vector<Peer> peers_;
+  size_t next_ = 0;
   SyslogEncoder encoder_;
   int fd_ = -1;
-  std::string message_;
-  std::string why_;
+  bool connecting_ = false;
+  std::string message_, body_;
+  std::string why_ = "not connected";
   Clock::time_point last_try_{};
   bool stalled_ = false;
-  std::atomic<bool> cancelled_{false};
-  std::atomic<Clock::time_point> cancel_from_{};
 };
+
+Result<std::vector<Peer>> resolve(const SyslogAddress& a) {
+  std::vector<Peer> peers;
+  if (a.transport == SyslogAddress::Unix) {
+    Peer p;
+    p.family = AF_UNIX;
+    p.type = SOCK_DGRAM;
+    auto* un = reinterpret_cast<sockaddr_un*>(&p.addr);
+    un->sun_family = AF_UNIX;
+    if (a.path.size() >= sizeof un->sun_path) {
+      return make_error("--syslog: " + a.path + ": the path is too long for a socket");
+    }
+    std::memcpy(un->sun_path, a.path.c_str(), a.path.size() + 1);
+    p.len = sizeof(sockaddr_un);
+    peers.push_back(p);
+    return peers;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = a.transport == SyslogAddress::Tcp ? SOCK_STREAM : SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(a.host.c_str(), a.port.c_str(), &hints, &found); rc != 0) {
+    return make_error("cannot reach syslog at " + a.text + ": " + gai_strerror(rc));
+  }
+  for (addrinfo* i = found; i; i = i->ai_next) {
+    Peer p;
+    p.family = i->ai_family;
+    p.type = i->ai_socktype;
+    p.protocol = i->ai_protocol;
+    std::memcpy(&p.addr, i->ai_addr, i->ai_addrlen);
+    p.len = i->ai_addrlen;
+    peers.push_back(p);
+  }
+  freeaddrinfo(found);
+  if (peers.empty()) return make_error("cannot reach syslog at " + a.text + ": no address");
+  return peers;
+}
 
 }  // namespace
 
@@ -193,8 +263,8 @@ Result<SyslogAddress> parse_syslog_address(std::string_view text) {
   a.text = std::string(text);
   const auto bad = [&] {
     return make_error("--syslog: '" + a.text +
-                      "' is not an address (unix:/dev/log or a path, udp:HOST[:PORT], "
-                      "tcp:HOST[:PORT]; [ADDR] for IPv6)");
+                      "' is not an address (tcp:HOST[:PORT], udp:HOST[:PORT], unix:PATH or a "
+                      "path; [ADDR] for IPv6)");
   };
   std::string_view rest = text;
   if (!rest.empty() && rest[0] == '/') {
@@ -240,8 +310,10 @@ Result<SyslogAddress> parse_syslog_address(std::string_view text) {
 }
 
 Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility) {
-  auto sink = std::make_unique<SyslogSink>(address, facility);
-  if (Status s = sink->connect(); !s) return s.error();
+  auto peers = resolve(address);
+  if (!peers) return peers.error();
+  auto sink = std::make_unique<SyslogSink>(address, std::move(*peers), facility);
+  if (Status s = sink->open(); !s) return s.error();
   return std::unique_ptr<Sink>(std::move(sink));
 }
 

@@ -71,14 +71,10 @@ long peak_rss_kib(pid_t pid) {
 // TSan's shadow), so there the bound is not asserted and the test counts as skipped, after
 // every other check in it has run.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// The storms that exist to push memory up are a fifth as big there: their other checks need
-// no volume, and at full size they took 5 of TSan's 12 minutes.
-constexpr long kMemoryStormDivisor = 5;
 #define EXPECT_PEAK_UNDER(peak, limit_kib)                                            \
   PT_SKIP("sanitizer-resident-memory") << "peak " << (peak) << " KiB under a sanitizer, bound " \
                                        << (limit_kib)
 #else
-constexpr long kMemoryStormDivisor = 1;
 #define EXPECT_PEAK_UNDER(peak, limit_kib) \
   EXPECT_LT(peak, limit_kib) << "peak resident memory " << (peak) << " KiB"
 #endif
@@ -189,7 +185,7 @@ class StalledMonitor {
 // of them (131 MB of command lines) must leave its peak under 90 MB: the queues hold at most
 // 32 MiB each, and what they had to drop is counted, not silent.
 TEST_P(Hostile, HugeCommandLinesWhileTheOutputStallsStayBounded) {
-  const long kExecs = storm_size(1000 / kMemoryStormDivisor, 40);
+  const long kExecs = storm_size(1000, 40);
   const std::string tag = unique("empty");
   StalledMonitor m({"-f", "json", "-b", GetParam(), "-e", "exec"});
   ASSERT_TRUE(m.started()) << m.errors();
@@ -238,7 +234,7 @@ TEST_P(Hostile, StopEndsInBoundedTimeWhenTheOutputIsBlocked) {
 // took the monitor from 10 MB to 552 MB. Its peak must stay under 100 MB here, and the summary
 // still names the commands run most.
 TEST_P(Hostile, TheSummaryCannotBeMadeToGrowWithoutBound) {
-  const long kExecs = storm_size(2000 / kMemoryStormDivisor, 50);
+  const long kExecs = storm_size(2000, 50);
   Monitor m({"-f", "json", "-b", GetParam(), "-e", "exec,exit", "--summary"});
   ASSERT_TRUE(m.started()) << m.errors();
   auto attack = as_nobody("pad=$(printf 'x%.0s' $(seq 100000)); for i in $(seq " +

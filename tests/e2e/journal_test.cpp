@@ -224,9 +224,7 @@ journalctl --no-pager -o json SYSLOG_IDENTIFIER=proctrail > "$d/journal.json")sh
   EXPECT_GE(lost, 4u) << "two execs and two exits at least";
   EXPECT_EQ(records.size(), entries.size() - lost_entries + lost)
       << "the journal and its lost count add up to the JSON record";
-  EXPECT_EQ(argvs.count("/bin/echo before"), 1u);
   EXPECT_EQ(argvs.count("/bin/echo during-one"), 0u);
-  EXPECT_EQ(argvs.count("/bin/echo after"), 1u);
   for (const auto& rec : records) EXPECT_NE(rec["type"], "lost") << "the capture lost nothing";
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // The JSON decoder: every event type, every optional field, encoded, decoded and encoded again
 // gives the same bytes; malformed lines give one clear error with the line number.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "output/escape.hpp"
 #include "output/journal.hpp"
+#include "output/syslog.hpp"
 #include "proctrail/format.hpp"
 #include "schema_check.hpp"
 
@@ -621,6 +623,153 @@ TEST(JournalFormat, PriorityAndMessageIdSayWhatKindOfEventItIs) {
     distinct.insert(ids[t]);
   }
   EXPECT_EQ(distinct.size(), 9u) << "each of these kinds has a MESSAGE_ID of its own";
+}
+
+// --syslog. Each event as an RFC 5424 message: a header the RFC's grammar takes, every value of
+// the JSON record a structured data parameter with a valid SD-NAME, escaped as the RFC says, and
+// nothing a process controls raw when it is not printable text.
+struct Syslog5424 {
+  int pri = -1;
+  std::string timestamp, hostname, app, procid, msgid, sd_id, msg;
+  std::vector<std::pair<std::string, std::string>> params;  // in order
+};
+
+Syslog5424 parse_5424(const std::string& m) {
+  Syslog5424 r;
+  std::smatch h;
+  static const std::regex header(R"(^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) \[)");
+  if (!std::regex_search(m, h, header)) {
+    ADD_FAILURE() << "not an RFC 5424 header: " << m.substr(0, 200);
+    return r;
+  }
+  r.pri = std::stoi(h[1]);
+  r.timestamp = h[2];
+  r.hostname = h[3];
+  r.app = h[4];
+  r.procid = h[5];
+  r.msgid = h[6];
+  size_t i = static_cast<size_t>(h.length(0));
+  const size_t id_end = m.find_first_of(" ]", i);
+  r.sd_id = m.substr(i, id_end - i);
+  i = id_end;
+  // SD-NAME: 1 to 32 printable US-ASCII but '=', ' ', ']' and '"'.
+  static const std::regex sd_name(R"([!#-<>-\\^-~]{1,32})");
+  while (i < m.size() && m[i] == ' ') {
+    const size_t eq = m.find('=', i);
+    const std::string name = m.substr(i + 1, eq - i - 1);
+    EXPECT_TRUE(std::regex_match(name, sd_name)) << "SD-NAME " << name;
+    EXPECT_EQ(m[eq + 1], '"') << name;
+    std::string value;
+    size_t j = eq + 2;
+    for (; j < m.size() && m[j] != '"'; ++j) {
+      if (m[j] == '\\' && j + 1 < m.size() &&
+          (m[j + 1] == '"' || m[j + 1] == '\\' || m[j + 1] == ']')) {
+        ++j;
+      } else {
+        EXPECT_NE(m[j], ']') << name << ": a bare ']' in a value";
+      }
+      value += m[j];
+    }
+    r.params.emplace_back(name, value);
+    i = j + 1;
+  }
+  EXPECT_EQ(m.substr(i, 2), "] ") << m.substr(i, 50);
+  r.msg = i + 2 <= m.size() ? m.substr(i + 2) : "";
+  return r;
+}
+
+std::string syslog_value(const std::string& bytes) {
+  return is_safe_text(bytes) ? bytes : shell_word(bytes);
+}
+
+TEST(SyslogFormat, EveryValueOfTheJsonRecordIsAParameterAsRfc5424HasIt) {
+  auto json = make_json_formatter();
+  SyslogEncoder syslog(10);  // authpriv
+  for (const auto& e : every_kind()) {
+    std::string line, m;
+    json->format(e, line);
+    syslog.encode(e, m);
+    const auto r = parse_5424(m);
+    const auto rec = ordered::parse(line);
+    EXPECT_EQ(r.pri, 10 * 8 + event_severity(e)) << "authpriv and the severity journald gets";
+    EXPECT_TRUE(
+        std::regex_match(r.timestamp, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
+        << r.timestamp;
+    EXPECT_EQ(r.timestamp, rec["time"].get<std::string>().substr(0, 26) + "Z");
+    EXPECT_EQ(r.app, "proctrail");
+    EXPECT_EQ(r.procid, std::to_string(getpid()));
+    EXPECT_EQ(r.msgid, rec["type"]);
+    EXPECT_EQ(r.sd_id, "proctrail@32473");
+    std::map<std::string, std::string> got;
+    for (const auto& [name, value] : r.params) {
+      EXPECT_EQ(got.count(name), 0u) << name << " twice";
+      got[name] = value;
+    }
+    std::map<std::string, ordered> leaves;
+    leaves_of(rec, "", leaves);
+    std::map<std::string, std::string> want;
+    for (const auto& [path, v] : leaves) {
+      const bool b64 = path.size() > 4 && path.compare(path.size() - 4, 4, "_b64") == 0;
+      const std::string plain = b64 ? path.substr(0, path.size() - 4) : path;
+      if (b64) {
+        const std::string bytes = unbase64(v.get<std::string>());
+        if (leaves.count(plain)) {
+          want[plain] = syslog_value(bytes);
+        } else {
+          std::vector<std::string> items;
+          size_t start = 0;
+          for (size_t i = 0; i < bytes.size(); ++i) {
+            if (bytes[i] == '\0') {
+              items.push_back(bytes.substr(start, i - start));
+              start = i + 1;
+            }
+          }
+          want[plain] = shell_words(items);
+        }
+      } else if (leaves.count(path + "_b64")) {
+        continue;
+      } else if (v.is_null()) {
+        EXPECT_EQ(got.count(path), 0u) << path << " is not known: no parameter";
+      } else if (v.is_string()) {
+        want[path] = syslog_value(v.get<std::string>());
+      } else if (v.is_array()) {
+        want[path] = shell_words(v.get<std::vector<std::string>>());
+      } else {
+        want[path] = v.dump();
+      }
+    }
+    EXPECT_EQ(got, want) << line;
+    EXPECT_FALSE(r.msg.empty());
+    for (unsigned char c : m) {
+      EXPECT_TRUE(c >= 0x20 || (c == '\n' && e.type() == EventType::Summary))
+          << "a control character in: " << m;
+    }
+  }
+}
+
+// A long command line is cut in the message, and says so; who ran it comes before it, so a
+// daemon that cuts the message keeps that.
+TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"/bin/echo", std::string(20000, 'a')};
+  d->exe = "/usr/bin/" + std::string(3000, 'e');
+  d->cwd = "/tmp";
+  d->creds = Credentials{1000, 1000, 1000, 1000};
+  d->user = "alice";
+  std::string m;
+  SyslogEncoder(3).encode(base(30, 300, ExecData{d}), m);
+  const auto r = parse_5424(m);
+  std::map<std::string, std::string> p(r.params.begin(), r.params.end());
+  EXPECT_LE(p["argv"].size(), kSyslogValueMax);
+  EXPECT_EQ(p["argv"].rfind("/bin/echo aaaa", 0), 0u);
+  EXPECT_EQ(p["argv_cut"], "true");
+  EXPECT_LE(p["exe"].size(), kSyslogValueMax);
+  EXPECT_EQ(p["exe_cut"], "true");
+  EXPECT_EQ(p.count("cwd_cut"), 0u);
+  EXPECT_LE(r.msg.size(), kSyslogValueMax + 3) << "the text line too, with an ellipsis";
+  EXPECT_LT(m.find(" uid=\"1000\""), m.find(" argv=\"")) << "who ran it comes first";
+  EXPECT_LT(m.find(" user=\"alice\""), m.find(" argv=\""));
 }
 
 }  // namespace

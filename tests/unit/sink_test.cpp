@@ -3,6 +3,8 @@
 // filter.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <set>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -235,6 +237,26 @@ class Flaky final : public Sink {
   std::vector<Event>* got_;
 };
 
+// Takes events one by one, as the journal and syslog sinks send them, and fails at the
+// events whose number (from 1, over all writes) is listed: what came before in that write
+// went through.
+class FailsAt final : public Sink {
+ public:
+  FailsAt(std::set<int> at, std::vector<Event>* got) : at_(std::move(at)), got_(got) {}
+  Status write(std::span<const Event> events) override {
+    for (const Event& e : events) {
+      if (at_.count(++n_)) return make_error("send: Connection refused");
+      got_->push_back(e);
+    }
+    return {};
+  }
+
+ private:
+  std::set<int> at_;
+  std::vector<Event>* got_;
+  int n_ = 0;
+};
+
 Event an_exec(int32_t pid, const char* cmd) {
   auto d = std::make_shared<ExecDetails>();
   d->argv_source = ArgvSource::Kernel;
@@ -289,6 +311,33 @@ TEST(SinkRoutes, OwnFiltersAndADegradingSinkCountsWhatItMissed) {
   fatal[0].sink = std::make_unique<Flaky>(1, &all);
   SinkRoutes stop(std::move(fatal));
   EXPECT_FALSE(stop.write(batch1));
+}
+
+// A lost record that went through is not counted again when the events after it fail: the
+// lost counts in the sink's stream add up to exactly the events it missed.
+TEST(SinkRoutes, ACountOnceSaidIsNotSaidAgain) {
+  std::vector<Event> got;
+  std::vector<SinkRoutes::Route> routes(1);
+  routes[0].name = "syslog";
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = std::make_unique<FailsAt>(std::set<int>{1, 3}, &got);
+  routes[0].policy = FailurePolicy::Degrade;
+  SinkRoutes sinks(std::move(routes));
+  std::vector<Event> batch1 = {an_exec(10, "a"), an_exec(11, "b")};
+  std::vector<Event> batch2 = {an_exec(12, "c")};
+  std::vector<Event> batch3 = {an_exec(13, "d")};
+  EXPECT_TRUE(sinks.write(batch1));  // the first event fails: 2 missed
+  EXPECT_TRUE(sinks.write(batch2));  // "2 lost" goes through, then c fails: 1 missed
+  EXPECT_TRUE(sinks.write(batch3));  // "1 lost", then d
+  uint64_t said = 0;
+  int execs = 0;
+  for (const auto& e : got) {
+    if (const auto* l = std::get_if<LostData>(&e.data)) said += l->count.value_or(0);
+    if (e.type() == EventType::Exec) ++execs;
+  }
+  EXPECT_EQ(execs, 1) << "only d got through";
+  EXPECT_EQ(said, 3u) << "a, b and c, each counted once";
+  EXPECT_EQ(sinks.stats()[0].failed, 3u);
 }
 
 }  // namespace
