@@ -246,6 +246,9 @@ struct ExecDetails {
   std::optional<Strings> env;  // only with --env
   bool env_truncated = false;
   std::vector<Ancestor> ancestry;  // parent first, up to pid 1 (only with --ancestry)
+  // The image a process had when proctrail found it running (the start-up scan, a resync):
+  // no exec of it is in the stream, so the exit of such a process says its command line.
+  bool found_running = false;
 
   std::array<FieldSource, kFieldCount> sources{};
   std::optional<ProcfsRead> procfs_read;

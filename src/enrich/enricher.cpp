@@ -44,6 +44,7 @@ std::vector<ProcessEntry> Enricher::scan(const ClockSync& clock) {
       image->argv_source = ArgvSource::Procfs;
       image->argv = std::move(snap->argv);
       image->argv_truncated = snap->argv_truncated;
+      image->found_running = true;
       p.image = std::move(image);
     }
     p.creds = snap->creds;

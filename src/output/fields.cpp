@@ -102,7 +102,13 @@ void exit(FieldVisitor& v, const Event& e, const ExitData& d) {
   }
   v.flag("thread", !d.ends_process(e));
   if (d.details) {
-    // The command line is the exec's (exec_id joins them): an exit does not repeat it.
+    // The command line is the exec's (exec_id joins them): an exit does not repeat it, unless
+    // the process was found running and no exec of it is in the stream.
+    const auto& image = d.details->image;
+    if (image && image->found_running && image->argv_source != ArgvSource::Unavailable) {
+      v.texts("argv", image->argv);
+      v.flag("argv_truncated", image->argv_truncated);
+    }
     if (d.details->comm) v.text("comm", *d.details->comm);
     if (d.details->duration_ns) {
       v.count("duration_ns", *d.details->duration_ns);

@@ -273,11 +273,20 @@ ExitData exit_data(const json& o) {
   x.parent_tid = maybe_integer<int32_t>(o, "parent_tid").value_or(0);
   auto comm = text(o, "comm");
   auto duration = maybe_integer<uint64_t>(o, "duration_ns");
-  if (comm || duration) {
+  auto argv = texts(o, "argv");  // a process found running: its command line as /proc had it
+  if (comm || duration || argv) {
     auto d = std::make_shared<ExitDetails>();
     d->comm = std::move(comm);
     d->duration_ns = duration;
     d->duration_approximate = flag(o, "duration_approximate");
+    if (argv) {
+      auto image = std::make_shared<ExecDetails>();
+      image->argv_source = ArgvSource::Procfs;
+      image->argv = std::move(*argv);
+      image->argv_truncated = flag(o, "argv_truncated");
+      image->found_running = true;
+      d->image = std::move(image);
+    }
     x.details = std::move(d);
   }
   return x;

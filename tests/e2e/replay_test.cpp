@@ -1,6 +1,7 @@
 // Replay: a live run's JSON record read back through `proctrail replay` gives what the live
 // run printed, view by view, on both backends; a broken recording is a clear error.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,14 @@ class Replay : public ::testing::TestWithParam<std::string> {
     std::vector<std::string> opts = {"-b", GetParam(), "--also-json", record};
     opts.insert(opts.end(), view.begin(), view.end());
     std::string live;
+    // A process that was running before the monitor started and ends during its run: the live
+    // view knows its command line from /proc, and so must the replay.
+    const pid_t before = fork();
+    if (before == 0) {
+      execl("/bin/sh", "/bin/sh", "-c", "sleep 0.6", "replay-found-running",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
     {
       Monitor m(opts);
       EXPECT_TRUE(m.started()) << m.errors();
@@ -56,6 +65,8 @@ class Replay : public ::testing::TestWithParam<std::string> {
                              "ls /pt-replay-nonexistent 2>/dev/null; echo a | tr a b >/dev/null; "
                              "sleep 0.05 & wait; sh -c 'kill -TERM $$'; exit 0"});
       EXPECT_EQ(w.exit_code, 0) << w.err;
+      int status = 0;
+      EXPECT_EQ(waitpid(before, &status, 0), before);
       settle(300);
       EXPECT_EQ(m.stop(), 0) << m.errors();
       live = m.output();
@@ -73,6 +84,8 @@ class Replay : public ::testing::TestWithParam<std::string> {
 TEST_P(Replay, TextAsLive) {
   auto [live, replayed] = live_and_replayed({"--no-header"});
   EXPECT_NE(live.find("tr a b"), std::string::npos) << live;
+  EXPECT_NE(live.find("/bin/sh -c 'sleep 0.6' replay-found-running  exit 0"), std::string::npos)
+      << "the exit of a process found running, with its command line: " << live;
   EXPECT_EQ(replayed, live);
 }
 
