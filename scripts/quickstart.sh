@@ -54,7 +54,7 @@ fi
 # -DPROCTRAIL_SETCAP=ON and packaging/setcap.sh.
 run_packages=(
   cmake ninja-build g++ pkg-config
-  libfmt-dev libcli11-dev libre2-dev nlohmann-json3-dev libsqlite3-dev
+  libfmt-dev libcli11-dev libre2-dev nlohmann-json3-dev libsqlite3-dev librdkafka-dev
   clang libbpf-dev bpftool libelf-dev zlib1g-dev
   libcap2-bin
 )
@@ -65,7 +65,8 @@ run_packages=(
 # list in the Debian package's check, sqlite3 for a test that reads a record as a user would,
 # protobuf-compiler to decode the report's Perfetto trace
 # and chromium to draw its HTML page; systemd's journald and rsyslog are the real daemons the
-# --journal and --syslog tests send to.
+# --journal and --syslog tests send to; kcat reads back what --kafka sent to librdkafka's mock
+# cluster.
 test_packages=(
   make
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -74,7 +75,7 @@ test_packages=(
   qemu-system-x86 busybox-static
   dpkg-dev file
   protobuf-compiler chromium sqlite3
-  rsyslog
+  rsyslog kcat
 )
 packages=("${run_packages[@]}")
 [ "$mode" = run ] || packages+=("${test_packages[@]}")

@@ -21,6 +21,7 @@
 #include "record.hpp"
 #include "report.hpp"
 #include "proctrail/monitor.hpp"
+#include "sink/kafka_sink.hpp"
 #include "util/privileges.hpp"
 
 namespace {
@@ -97,6 +98,46 @@ void warn_about_cgroup_filter(const proctrail::EventFilter& f) {
 int fail(const std::string& message) {
   std::fprintf(stderr, "proctrail: error: %s\n", proctrail::cli::in_cli_words(message).c_str());
   return 1;
+}
+
+// What --kafka did, when it was asked for: the counts for --stats.
+std::shared_ptr<proctrail::KafkaCounters> g_kafka;
+
+void print_kafka_stats() {
+  if (!g_kafka) return;
+  const auto& k = *g_kafka;
+  std::fprintf(stderr,
+               "proctrail: stats: kafka produced %llu, delivered %llu, sent again %llu, failed "
+               "%llu, dropped %llu, waiting %llu, read from the spool %llu, spooled %llu, "
+               "producers rebuilt %llu\n",
+               static_cast<unsigned long long>(k.produced.load()),
+               static_cast<unsigned long long>(k.delivered.load()),
+               static_cast<unsigned long long>(k.retried.load()),
+               static_cast<unsigned long long>(k.failed.load()),
+               static_cast<unsigned long long>(k.dropped.load()),
+               static_cast<unsigned long long>(k.waiting.load()),
+               static_cast<unsigned long long>(k.from_spool.load()),
+               static_cast<unsigned long long>(k.spooled.load()),
+               static_cast<unsigned long long>(k.rebuilt.load()));
+}
+
+// Said whatever --stats says: events Kafka did not have when proctrail stopped.
+void say_kafka_end(const proctrail::cli::Options& o) {
+  if (!g_kafka) return;
+  const uint64_t left = g_kafka->undelivered_at_end.load();
+  if (left == 0) return;
+  if (o.kafka_spool.empty()) {
+    std::fprintf(stderr,
+                 "proctrail: kafka: %llu message%s not delivered when proctrail stopped, and "
+                 "lost (--kafka-spool FILE keeps them for the next start)\n",
+                 static_cast<unsigned long long>(left), left == 1 ? " was" : "s were");
+  } else {
+    std::fprintf(stderr,
+                 "proctrail: kafka: %llu message%s not delivered when proctrail stopped: kept "
+                 "in %s, sent first at the next start\n",
+                 static_cast<unsigned long long>(left), left == 1 ? " was" : "s were",
+                 o.kafka_spool.c_str());
+  }
 }
 
 void print_stats(const proctrail::MonitorStats& s) {
@@ -281,6 +322,23 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     if (!syslog) return syslog.error();
     sinks.emplace_back(std::move(*syslog), std::nullopt, FailurePolicy::Degrade, "syslog");
   }
+  if (!o.kafka_brokers.empty()) {
+    // What the filters pass; the sink buffers and counts what the brokers do not take, so its
+    // writes do not fail and capture never waits for Kafka.
+    KafkaOptions k;
+    k.brokers = o.kafka_brokers;
+    k.topic = o.kafka_topic;
+    k.config = o.kafka_settings;
+    k.ecs = o.ecs;
+    k.buffer_bytes = o.kafka_buffer;
+    k.spool = o.kafka_spool;
+    k.spool_bytes = o.kafka_spool_size;
+    k.plain_user = getuid() != 0;
+    g_kafka = std::make_shared<KafkaCounters>();
+    auto kafka = open_kafka_sink(k, g_kafka);
+    if (!kafka) return kafka.error();
+    sinks.emplace_back(std::move(*kafka), std::nullopt, FailurePolicy::Degrade, "kafka");
+  }
   if (!o.record.empty()) {
     // The same: every event, and a full disk costs the record, not the capture.
     auto record = cli::open_record_sink(o.record, o.record_retention);
@@ -337,6 +395,8 @@ int replay(proctrail::cli::Options o) {
   });
   if (o.stats) print_stats((*monitor)->stats());
   monitor->reset();
+  if (o.stats) print_kafka_stats();
+  say_kafka_end(o);
   if (!status) return fail(status.error().message);
   return 0;
 }
@@ -477,7 +537,9 @@ int main(int argc, char** argv) {
   });
   const size_t left = command.pid > 0 ? (*monitor)->followed_processes() : 0;
   if (o.stats) print_stats((*monitor)->stats());
-  monitor->reset();  // unsubscribes
+  monitor->reset();  // unsubscribes; the sinks are closed
+  if (o.stats) print_kafka_stats();
+  say_kafka_end(o);
   if (left > 0) {
     std::fprintf(stderr,
                  "proctrail: the command has ended; %zu process%s of its tree still running%s not "

@@ -18,6 +18,7 @@
 #include <iostream>
 
 #include "output/syslog.hpp"
+#include "sink/kafka_sink.hpp"
 #include "proctrail/sink.hpp"
 #include "util/sched.hpp"
 
@@ -450,6 +451,34 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "the facility of those messages (default authpriv, which syslog "
                  "configurations keep private: command lines can hold secrets)")
       ->type_name("NAME");
+  app.add_option("--kafka", o.kafka_brokers,
+                 "also send the events the filters pass to Kafka (docs/output.md): BROKERS is "
+                 "host:port[,host:port...]; one JSON value per event (--schema picks the names), "
+                 "keyed by host and process so a process's events stay in order in one "
+                 "partition; delivered at least once, what waits beyond --kafka-buffer is "
+                 "dropped and counted in a lost record, and capture goes on")
+      ->type_name("BROKERS");
+  app.add_option("--kafka-topic", o.kafka_topic, "with --kafka: the topic (it must exist)")
+      ->type_name("TOPIC");
+  std::vector<std::string> kafka_settings;
+  app.add_option("-X", kafka_settings,
+                 "with --kafka: a librdkafka setting, as kcat takes it (e.g. -X acks=all -X "
+                 "security.protocol=ssl -X compression.type=zstd); repeatable")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  std::string kafka_buffer, kafka_spool_size;
+  app.add_option("--kafka-buffer", kafka_buffer,
+                 "with --kafka: events waiting for the brokers, at most SIZE in memory (default "
+                 "64M); beyond it the oldest are dropped and counted")
+      ->type_name("SIZE");
+  app.add_option("--kafka-spool", o.kafka_spool,
+                 "with --kafka: what is not delivered when proctrail stops is kept in FILE "
+                 "(created for you alone) and sent first at the next start")
+      ->type_name("FILE");
+  app.add_option("--kafka-spool-size", kafka_spool_size,
+                 "with --kafka-spool: at most SIZE (default 256M); beyond it the oldest are "
+                 "dropped and counted")
+      ->type_name("SIZE");
   app.add_option("-p,--pid", pids,
                  "only these processes and their descendants, also those born later")
       ->type_name("PID[,PID...]");
@@ -538,9 +567,10 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("SIZE");
   app.add_flag("--no-header", no_header, "text format: no column header line");
   std::string schema;
-  app.add_option("--schema", schema,
-                 "-f json: proctrail (default; what replay reads back) or ecs (Elastic Common "
-                 "Schema names, the host in every record, for collectors)")
+  app.add_option(
+         "--schema", schema,
+         "-f json and --kafka: proctrail (default; what replay reads back) or ecs (Elastic Common "
+         "Schema names, the host in every record, for collectors)")
       ->type_name("SCHEMA");
   app.add_flag("--host-fields", o.host_fields,
                "JSON: every record carries host (hostname, machine id, boot id), not only the "
@@ -699,8 +729,9 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt, usage_error("unknown schema '" + schema + "' (choose proctrail or ecs)")};
   }
   o.ecs = schema == "ecs";
-  if (o.ecs && o.format != OutputFormat::Json) {
-    return {std::nullopt, usage_error("--schema ecs applies to JSON output (-f json)")};
+  if (o.ecs && o.format != OutputFormat::Json && o.kafka_brokers.empty()) {
+    return {std::nullopt,
+            usage_error("--schema ecs applies to JSON output (-f json) and to --kafka")};
   }
   if (o.host_fields && o.format != OutputFormat::Json && o.also_json.empty()) {
     return {std::nullopt,
@@ -883,6 +914,44 @@ ParseOutcome parse_options(int argc, char** argv) {
     if (auto a = parse_syslog_address(o.syslog); !a) {
       return {std::nullopt, usage_error(a.error().message)};
     }
+  }
+  if (app.count("--kafka")) {
+    if (o.kafka_brokers.empty()) {
+      return {std::nullopt, usage_error("--kafka wants the brokers, like localhost:9092")};
+    }
+    if (o.kafka_topic.empty()) {
+      return {std::nullopt, usage_error("--kafka needs --kafka-topic TOPIC")};
+    }
+    for (const auto& x : kafka_settings) {
+      auto kv = parse_kafka_setting(x);
+      if (!kv) return {std::nullopt, usage_error(kv.error().message)};
+      o.kafka_settings.push_back(*kv);
+    }
+    if (!kafka_buffer.empty()) {
+      auto b = parse_size(kafka_buffer);
+      if (!b || *b < 64 * 1024) {
+        return {std::nullopt, usage_error("--kafka-buffer wants a size of at least 64K, like "
+                                          "256M, not '" +
+                                          kafka_buffer + "'")};
+      }
+      o.kafka_buffer = *b;
+    }
+    if (!kafka_spool_size.empty()) {
+      auto b = parse_size(kafka_spool_size);
+      if (!b || *b < 64 * 1024) {
+        return {std::nullopt, usage_error("--kafka-spool-size wants a size of at least 64K, "
+                                          "like 1G, not '" +
+                                          kafka_spool_size + "'")};
+      }
+      if (o.kafka_spool.empty()) {
+        return {std::nullopt, usage_error("--kafka-spool-size goes with --kafka-spool FILE")};
+      }
+      o.kafka_spool_size = *b;
+    }
+  } else if (app.count("--kafka-topic") || app.count("-X") || app.count("--kafka-buffer") ||
+             app.count("--kafka-spool") || app.count("--kafka-spool-size")) {
+    return {std::nullopt, usage_error("--kafka-topic, -X, --kafka-buffer and --kafka-spool go "
+                                      "with --kafka BROKERS")};
   }
   if ((app.count("--record-max-size") || app.count("--record-max-age")) && o.record.empty()) {
     return {std::nullopt,

@@ -18,12 +18,18 @@ enum class Scope { Default, Own, All };
 struct Options {
   MonitorOptions monitor;
   OutputFormat format = OutputFormat::Text;
-  std::string output;                // empty: standard output
-  std::string also_json;             // --also-json: every event, unfiltered, as JSON lines
-  std::string record;                // --record: every event, unfiltered, into a SQLite recording
-  bool journal = false;              // --journal: the filtered events to the systemd journal too
-  std::string syslog;                // --syslog: the filtered events to a syslog daemon too
-  int syslog_facility = 10;          // --syslog-facility (authpriv)
+  std::string output;        // empty: standard output
+  std::string also_json;     // --also-json: every event, unfiltered, as JSON lines
+  std::string record;        // --record: every event, unfiltered, into a SQLite recording
+  bool journal = false;      // --journal: the filtered events to the systemd journal too
+  std::string syslog;        // --syslog: the filtered events to a syslog daemon too
+  int syslog_facility = 10;  // --syslog-facility (authpriv)
+  // --kafka BROKERS: the filtered events to a Kafka topic too (src/sink/kafka_sink.hpp).
+  std::string kafka_brokers, kafka_topic;
+  std::vector<std::pair<std::string, std::string>> kafka_settings;  // -X key=value
+  size_t kafka_buffer = size_t{64} << 20;                           // --kafka-buffer
+  std::string kafka_spool;                                          // --kafka-spool FILE
+  size_t kafka_spool_size = size_t{256} << 20;                      // --kafka-spool-size
   RecordRetention record_retention;  // --record-max-size, --record-max-age
   // "proctrail replay FILE": events from a recording (SQLite or JSON Lines) instead of this
   // machine.

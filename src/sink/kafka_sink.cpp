@@ -1,0 +1,591 @@
+// KafkaSink (kafka_sink.hpp). One thread calls it, the output thread, and librdkafka's
+// callbacks (delivery reports, errors, logs) are served by rd_kafka_poll() on that thread, so
+// nothing here is shared with librdkafka's own threads but the messages it copied.
+//
+// Where an event is: in `waiting_` (in order, not yet handed to librdkafka), then in flight
+// (handed over, no delivery report yet), then delivered (gone from here). A failure that may
+// pass puts it back in `waiting_` in its place; only a report that a broker has it lets it go.
+// Handing over is bounded (kMaxInFlight, kMaxInFlightBytes, kMaxHandOut a call), so a backlog
+// after an outage drains at a bounded pace and librdkafka's copies stay bounded too.
+#include "sink/kafka_sink.hpp"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <unordered_map>
+
+#include "proctrail/format.hpp"
+#include "sink/output_file.hpp"
+#include "util/clock.hpp"
+
+namespace proctrail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxInFlight = 20'000;
+constexpr size_t kMaxInFlightBytes = size_t{32} << 20;
+constexpr size_t kMaxHandOut = 5'000;  // a call: 50,000 a second at the output's pace
+constexpr char kSpoolMagic[] = "proctrail-kafka-spool 1\n";
+
+struct Message {
+  uint64_t seq = 0;
+  std::string key, value;
+  uint64_t says_lost = 0;  // a lost record of ours: the count it says
+};
+
+// A failure a later try may get past: the message goes back in line.
+bool may_pass(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// -X settings that make librdkafka open a file, load a library or run a command: with the
+// setcap install's capabilities, a plain user could reach what they cannot without proctrail.
+bool names_a_file_or_command(const std::string& key) {
+  const auto ends_with = [&](std::string_view tail) {
+    return key.size() >= tail.size() &&
+           key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with(".location") || ends_with(".paths") || ends_with(".cmd") ||
+         ends_with(".keytab") || ends_with(".stores") || key.find("library") != std::string::npos;
+}
+
+class KafkaSink final : public Sink {
+ public:
+  KafkaSink(KafkaOptions options, std::shared_ptr<KafkaCounters> counters)
+      : o_(std::move(options)),
+        counters_(std::move(counters)),
+        formatter_(o_.ecs ? make_ecs_formatter() : make_json_formatter(true)),
+        host_(HostIdentity::local()) {}
+  ~KafkaSink() override { destroy_producer(); }
+  KafkaSink(const KafkaSink&) = delete;
+  KafkaSink& operator=(const KafkaSink&) = delete;
+
+  Status start() {
+    if (Status s = make_producer(); !s) return s;
+    if (Status s = check_topic(); !s) return s;
+    if (Status s = read_spool(); !s) return s;
+    service();
+    return {};
+  }
+
+  Status write(std::span<const Event> events) override {
+    for (const Event& e : events) {
+      if (const auto* start = std::get_if<StartData>(&e.data);
+          start && !start->host.machine_id.empty()) {
+        host_ = start->host;  // a replayed stream's own machine
+      }
+      line_.clear();
+      formatter_->format(e, line_);
+      while (!line_.empty() && line_.back() == '\n') line_.pop_back();
+      std::string key = host_.hostname;
+      if (e.process().known()) key += "/" + format_exec_id(host_, e.process());
+      enqueue({next_seq_++, std::move(key), line_, 0});
+    }
+    service();
+    return {};
+  }
+
+  Status flush() override {
+    service();
+    return {};
+  }
+  Status tick() override {
+    service();
+    return {};
+  }
+  void cancel() override { cancelled_ = true; }
+
+  // A bounded wait for what is out; what is left goes to the spool.
+  Status close() override {
+    const auto until = Clock::now() + std::chrono::milliseconds(o_.close_timeout_ms);
+    while (rk_ != nullptr && (in_flight_ > 0 || !waiting_.empty() || unsaid_lost_ > 0) &&
+           !cancelled_ && Clock::now() < until) {
+      if (unsaid_lost_ > 0 && delivered_since_outage_) say_lost();
+      service();
+      rd_kafka_poll(rk_, 50);
+    }
+    take_back_in_flight();
+    if (unsaid_lost_ > 0) say_lost();  // into the spool, or at least into the count below
+    counters_->undelivered_at_end = waiting_.size();
+    Status s = write_spool();
+    destroy_producer();
+    count_waiting();
+    return s;
+  }
+
+ private:
+  static void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
+    static_cast<KafkaSink*>(opaque)->delivered(m);
+  }
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<KafkaSink*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char why[512];
+      (void)rd_kafka_fatal_error(rk, why, sizeof why);
+      self->fatal_ = why;
+      return;
+    }
+    self->last_error_ = reason;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !self->said_down_) {
+      self->said_down_ = true;
+      self->delivered_since_outage_ = false;
+      std::fprintf(stderr,
+                   "proctrail: kafka: no broker of %s can be reached; events wait (up to "
+                   "--kafka-buffer) and are sent when one is back\n",
+                   self->o_.brokers.c_str());
+    }
+  }
+  // librdkafka's own log lines (a broker refused a connection ...): the last one is kept for
+  // the stats; the state that matters is said by on_error and the counts.
+  static void on_log(const rd_kafka_t* rk, int level, const char* /*fac*/, const char* buf) {
+    auto* self = static_cast<KafkaSink*>(rd_kafka_opaque(rk));
+    if (self != nullptr && level <= 4) self->last_error_ = buf;
+  }
+
+  Status make_producer() {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[512];
+    const auto set = [&](const std::string& key, const std::string& value) -> Status {
+      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) !=
+          RD_KAFKA_CONF_OK) {
+        return make_error("-X " + key + "=" + value + ": " + err);
+      }
+      return {};
+    };
+    // Ours first, the user's after them: -X may change any of these.
+    Status s = set("bootstrap.servers", o_.brokers);
+    if (s) s = set("client.id", "proctrail");
+    // Retries keep each partition's order, and a broker never takes one message twice.
+    if (s) s = set("enable.idempotence", "true");
+    if (s) s = set("queue.buffering.max.messages", std::to_string(2 * kMaxInFlight));
+    if (s) s = set("queue.buffering.max.kbytes", std::to_string(2 * kMaxInFlightBytes / 1024));
+    if (s) s = set("linger.ms", "20");
+    // A broker that comes back is found within a second (librdkafka's default backs off to
+    // 10 s, longer than the wait at a stop).
+    if (s) s = set("reconnect.backoff.max.ms", "1000");
+    for (const auto& [key, value] : o_.config) {
+      if (!s) break;
+      if (o_.plain_user && names_a_file_or_command(key)) {
+        s = make_error("-X " + key +
+                       ": only root may name a file, library or command for librdkafka to use "
+                       "(give a key or certificate itself with ssl.key.pem, ssl.certificate.pem, "
+                       "ssl.ca.pem)");
+        break;
+      }
+      s = set(key, value);
+    }
+    if (!s) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
+    rd_kafka_conf_set_error_cb(conf, &KafkaSink::on_error);
+    rd_kafka_conf_set_log_cb(conf, &KafkaSink::on_log);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return make_error(std::string("kafka: ") + err);
+    }
+    return {};
+  }
+
+  void destroy_producer() {
+    if (rk_ == nullptr) return;
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+  // The brokers answer, and know the topic.
+  Status check_topic() {
+    rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, o_.topic.c_str(), nullptr);
+    if (topic == nullptr) {
+      return make_error("--kafka-topic '" + o_.topic +
+                        "': " + rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    const rd_kafka_metadata_t* md = nullptr;
+    // Asked twice: the first answer may come before a topic created on first use exists.
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    const auto until = Clock::now() + std::chrono::milliseconds(o_.start_timeout_ms);
+    for (int attempt = 0;; ++attempt) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      err = rd_kafka_metadata(rk_, 0, topic, &md,
+                              static_cast<int>(std::max<int64_t>(left.count(), 1)));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      rd_kafka_resp_err_t topic_err =
+          md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+      if (topic_err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      rd_kafka_metadata_destroy(md);
+      md = nullptr;
+      if ((topic_err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE && attempt > 0) ||
+          Clock::now() >= until) {
+        err = topic_err;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    rd_kafka_topic_destroy(topic);
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      return make_error("kafka: topic '" + o_.topic + "' does not exist at " + o_.brokers +
+                        " (create it, or let the brokers create topics on first use)");
+    }
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+      return make_error("kafka: no broker at " + o_.brokers + " answered within " +
+                        std::to_string(o_.start_timeout_ms / 1000) + " s" +
+                        (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return make_error("kafka: topic '" + o_.topic + "' at " + o_.brokers + ": " +
+                        rd_kafka_err2str(err));
+    }
+    return {};
+  }
+
+  // Counts a message that will never be delivered: an event, or the count a lost record of
+  // ours said, which is then to be said again.
+  void lose(const Message& m, std::string why) {
+    if (m.says_lost > 0) {
+      unsaid_lost_ += m.says_lost;
+    } else {
+      ++unsaid_lost_;
+    }
+    lost_why_ = std::move(why);
+    forget_spooled(m.seq);
+  }
+
+  // --kafka-buffer holds what waits and what is in flight. Beyond it the oldest waiting go;
+  // when all of it is in flight (a quarter at most), the new one does.
+  void enqueue(Message m) {
+    const size_t size = m.key.size() + m.value.size();
+    const auto why = [&] {
+      return "kafka could not deliver them before --kafka-buffer was full" +
+             (last_error_.empty() ? std::string() : " (" + last_error_ + ")");
+    };
+    while (!waiting_.empty() && waiting_bytes_ + in_flight_bytes_ + size > o_.buffer_bytes) {
+      Message& old = waiting_.front();
+      waiting_bytes_ -= old.key.size() + old.value.size();
+      if (old.says_lost == 0) counters_->dropped++;
+      lose(old, why());
+      waiting_.pop_front();
+    }
+    if (in_flight_bytes_ + size > o_.buffer_bytes) {
+      if (m.says_lost == 0) counters_->dropped++;
+      lose(m, why());
+      return;
+    }
+    waiting_bytes_ += size;
+    waiting_.push_back(std::move(m));
+  }
+
+  // A message handed back by librdkafka, in its place by sequence.
+  void put_back(Message m) {
+    waiting_bytes_ += m.key.size() + m.value.size();
+    auto at = waiting_.begin();
+    while (at != waiting_.end() && at->seq < m.seq) ++at;
+    waiting_.insert(at, std::move(m));
+  }
+
+  void delivered(const rd_kafka_message_t* m) {
+    const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
+    --in_flight_;
+    in_flight_bytes_ -= m->len + m->key_len;
+    uint64_t says = 0;
+    if (auto it = lost_in_flight_.find(seq); it != lost_in_flight_.end()) {
+      says = it->second;
+      lost_in_flight_.erase(it);
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      counters_->delivered++;
+      forget_spooled(seq);
+      if (said_down_) {
+        said_down_ = false;
+        std::fprintf(stderr, "proctrail: kafka: the brokers take events again\n");
+      }
+      delivered_since_outage_ = true;
+      return;
+    }
+    if (!may_pass(m->err)) {
+      if (says == 0) counters_->failed++;
+      Message gone;
+      gone.seq = seq;
+      gone.says_lost = says;
+      lose(gone, std::string("kafka refused them: ") + rd_kafka_err2str(m->err));
+      return;
+    }
+    counters_->retried++;
+    Message back;
+    back.seq = seq;
+    back.key.assign(static_cast<const char*>(m->key), m->key_len);
+    back.value.assign(static_cast<const char*>(m->payload), m->len);
+    back.says_lost = says;
+    put_back(std::move(back));
+  }
+
+  // The spool's messages are all through: the spool has done its work.
+  void forget_spooled(uint64_t seq) {
+    if (seq > spool_last_seq_ || spool_left_ == 0) return;
+    if (--spool_left_ == 0) ::unlink(o_.spool.c_str());
+  }
+
+  // The count of what was lost, as a lost record at the end of the line.
+  void say_lost() {
+    Event lost;
+    lost.ts_ns = monotonic_now_ns();
+    lost.wall_ns = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+    lost.data = LostData{unsaid_lost_, lost_why_};
+    line_.clear();
+    formatter_->format(lost, line_);
+    while (!line_.empty() && line_.back() == '\n') line_.pop_back();
+    const uint64_t says = unsaid_lost_;
+    unsaid_lost_ = 0;
+    enqueue({next_seq_++, host_.hostname, line_, says});
+  }
+
+  void service() {
+    if (rk_ == nullptr) return;
+    rd_kafka_poll(rk_, 0);
+    if (!fatal_.empty()) rebuild();
+    if (rk_ == nullptr) return;
+    if (unsaid_lost_ > 0 && delivered_since_outage_) say_lost();
+    hand_out();
+    count_waiting();
+  }
+
+  void hand_out() {
+    const size_t most_bytes = std::min(kMaxInFlightBytes, o_.buffer_bytes / 4);
+    for (size_t n = 0; n < kMaxHandOut && !waiting_.empty() && in_flight_ < kMaxInFlight &&
+                       in_flight_bytes_ < most_bytes;
+         ++n) {
+      Message& m = waiting_.front();
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(o_.topic.c_str()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+          RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(m.seq))),
+          RD_KAFKA_V_END);
+      // Full, or failed for good (a fatal error: the producer is rebuilt on the next call, and
+      // this one waits for it).
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL || err == RD_KAFKA_RESP_ERR__FATAL) break;
+      const size_t size = m.key.size() + m.value.size();
+      waiting_bytes_ -= size;
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        // Refused before it left (too large for message.max.bytes, say): lost, and said.
+        if (m.says_lost == 0) counters_->failed++;
+        lose(m, std::string("kafka refused them: ") + rd_kafka_err2str(err));
+        waiting_.pop_front();
+        continue;
+      }
+      ++in_flight_;
+      in_flight_bytes_ += size;
+      if (m.says_lost > 0) lost_in_flight_[m.seq] = m.says_lost;
+      counters_->produced++;
+      waiting_.pop_front();
+    }
+  }
+
+  // Everything librdkafka holds comes back into line (delivery reports with a purge error).
+  void take_back_in_flight() {
+    if (rk_ == nullptr || in_flight_ == 0) return;
+    (void)rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 200 && in_flight_ > 0; ++i) rd_kafka_poll(rk_, 10);
+  }
+
+  // A fatal error leaves a producer that sends nothing more: a new one, with every message
+  // the old one held back in line.
+  void rebuild() {
+    std::fprintf(stderr, "proctrail: kafka: the producer failed (%s); starting a new one\n",
+                 fatal_.c_str());
+    const std::string fatal_why = fatal_;
+    fatal_.clear();
+    take_back_in_flight();
+    destroy_producer();
+    if (in_flight_ > 0) {
+      // Not handed back by the failed producer: lost, and said.
+      unsaid_lost_ += in_flight_;
+      counters_->failed += in_flight_;
+      lost_why_ = "kafka: the producer failed with them (" + fatal_why + ")";
+      lost_in_flight_.clear();
+    }
+    in_flight_ = 0;
+    in_flight_bytes_ = 0;
+    if (Status s = make_producer(); !s) {
+      last_error_ = s.error().message;
+      return;
+    }
+    counters_->rebuilt++;
+  }
+
+  void count_waiting() { counters_->waiting = waiting_.size() + in_flight_; }
+
+  // The spool: the magic line, then each message as "<key bytes> <value bytes> <lost count>\n"
+  // followed by the key, the value and "\n".
+  Status read_spool() {
+    if (o_.spool.empty()) return {};
+    const int fd = ::open(o_.spool.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return {};
+      return system_error("kafka spool " + o_.spool);
+    }
+    struct stat st {};
+    std::string data;
+    Status s;
+    if (fstat(fd, &st) != 0) {
+      s = system_error("kafka spool " + o_.spool);
+    } else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+      s = make_error("kafka spool " + o_.spool +
+                     ": not a file of this user's (refused: it is sent to the brokers)");
+    } else {
+      data.resize(static_cast<size_t>(st.st_size));
+      size_t got = 0;
+      while (got < data.size()) {
+        const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      data.resize(got);
+    }
+    ::close(fd);
+    if (!s) return s;
+    const auto damaged = [&](size_t at) {
+      return make_error("kafka spool " + o_.spool + ": not a proctrail spool, or damaged at byte " +
+                        std::to_string(at) + " (move it aside to start without it)");
+    };
+    if (data.rfind(kSpoolMagic, 0) != 0) return damaged(0);
+    std::vector<Message> read;
+    size_t at = sizeof kSpoolMagic - 1;
+    while (at < data.size()) {
+      unsigned long long k = 0, v = 0, lost = 0;
+      int used = 0;
+      const size_t eol = data.find('\n', at);
+      if (eol == std::string::npos ||
+          std::sscanf(data.c_str() + at, "%llu %llu %llu\n%n", &k, &v, &lost, &used) != 3 ||
+          static_cast<size_t>(used) != eol + 1 - at || k > data.size() || v > data.size() ||
+          eol + 1 + k + v + 1 > data.size() || data[eol + 1 + k + v] != '\n') {
+        return damaged(at);
+      }
+      Message m;
+      m.key = data.substr(eol + 1, k);
+      m.value = data.substr(eol + 1 + k, v);
+      m.says_lost = lost;
+      read.push_back(std::move(m));
+      at = eol + 1 + k + v + 1;
+    }
+    for (Message& m : read) {
+      m.seq = next_seq_++;
+      waiting_bytes_ += m.key.size() + m.value.size();
+      waiting_.push_back(std::move(m));
+    }
+    spool_last_seq_ = next_seq_ - 1;
+    spool_left_ = read.size();
+    counters_->from_spool = read.size();
+    if (read.empty()) ::unlink(o_.spool.c_str());
+    return {};
+  }
+
+  // What is left, oldest first, up to --kafka-spool-size (beyond it the oldest go, counted in
+  // a lost record that is spooled too). Written beside it and renamed over it: a crash while
+  // writing leaves the old spool whole.
+  Status write_spool() {
+    if (o_.spool.empty()) return {};
+    if (waiting_.empty()) {
+      if (spool_left_ > 0) ::unlink(o_.spool.c_str());
+      return {};
+    }
+    size_t total = 0;
+    for (const Message& m : waiting_) total += m.key.size() + m.value.size() + 64;
+    while (total > o_.spool_bytes && waiting_.size() > 1) {
+      const Message& old = waiting_.front();
+      total -= old.key.size() + old.value.size() + 64;
+      if (old.says_lost == 0) counters_->dropped++;
+      lose(old, "kafka could not deliver them, and the spool (--kafka-spool-size) was full");
+      waiting_.pop_front();
+    }
+    if (unsaid_lost_ > 0) say_lost();
+    const std::string temp = o_.spool + ".new";
+    auto fd = open_output(temp, O_TRUNC, "write kafka spool");
+    if (!fd) return fd.error();
+    std::string out = kSpoolMagic;
+    for (const Message& m : waiting_) {
+      out += std::to_string(m.key.size()) + ' ' + std::to_string(m.value.size()) + ' ' +
+             std::to_string(m.says_lost) + '\n' + m.key + m.value + '\n';
+    }
+    size_t off = 0;
+    while (off < out.size()) {
+      const ssize_t n = ::write(*fd, out.data() + off, out.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    const bool ok = off == out.size() && ::fsync(*fd) == 0;
+    ::close(*fd);
+    if (!ok || ::rename(temp.c_str(), o_.spool.c_str()) != 0) {
+      auto err = system_error("write kafka spool " + o_.spool);
+      ::unlink(temp.c_str());
+      return err;
+    }
+    counters_->spooled = waiting_.size();
+    return {};
+  }
+
+  KafkaOptions o_;
+  std::shared_ptr<KafkaCounters> counters_;
+  std::unique_ptr<Formatter> formatter_;
+  HostIdentity host_;
+  rd_kafka_t* rk_ = nullptr;
+  std::deque<Message> waiting_;
+  size_t waiting_bytes_ = 0;
+  size_t in_flight_ = 0, in_flight_bytes_ = 0;
+  std::unordered_map<uint64_t, uint64_t> lost_in_flight_;  // seq -> the count it says
+  uint64_t next_seq_ = 1;
+  uint64_t spool_last_seq_ = 0;  // the spool's messages are 1 .. this
+  size_t spool_left_ = 0;        // of them, not yet delivered or lost
+  uint64_t unsaid_lost_ = 0;
+  std::string lost_why_;
+  std::string last_error_, fatal_;
+  bool said_down_ = false;
+  bool delivered_since_outage_ = true;
+  std::atomic<bool> cancelled_{false};
+  std::string line_;
+};
+
+}  // namespace
+
+Result<std::pair<std::string, std::string>> parse_kafka_setting(std::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return make_error("-X: '" + std::string(text) + "' is not key=value (e.g. -X acks=all)");
+  }
+  return std::pair{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+Result<std::unique_ptr<Sink>> open_kafka_sink(const KafkaOptions& options,
+                                              std::shared_ptr<KafkaCounters> counters) {
+  auto sink = std::make_unique<KafkaSink>(options, std::move(counters));
+  if (Status s = sink->start(); !s) return s.error();
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
+}  // namespace proctrail

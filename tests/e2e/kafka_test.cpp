@@ -1,0 +1,479 @@
+// --kafka against a real Kafka protocol endpoint without a JVM: librdkafka's mock cluster
+// (tests/programs/kafka_mock.cpp, three brokers on 127.0.0.1 ports), read back with kcat as a
+// consumer elsewhere would. Every event proctrail wrote to its JSON file must arrive as one
+// message, byte for byte (both are written with the host in every record), in the order of
+// the file within each process's key, or be counted in a lost record that kafka itself sends.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "skip.hpp"
+
+namespace proctrail::e2e {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kKcat[] = "/usr/bin/kcat";
+constexpr char kTopic[] = "trail";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The mock cluster, driven through the helper's standard input.
+class Cluster {
+ public:
+  explicit Cluster(int partitions = 4) {
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[1]);
+      close(out[0]);
+      execl(KAFKA_MOCK_BIN, KAFKA_MOCK_BIN, "3", kTopic, std::to_string(partitions).c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = fdopen(in[1], "w");
+    from_ = fdopen(out[0], "r");
+    const std::string first = line();
+    if (first.rfind("bootstrap ", 0) == 0) bootstrap_ = first.substr(10);
+  }
+  ~Cluster() {
+    if (to_ != nullptr) fclose(to_);
+    if (from_ != nullptr) fclose(from_);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  [[nodiscard]] const std::string& bootstrap() const { return bootstrap_; }
+  // "ok", or what went wrong.
+  std::string command(const std::string& c) {
+    fprintf(to_, "%s\n", c.c_str());
+    fflush(to_);
+    return line();
+  }
+
+  // Every message of the topic: key, partition, offset, value.
+  struct Message {
+    std::string key, value;
+    int partition = -1;
+    long offset = -1;
+  };
+  [[nodiscard]] std::vector<Message> messages() const {
+    auto r = run({kKcat, "-C", "-b", bootstrap_, "-t", kTopic, "-o", "beginning", "-e", "-q", "-f",
+                  "%k\\t%p\\t%o\\t%s\\n"},
+                 60000);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<Message> out;
+    std::istringstream in(r.out);
+    std::string l;
+    while (std::getline(in, l)) {
+      Message m;
+      const size_t a = l.find('\t'), b = l.find('\t', a + 1), c = l.find('\t', b + 1);
+      if (c == std::string::npos) {
+        ADD_FAILURE() << "not key, partition, offset, value: " << l;
+        continue;
+      }
+      m.key = l.substr(0, a);
+      m.partition = std::stoi(l.substr(a + 1, b - a - 1));
+      m.offset = std::stol(l.substr(b + 1, c - b - 1));
+      m.value = l.substr(c + 1);
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+ private:
+  std::string line() {
+    char buf[4096];
+    if (from_ == nullptr || fgets(buf, sizeof buf, from_) == nullptr) return "";
+    std::string s = buf;
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  pid_t pid_ = -1;
+  FILE* to_ = nullptr;
+  FILE* from_ = nullptr;
+  std::string bootstrap_;
+};
+
+bool is_kafkas_lost(const json& m) {
+  return m["type"] == "lost" && m["reason"].get<std::string>().rfind("kafka", 0) == 0;
+}
+
+// What the consumer got against the JSON file: every record once (or counted lost by kafka),
+// nothing else, and each key's messages in one partition in the file's order.
+void expect_delivered(const std::vector<std::string>& lines,
+                      const std::vector<Cluster::Message>& got, uint64_t* lost_out = nullptr) {
+  std::map<std::string, size_t> position;  // a line's place in the file
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(position.count(lines[i]), 0u) << "the same record twice in the file: " << lines[i];
+    position[lines[i]] = i;
+  }
+  std::map<std::string, size_t> seen;
+  std::map<std::string, std::pair<int, size_t>> last_of_key;  // partition, file position
+  uint64_t lost = 0;
+  for (const auto& m : got) {
+    const json v = json::parse(m.value, nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
+    if (is_kafkas_lost(v)) {
+      lost += v["count"].get<uint64_t>();
+      continue;
+    }
+    auto at = position.find(m.value);
+    ASSERT_NE(at, position.end()) << "a message that is no record of the file: " << m.value;
+    ++seen[m.value];  // at least once: a resend may repeat one
+    if (v.contains("exec_id")) {
+      const std::string host = v["host"]["hostname"].get<std::string>();
+      EXPECT_EQ(m.key.rfind(host + "/", 0), 0u) << m.key;
+    }
+    auto [it, fresh] = last_of_key.try_emplace(m.key, m.partition, at->second);
+    if (!fresh) {
+      EXPECT_EQ(it->second.first, m.partition) << "key " << m.key << " in two partitions";
+      EXPECT_LE(it->second.second, at->second) << "key " << m.key << " out of order: " << m.value;
+      it->second.second = std::max(it->second.second, at->second);
+    }
+  }
+  EXPECT_EQ(seen.size() + lost, lines.size())
+      << "every record arrived or was counted lost (" << seen.size() << " arrived, " << lost
+      << " lost, of " << lines.size() << ")";
+  if (lost_out != nullptr) *lost_out = lost;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(slurp(path));
+  std::string l;
+  while (std::getline(in, l)) {
+    if (!l.empty()) out.push_back(l);
+  }
+  (void)parse_records(slurp(path));  // and each in the schema
+  return out;
+}
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access(kKcat, X_OK) != 0) PT_SKIP("no-kcat") << kKcat << " is not installed";
+    dir_ = "/tmp/pt-kafka-" + std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+};
+
+// A plain run: every event of a workload of 100 processes arrives, keyed by process, in order.
+TEST_F(KafkaTest, EveryEventArrivesKeyedByProcessInOrder) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  const std::string events = dir_ + "/events.jsonl";
+  auto r = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-f",
+                "json", "--host-fields", "-o", events, "--stats", "--", "sh", "-c",
+                "for i in $(seq 100); do /bin/true kafka-marker-$i; done; exit 4"},
+               60000);
+  ASSERT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("proctrail: stats: kafka produced"), std::string::npos) << r.err;
+  const auto lines = lines_of(events);
+  const auto got = cluster.messages();
+  uint64_t lost = 0;
+  expect_delivered(lines, got, &lost);
+  EXPECT_EQ(lost, 0u);
+  size_t markers = 0;
+  for (const auto& m : got) markers += m.value.find("kafka-marker-") != std::string::npos;
+  EXPECT_GE(markers, 100u) << "each /bin/true's exec (and its exit) arrived";
+}
+
+// All three brokers down for 10 s in the middle of a storm, a partition's leader moved while
+// they are back: nothing is lost (the buffer holds the outage), the file and the topic agree.
+TEST_F(KafkaTest, BrokersDownForTenSecondsMidStormLoseNothing) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  for (const char* fifo : {"ready1", "go1", "ready2", "go2"}) {
+    ASSERT_EQ(mkfifo((dir_ + "/" + fifo).c_str(), 0600), 0);
+  }
+  const std::string events = dir_ + "/events.jsonl";
+  const long storm = storm_size(300);
+  const std::string workload =
+      "for i in $(seq 50); do /bin/true before-$i; done; echo > \"$1/ready1\"; read x < "
+      "\"$1/go1\"; for i in $(seq " +
+      std::to_string(storm) +
+      "); do /bin/true during-$i; done; echo > \"$1/ready2\"; read x < \"$1/go2\"; "
+      "for i in $(seq 50); do /bin/true after-$i; done";
+  CommandResult result;
+  std::thread monitor([&] {
+    result = run(
+        {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-f", "json",
+         "--host-fields", "-o", events, "--stats", "--", "sh", "-c", workload, "sh", dir_},
+        120000);
+  });
+  const auto handshake = [&](const char* ready, const char* go) {
+    {
+      std::ifstream in(dir_ + "/" + ready);
+      std::string s;
+      std::getline(in, s);
+    }
+    return [this, go] { std::ofstream(dir_ + "/" + go) << "go\n"; };
+  };
+  auto go1 = handshake("ready1", "go1");
+  settle(1000);  // the first events delivered
+  EXPECT_EQ(cluster.command("down"), "ok");
+  const auto down_at = std::chrono::steady_clock::now();
+  go1();
+  auto go2 = handshake("ready2", "go2");
+  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
+  EXPECT_EQ(cluster.command("up"), "ok");
+  settle(3000);  // the backlog delivered (a stop waits 5 s at most)
+  EXPECT_EQ(cluster.command("leader 0 2"), "ok");
+  EXPECT_EQ(cluster.command("leader 1 3"), "ok");
+  go2();
+  monitor.join();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("proctrail: kafka: no broker of"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("proctrail: kafka: the brokers take events again"), std::string::npos)
+      << result.err;
+  const auto lines = lines_of(events);
+  uint64_t lost = 0;
+  expect_delivered(lines, cluster.messages(), &lost);
+  EXPECT_EQ(lost, 0u) << "64M of buffer holds ten seconds of this storm";
+}
+
+// The same outage with a buffer of 64K: the oldest waiting events are dropped, and once the
+// brokers are back one lost record from kafka says exactly how many.
+TEST_F(KafkaTest, ASmallBufferDropsTheOldestAndSaysHowMany) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  for (const char* fifo : {"ready1", "go1", "ready2", "go2"}) {
+    ASSERT_EQ(mkfifo((dir_ + "/" + fifo).c_str(), 0600), 0);
+  }
+  const std::string events = dir_ + "/events.jsonl";
+  // Each exec record carries a 2 KB argument: 200 of them are six times the buffer.
+  const std::string workload =
+      "/bin/true first; echo > \"$1/ready1\"; read x < \"$1/go1\"; big=$(head -c 2000 "
+      "/dev/zero | tr '\\0' y); for i in $(seq 200); do /bin/true $big-$i; done; echo > "
+      "\"$1/ready2\"; read x < \"$1/go2\"; /bin/true last";
+  CommandResult result;
+  std::thread monitor([&] {
+    result = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic,
+                  "--kafka-buffer", "64K", "-f", "json", "--host-fields", "-o", events, "--stats",
+                  "--", "sh", "-c", workload, "sh", dir_},
+                 120000);
+  });
+  {
+    std::ifstream in(dir_ + "/ready1");
+    std::string s;
+    std::getline(in, s);
+  }
+  settle(1000);
+  EXPECT_EQ(cluster.command("down"), "ok");
+  std::ofstream(dir_ + "/go1") << "go\n";
+  {
+    std::ifstream in(dir_ + "/ready2");
+    std::string s;
+    std::getline(in, s);
+  }
+  settle(2000);  // the storm's events through the output, into the buffer
+  EXPECT_EQ(cluster.command("up"), "ok");
+  settle(1000);
+  std::ofstream(dir_ + "/go2") << "go\n";
+  monitor.join();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto lines = lines_of(events);
+  const auto got = cluster.messages();
+  uint64_t lost = 0;
+  expect_delivered(lines, got, &lost);
+  EXPECT_GE(lost, 100u) << "most of 400 records of 2 KB do not fit in 64K";
+  size_t lost_records = 0;
+  bool mid_storm = false, last_of_storm = false;
+  for (const auto& m : got) {
+    const json v = json::parse(m.value);
+    lost_records += is_kafkas_lost(v);
+    if (v["type"] != "exec" || v["argv"].size() != 2) continue;
+    const std::string arg = v["argv"][1];
+    mid_storm = mid_storm || (arg.size() > 3 && arg.substr(arg.size() - 3) == "-50");
+    last_of_storm = last_of_storm || (arg.size() > 4 && arg.substr(arg.size() - 4) == "-200");
+  }
+  EXPECT_EQ(lost_records, 1u) << "one outage, one count";
+  EXPECT_TRUE(last_of_storm) << "the newest are kept";
+  // (The first few went to librdkafka before the outage was known, and stay in its hands.)
+  EXPECT_FALSE(mid_storm) << "the oldest waiting are dropped";
+  EXPECT_NE(result.err.find("dropped " + std::to_string(lost)), std::string::npos) << result.err;
+}
+
+// Brokers down when proctrail stops: what it could not deliver goes to the spool, and the next
+// run (the brokers back) sends it first. Both runs' records arrive.
+TEST_F(KafkaTest, WhatAStopCouldNotDeliverIsSpooledAndSentByTheNextStart) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  ASSERT_EQ(mkfifo((dir_ + "/ready").c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo((dir_ + "/go").c_str(), 0600), 0);
+  const std::string spool = dir_ + "/spool";
+  const std::string first = dir_ + "/first.jsonl", second = dir_ + "/second.jsonl";
+  CommandResult result;
+  std::thread monitor([&] {
+    result =
+        run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic,
+             "--kafka-spool", spool, "-f", "json", "--host-fields", "-o", first, "--", "sh", "-c",
+             "/bin/true one; echo > \"$1/ready\"; read x < \"$1/go\"; for i in $(seq 20); "
+             "do /bin/true spooled-$i; done",
+             "sh", dir_},
+            120000);
+  });
+  {
+    std::ifstream in(dir_ + "/ready");
+    std::string s;
+    std::getline(in, s);
+  }
+  settle(1000);
+  EXPECT_EQ(cluster.command("down"), "ok");
+  std::ofstream(dir_ + "/go") << "go\n";
+  monitor.join();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("not delivered when proctrail stopped: kept in " + spool),
+            std::string::npos)
+      << result.err;
+  struct stat st {};
+  ASSERT_EQ(stat(spool.c_str(), &st), 0) << "no spool";
+  EXPECT_EQ(st.st_mode & 077, 0u) << "the spool is the caller's alone";
+
+  EXPECT_EQ(cluster.command("up"), "ok");
+  auto again = run(
+      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
+       spool, "-f", "json", "--host-fields", "-o", second, "--stats", "--", "/bin/true", "two"},
+      60000);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const size_t from = again.err.find("read from the spool ");
+  ASSERT_NE(from, std::string::npos) << again.err;
+  EXPECT_GE(std::stoul(again.err.substr(from + 20)), 20u)
+      << "the twenty execs the brokers never had, at least" << again.err;
+  EXPECT_FALSE(std::filesystem::exists(spool)) << "a spool delivered is gone";
+  auto lines = lines_of(first);
+  const auto more = lines_of(second);
+  lines.insert(lines.end(), more.begin(), more.end());
+  uint64_t lost = 0;
+  expect_delivered(lines, cluster.messages(), &lost);
+  EXPECT_EQ(lost, 0u);
+}
+
+// A broker answers a produce request with OUT_OF_ORDER_SEQUENCE_NUMBER (45): librdkafka's
+// idempotent producer cannot know what the broker has, takes it for a fatal error and sends
+// nothing more. proctrail builds a new producer, with every message the old one held
+// back in line, and the run arrives whole.
+TEST_F(KafkaTest, AProducerThatFailsFatallyIsRebuiltNotLeftStuck) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  ASSERT_EQ(mkfifo((dir_ + "/ready").c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo((dir_ + "/go").c_str(), 0600), 0);
+  const std::string events = dir_ + "/events.jsonl";
+  CommandResult result;
+  std::thread monitor([&] {
+    result = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-f",
+                  "json", "--host-fields", "-o", events, "--stats", "--", "sh", "-c",
+                  "/bin/true one; echo > \"$1/ready\"; read x < \"$1/go\"; for i in $(seq "
+                  "30); do /bin/true after-$i; sleep 0.05; done",
+                  "sh", dir_},
+                 120000);
+  });
+  {
+    std::ifstream in(dir_ + "/ready");
+    std::string s;
+    std::getline(in, s);
+  }
+  settle(1000);
+  EXPECT_EQ(cluster.command("produce-error 45"), "ok");
+  std::ofstream(dir_ + "/go") << "go\n";
+  monitor.join();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("proctrail: kafka: the producer failed ("), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("producers rebuilt 1"), std::string::npos) << result.err;
+  uint64_t lost = 0;
+  expect_delivered(lines_of(events), cluster.messages(), &lost);
+  EXPECT_EQ(lost, 0u) << "what the failed producer held was handed back and sent again";
+}
+
+// Mistakes are said at start, with an exit status, before the command runs.
+TEST_F(KafkaTest, MistakesAreClearErrorsAtStart) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{"--kafka", cluster.bootstrap()},
+       2,
+       "proctrail: error: --kafka needs --kafka-topic TOPIC (see --help)\n"},
+      {{"--kafka-topic", "t"},
+       2,
+       "proctrail: error: --kafka-topic, -X, --kafka-buffer and --kafka-spool go with --kafka "
+       "BROKERS (see --help)\n"},
+      {{"--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-X", "acks"},
+       2,
+       "proctrail: error: -X: 'acks' is not key=value (e.g. -X acks=all) (see --help)\n"},
+      {{"--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-X", "no.such.thing=1"},
+       1,
+       "proctrail: error: -X no.such.thing=1: No such configuration property: "
+       "\"no.such.thing\"\n"},
+      {{"--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-buffer", "1K"},
+       2,
+       "proctrail: error: --kafka-buffer wants a size of at least 64K, like 256M, not '1K' (see "
+       "--help)\n"},
+      {{"--kafka", "127.0.0.1:1", "--kafka-topic", kTopic},
+       1,
+       "proctrail: error: kafka: no broker at 127.0.0.1:1 answered within 10 s"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {proctrail_path()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.insert(args.end(), {"--", "touch", dir_ + "/ran"});
+    auto r = run(args, 60000);
+    EXPECT_EQ(r.exit_code, c.code) << r.err;
+    EXPECT_EQ(r.err.substr(0, c.err.size()), c.err);
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/ran")) << "the command ran";
+  }
+  // A plain user may not have librdkafka open files (or load libraries, run commands) with the
+  // setcap install's capabilities.
+  auto plain = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", proctrail_path(),
+                    "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-X",
+                    "ssl.ca.location=/etc/shadow", "--", "true"});
+  EXPECT_EQ(plain.exit_code, 1) << plain.err;
+  EXPECT_EQ(plain.err.rfind("proctrail: error: -X ssl.ca.location: only root may name a file", 0),
+            0u)
+      << plain.err;
+  ASSERT_EQ(cluster.command("missing absent-topic"), "ok");
+  auto r = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", "absent-topic",
+                "--", "true"},
+               60000);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "proctrail: error: kafka: topic 'absent-topic' does not exist at " +
+                       cluster.bootstrap() +
+                       " (create it, or let the brokers create topics on first use)\n");
+}
+
+}  // namespace
+}  // namespace proctrail::e2e
