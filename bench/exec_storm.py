@@ -212,6 +212,13 @@ def tools(build, work, seed_exe, wanted):
                  "tcp:127.0.0.1:{syslog_port}"],
             parse=parse_proctrail, ready="line", syslog=True,
             consumer=lambda pid: syslog_messages_of(work, pid)),
+        # The same, also sent to Kafka (--kafka): librdkafka's mock cluster of three brokers on
+        # 127.0.0.1 (the tests' helper, built with the tests), the sink's cost. Its
+        # consumer-side count is what kcat reads of the topic, less what was there before.
+        "proctrail-bpf-kafka": dict(
+            cmd=[proctrail, "--backend", "bpf", "-f", "json", "--stats", "--kafka",
+                 "{kafka_bootstrap}", "--kafka-topic", "bench"],
+            parse=parse_proctrail, ready="line", kafka=True),
         "forkstat": dict(cmd=["forkstat", "-e", "exec", "-l"], parse=parse_forkstat, ready=1.0),
         "forkstat-rt": dict(cmd=["forkstat", "-r", "-e", "exec", "-l"], parse=parse_forkstat,
                             ready=1.0),
@@ -268,6 +275,39 @@ class Rsyslogd:
 
     def close(self):
         self.proc.terminate()
+        self.proc.wait()
+
+
+class KafkaMock:
+    """librdkafka's mock cluster (tests/programs/kafka_mock.cpp): three brokers, topic 'bench'
+    of four partitions, for the kafka tool; kcat counts what it holds."""
+
+    def __init__(self, build):
+        exe = os.path.join(build, "tests", "kafka_mock")
+        if not os.path.exists(exe):
+            sys.exit(f"exec_storm: {exe} is missing: build the tests first")
+        self.proc = subprocess.Popen([exe, "3", "bench", "4"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("bootstrap "):
+            sys.exit("exec_storm: the Kafka mock cluster did not start")
+        self.bootstrap = line.split()[1]
+
+    def count(self):
+        """Messages in the topic, once they stop coming."""
+        last, still = -1, 0
+        while still < 5:
+            out = subprocess.run(["kcat", "-C", "-b", self.bootstrap, "-t", "bench", "-o",
+                                  "beginning", "-e", "-q", "-f", "x\n"],
+                                 capture_output=True, text=True, check=True).stdout
+            n = out.count("\n")
+            still = still + 1 if n == last else 0
+            last = n
+            time.sleep(0.2)
+        return last
+
+    def close(self):
+        self.proc.stdin.close()
         self.proc.wait()
 
 
@@ -344,6 +384,7 @@ def trial(name, tool, workload, args, paths, work, n):
     out_path = os.path.join(work, f"{name}.out")
     err_path = os.path.join(work, f"{name}.err")
     cmd = list(tool["cmd"])
+    before = tool["consumer_base"]() if tool.get("consumer_base") else 0
     with open(out_path, "w") as out, open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         if tool.get("pidfile") and os.path.exists(tool["pidfile"]):
@@ -382,7 +423,7 @@ def trial(name, tool, workload, args, paths, work, n):
     if tool.get("consumer"):
         # What the exporter's far end holds, against the records proctrail wrote to its output.
         verdict["records"] = sum(1 for l in text_out.splitlines() if l.startswith("{"))
-        verdict["consumer"] = tool["consumer"](pid)
+        verdict["consumer"] = tool["consumer"](pid) - before
     if name.startswith("proctrail"):
         m = re.search(r"lost (\d+) counted \+ (\d+) overflow", text_err)
         if m:
@@ -403,7 +444,8 @@ def main():
                          "proctrail-all, proctrail-bpf-all (every event, the default), "
                          "proctrail-bpf-ecs (that, as ECS), proctrail-bpf-record (that, and --record), "
                          "proctrail-bpf-journal (and --journal), proctrail-bpf-syslog (and "
-                         "--syslog over TCP), forkstat, "
+                         "--syslog over TCP), proctrail-bpf-kafka (and --kafka to a mock cluster), "
+                         "forkstat, "
                          "forkstat-rt, extrace, execsnoop, seed")
     ap.add_argument("--workloads", default="true,static,rate200")
     ap.add_argument("--seed-text", default=os.path.join(ROOT, "..", "shared", "seed",
@@ -448,6 +490,14 @@ def run(args):
             rsyslogd = Rsyslogd(work)
             for t in selected.values():
                 t["cmd"] = [c.replace("{syslog_port}", str(rsyslogd.port)) for c in t["cmd"]]
+        kafka = None
+        if any(t.get("kafka") for t in selected.values()):
+            kafka = KafkaMock(args.build)
+            for t in selected.values():
+                t["cmd"] = [c.replace("{kafka_bootstrap}", kafka.bootstrap) for c in t["cmd"]]
+                if t.get("kafka"):
+                    t["consumer"] = lambda pid: kafka.count()
+                    t["consumer_base"] = kafka.count
         all_workloads = {
             "true": dict(loops=2, rate=0, binary="/bin/true"),
             "static": dict(loops=2, rate=0, binary=paths["exit_now"]),
@@ -477,6 +527,8 @@ def run(args):
                 results[wname]["baseline_rate"] = sum(baselines) / len(baselines)
         if rsyslogd:
             rsyslogd.close()
+        if kafka:
+            kafka.close()
         print_table(results)
         for wname, r in results.items():
             for name, v in r["tools"].items():
