@@ -132,6 +132,7 @@ void expect_delivered(const std::vector<std::string>& lines,
   }
   std::map<std::string, size_t> seen;
   std::map<std::string, std::pair<int, size_t>> last_of_key;  // partition, file position
+  std::map<std::string, std::string> key_of_process;
   uint64_t lost = 0;
   for (const auto& m : got) {
     const json v = json::parse(m.value, nullptr, false);
@@ -146,6 +147,10 @@ void expect_delivered(const std::vector<std::string>& lines,
     if (v.contains("exec_id")) {
       const std::string host = v["host"]["hostname"].get<std::string>();
       EXPECT_EQ(m.key.rfind(host + "/", 0), 0u) << m.key;
+      // Every image of a process (its exec_id up to the ordinal) under one key.
+      const std::string id = v["exec_id"];
+      auto [k, first] = key_of_process.try_emplace(id.substr(0, id.rfind('-')), m.key);
+      EXPECT_EQ(k->second, m.key) << "one process under two keys: " << m.value;
     }
     auto [it, fresh] = last_of_key.try_emplace(m.key, m.partition, at->second);
     if (!fresh) {
