@@ -71,10 +71,14 @@ long peak_rss_kib(pid_t pid) {
 // TSan's shadow), so there the bound is not asserted and the test counts as skipped, after
 // every other check in it has run.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// The storms that exist to push memory up are a fifth as big there: their other checks need
+// no volume, and at full size they took 5 of TSan's 12 minutes.
+constexpr long kMemoryStormDivisor = 5;
 #define EXPECT_PEAK_UNDER(peak, limit_kib)                                            \
   PT_SKIP("sanitizer-resident-memory") << "peak " << (peak) << " KiB under a sanitizer, bound " \
                                        << (limit_kib)
 #else
+constexpr long kMemoryStormDivisor = 1;
 #define EXPECT_PEAK_UNDER(peak, limit_kib) \
   EXPECT_LT(peak, limit_kib) << "peak resident memory " << (peak) << " KiB"
 #endif
@@ -185,7 +189,7 @@ class StalledMonitor {
 // of them (131 MB of command lines) must leave its peak under 90 MB: the queues hold at most
 // 32 MiB each, and what they had to drop is counted, not silent.
 TEST_P(Hostile, HugeCommandLinesWhileTheOutputStallsStayBounded) {
-  const long kExecs = storm_size(1000, 40);
+  const long kExecs = storm_size(1000 / kMemoryStormDivisor, 40);
   const std::string tag = unique("empty");
   StalledMonitor m({"-f", "json", "-b", GetParam(), "-e", "exec"});
   ASSERT_TRUE(m.started()) << m.errors();
@@ -197,17 +201,23 @@ TEST_P(Hostile, HugeCommandLinesWhileTheOutputStallsStayBounded) {
   const long peak = peak_rss_kib(m.pid());
   std::string out;
   EXPECT_NE(m.stop_and_drain(out), -1) << m.errors();
-  uint64_t shown = 0, lost = 0;
+  uint64_t shown = 0, lost = 0, nameless = 0;
   for (const auto& r : parse_records(out)) {
     if (r["type"] == "lost") lost += r["count"].get<uint64_t>();
     if (r["type"] != "exec") continue;
-    if (r.value("argv_source", "") == "unavailable" ? r.value("comm", "") == "true"
-                                                      : r["argv"].size() > 1 && r["argv"][1] == tag) {
-      ++shown;  // reported, with its command line or with the reason it has none
+    if (r.value("argv_source", "") != "unavailable") {
+      shown += r["argv"].size() > 1 && r["argv"][1] == tag;
+    } else if (r.value("comm", "") == "true") {
+      ++shown;  // reported, with the reason it has no command line
+    } else if (!r.contains("comm")) {
+      // netlink: the process was gone before /proc could be read (a slow reader, as under
+      // TSan), so nothing says whose it was: on this otherwise quiet machine, one of these.
+      ++nameless;
     }
   }
-  EXPECT_GE(shown + lost, static_cast<uint64_t>(kExecs))
-      << "shown " << shown << " + counted lost " << lost;
+  EXPECT_GE(shown + nameless + lost, static_cast<uint64_t>(kExecs))
+      << "shown " << shown << " + gone before /proc was read " << nameless << " + counted lost "
+      << lost;
   RecordProperty("peak_rss_kib", static_cast<int>(peak));
   EXPECT_PEAK_UNDER(peak, 90 * 1024);
 }
@@ -234,7 +244,7 @@ TEST_P(Hostile, StopEndsInBoundedTimeWhenTheOutputIsBlocked) {
 // took the monitor from 10 MB to 552 MB. Its peak must stay under 100 MB here, and the summary
 // still names the commands run most.
 TEST_P(Hostile, TheSummaryCannotBeMadeToGrowWithoutBound) {
-  const long kExecs = storm_size(2000, 50);
+  const long kExecs = storm_size(2000 / kMemoryStormDivisor, 50);
   Monitor m({"-f", "json", "-b", GetParam(), "-e", "exec,exit", "--summary"});
   ASSERT_TRUE(m.started()) << m.errors();
   auto attack = as_nobody("pad=$(printf 'x%.0s' $(seq 100000)); for i in $(seq " +
