@@ -424,6 +424,9 @@ def trial(name, tool, workload, args, paths, work, n):
         # What the exporter's far end holds, against the records proctrail wrote to its output.
         verdict["records"] = sum(1 for l in text_out.splitlines() if l.startswith("{"))
         verdict["consumer"] = tool["consumer"](pid) - before
+        said = [l for l in text_err.splitlines() if "kafka" in l and "took" not in l]
+        print(f"{name}: the far end took {verdict['consumer']} of {verdict['records']} records "
+              f"this trial" + "".join("\n  " + l for l in said), file=sys.stderr)
     if name.startswith("proctrail"):
         m = re.search(r"lost (\d+) counted \+ (\d+) overflow", text_err)
         if m:
