@@ -125,18 +125,23 @@ void print_kafka_stats() {
 void say_kafka_end(const proctrail::cli::Options& o) {
   if (!g_kafka) return;
   const uint64_t left = g_kafka->undelivered_at_end.load();
-  if (left == 0) return;
-  if (o.kafka_spool.empty()) {
+  const uint64_t earlier = g_kafka->lost_unsaid_at_end.load();
+  if (left == 0 && earlier == 0) return;
+  const bool kept = !o.kafka_spool.empty() && !g_kafka->spool_failed.load();
+  std::string what = std::to_string(left) + (left == 1 ? " event" : " events");
+  if (earlier > 0) {
+    what += " (and the count of " + std::to_string(earlier) + " lost before)";
+  }
+  if (kept) {
     std::fprintf(stderr,
-                 "proctrail: kafka: %llu message%s not delivered when proctrail stopped, and "
-                 "lost (--kafka-spool FILE keeps them for the next start)\n",
-                 static_cast<unsigned long long>(left), left == 1 ? " was" : "s were");
+                 "proctrail: kafka: %s not delivered when proctrail stopped: kept in %s, sent "
+                 "first at the next start\n",
+                 what.c_str(), o.kafka_spool.c_str());
   } else {
-    std::fprintf(stderr,
-                 "proctrail: kafka: %llu message%s not delivered when proctrail stopped: kept "
-                 "in %s, sent first at the next start\n",
-                 static_cast<unsigned long long>(left), left == 1 ? " was" : "s were",
-                 o.kafka_spool.c_str());
+    std::fprintf(stderr, "proctrail: kafka: %s not delivered when proctrail stopped, and lost%s\n",
+                 what.c_str(),
+                 o.kafka_spool.empty() ? " (--kafka-spool FILE keeps them for the next start)"
+                                       : ": the spool could not be written");
   }
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -65,8 +66,10 @@ bool names_a_file_or_command(const std::string& key) {
     return key.size() >= tail.size() &&
            key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
   };
+  // OpenSSL loads a provider or an engine named by a path as a shared object.
   return ends_with(".location") || ends_with(".paths") || ends_with(".cmd") ||
-         ends_with(".keytab") || ends_with(".stores") || key.find("library") != std::string::npos;
+         ends_with(".keytab") || ends_with(".stores") || key.find("library") != std::string::npos ||
+         key.find("provider") != std::string::npos || key.find("engine") != std::string::npos;
 }
 
 class KafkaSink final : public Sink {
@@ -84,6 +87,7 @@ class KafkaSink final : public Sink {
     if (Status s = make_producer(); !s) return s;
     if (Status s = check_topic(); !s) return s;
     if (Status s = read_spool(); !s) return s;
+    started_ = true;
     service();
     return {};
   }
@@ -125,9 +129,24 @@ class KafkaSink final : public Sink {
       rd_kafka_poll(rk_, 50);
     }
     take_back_in_flight();
+    abandon_in_flight("kafka: no answer for them when proctrail stopped");
     if (unsaid_lost_ > 0) say_lost();  // into the spool, or at least into the count below
-    counters_->undelivered_at_end = waiting_.size();
     Status s = write_spool();
+    uint64_t events = 0, earlier = 0;
+    for (const Message& m : waiting_) {
+      if (m.says_lost > 0) {
+        earlier += m.says_lost;
+      } else {
+        ++events;
+      }
+    }
+    counters_->undelivered_at_end = events;
+    counters_->lost_unsaid_at_end = earlier;
+    if (!s) {
+      // A degrading sink's close error goes nowhere else: said here, and the events are lost.
+      counters_->spool_failed = true;
+      std::fprintf(stderr, "proctrail: kafka: %s\n", s.error().message.c_str());
+    }
     destroy_producer();
     count_waiting();
     return s;
@@ -146,7 +165,8 @@ class KafkaSink final : public Sink {
       return;
     }
     self->last_error_ = reason;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !self->said_down_) {
+    // At start, the error that refuses the start says it.
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !self->said_down_ && self->started_) {
       self->said_down_ = true;
       self->delivered_since_outage_ = false;
       std::fprintf(stderr,
@@ -155,8 +175,9 @@ class KafkaSink final : public Sink {
                    self->o_.brokers.c_str());
     }
   }
-  // librdkafka's own log lines (a broker refused a connection ...): the last one is kept for
-  // the stats; the state that matters is said by on_error and the counts.
+  // librdkafka's own log lines (a broker refused a connection ...), served by rd_kafka_poll on
+  // the output thread (log.queue): the last one is kept for the messages; the state that
+  // matters is said by on_error and the counts.
   static void on_log(const rd_kafka_t* rk, int level, const char* /*fac*/, const char* buf) {
     auto* self = static_cast<KafkaSink*>(rd_kafka_opaque(rk));
     if (self != nullptr && level <= 4) self->last_error_ = buf;
@@ -180,6 +201,8 @@ class KafkaSink final : public Sink {
     if (s) s = set("queue.buffering.max.messages", std::to_string(2 * kMaxInFlight));
     if (s) s = set("queue.buffering.max.kbytes", std::to_string(2 * kMaxInFlightBytes / 1024));
     if (s) s = set("linger.ms", "20");
+    // librdkafka's log lines through rd_kafka_poll(), on this thread, like everything else.
+    if (s) s = set("log.queue", "true");
     // A broker that comes back is found within a second (librdkafka's default backs off to
     // 10 s, longer than the wait at a stop).
     if (s) s = set("reconnect.backoff.max.ms", "1000");
@@ -207,6 +230,7 @@ class KafkaSink final : public Sink {
       rd_kafka_conf_destroy(conf);
       return make_error(std::string("kafka: ") + err);
     }
+    (void)rd_kafka_set_log_queue(rk_, nullptr);  // the main queue, which poll serves
     return {};
   }
 
@@ -246,6 +270,7 @@ class KafkaSink final : public Sink {
     }
     rd_kafka_topic_destroy(topic);
     if (md != nullptr) rd_kafka_metadata_destroy(md);
+    rd_kafka_poll(rk_, 0);  // the log lines queued meanwhile: why no broker answered
     if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
       return make_error("kafka: topic '" + o_.topic + "' does not exist at " + o_.brokers +
                         " (create it, or let the brokers create topics on first use)");
@@ -282,17 +307,18 @@ class KafkaSink final : public Sink {
       return "kafka could not deliver them before --kafka-buffer was full" +
              (last_error_.empty() ? std::string() : " (" + last_error_ + ")");
     };
+    if (in_flight_bytes_ + size > o_.buffer_bytes) {
+      // Bigger than the room there can be: it goes, and nothing waiting goes for it.
+      if (m.says_lost == 0) counters_->dropped++;
+      lose(m, why());
+      return;
+    }
     while (!waiting_.empty() && waiting_bytes_ + in_flight_bytes_ + size > o_.buffer_bytes) {
       Message& old = waiting_.front();
       waiting_bytes_ -= old.key.size() + old.value.size();
       if (old.says_lost == 0) counters_->dropped++;
       lose(old, why());
       waiting_.pop_front();
-    }
-    if (in_flight_bytes_ + size > o_.buffer_bytes) {
-      if (m.says_lost == 0) counters_->dropped++;
-      lose(m, why());
-      return;
     }
     waiting_bytes_ += size;
     waiting_.push_back(std::move(m));
@@ -301,8 +327,8 @@ class KafkaSink final : public Sink {
   // A message handed back by librdkafka, in its place by sequence.
   void put_back(Message m) {
     waiting_bytes_ += m.key.size() + m.value.size();
-    auto at = waiting_.begin();
-    while (at != waiting_.end() && at->seq < m.seq) ++at;
+    auto at = std::lower_bound(waiting_.begin(), waiting_.end(), m.seq,
+                               [](const Message& w, uint64_t seq) { return w.seq < seq; });
     waiting_.insert(at, std::move(m));
   }
 
@@ -422,20 +448,26 @@ class KafkaSink final : public Sink {
     fatal_.clear();
     take_back_in_flight();
     destroy_producer();
-    if (in_flight_ > 0) {
-      // Not handed back by the failed producer: lost, and said.
-      unsaid_lost_ += in_flight_;
-      counters_->failed += in_flight_;
-      lost_why_ = "kafka: the producer failed with them (" + fatal_why + ")";
-      lost_in_flight_.clear();
-    }
-    in_flight_ = 0;
-    in_flight_bytes_ = 0;
+    abandon_in_flight("kafka: the producer failed with them (" + fatal_why + ")");
     if (Status s = make_producer(); !s) {
       last_error_ = s.error().message;
       return;
     }
     counters_->rebuilt++;
+  }
+
+  // What librdkafka did not hand back (take_back_in_flight waits 2 s at most): lost, counted
+  // as the events they were (a lost record of ours, as the count it said).
+  void abandon_in_flight(const std::string& why) {
+    if (in_flight_ == 0) return;
+    uint64_t events = in_flight_ - lost_in_flight_.size();
+    counters_->failed += events;
+    for (const auto& [seq, says] : lost_in_flight_) events += says;
+    unsaid_lost_ += events;
+    lost_why_ = why;
+    lost_in_flight_.clear();
+    in_flight_ = 0;
+    in_flight_bytes_ = 0;
   }
 
   void count_waiting() { counters_->waiting = waiting_.size() + in_flight_; }
@@ -477,12 +509,23 @@ class KafkaSink final : public Sink {
     std::vector<Message> read;
     size_t at = sizeof kSpoolMagic - 1;
     while (at < data.size()) {
-      unsigned long long k = 0, v = 0, lost = 0;
-      int used = 0;
+      uint64_t k = 0, v = 0, lost = 0;
       const size_t eol = data.find('\n', at);
-      if (eol == std::string::npos ||
-          std::sscanf(data.c_str() + at, "%llu %llu %llu\n%n", &k, &v, &lost, &used) != 3 ||
-          static_cast<size_t>(used) != eol + 1 - at || k > data.size() || v > data.size() ||
+      if (eol == std::string::npos) return damaged(at);
+      // "<key bytes> <value bytes> <lost count>", three numbers and two single spaces.
+      const char* p = data.data() + at;
+      const char* end = data.data() + eol;
+      bool ok = true;
+      for (uint64_t* n : {&k, &v, &lost}) {
+        auto r = std::from_chars(p, end, *n);
+        ok = ok && r.ec == std::errc() && r.ptr != p;
+        p = r.ptr;
+        if (n != &lost) {
+          ok = ok && p < end && *p == ' ';
+          ++p;
+        }
+      }
+      if (!ok || p != end || k > data.size() || v > data.size() ||
           eol + 1 + k + v + 1 > data.size() || data[eol + 1 + k + v] != '\n') {
         return damaged(at);
       }
@@ -566,6 +609,7 @@ class KafkaSink final : public Sink {
   std::string lost_why_;
   std::string last_error_, fatal_;
   bool said_down_ = false;
+  bool started_ = false;
   bool delivered_since_outage_ = true;
   std::atomic<bool> cancelled_{false};
   std::string line_;

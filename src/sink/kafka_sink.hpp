@@ -45,7 +45,9 @@ struct KafkaCounters {
   std::atomic<uint64_t> from_spool{0};  // read from the spool at start
   std::atomic<uint64_t> spooled{0};     // written to the spool at the end
   std::atomic<uint64_t> rebuilt{0};     // producers rebuilt after a fatal error
-  std::atomic<uint64_t> undelivered_at_end{0};  // not delivered at the end, spooled or not
+  std::atomic<uint64_t> undelivered_at_end{0};  // events not delivered at the end, spooled or not
+  std::atomic<uint64_t> lost_unsaid_at_end{0};  // a count of events lost earlier, not delivered
+  std::atomic<bool> spool_failed{false};        // the spool could not be written at the end
 };
 
 // "key=value" for -X; the error names what is wrong.
