@@ -205,7 +205,7 @@ std::map<Key, std::string> normalise(const std::vector<json>& records, const std
                  r.value("parent_pid", json()).dump() + r.value("cwd", json()).dump();
       }
     } else if (type == "exit") {
-      detail = r["raw_exit_code"].dump() + r.value("parent_pid", json()).dump();
+      detail = r["raw_exit_code"].dump() + "|" + r.value("parent_pid", json()).dump();
     } else if (type == "uid" || type == "gid") {
       detail = r.value("ruid", json()).dump() + r.value("euid", json()).dump() +
                r.value("rgid", json()).dump() + r.value("egid", json()).dump();
@@ -236,6 +236,14 @@ TEST_F(Bpf, BothBackendsReportTheSameEvents) {
       if (it == b.end()) {
         ADD_FAILURE() << name << ": netlink has " << key.type << " pid " << key.pid << " tid "
                       << key.tid << ", bpf does not";
+      } else if (key.type == "exit" && detail.size() > 5 &&
+                 detail.compare(detail.size() - 5, 5, "|null") == 0) {
+        // The proc connector sends an exit after exit_notify(): a parent on another CPU may
+        // have reaped the child by then, and the kernel leaves the parent out (seen once
+        // under qemu on 6.1). The exit status must still agree.
+        EXPECT_EQ(detail.substr(0, detail.size() - 4),
+                  it->second.substr(0, it->second.find('|') + 1))
+            << name << ": " << key.type << " pid " << key.pid;
       } else if (!detail.empty() || key.type != "exec") {
         EXPECT_EQ(detail, it->second) << name << ": " << key.type << " pid " << key.pid;
       }
