@@ -11,8 +11,8 @@
 #   # tests: BINARY:GTEST_FILTER [BINARY:GTEST_FILTER ...]
 #
 # BINARY is unit_tests or e2e_tests (under BUILD_DIR/tests). For each mutant the script applies
-# the patch, rebuilds what changed (incrementally), runs the named tests, and reverts the patch;
-# a mutant is killed when at least one named test fails. A patch that no longer applies fails
+# the patch, rebuilds what the named tests run (incrementally), runs the named tests until one
+# fails, and reverts the patch; a mutant is killed when a named test fails. A patch that no longer applies fails
 # the check too: the fault moved, and the mutant must be written anew. At the end the build is
 # brought back to the unmodified source.
 #
@@ -60,19 +60,39 @@ for patch in "${patches[@]}"; do
     broken=$((broken + 1))
     continue
   fi
+  # Only what the named tests run is rebuilt: the end-to-end tests run the proctrail binary and
+  # the scenario program.
+  targets=()
+  for t in "${tests[@]}"; do
+    case "${t%%:*}" in
+      unit_tests) targets+=(unit_tests) ;;
+      e2e_tests) targets+=(e2e_tests proctrail scenario) ;;
+      *)
+        targets=()
+        break
+        ;;
+    esac
+  done
+  if [ ${#targets[@]} -eq 0 ]; then
+    echo "mutant $name: BROKEN: a '# tests:' entry names neither unit_tests nor e2e_tests"
+    broken=$((broken + 1))
+    continue
+  fi
   git apply "$patch"
   applied=$patch
-  if ! cmake --build "$build" --target proctrail unit_tests e2e_tests scenario >"$build/mutant-$name.log" 2>&1; then
+  if ! cmake --build "$build" --target "${targets[@]}" >"$build/mutant-$name.log" 2>&1; then
     restore
     echo "mutant $name: BROKEN: does not build (see $build/mutant-$name.log)"
     broken=$((broken + 1))
     continue
   fi
+  # One failing test is enough: the rest are not run.
   caught=()
   for t in "${tests[@]}"; do
     binary=${t%%:*} filter=${t#*:}
-    if ! "$build/tests/$binary" --gtest_filter="$filter" >>"$build/mutant-$name.log" 2>&1; then
+    if ! "$build/tests/$binary" --gtest_filter="$filter" --gtest_fail_fast >>"$build/mutant-$name.log" 2>&1; then
       caught+=("$filter")
+      break
     fi
   done
   restore
