@@ -20,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 build=$(realpath -m "${PROCTRAIL_BUILD_DIR:-build}")
-fuzz_seconds=${PROCTRAIL_FUZZ_SECONDS:-60}
+fuzz_seconds=${PROCTRAIL_FUZZ_SECONDS:-30}
 parts=${PROCTRAIL_TEST_PARTS:-host,kernel,asan,tsan,fuzz,mutants}
 jobs=${PROCTRAIL_JOBS:-$(nproc)}
 
