@@ -12,9 +12,9 @@
 #
 # BINARY is unit_tests or e2e_tests (under BUILD_DIR/tests). For each mutant the script applies
 # the patch, rebuilds what the named tests run (incrementally), runs the named tests until one
-# fails, and reverts the patch; a mutant is killed when a named test fails. A patch that no longer applies fails
-# the check too: the fault moved, and the mutant must be written anew. At the end the build is
-# brought back to the unmodified source.
+# fails, and reverts the patch; a mutant is killed when a named test fails. A patch that no
+# longer applies fails the check too: the fault moved, and the mutant must be written anew. At
+# the end the build is brought back to the unmodified source.
 #
 # Prints one line per mutant and then "mutants: N passed, N failed, 0 skipped" (a passed
 # mutant is one that was killed). Exits 1 when any survived or could not be applied.
