@@ -1,10 +1,13 @@
 // Replay: a live run's JSON record read back through `proctrail replay` gives what the live
 // run printed, view by view, on both backends; a broken recording is a clear error.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,16 +54,26 @@ class Replay : public ::testing::TestWithParam<std::string> {
     opts.insert(opts.end(), view.begin(), view.end());
     std::string live;
     // A process that was running before the monitor started and ends during its run: the live
-    // view knows its command line from /proc, and so must the replay.
+    // view knows its command line from /proc, and so must the replay. It waits for a line on a
+    // pipe, written once the monitor is ready, so a slow start (a sanitizer) cannot outlast it.
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return {};
+    }
     const pid_t before = fork();
     if (before == 0) {
-      execl("/bin/sh", "/bin/sh", "-c", "sleep 0.6", "replay-found-running",
+      if (dup2(go[0], 0) != 0) _exit(126);
+      execl("/bin/sh", "/bin/sh", "-c", "read line", "replay-found-running",
             static_cast<char*>(nullptr));
       _exit(127);
     }
+    close(go[0]);
     {
       Monitor m(opts);
       EXPECT_TRUE(m.started()) << m.errors();
+      EXPECT_EQ(write(go[1], "\n", 1), 1);
+      close(go[1]);
       CommandResult w = run({"/bin/sh", "-c",
                              "ls /pt-replay-nonexistent 2>/dev/null; echo a | tr a b >/dev/null; "
                              "sleep 0.05 & wait; sh -c 'kill -TERM $$'; exit 0"});
@@ -84,7 +97,7 @@ class Replay : public ::testing::TestWithParam<std::string> {
 TEST_P(Replay, TextAsLive) {
   auto [live, replayed] = live_and_replayed({"--no-header"});
   EXPECT_NE(live.find("tr a b"), std::string::npos) << live;
-  EXPECT_NE(live.find("/bin/sh -c 'sleep 0.6' replay-found-running  exit 0"), std::string::npos)
+  EXPECT_NE(live.find("/bin/sh -c 'read line' replay-found-running  exit 0"), std::string::npos)
       << "the exit of a process found running, with its command line: " << live;
   EXPECT_EQ(replayed, live);
 }
