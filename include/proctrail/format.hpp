@@ -21,6 +21,9 @@ class Formatter {
 };
 
 enum class OutputFormat { Text, Json, Seed };
+// The names a structured output gives the fields: proctrail's own (docs/event.schema.json) or
+// the Elastic Common Schema's (docs/output.md, "ECS").
+enum class Schema { Proctrail, Ecs };
 std::optional<OutputFormat> parse_output_format(std::string_view name);
 
 struct TextOptions {

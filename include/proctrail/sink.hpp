@@ -106,11 +106,13 @@ Result<std::unique_ptr<Sink>> open_file_sink(std::unique_ptr<Formatter> formatte
                                              const std::string& path, bool header = false,
                                              FileRotation rotation = {});
 // Each event as an entry of the systemd journal (docs/output.md, "journald"): its fields as
-// PROCTRAIL_* (the JSON record's, exact bytes), a readable MESSAGE, a MESSAGE_ID per event type.
+// PROCTRAIL_* (the JSON record's, exact bytes), or under Schema::Ecs the ECS document's
+// (PROCESS_EXECUTABLE ...), a readable MESSAGE, a MESSAGE_ID per event type.
 // Fails when no journald listens at socket_path. A journald that stops taking entries for 5 s
 // makes writes fail (the failure policy counts them) until it takes them again.
 inline constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
-Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path = kJournalSocket);
+Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path = kJournalSocket,
+                                                Schema schema = Schema::Proctrail);
 // Each event as an RFC 5424 message to a syslog daemon (docs/output.md, "syslog"): over a unix
 // datagram socket, UDP, or TCP with octet counting. A TCP connection that breaks is made again
 // (at most once a second); what could not be sent meanwhile is the failure policy's to count.
@@ -123,8 +125,10 @@ struct SyslogAddress {
 // "tcp:HOST[:PORT]", "udp:HOST[:PORT]", "unix:PATH" (or a path) ("[ADDR]" for IPv6; port
 // 514 when left out).
 Result<SyslogAddress> parse_syslog_address(std::string_view text);
-// Fails when the daemon cannot be reached (UDP: only when the address does not resolve).
-Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility);
+// Fails when the daemon cannot be reached (UDP: only when the address does not resolve). Under
+// Schema::Ecs the structured data holds the ECS document's fields.
+Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility,
+                                               Schema schema = Schema::Proctrail);
 // Each event to a function, on the output thread.
 std::unique_ptr<Sink> make_callback_sink(std::function<void(const Event&)> callback);
 // The same events to several sinks: the first error ends the write (the others still get

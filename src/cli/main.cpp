@@ -316,14 +316,15 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   if (o.journal) {
     // What the filters pass, as the view does; a journald that stops taking entries costs
     // the journal, not the capture.
-    auto journal = open_journal_sink();
+    auto journal = open_journal_sink(kJournalSocket, o.ecs ? Schema::Ecs : Schema::Proctrail);
     if (!journal) return journal.error();
     sinks.emplace_back(std::move(*journal), std::nullopt, FailurePolicy::Degrade, "journal");
   }
   if (!o.syslog.empty()) {
     auto address = parse_syslog_address(o.syslog);
     if (!address) return address.error();
-    auto syslog = open_syslog_sink(*address, o.syslog_facility);
+    auto syslog =
+        open_syslog_sink(*address, o.syslog_facility, o.ecs ? Schema::Ecs : Schema::Proctrail);
     if (!syslog) return syslog.error();
     sinks.emplace_back(std::move(*syslog), std::nullopt, FailurePolicy::Degrade, "syslog");
   }

@@ -569,8 +569,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   std::string schema;
   app.add_option(
          "--schema", schema,
-         "-f json and --kafka: proctrail (default; what replay reads back) or ecs (Elastic Common "
-         "Schema names, the host in every record, for collectors)")
+         "-f json, --kafka, --journal and --syslog: proctrail (default; what replay reads back) "
+         "or ecs (Elastic Common Schema names, the host in every record, for collectors)")
       ->type_name("SCHEMA");
   app.add_flag("--host-fields", o.host_fields,
                "JSON: every record carries host (hostname, machine id, boot id), not only the "
@@ -729,9 +729,10 @@ ParseOutcome parse_options(int argc, char** argv) {
     return {std::nullopt, usage_error("unknown schema '" + schema + "' (choose proctrail or ecs)")};
   }
   o.ecs = schema == "ecs";
-  if (o.ecs && o.format != OutputFormat::Json && o.kafka_brokers.empty()) {
-    return {std::nullopt,
-            usage_error("--schema ecs applies to JSON output (-f json) and to --kafka")};
+  if (o.ecs && o.format != OutputFormat::Json && o.kafka_brokers.empty() && !o.journal &&
+      o.syslog.empty()) {
+    return {std::nullopt, usage_error("--schema ecs applies to JSON output (-f json), --kafka, "
+                                      "--journal and --syslog")};
   }
   if (o.host_fields && o.format != OutputFormat::Json && o.also_json.empty()) {
     return {std::nullopt,

@@ -1,9 +1,12 @@
 // ECS documents (--schema ecs): each event under the Elastic Common Schema's names, one JSON
 // object per line, so that Elasticsearch, Logstash or Filebeat index it without a rename
-// pipeline (docs/output.md, "ECS"). The record is written by the one field walk first (the
+// pipeline (docs/output.md, "ECS"); and the same document walked, for the journal's and
+// syslog's fields (output/ecs.hpp). The record is written by the one field walk first (the
 // JSON formatter), read back, and its fields moved to their ECS names; what ECS has no name
 // for stays under "proctrail.", so nothing the JSON record says is lost. Strings are written
 // with the same escaping as the JSON records: no control or bidi character reaches a terminal.
+#include "output/ecs.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -194,27 +197,80 @@ json to_ecs(const json& r) {
   return doc;
 }
 
+// The event's ECS document, from its JSON record as `json` (the formatter with the host in
+// every record) writes it. That record is valid JSON and valid UTF-8 (invalid bytes are
+// replaced and kept exactly in a _b64 sibling); were it ever not, the document says so rather
+// than throw.
+json ecs_document(Formatter& record, std::string& line, const Event& e) {
+  line.clear();
+  record.format(e, line);
+  const json parsed = json::parse(line, nullptr, false);
+  if (!parsed.is_discarded()) return to_ecs(parsed);
+  json doc;
+  put(doc, "ecs.version", kEcsVersion);
+  put(doc, "event.kind", "pipeline_error");
+  put(doc, "event.module", "proctrail");
+  put(doc, "error.message", "proctrail could not read this event's JSON record back");
+  return doc;
+}
+
+// An object's fields to a visitor: objects as open and close, a list of objects item by item,
+// strings as text, any other list as texts (of its strings, or of each value's JSON). The
+// field named skip, if any, is left out.
+void walk(const json& object, FieldVisitor& v, std::string_view skip = {}) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& k = it.key();
+    if (!skip.empty() && k == skip) continue;
+    const json& x = it.value();
+    switch (x.type()) {
+      case json::value_t::object:
+        v.open(k);
+        walk(x, v);
+        v.close();
+        break;
+      case json::value_t::array:
+        if (!x.empty() && x.front().is_object()) {
+          v.open_list(k);
+          for (const auto& o : x) {
+            v.item();
+            walk(o, v);
+          }
+          v.close_list();
+        } else {
+          Strings all;
+          for (const auto& a : x)
+            all.push_back(a.is_string() ? a.get_ref<const std::string&>() : a.dump());
+          v.texts(k, all);
+        }
+        break;
+      case json::value_t::string:
+        v.text(k, x.get_ref<const std::string&>());
+        break;
+      case json::value_t::number_integer:
+        v.number(k, x.get<int64_t>());
+        break;
+      case json::value_t::number_unsigned:
+        v.count(k, x.get<uint64_t>());
+        break;
+      case json::value_t::boolean:
+        v.flag(k, x.get<bool>());
+        break;
+      case json::value_t::null:
+        v.none(k);
+        break;
+      default:
+        v.word(k, x.dump());
+    }
+  }
+}
+
 class EcsFormatter final : public Formatter {
  public:
   // The host in every document: a collector takes them one by one.
   EcsFormatter() : json_(make_json_formatter(true)) {}
 
   void format(const Event& e, std::string& out) override {
-    line_.clear();
-    json_->format(e, line_);
-    // The JSON formatter's own output: valid JSON, valid UTF-8 (invalid bytes are replaced and
-    // kept exactly in a _b64 sibling). Were it ever not, the document says so rather than throw.
-    const json record = json::parse(line_, nullptr, false);
-    json doc;
-    if (record.is_discarded()) {
-      put(doc, "ecs.version", kEcsVersion);
-      put(doc, "event.kind", "pipeline_error");
-      put(doc, "event.module", "proctrail");
-      put(doc, "error.message", "proctrail could not read this event's JSON record back");
-    } else {
-      doc = to_ecs(record);
-    }
-    write(out, doc);
+    write(out, ecs_document(*json_, line_, e));
     out += '\n';
   }
 
@@ -227,6 +283,20 @@ class EcsFormatter final : public Formatter {
 
 std::unique_ptr<Formatter> make_ecs_formatter() {
   return std::make_unique<EcsFormatter>();
+}
+
+EcsWalk::EcsWalk() : json_(make_json_formatter(true)) {}
+
+void EcsWalk::load(const Event& e) {
+  doc_ = ecs_document(*json_, line_, e);
+}
+
+void EcsWalk::visit(FieldVisitor& v, Part part) const {
+  if (part == Part::Proctrail) {
+    if (auto own = doc_.find("proctrail"); own != doc_.end() && own->is_object()) walk(*own, v);
+    return;
+  }
+  walk(doc_, v, part == Part::Ecs ? "proctrail" : "");
 }
 
 }  // namespace proctrail

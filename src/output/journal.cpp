@@ -29,10 +29,12 @@ constexpr auto kMessageIds = std::to_array<std::pair<EventType, std::string_view
 // PROCTRAIL_TYPE.
 constexpr std::string_view kOtherMessageId = "92109024625648fe8563f4077b2b0dd4";
 
-// The walk's fields as PROCTRAIL_<PATH> fields.
+// The walk's fields as fields named lead + the path in capitals: PROCTRAIL_<PATH> for
+// proctrail's schema; the path alone for ECS's, where a '.' or '@' is a '_' and none leads,
+// as journald takes a name ([A-Z0-9_], not starting with '_').
 class JournalFields final : public FieldVisitor {
  public:
-  explicit JournalFields(std::string& out) : out_(out) {}
+  JournalFields(std::string& out, std::string_view lead) : out_(out), lead_(lead) {}
 
   void number(std::string_view k, int64_t v) override { field(k, fmt::format("{}", v)); }
   void count(std::string_view k, uint64_t v) override { field(k, fmt::format("{}", v)); }
@@ -89,7 +91,11 @@ class JournalFields final : public FieldVisitor {
   static std::string upper(std::string_view k) {
     std::string s(k);
     for (char& c : s) {
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (c >= 'a' && c <= 'z') {
+        c = static_cast<char>(c - 'a' + 'A');
+      } else if (!(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9')) {
+        c = '_';
+      }
     }
     return s;
   }
@@ -97,10 +103,13 @@ class JournalFields final : public FieldVisitor {
     return levels_.empty() ? std::string() : levels_.back().prefix;
   }
   void field(std::string_view k, std::string_view v) {
-    append_journal_field(out_, "PROCTRAIL_" + prefix() + upper(k), v);
+    std::string name = std::string(lead_) + prefix() + upper(k);
+    name.erase(0, name.find_first_not_of('_'));
+    append_journal_field(out_, name, v);
   }
 
   std::string& out_;
+  std::string_view lead_;
   std::vector<Level> levels_;
 };
 
@@ -132,7 +141,8 @@ void append_journal_field(std::string& out, std::string_view name, std::string_v
   out += '\n';
 }
 
-JournalEncoder::JournalEncoder() {
+JournalEncoder::JournalEncoder(Schema schema) {
+  if (schema == Schema::Ecs) ecs_ = std::make_unique<EcsWalk>();
   ctx_.host = HostIdentity::local();
   TextOptions o;
   o.message = true;
@@ -149,8 +159,14 @@ void JournalEncoder::encode(const Event& e, std::string& out) {
   append_journal_field(out, "MESSAGE_ID", journal_message_id(e.type()));
   append_journal_field(out, "PRIORITY", fmt::format("{}", event_severity(e)));
   append_journal_field(out, "SYSLOG_IDENTIFIER", "proctrail");
-  JournalFields fields(out);
-  visit_fields(e, ctx_, fields);
+  if (ecs_) {
+    JournalFields fields(out, "");
+    ecs_->load(e);
+    ecs_->visit(fields);
+  } else {
+    JournalFields fields(out, "PROCTRAIL_");
+    visit_fields(e, ctx_, fields);
+  }
 }
 
 }  // namespace proctrail

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "output/ecs.hpp"
 #include "output/fields.hpp"
 #include "proctrail/event.hpp"
 #include "proctrail/format.hpp"
@@ -22,15 +23,19 @@ std::string_view journal_message_id(EventType type);
 // Encodes events one by one. The fields are the JSON record's, from the same walk, named
 // PROCTRAIL_ and the record's path in capitals ("container.id" is PROCTRAIL_CONTAINER_ID, the
 // second ancestor's comm PROCTRAIL_ANCESTRY_1_COMM); a list of strings (argv, env) is one
-// field of shell words, which read back as exactly the bytes. Beside them: MESSAGE, the event
-// as one text line (escaped as on a terminal), MESSAGE_ID, PRIORITY and SYSLOG_IDENTIFIER.
+// field of shell words, which read back as exactly the bytes. Under Schema::Ecs they are the
+// ECS document's, named by its path in capitals with '_' for '.' and no '@'
+// (PROCESS_EXECUTABLE, PROCESS_PARENT_ENTITY_ID, TIMESTAMP; what ECS has no name for is
+// PROCTRAIL_*). Beside them: MESSAGE, the event as one text line (escaped as on a terminal),
+// MESSAGE_ID, PRIORITY and SYSLOG_IDENTIFIER.
 class JournalEncoder {
  public:
-  JournalEncoder();
+  explicit JournalEncoder(Schema schema = Schema::Proctrail);
   void encode(const Event& e, std::string& out);
 
  private:
   FieldContext ctx_;
+  std::unique_ptr<EcsWalk> ecs_;  // under Schema::Ecs
   std::unique_ptr<Formatter> message_;
   std::string line_;
 };

@@ -136,8 +136,9 @@ std::optional<int> syslog_facility_named(std::string_view name) {
   return std::nullopt;
 }
 
-SyslogEncoder::SyslogEncoder(int facility)
+SyslogEncoder::SyslogEncoder(int facility, Schema schema)
     : facility_(facility), procid_(std::to_string(getpid())) {
+  if (schema == Schema::Ecs) ecs_ = std::make_unique<EcsWalk>();
   ctx_.host = HostIdentity::local();
   TextOptions o;
   o.message = true;
@@ -164,8 +165,21 @@ void SyslogEncoder::encode(const Event& e, std::string& out) {
   out += ' ';
   out += event_type_name(e.type());
   out += " [";
-  out += kSyslogSdId;
-  {
+  if (ecs_) {
+    ecs_->load(e);
+    out += kSyslogEcsSdId;
+    {
+      SdParams params(out);
+      ecs_->visit(params, EcsWalk::Part::Ecs);
+    }
+    out += "][";
+    out += kSyslogSdId;
+    {
+      SdParams params(out);
+      ecs_->visit(params, EcsWalk::Part::Proctrail);
+    }
+  } else {
+    out += kSyslogSdId;
     SdParams params(out);
     visit_fields(e, ctx_, params);
   }

@@ -27,7 +27,7 @@ constexpr auto kStallAfter = std::chrono::seconds(5);
 
 class JournalSink final : public Sink {
  public:
-  explicit JournalSink(std::string path) : path_(std::move(path)) {}
+  JournalSink(std::string path, Schema schema) : path_(std::move(path)), encoder_(schema) {}
   ~JournalSink() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -174,8 +174,8 @@ class JournalSink final : public Sink {
 
 }  // namespace
 
-Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path) {
-  auto sink = std::make_unique<JournalSink>(socket_path);
+Result<std::unique_ptr<Sink>> open_journal_sink(const std::string& socket_path, Schema schema) {
+  auto sink = std::make_unique<JournalSink>(socket_path, schema);
   if (Status s = sink->connect(); !s) return s.error();
   return std::unique_ptr<Sink>(std::move(sink));
 }

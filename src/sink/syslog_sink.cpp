@@ -45,8 +45,8 @@ struct Peer {
 
 class SyslogSink final : public Sink {
  public:
-  SyslogSink(SyslogAddress address, std::vector<Peer> peers, int facility)
-      : address_(std::move(address)), peers_(std::move(peers)), encoder_(facility) {}
+  SyslogSink(SyslogAddress address, std::vector<Peer> peers, int facility, Schema schema)
+      : address_(std::move(address)), peers_(std::move(peers)), encoder_(facility, schema) {}
   ~SyslogSink() override { disconnect(); }
 
   // The first connection, at start: waited for (up to 5 s), and its failure is the caller's.
@@ -309,10 +309,11 @@ Result<SyslogAddress> parse_syslog_address(std::string_view text) {
   return a;
 }
 
-Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility) {
+Result<std::unique_ptr<Sink>> open_syslog_sink(const SyslogAddress& address, int facility,
+                                               Schema schema) {
   auto peers = resolve(address);
   if (!peers) return peers.error();
-  auto sink = std::make_unique<SyslogSink>(address, std::move(*peers), facility);
+  auto sink = std::make_unique<SyslogSink>(address, std::move(*peers), facility, schema);
   if (Status s = sink->open(); !s) return s.error();
   return std::unique_ptr<Sink>(std::move(sink));
 }

@@ -153,6 +153,38 @@ TEST_P(Journal, EntriesReadBackFromARealJournald) {
   std::filesystem::remove_all(dir);
 }
 
+// --schema ecs: journalctl finds a process by its ECS fields in capitals, and the exec and the
+// exit of one process are joined on PROCESS_ENTITY_ID.
+TEST(JournalEcs, JournalctlFindsAProcessByItsEcsFields) {
+  if (access(kJournald, X_OK) != 0) PT_SKIP("no-journald") << kJournald << " is not installed";
+  const std::string dir = "/tmp/pt-journal-ecs-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string body =
+      "\"$1\" --journal --schema ecs -e exec,exit -o /dev/null "
+      "  -- sh -c '/bin/echo ecs-marker >/dev/null; exit 4'\n"
+      "echo \"proctrail=$?\"\n"
+      "journalctl --sync\n"
+      "journalctl --no-pager -o json PROCESS_EXECUTABLE=/usr/bin/echo > \"$2/echo.json\"\n"
+      "journalctl --no-pager -o json PROCESS_EXIT_CODE=4 > \"$2/exit.json\"";
+  auto r = with_journald(body, {proctrail_path(), dir});
+  ASSERT_NE(r.exit_code, 90) << "systemd-journald did not start: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("proctrail=4"), std::string::npos) << r.out << r.err;
+  const auto echo = entries_in(dir + "/echo.json");
+  ASSERT_EQ(echo.size(), 1u) << "journalctl PROCESS_EXECUTABLE=/usr/bin/echo finds the one echo";
+  EXPECT_EQ(field(echo[0], "PROCESS_ARGS"), "/bin/echo ecs-marker");
+  EXPECT_EQ(field(echo[0], "EVENT_ACTION"), "exec");
+  EXPECT_EQ(field(echo[0], "ECS_VERSION"), "8.11.0");
+  EXPECT_FALSE(field(echo[0], "TIMESTAMP").empty());
+  EXPECT_EQ(field(echo[0], "PROCTRAIL_EXE"), "") << "no proctrail name for what ECS names";
+  const auto exits = entries_in(dir + "/exit.json");
+  ASSERT_EQ(exits.size(), 1u) << "journalctl PROCESS_EXIT_CODE=4 finds the shell's exit";
+  EXPECT_EQ(field(exits[0], "PROCESS_ENTITY_ID"), field(echo[0], "PROCESS_PARENT_ENTITY_ID"));
+  EXPECT_EQ(field(exits[0], "PRIORITY"), "5") << "a failure is a notice";
+  std::filesystem::remove_all(dir);
+}
+
 // journald goes away mid-run and comes back: capture and the JSON record go on, the entries
 // it could not take are counted, and once it is back a lost entry says how many, so that the
 // journal plus that count is exactly what the JSON record holds.

@@ -142,29 +142,42 @@ class Rsyslogd {
   pid_t pid_ = -1;
 };
 
-// The structured data element's parameters: [proctrail@32473 name="value" ...], with \" \\ \]
-// read back.
-std::map<std::string, std::string> params_of(const std::string& sd) {
-  std::map<std::string, std::string> out;
-  const std::string head = "[proctrail@32473";
-  EXPECT_EQ(sd.rfind(head, 0), 0u) << sd;
-  size_t i = head.size();
-  while (i < sd.size() && sd[i] == ' ') {
-    const size_t eq = sd.find("=\"", i);
-    if (eq == std::string::npos) break;
-    const std::string name = sd.substr(i + 1, eq - i - 1);
-    std::string value;
-    size_t j = eq + 2;
-    for (; j < sd.size() && sd[j] != '"'; ++j) {
-      if (sd[j] == '\\' && j + 1 < sd.size()) ++j;
-      value += sd[j];
+// Each structured data element's parameters by its SD-ID: [ID name="value" ...]..., with \"
+// \\ \] read back.
+std::map<std::string, std::map<std::string, std::string>> elements_of(const std::string& sd) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  size_t i = 0;
+  while (i < sd.size() && sd[i] == '[') {
+    const size_t id_end = std::min(sd.find_first_of(" ]", i), sd.size());
+    auto& params = out[sd.substr(i + 1, id_end - i - 1)];
+    i = id_end;
+    while (i < sd.size() && sd[i] == ' ') {
+      const size_t eq = sd.find("=\"", i);
+      if (eq == std::string::npos) break;
+      const std::string name = sd.substr(i + 1, eq - i - 1);
+      std::string value;
+      size_t j = eq + 2;
+      for (; j < sd.size() && sd[j] != '"'; ++j) {
+        if (sd[j] == '\\' && j + 1 < sd.size()) ++j;
+        value += sd[j];
+      }
+      EXPECT_EQ(params.count(name), 0u) << name << " twice in " << sd;
+      params[name] = value;
+      i = j + 1;
     }
-    EXPECT_EQ(out.count(name), 0u) << name << " twice in " << sd;
-    out[name] = value;
-    i = j + 1;
+    EXPECT_EQ(sd.substr(i, 1), "]") << sd;
+    ++i;
   }
-  EXPECT_EQ(sd.substr(i), "]") << sd;
+  EXPECT_EQ(i, sd.size()) << "after the structured data: " << sd;
   return out;
+}
+
+// proctrail's one element, [proctrail@32473 ...].
+std::map<std::string, std::string> params_of(const std::string& sd) {
+  auto elements = elements_of(sd);
+  EXPECT_EQ(elements.size(), 1u) << sd;
+  EXPECT_EQ(elements.count("proctrail@32473"), 1u) << sd;
+  return elements["proctrail@32473"];
 }
 
 // A time to the microsecond in UTC, "Z" for "+00:00" (rsyslog writes either).
@@ -389,6 +402,49 @@ TEST(Syslog, ATcpDaemonThatRestartsCostsCountedMessagesNotTheCapture) {
   EXPECT_EQ(records.size(), got.size() - lost_messages + lost)
       << "the messages and the lost count add up to the JSON record";
   EXPECT_EQ(argvs.count("/bin/echo during-one"), 0u);
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// --schema ecs: rsyslog parses the ECS names as one element and the rest as another, and the
+// exec and the exit of one process are joined on process.entity_id.
+TEST(Syslog, UnderEcsTheMessagesCarryEcsNames) {
+  if (access(kRsyslogd, X_OK) != 0) PT_SKIP("no-rsyslogd") << kRsyslogd << " is not installed";
+  const std::string dir = "/tmp/pt-syslog-ecs-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  Rsyslogd daemon(dir);
+  ASSERT_TRUE(daemon.start()) << "rsyslogd did not start";
+  std::string line = "echo $$; exec";
+  for (const auto& a : std::vector<std::string>{
+           proctrail_path(), "--syslog", "unix:" + daemon.socket_path(), "--schema", "ecs", "-e",
+           "exec,exit", "-o", "/dev/null", "--", "sh", "-c", "/bin/echo ecs-marker; exit 4"}) {
+    line += " " + shell_quote(a);
+  }
+  auto r = run({"sh", "-c", line});
+  ASSERT_EQ(r.exit_code, 4) << r.err;
+  const pid_t pid = std::stoi(r.out);
+  std::map<std::string, std::string> echo, shell_exit;
+  for (int i = 0; i < 200 * time_scale() && (echo.empty() || shell_exit.empty()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& m : daemon.messages_of(pid)) {
+      auto elements = elements_of(m["sd"].get<std::string>());
+      EXPECT_EQ(elements.size(), 2u) << m["sd"];
+      EXPECT_EQ(elements.count("proctrail@32473"), 1u) << m["sd"];
+      const auto& ecs = elements["ecs@32473"];
+      if (ecs.count("process.args") && ecs.at("process.args") == "/bin/echo ecs-marker") {
+        echo = ecs;
+      }
+      if (ecs.count("process.exit_code") && ecs.at("process.exit_code") == "4") shell_exit = ecs;
+    }
+  }
+  ASSERT_FALSE(echo.empty()) << "the echo's exec";
+  ASSERT_FALSE(shell_exit.empty()) << "the shell's exit";
+  EXPECT_EQ(echo["event.action"], "exec");
+  EXPECT_EQ(echo["process.executable"], "/usr/bin/echo");
+  EXPECT_EQ(echo["ecs.version"], "8.11.0");
+  EXPECT_EQ(echo.count("@timestamp"), 1u);
+  EXPECT_EQ(echo.count("exe"), 0u) << "no proctrail name for what ECS names";
+  EXPECT_EQ(echo["process.parent.entity_id"], shell_exit["process.entity_id"]);
+  EXPECT_EQ(shell_exit["event.action"], "exit");
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 

@@ -632,6 +632,8 @@ struct Syslog5424 {
   int pri = -1;
   std::string timestamp, hostname, app, procid, msgid, sd_id, msg;
   std::vector<std::pair<std::string, std::string>> params;  // in order
+  // Each structured data element after the first: its SD-ID and parameters.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> more;
 };
 
 Syslog5424 parse_5424(const std::string& m) {
@@ -649,29 +651,41 @@ Syslog5424 parse_5424(const std::string& m) {
   r.procid = h[5];
   r.msgid = h[6];
   size_t i = static_cast<size_t>(h.length(0));
-  const size_t id_end = m.find_first_of(" ]", i);
-  r.sd_id = m.substr(i, id_end - i);
-  i = id_end;
   // SD-NAME: 1 to 32 printable US-ASCII but '=', ' ', ']' and '"'.
   static const std::regex sd_name(R"([!#-<>-\\^-~]{1,32})");
-  while (i < m.size() && m[i] == ' ') {
-    const size_t eq = m.find('=', i);
-    const std::string name = m.substr(i + 1, eq - i - 1);
-    EXPECT_TRUE(std::regex_match(name, sd_name)) << "SD-NAME " << name;
-    EXPECT_EQ(m[eq + 1], '"') << name;
-    std::string value;
-    size_t j = eq + 2;
-    for (; j < m.size() && m[j] != '"'; ++j) {
-      if (m[j] == '\\' && j + 1 < m.size() &&
-          (m[j + 1] == '"' || m[j + 1] == '\\' || m[j + 1] == ']')) {
-        ++j;
-      } else {
-        EXPECT_NE(m[j], ']') << name << ": a bare ']' in a value";
+  for (bool first = true;; first = false) {
+    const size_t id_end = m.find_first_of(" ]", i);
+    std::string id = m.substr(i, id_end - i);
+    EXPECT_TRUE(std::regex_match(id, sd_name)) << "SD-ID " << id;
+    std::vector<std::pair<std::string, std::string>> params;
+    i = id_end;
+    while (i < m.size() && m[i] == ' ') {
+      const size_t eq = m.find('=', i);
+      const std::string name = m.substr(i + 1, eq - i - 1);
+      EXPECT_TRUE(std::regex_match(name, sd_name)) << "SD-NAME " << name;
+      EXPECT_EQ(m[eq + 1], '"') << name;
+      std::string value;
+      size_t j = eq + 2;
+      for (; j < m.size() && m[j] != '"'; ++j) {
+        if (m[j] == '\\' && j + 1 < m.size() &&
+            (m[j + 1] == '"' || m[j + 1] == '\\' || m[j + 1] == ']')) {
+          ++j;
+        } else {
+          EXPECT_NE(m[j], ']') << name << ": a bare ']' in a value";
+        }
+        value += m[j];
       }
-      value += m[j];
+      params.emplace_back(name, value);
+      i = j + 1;
     }
-    r.params.emplace_back(name, value);
-    i = j + 1;
+    if (first) {
+      r.sd_id = id;
+      r.params = std::move(params);
+    } else {
+      r.more.emplace_back(id, std::move(params));
+    }
+    if (m.compare(i, 2, "][") != 0) break;
+    i += 2;
   }
   EXPECT_EQ(m.substr(i, 2), "] ") << m.substr(i, 50);
   r.msg = i + 2 <= m.size() ? m.substr(i + 2) : "";
@@ -744,6 +758,97 @@ TEST(SyslogFormat, EveryValueOfTheJsonRecordIsAParameterAsRfc5424HasIt) {
       EXPECT_TRUE(c >= 0x20 || (c == '\n' && e.type() == EventType::Summary))
           << "a control character in: " << m;
     }
+  }
+}
+
+// --schema ecs with --journal and --syslog: the fields are the ECS document's (the one mapping,
+// the ECS formatter's), leaf by leaf. In the journal each is named by its path in capitals, '_'
+// for '.' and no '@' ("process.parent.entity_id" is PROCESS_PARENT_ENTITY_ID, "@timestamp"
+// TIMESTAMP); in syslog the ECS names are one structured data element and what ECS has no name
+// for (the document's proctrail object) another, under the names the proctrail schema gives
+// it, so every SD-NAME stays within RFC 5424's 32 characters.
+std::map<std::string, ordered> ecs_leaves(Formatter& ecs, const Event& e) {
+  std::string line;
+  ecs.format(e, line);
+  std::map<std::string, ordered> leaves;
+  leaves_of(ordered::parse(line), "", leaves);
+  return leaves;
+}
+
+std::string ecs_journal_name(const std::string& path) {
+  std::string name;
+  for (char c : path) {
+    if (c == '.' || c == '@') {
+      if (!name.empty()) name += '_';
+    } else {
+      name += static_cast<char>(std::toupper(c));
+    }
+  }
+  return name;
+}
+
+TEST(JournalFormat, UnderEcsEveryFieldIsTheEcsDocumentsInCapitals) {
+  auto ecs = make_ecs_formatter();
+  JournalEncoder journal(Schema::Ecs);
+  bool saw_exec = false;
+  for (const auto& e : every_kind()) {
+    std::string entry;
+    journal.encode(e, entry);
+    auto fields = journal_entry(entry);
+    std::map<std::string, std::string> want;
+    for (const auto& [path, v] : ecs_leaves(*ecs, e)) {
+      if (v.is_null()) continue;  // not known: no field
+      want[ecs_journal_name(path)] = v.is_string()  ? v.get<std::string>()
+                                     : v.is_array() ? shell_words(v.get<std::vector<std::string>>())
+                                                    : v.dump();
+    }
+    for (const char* own : {"MESSAGE", "MESSAGE_ID", "PRIORITY", "SYSLOG_IDENTIFIER"}) {
+      EXPECT_EQ(fields.count(own), 1u) << own << " in " << entry;
+      fields.erase(own);
+    }
+    EXPECT_EQ(fields, want);
+    if (e.type() == EventType::Exec && fields.count("PROCESS_EXECUTABLE")) {
+      saw_exec = true;
+      EXPECT_FALSE(fields["PROCESS_ARGS"].empty()) << entry;
+      EXPECT_FALSE(fields["PROCESS_ENTITY_ID"].empty()) << entry;
+      EXPECT_EQ(fields["EVENT_ACTION"], "exec");
+      EXPECT_EQ(fields.count("TIMESTAMP"), 1u) << entry;
+      EXPECT_EQ(fields.count("PROCTRAIL_EXE"), 0u) << "no proctrail name for what ECS names";
+    }
+  }
+  EXPECT_TRUE(saw_exec);
+}
+
+TEST(SyslogFormat, UnderEcsTheEcsNamesAreOneElementAndTheRestAnother) {
+  auto ecs = make_ecs_formatter();
+  SyslogEncoder syslog(10, Schema::Ecs);
+  for (const auto& e : every_kind()) {
+    std::string m;
+    syslog.encode(e, m);
+    const auto r = parse_5424(m);
+    EXPECT_EQ(r.sd_id, "ecs@32473") << m;
+    ASSERT_EQ(r.more.size(), 1u) << m;
+    EXPECT_EQ(r.more[0].first, "proctrail@32473");
+    std::map<std::string, std::string> got_ecs, got_own;
+    for (const auto& [name, value] : r.params) got_ecs[name] = value;
+    for (const auto& [name, value] : r.more[0].second) got_own[name] = value;
+    EXPECT_EQ(got_ecs.size(), r.params.size()) << "a name twice: " << m;
+    std::map<std::string, std::string> want_ecs, want_own;
+    for (const auto& [path, v] : ecs_leaves(*ecs, e)) {
+      if (v.is_null()) continue;
+      const std::string value = v.is_string()  ? syslog_value(v.get<std::string>())
+                                : v.is_array() ? shell_words(v.get<std::vector<std::string>>())
+                                               : v.dump();
+      if (path.rfind("proctrail.", 0) == 0) {
+        want_own[path.substr(10)] = value;
+      } else {
+        want_ecs[path] = value;
+      }
+    }
+    EXPECT_EQ(got_ecs, want_ecs) << m;
+    EXPECT_EQ(got_own, want_own) << m;
+    EXPECT_EQ(r.msgid, want_ecs["event.action"]);
+    EXPECT_FALSE(r.msg.empty());
   }
 }
 
