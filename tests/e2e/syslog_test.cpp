@@ -155,6 +155,7 @@ std::map<std::string, std::map<std::string, std::string>> elements_of(const std:
       const size_t eq = sd.find("=\"", i);
       if (eq == std::string::npos) break;
       const std::string name = sd.substr(i + 1, eq - i - 1);
+      EXPECT_LE(name.size(), 32u) << "an SD-NAME longer than RFC 5424 allows: " << name;
       std::string value;
       size_t j = eq + 2;
       for (; j < sd.size() && sd[j] != '"'; ++j) {
@@ -430,6 +431,9 @@ TEST(Syslog, UnderEcsTheMessagesCarryEcsNames) {
       EXPECT_EQ(elements.size(), 2u) << m["sd"];
       EXPECT_EQ(elements.count("proctrail@32473"), 1u) << m["sd"];
       const auto& ecs = elements["ecs@32473"];
+      for (const auto& [name, value] : ecs) {
+        EXPECT_NE(name.rfind("proctrail.", 0), 0u) << name << ": not an ECS name";
+      }
       if (ecs.count("process.args") && ecs.at("process.args") == "/bin/echo ecs-marker") {
         echo = ecs;
       }
