@@ -386,7 +386,11 @@ def trial(name, tool, workload, args, paths, work, n):
     cmd = list(tool["cmd"])
     before = tool["consumer_base"]() if tool.get("consumer_base") else 0
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        # SIGINT as it is by default: a bench started in the background (`... &`) has it
+        # ignored, and a shell wrapper (with-journald.sh) would inherit that and could not trap
+        # it, so the trial's stop would never reach it.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         if tool.get("pidfile") and os.path.exists(tool["pidfile"]):
             os.unlink(tool["pidfile"])
         if tool["ready"] == "line":
@@ -423,7 +427,11 @@ def trial(name, tool, workload, args, paths, work, n):
     if tool.get("consumer"):
         # What the exporter's far end holds, against the records proctrail wrote to its output.
         verdict["records"] = sum(1 for l in text_out.splitlines() if l.startswith("{"))
-        verdict["consumer"] = tool["consumer"](pid) - before
+        try:
+            verdict["consumer"] = tool["consumer"](pid) - before
+        except (OSError, ValueError) as e:
+            sys.exit(f"exec_storm: {name}: no count from the far end ({e}); the trial's "
+                     f"stderr ends:\n" + "\n".join(text_err.splitlines()[-15:]))
         said = [l for l in text_err.splitlines() if "kafka" in l and "took" not in l]
         print(f"{name}: the far end took {verdict['consumer']} of {verdict['records']} records "
               f"this trial" + "".join("\n  " + l for l in said), file=sys.stderr)
