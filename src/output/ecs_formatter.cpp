@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -163,6 +164,20 @@ void move_field(json& doc, const std::string& path, const json& v, bool process_
     put(doc, "process.command_line", line);
     return;
   }
+  // A list with bytes that are not UTF-8 is only <name>_b64 in the record. Its ECS field holds
+  // the text with U+FFFD all the same, as a string field's does: a rule on process.args must
+  // not miss a command for one invalid byte. The exact bytes stay under proctrail.
+  if ((path == "argv_b64" || path == "env_b64") && v.is_string()) {
+    if (auto bytes = decode_base64(v.get_ref<const std::string&>())) {
+      json list = json::array();
+      for (std::string_view a : Strings::from_nul_separated(*bytes)) {
+        list.push_back(with_replacement(a));
+      }
+      move_field(doc, path.substr(0, path.size() - 4), list, process_ended);
+    }
+    put(doc, "proctrail." + path, v);
+    return;
+  }
   if ((path == "container" || path == "host") && v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       move_field(doc, path + "." + it.key(), it.value(), process_ended);
@@ -229,7 +244,8 @@ void walk(const json& object, FieldVisitor& v, std::string_view skip = {}) {
         v.close();
         break;
       case json::value_t::array:
-        if (!x.empty() && x.front().is_object()) {
+        if (!x.empty() &&
+            std::all_of(x.begin(), x.end(), [](const json& o) { return o.is_object(); })) {
           v.open_list(k);
           for (const auto& o : x) {
             v.item();
@@ -244,7 +260,11 @@ void walk(const json& object, FieldVisitor& v, std::string_view skip = {}) {
         }
         break;
       case json::value_t::string:
-        v.text(k, x.get_ref<const std::string&>());
+        if (k == "command_line") {
+          v.joined_text(k, x.get_ref<const std::string&>());
+        } else {
+          v.text(k, x.get_ref<const std::string&>());
+        }
         break;
       case json::value_t::number_integer:
         v.number(k, x.get<int64_t>());

@@ -219,4 +219,40 @@ void append_base64(std::string& out, std::string_view bytes) {
   }
 }
 
+std::optional<std::string> decode_base64(std::string_view b64) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    const size_t d = kAlphabet.find(c);
+    if (d == std::string_view::npos) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      raw += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return raw;
+}
+
+std::string with_replacement(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence_length(s.substr(i));
+    if (len == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
 }  // namespace proctrail

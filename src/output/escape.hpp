@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,10 @@ bool append_json_string(std::string& out, std::string_view s);
 
 // Standard base64 (RFC 4648, with padding).
 void append_base64(std::string& out, std::string_view bytes);
+// Its bytes, or nothing when b64 has a character outside the alphabet (padding ends it).
+std::optional<std::string> decode_base64(std::string_view b64);
+
+// s as valid UTF-8: each byte of an invalid sequence becomes U+FFFD, as in a JSON string.
+std::string with_replacement(std::string_view s);
 
 }  // namespace proctrail

@@ -28,6 +28,9 @@ class FieldVisitor {
   // Bytes a process controls: may be anything, valid UTF-8 or not.
   virtual void text(std::string_view name, std::string_view v) = 0;
   virtual void texts(std::string_view name, const Strings& v) = 0;
+  // A list a process controls, as one text (ECS's process.command_line): as long as the list,
+  // so an encoder that holds lists back to the end of a record holds this back too.
+  virtual void joined_text(std::string_view name, std::string_view v) { text(name, v); }
   // A wall-clock instant (CLOCK_REALTIME nanoseconds).
   virtual void time(std::string_view name, int64_t wall_ns) = 0;
   // Known not to be known: a figure not watched, a count the kernel did not give.

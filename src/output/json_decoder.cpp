@@ -8,7 +8,9 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <utility>
 
+#include "output/escape.hpp"
 #include "output/fields.hpp"
 #include "proctrail/format.hpp"
 
@@ -58,24 +60,10 @@ bool flag(const json& o, std::string_view k, bool otherwise = false) {
   return v->get<bool>();
 }
 
-std::string decode_base64(std::string_view b64, std::string_view k) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string raw;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : b64) {
-    if (c == '=') break;
-    const size_t d = kAlphabet.find(c);
-    if (d == std::string_view::npos) bad("'" + std::string(k) + "' is not base64");
-    acc = (acc << 6) | static_cast<uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      raw += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return raw;
+std::string base64_field(std::string_view b64, std::string_view k) {
+  auto raw = decode_base64(b64);
+  if (!raw) bad("'" + std::string(k) + "' is not base64");
+  return std::move(*raw);
 }
 
 std::string plain(const json& o, std::string_view k) {
@@ -99,7 +87,7 @@ std::string hex_id(const std::string& id, const std::string& what) {
 std::optional<std::string> text(const json& o, std::string_view k) {
   if (const json* b = field(o, std::string(k) + "_b64")) {
     if (!b->is_string()) bad("'" + std::string(k) + "_b64' is not a string");
-    return decode_base64(b->get<std::string>(), k);
+    return base64_field(b->get<std::string>(), k);
   }
   if (!field(o, k)) return std::nullopt;
   return plain(o, k);
@@ -115,7 +103,7 @@ std::string required_text(const json& o, std::string_view k) {
 std::optional<Strings> texts(const json& o, std::string_view k) {
   if (const json* b = field(o, std::string(k) + "_b64")) {
     if (!b->is_string()) bad("'" + std::string(k) + "_b64' is not a string");
-    return Strings::from_nul_separated(decode_base64(b->get<std::string>(), k));
+    return Strings::from_nul_separated(base64_field(b->get<std::string>(), k));
   }
   const json* a = field(o, k);
   if (!a) return std::nullopt;

@@ -39,11 +39,13 @@ bool cut_to(std::string& s, size_t max) {
 }
 
 // The structured data's parameters, in the walk's order except the lists of strings (argv,
-// env), which go last: a daemon that cuts a long message then cuts a command line, not who ran
-// it. A value a process controls is cut at kSyslogValueMax bytes, and "<name>_cut" says so.
+// env) and a command line, which go last: a daemon that cuts a long message then cuts a command
+// line, not who ran it. A value a process controls is cut at kSyslogValueMax bytes, and
+// "<name>_cut" says so: where it is, or, given cuts, there (the ECS element holds ECS names
+// only, so its markers go to the proctrail element).
 class SdParams final : public FieldVisitor {
  public:
-  explicit SdParams(std::string& out) : out_(out) {}
+  explicit SdParams(std::string& out, std::string* cuts = nullptr) : out_(out), cuts_(cuts) {}
   ~SdParams() override { out_ += late_; }
 
   void number(std::string_view k, int64_t v) override { param(k, fmt::format("{}", v)); }
@@ -58,12 +60,8 @@ class SdParams final : public FieldVisitor {
     }
     param(k, all);
   }
-  void text(std::string_view k, std::string_view v) override {
-    std::string value = is_safe_text(v) ? std::string(v) : shell_word(v);
-    const bool cut = cut_to(value, kSyslogValueMax);
-    param(out_, k, value);
-    if (cut) param(out_, std::string(k) + "_cut", "true");
-  }
+  void text(std::string_view k, std::string_view v) override { put_text(out_, k, v); }
+  void joined_text(std::string_view k, std::string_view v) override { put_text(late_, k, v); }
   void texts(std::string_view k, const Strings& v) override {
     std::string all;
     bool first = true;
@@ -75,7 +73,7 @@ class SdParams final : public FieldVisitor {
     }
     const bool cut = cut_to(all, kSyslogValueMax);
     param(late_, k, all);
-    if (cut) param(late_, std::string(k) + "_cut", "true");
+    if (cut) mark_cut(late_, k);
   }
   void time(std::string_view k, int64_t wall_ns) override {
     std::string t;
@@ -102,6 +100,15 @@ class SdParams final : public FieldVisitor {
   [[nodiscard]] std::string prefix() const {
     return prefixes_.empty() ? std::string() : prefixes_.back();
   }
+  void put_text(std::string& out, std::string_view k, std::string_view v) {
+    std::string value = is_safe_text(v) ? std::string(v) : shell_word(v);
+    const bool cut = cut_to(value, kSyslogValueMax);
+    param(out, k, value);
+    if (cut) mark_cut(out, k);
+  }
+  void mark_cut(std::string& out, std::string_view k) {
+    param(cuts_ ? *cuts_ : out, std::string(k) + "_cut", "true");
+  }
   void param(std::string_view k, std::string_view v) { param(out_, k, v); }
   void param(std::string& out, std::string_view k, std::string_view v) {
     out += ' ';
@@ -113,6 +120,7 @@ class SdParams final : public FieldVisitor {
   }
 
   std::string& out_;
+  std::string* cuts_;
   std::string late_;
   std::vector<std::string> prefixes_;
   std::vector<std::pair<std::string, int>> lists_;
@@ -168,12 +176,14 @@ void SyslogEncoder::encode(const Event& e, std::string& out) {
   if (ecs_) {
     ecs_->load(e);
     out += kSyslogEcsSdId;
+    std::string cuts;
     {
-      SdParams params(out);
+      SdParams params(out, &cuts);
       ecs_->visit(params, EcsWalk::Part::Ecs);
     }
     out += "][";
     out += kSyslogSdId;
+    out += cuts;
     {
       SdParams params(out);
       ecs_->visit(params, EcsWalk::Part::Proctrail);

@@ -444,6 +444,28 @@ TEST(EcsFormat, UnsafeCharactersAreEscapedAsInTheJsonRecords) {
       << "the same text read back";
 }
 
+// An argv or environment that is not valid UTF-8 is written in the JSON record only as
+// argv_b64 (one form only). ECS rules match process.args and process.command_line: those
+// hold the text with U+FFFD, or a byte that is not UTF-8 would hide a command from them.
+TEST(EcsFormat, AnArgvThatIsNotUtf8IsStillProcessArgs) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"curl", "http://evil.example/\xff"};
+  d->env = Strings{"A=1", "B=\xfe"};
+  std::string record, line;
+  make_json_formatter(true)->format(base(30, 300, ExecData{d}), record);
+  ASSERT_FALSE(ordered::parse(record).contains("argv")) << "the JSON record's one form";
+  make_ecs_formatter()->format(base(30, 300, ExecData{d}), line);
+  const ordered doc = ordered::parse(line);
+  EXPECT_EQ(doc["process"]["args"], ordered::array({"curl", "http://evil.example/\ufffd"})) << line;
+  EXPECT_EQ(doc["process"]["args_count"], 2);
+  EXPECT_EQ(doc["process"]["command_line"], "curl http://evil.example/\ufffd");
+  EXPECT_EQ(doc["process"]["env_vars"], ordered::array({"A=1", "B=\ufffd"})) << line;
+  // The exact bytes are still there, as the JSON record has them.
+  EXPECT_EQ(doc["proctrail"]["argv_b64"], ordered::parse(record)["argv_b64"]) << line;
+  EXPECT_EQ(doc["proctrail"]["env_b64"], ordered::parse(record)["env_b64"]) << line;
+}
+
 // --journal. Each event as a journald entry in the native protocol: every value of the JSON
 // record is a PROCTRAIL_* field with its exact bytes, nothing else is, and the message is safe
 // to show.
@@ -821,6 +843,7 @@ TEST(JournalFormat, UnderEcsEveryFieldIsTheEcsDocumentsInCapitals) {
 
 TEST(SyslogFormat, UnderEcsTheEcsNamesAreOneElementAndTheRestAnother) {
   auto ecs = make_ecs_formatter();
+  const auto types = ecs_types();
   SyslogEncoder syslog(10, Schema::Ecs);
   for (const auto& e : every_kind()) {
     std::string m;
@@ -844,6 +867,10 @@ TEST(SyslogFormat, UnderEcsTheEcsNamesAreOneElementAndTheRestAnother) {
       } else {
         want_ecs[path] = value;
       }
+    }
+    EXPECT_EQ(got_own.size(), r.more[0].second.size()) << "a name twice: " << m;
+    for (const auto& [name, value] : got_ecs) {
+      EXPECT_EQ(types.count(name), 1u) << name << " is no ECS field, in the ECS element: " << m;
     }
     EXPECT_EQ(got_ecs, want_ecs) << m;
     EXPECT_EQ(got_own, want_own) << m;
@@ -875,6 +902,42 @@ TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
   EXPECT_LE(r.msg.size(), kSyslogValueMax + 3) << "the text line too, with an ellipsis";
   EXPECT_LT(m.find(" uid=\"1000\""), m.find(" argv=\"")) << "who ran it comes first";
   EXPECT_LT(m.find(" user=\"alice\""), m.find(" argv=\""));
+}
+
+// Under ECS too: the command line (process.args, and process.command_line, the same words as
+// one string) comes after who ran it; what is cut says so in the proctrail element, for the ECS
+// element holds ECS names only.
+TEST(SyslogFormat, UnderEcsALongCommandLineIsCutAfterWhoRanIt) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"/bin/echo", std::string(20000, 'a')};
+  d->exe = "/usr/bin/" + std::string(3000, 'e');
+  d->cwd = "/tmp";
+  d->creds = Credentials{1000, 1000, 1000, 1000};
+  d->user = "alice";
+  std::string m;
+  SyslogEncoder(3, Schema::Ecs).encode(base(30, 300, ExecData{d}), m);
+  const auto r = parse_5424(m);
+  ASSERT_EQ(r.sd_id, "ecs@32473") << m.substr(0, 300);
+  ASSERT_EQ(r.more.size(), 1u);
+  std::map<std::string, std::string> ecs(r.params.begin(), r.params.end());
+  std::map<std::string, std::string> own(r.more[0].second.begin(), r.more[0].second.end());
+  const auto types = ecs_types();
+  for (const auto& [name, value] : ecs) {
+    EXPECT_EQ(types.count(name), 1u) << name << " is no ECS field, in the ECS element";
+  }
+  for (const char* k : {"process.args", "process.command_line", "process.executable"}) {
+    EXPECT_LE(ecs[k].size(), kSyslogValueMax) << k;
+    EXPECT_EQ(own[std::string(k) + "_cut"], "true") << k << " says it was cut";
+  }
+  EXPECT_EQ(ecs["process.args"].rfind("/bin/echo aaaa", 0), 0u);
+  EXPECT_EQ(ecs["process.command_line"].rfind("/bin/echo aaaa", 0), 0u);
+  EXPECT_EQ(own.count("process.working_directory_cut"), 0u);
+  for (const char* who : {" user.id=\"1000\"", " user.name=\"alice\"", " process.executable=\""}) {
+    ASSERT_NE(m.find(who), std::string::npos) << who;
+    EXPECT_LT(m.find(who), m.find(" process.args=\"")) << who << " comes first";
+    EXPECT_LT(m.find(who), m.find(" process.command_line=\"")) << who << " comes first";
+  }
 }
 
 }  // namespace
