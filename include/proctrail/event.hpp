@@ -409,6 +409,19 @@ struct SummaryData {
   std::vector<Process> slowest;   // longest lived first
   std::vector<Failure> failures;  // the first ones, in order
   uint64_t more_failures = 0;     // failures beyond those listed
+  // What each exporter (--kafka) had done when the summary was made, as --stats says it. A
+  // final summary is made before the exporters' last flush: what they deliver in it is in
+  // `waiting` here, and in --stats and the words at the end.
+  struct Exporter {
+    std::string name;         // "kafka"
+    uint64_t produced = 0;    // messages handed to it (a message sent again counts again)
+    uint64_t delivered = 0;   // messages the far end confirmed
+    uint64_t sent_again = 0;  // after a failure that may pass
+    uint64_t failed = 0;      // refused for good: lost
+    uint64_t dropped = 0;     // beyond its buffer: lost
+    uint64_t waiting = 0;     // not yet delivered
+  };
+  std::vector<Exporter> exporters;
 };
 
 using EventData = std::variant<AckData, ForkData, ExecData, UidData, GidData, SidData, PtraceData,

@@ -161,9 +161,10 @@ std::unique_ptr<Sink> make_user_rate_limit_sink(std::unique_ptr<Sink> inner, Use
 // commands (and names of bounded length), `top` of each list.
 // `stream_time`: the span summed up is the events' own, first to last (a recording replayed:
 // this machine's clock says nothing about it); otherwise from this call to the summary.
-std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner,
-                                        std::atomic<bool>* requested = nullptr, size_t top = 5,
-                                        EventMask watched = EventMask::all(),
-                                        bool stream_time = false);
+// `exporters`, when given, is asked for the exporters' counts each time a summary is made.
+std::unique_ptr<Sink> make_summary_sink(
+    std::unique_ptr<Sink> inner, std::atomic<bool>* requested = nullptr, size_t top = 5,
+    EventMask watched = EventMask::all(), bool stream_time = false,
+    std::function<std::vector<SummaryData::Exporter>()> exporters = {});
 
 }  // namespace proctrail

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -297,8 +298,19 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
   if (o.user_rate_limit > 0) {
     out = make_user_rate_limit_sink(std::move(out), {o.user_rate_limit, 4 * o.user_rate_limit});
   }
+  // Made here, before the summary that reads it; the sink itself is opened further down.
+  if (!o.kafka_brokers.empty()) g_kafka = std::make_shared<KafkaCounters>();
   if (o.summary) {
-    out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types, o.replay);
+    std::function<std::vector<SummaryData::Exporter>()> exporters;
+    if (g_kafka) {
+      exporters = [k = g_kafka] {
+        return std::vector<SummaryData::Exporter>{{"kafka", k->produced.load(), k->delivered.load(),
+                                                   k->retried.load(), k->failed.load(),
+                                                   k->dropped.load(), k->waiting.load()}};
+      };
+    }
+    out = make_summary_sink(std::move(out), &g_summary, 5, o.monitor.filter.types, o.replay,
+                            std::move(exporters));
   }
   std::vector<SinkSpec> sinks;
   sinks.emplace_back(std::move(out), std::nullopt, FailurePolicy::Fatal, "output");
@@ -340,7 +352,6 @@ proctrail::Result<std::vector<proctrail::SinkSpec>> make_sinks(const proctrail::
     k.spool = o.kafka_spool;
     k.spool_bytes = o.kafka_spool_size;
     k.plain_user = getuid() != 0;
-    g_kafka = std::make_shared<KafkaCounters>();
     auto kafka = open_kafka_sink(k, g_kafka);
     if (!kafka) return kafka.error();
     sinks.emplace_back(std::move(*kafka), std::nullopt, FailurePolicy::Degrade, "kafka");

@@ -161,6 +161,19 @@ void summary(FieldVisitor& v, const SummaryData& d) {
   }
   v.close_list();
   v.count("more_failures", d.more_failures);
+  if (d.exporters.empty()) return;  // no --kafka: the summary as it always was
+  v.open_list("exporters");
+  for (const auto& x : d.exporters) {
+    v.item();
+    v.word("name", x.name);
+    v.count("produced", x.produced);
+    v.count("delivered", x.delivered);
+    v.count("sent_again", x.sent_again);
+    v.count("failed", x.failed);
+    v.count("dropped", x.dropped);
+    v.count("waiting", x.waiting);
+  }
+  v.close_list();
 }
 
 void host(FieldVisitor& v, const HostIdentity& h) {

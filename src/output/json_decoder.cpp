@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ctime>
@@ -327,6 +328,21 @@ SummaryData summary(const json& o) {
     }
   }
   s.more_failures = maybe_integer<uint64_t>(o, "more_failures").value_or(0);
+  if (const json* a = field(o, "exporters")) {
+    if (!a->is_array()) bad("'exporters' is not an array");
+    for (const auto& x : *a) {
+      // Written as it is (our own vocabulary): so only such a word passes.
+      const std::string name = plain(x, "name");
+      if (name.empty() || name.size() > 32 ||
+          !std::all_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+        bad("'exporters': '" + name.substr(0, 32) + "' is not an exporter's name");
+      }
+      s.exporters.push_back({name, integer<uint64_t>(x, "produced"),
+                             integer<uint64_t>(x, "delivered"), integer<uint64_t>(x, "sent_again"),
+                             integer<uint64_t>(x, "failed"), integer<uint64_t>(x, "dropped"),
+                             integer<uint64_t>(x, "waiting")});
+    }
+  }
   return s;
 }
 

@@ -380,6 +380,12 @@ class TextFormatter final : public Formatter {
       }
       if (d.more_failures) fmt::format_to(it, "\n      and {} more", d.more_failures);
     }
+    for (const auto& x : d.exporters) {
+      fmt::format_to(it,
+                     "\n    {}: produced {}, delivered {}, sent again {}, failed {}, dropped {}, "
+                     "waiting {}",
+                     x.name, x.produced, x.delivered, x.sent_again, x.failed, x.dropped, x.waiting);
+    }
   }
 
   static void thread_prefix(const Event& e, std::string& out) {

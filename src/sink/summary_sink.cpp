@@ -6,6 +6,7 @@
 // scheme: a new name takes the place of the least counted one and starts from its count, so a
 // command run often is never pushed out by many rare ones), and each list keeps `top` items.
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 
 #include "proctrail/sink.hpp"
@@ -45,8 +46,10 @@ std::string name_of(const ExitDetails* d) {
 class SummarySink final : public Sink {
  public:
   SummarySink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top,
-              EventMask watched, bool stream_time)
+              EventMask watched, bool stream_time,
+              std::function<std::vector<SummaryData::Exporter>()> exporters)
       : inner_(std::move(inner)),
+        exporters_(std::move(exporters)),
         requested_(requested),
         top_(top),
         stream_time_(stream_time),
@@ -194,6 +197,7 @@ class SummarySink final : public Sink {
     };
     s.by_count = top(all, [](const SummaryData::Command& c) { return c.count; });
     s.by_time = top(all, [](const SummaryData::Command& c) { return c.total_ns; });
+    if (exporters_) s.exporters = exporters_();
     Event e;
     e.ts_ns = std::max(now, last_ts_);
     e.wall_ns = stream_time_ ? last_wall_ : ClockSync{}.to_wall_ns(e.ts_ns);
@@ -202,6 +206,7 @@ class SummarySink final : public Sink {
   }
 
   std::unique_ptr<Sink> inner_;
+  std::function<std::vector<SummaryData::Exporter>()> exporters_;
   std::atomic<bool>* requested_;
   size_t top_;
   const bool stream_time_;
@@ -217,9 +222,11 @@ class SummarySink final : public Sink {
 
 }  // namespace
 
-std::unique_ptr<Sink> make_summary_sink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested,
-                                        size_t top, EventMask watched, bool stream_time) {
-  return std::make_unique<SummarySink>(std::move(inner), requested, top, watched, stream_time);
+std::unique_ptr<Sink> make_summary_sink(
+    std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top, EventMask watched,
+    bool stream_time, std::function<std::vector<SummaryData::Exporter>()> exporters) {
+  return std::make_unique<SummarySink>(std::move(inner), requested, top, watched, stream_time,
+                                       std::move(exporters));
 }
 
 }  // namespace proctrail

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -243,6 +244,38 @@ TEST_F(KafkaTest, EveryEventArrivesKeyedByProcessInOrder) {
   size_t markers = 0;
   for (const auto& m : got) markers += m.value.find("kafka-marker-") != std::string::npos;
   EXPECT_GE(markers, 100u) << "each /bin/true's exec (and its exit) arrived";
+}
+
+// --summary says what Kafka did, as --stats does: the final summary's counts, which cannot be
+// more than --stats gives at the very end.
+TEST_F(KafkaTest, TheSummarySaysWhatKafkaDid) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  const std::string events = dir_ + "/events.jsonl";
+  auto r = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-f",
+                "json", "-o", events, "--summary", "--stats", "--", "sh", "-c",
+                "for i in $(seq 20); do /bin/true kafka-summary-$i; done"},
+               60000);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = lines_of(events);
+  ASSERT_FALSE(lines.empty());
+  const json summary = json::parse(lines.back());
+  ASSERT_EQ(summary["type"], "summary") << lines.back();
+  ASSERT_TRUE(summary.contains("exporters")) << lines.back();
+  ASSERT_EQ(summary["exporters"].size(), 1u) << lines.back();
+  const json& k = summary["exporters"][0];
+  EXPECT_EQ(k["name"], "kafka");
+  // 20 execs and 20 exits at least, each produced by the time the summary is made.
+  EXPECT_GE(k["produced"].get<uint64_t>(), 40u) << k.dump();
+  EXPECT_LE(k["delivered"].get<uint64_t>(), k["produced"].get<uint64_t>()) << k.dump();
+  EXPECT_EQ(k["failed"], 0) << k.dump();
+  EXPECT_EQ(k["dropped"], 0) << k.dump();
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(r.err, m, std::regex(R"(stats: kafka produced (\d+), delivered (\d+))")))
+      << r.err;
+  EXPECT_LE(k["produced"].get<uint64_t>(), std::stoull(m[1])) << r.err;
+  EXPECT_LE(k["delivered"].get<uint64_t>(), std::stoull(m[2])) << r.err;
 }
 
 // All three brokers down for 10 s in the middle of a storm, a partition's leader moved while

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "filter/filter_stage.hpp"
+#include "proctrail/format.hpp"
 #include "proctrail/sink.hpp"
 
 namespace proctrail {
@@ -323,6 +324,58 @@ TEST(SummarySink, CountsProcessesFailuresCommandsAndDepth) {
   ASSERT_EQ(s.slowest.size(), 2u);
   EXPECT_EQ(s.slowest[0].pid, 50);
   EXPECT_EQ(s.slowest[1].pid, 51);
+}
+
+// The summary says what the exporters (--kafka) did, as --stats does: asked for each time a
+// summary is made, written in the JSON record and the text view, and read back by replay.
+TEST(SummarySink, SaysWhatEachExporterDid) {
+  std::vector<Event> got;
+  std::atomic<bool> asked{false};
+  uint64_t delivered = 7;
+  auto sink =
+      make_summary_sink(std::make_unique<Keep>(&got), &asked, 2, EventMask::all(), false, [&] {
+        return std::vector<SummaryData::Exporter>{{"kafka", 12, delivered, 1, 2, 0, 3}};
+      });
+  asked = true;
+  ASSERT_TRUE(sink->tick());
+  delivered = 9;  // asked again for the final one
+  ASSERT_TRUE(sink->close());
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(std::get<SummaryData>(got[0].data).exporters.size(), 1u);
+  EXPECT_EQ(std::get<SummaryData>(got[0].data).exporters[0].delivered, 7u);
+  const auto& s = std::get<SummaryData>(got[1].data);
+  ASSERT_EQ(s.exporters.size(), 1u);
+  EXPECT_EQ(s.exporters[0].name, "kafka");
+  EXPECT_EQ(s.exporters[0].delivered, 9u);
+
+  std::string line;
+  make_json_formatter()->format(got[1], line);
+  EXPECT_NE(line.find(R"("exporters":[{"name":"kafka","produced":12,"delivered":9,)"
+                      R"("sent_again":1,"failed":2,"dropped":0,"waiting":3}])"),
+            std::string::npos)
+      << line;
+  std::string text;
+  make_formatter(OutputFormat::Text, TextOptions{})->format(got[1], text);
+  EXPECT_NE(text.find("kafka: produced 12, delivered 9, sent again 1, failed 2, dropped 0, "
+                      "waiting 3"),
+            std::string::npos)
+      << text;
+  // Replay reads it back: the same record again.
+  JsonDecoder decoder;
+  line.pop_back();
+  auto back = decoder.decode(line);
+  ASSERT_TRUE(back) << back.error().message;
+  std::string again;
+  make_json_formatter()->format(*back, again);
+  EXPECT_EQ(again, line + "\n");
+  // With no exporter, no list: a summary without --kafka is as it was.
+  got.clear();
+  auto plain = make_summary_sink(std::make_unique<Keep>(&got));
+  ASSERT_TRUE(plain->close());
+  ASSERT_EQ(got.size(), 1u);
+  line.clear();
+  make_json_formatter()->format(got[0], line);
+  EXPECT_EQ(line.find("exporters"), std::string::npos) << line;
 }
 
 }  // namespace

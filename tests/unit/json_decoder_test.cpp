@@ -153,6 +153,7 @@ std::vector<Event> every_kind() {
   sum.slowest = {{7, "sleep", 100}};
   sum.failures = {{8, "false", 1 << 8, 0}, {9, "sh", 0, 2}, {10, "yes", 15, 0}};
   sum.more_failures = 6;
+  sum.exporters = {{"kafka", 12, 9, 1, 2, 0, 3}};
   v.push_back(base(29, 0, sum));
   return v;
 }
@@ -259,6 +260,24 @@ TEST(JsonDecoder, IdsAndScopeThatWouldBreakTheOutputAreErrors) {
       R"("exec_id":"0123\"-abcd-5-1-0"})");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().message.find("not JSON"), std::string::npos) << e.error().message;
+}
+
+// A summary's exporter name is our own word, written back as it is: the decoder takes only
+// such a word, so a crafted recording cannot put a quote or an escape sequence into replay.
+TEST(JsonDecoder, AnExporterNameThatWouldBreakTheOutputIsAnError) {
+  std::string summary;
+  make_json_formatter()->format(every_kind().back(), summary);
+  summary.pop_back();
+  ASSERT_NE(summary.find(R"("name":"kafka")"), std::string::npos) << summary;
+  EXPECT_TRUE(JsonDecoder().decode(summary).ok()) << summary;
+  for (const std::string bad : {R"("name":"ka\"fka")", R"("name":"\u001b[2J")", R"("name":"")"}) {
+    std::string line = summary;
+    line.replace(line.find(R"("name":"kafka")"), 14, bad);
+    auto r = JsonDecoder().decode(line);
+    ASSERT_FALSE(r.ok()) << line;
+    EXPECT_NE(r.error().message.find("is not an exporter's name"), std::string::npos)
+        << r.error().message;
+  }
 }
 
 // --schema ecs. Every field of every event type, checked against the type ECS gives it
