@@ -41,10 +41,17 @@ struct Message {
   uint64_t seq = 0;
   std::string key, value;
   uint64_t says_lost = 0;  // a lost record of ours: the count it says
+  uint8_t tries = 0;       // sent again after a refusal of no known kind
 };
 
-// A failure a later try may get past: the message goes back in line.
-bool may_pass(rd_kafka_resp_err_t err) {
+// A message refused for a reason of no known kind is sent again this many times, then lost.
+constexpr uint8_t kMaxTries = 3;
+
+// What a delivery report's error says of another try. librdkafka has already retried what the
+// protocol calls retriable, until message.timeout.ms; what reaches a report is an outage that
+// outlasted that (or a purge of ours), a refusal no try gets past, or something else.
+enum class Refusal { ForGood, Outage, Unknown };
+Refusal refusal_of(rd_kafka_resp_err_t err) {
   switch (err) {
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
@@ -53,9 +60,32 @@ bool may_pass(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
     case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-      return false;
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_COMPRESSION_TYPE:
+      return Refusal::ForGood;
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__FATAL:  // the producer is rebuilt, and the message sent by it
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+      return Refusal::Outage;
     default:
-      return true;
+      return Refusal::Unknown;
   }
 }
 
@@ -124,7 +154,7 @@ class KafkaSink final : public Sink {
     const auto until = Clock::now() + std::chrono::milliseconds(o_.close_timeout_ms);
     while (rk_ != nullptr && (in_flight_ > 0 || !waiting_.empty() || unsaid_lost_ > 0) &&
            !cancelled_ && Clock::now() < until) {
-      if (unsaid_lost_ > 0 && delivered_since_outage_) say_lost();
+      if (may_say_lost()) say_lost();
       service();
       rd_kafka_poll(rk_, 50);
     }
@@ -292,6 +322,10 @@ class KafkaSink final : public Sink {
   void lose(const Message& m, std::string why) {
     if (m.says_lost > 0) {
       unsaid_lost_ += m.says_lost;
+      // Our lost record was lost itself: its count waits for a delivery to be said again, or
+      // a broker that refuses everything would be sent a new one for each refusal.
+      lost_record_out_ = false;
+      delivered_since_outage_ = false;
     } else {
       ++unsaid_lost_;
     }
@@ -343,6 +377,7 @@ class KafkaSink final : public Sink {
     }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       counters_->delivered++;
+      if (says > 0) lost_record_out_ = false;
       forget_spooled(seq);
       if (said_down_) {
         said_down_ = false;
@@ -351,7 +386,13 @@ class KafkaSink final : public Sink {
       delivered_since_outage_ = true;
       return;
     }
-    if (!may_pass(m->err)) {
+    uint8_t tries = 0;
+    if (auto it = tries_in_flight_.find(seq); it != tries_in_flight_.end()) {
+      tries = it->second;
+      tries_in_flight_.erase(it);
+    }
+    const Refusal why = refusal_of(m->err);
+    if (why == Refusal::ForGood || (why == Refusal::Unknown && tries >= kMaxTries)) {
       if (says == 0) counters_->failed++;
       Message gone;
       gone.seq = seq;
@@ -362,6 +403,7 @@ class KafkaSink final : public Sink {
     counters_->retried++;
     Message back;
     back.seq = seq;
+    back.tries = why == Refusal::Unknown ? static_cast<uint8_t>(tries + 1) : tries;
     back.key.assign(static_cast<const char*>(m->key), m->key_len);
     back.value.assign(static_cast<const char*>(m->payload), m->len);
     back.says_lost = says;
@@ -387,7 +429,13 @@ class KafkaSink final : public Sink {
     while (!line_.empty() && line_.back() == '\n') line_.pop_back();
     const uint64_t says = unsaid_lost_;
     unsaid_lost_ = 0;
+    lost_record_out_ = true;
     enqueue({next_seq_++, host_.hostname, line_, says});
+  }
+
+  // One lost record out at a time, once the brokers take events.
+  [[nodiscard]] bool may_say_lost() const {
+    return unsaid_lost_ > 0 && delivered_since_outage_ && !lost_record_out_;
   }
 
   void service() {
@@ -395,7 +443,7 @@ class KafkaSink final : public Sink {
     rd_kafka_poll(rk_, 0);
     if (!fatal_.empty()) rebuild();
     if (rk_ == nullptr) return;
-    if (unsaid_lost_ > 0 && delivered_since_outage_) say_lost();
+    if (may_say_lost()) say_lost();
     hand_out();
     count_waiting();
   }
@@ -427,6 +475,7 @@ class KafkaSink final : public Sink {
       ++in_flight_;
       in_flight_bytes_ += size;
       if (m.says_lost > 0) lost_in_flight_[m.seq] = m.says_lost;
+      if (m.tries > 0) tries_in_flight_[m.seq] = m.tries;
       counters_->produced++;
       waiting_.pop_front();
     }
@@ -465,7 +514,9 @@ class KafkaSink final : public Sink {
     for (const auto& [seq, says] : lost_in_flight_) events += says;
     unsaid_lost_ += events;
     lost_why_ = why;
+    if (!lost_in_flight_.empty()) lost_record_out_ = false;  // it was in flight: gone too
     lost_in_flight_.clear();
+    tries_in_flight_.clear();
     in_flight_ = 0;
     in_flight_bytes_ = 0;
   }
@@ -602,6 +653,7 @@ class KafkaSink final : public Sink {
   size_t waiting_bytes_ = 0;
   size_t in_flight_ = 0, in_flight_bytes_ = 0;
   std::unordered_map<uint64_t, uint64_t> lost_in_flight_;  // seq -> the count it says
+  std::unordered_map<uint64_t, uint8_t> tries_in_flight_;  // seq -> Message::tries, when not 0
   uint64_t next_seq_ = 1;
   uint64_t spool_last_seq_ = 0;  // the spool's messages are 1 .. this
   size_t spool_left_ = 0;        // of them, not yet delivered or lost
@@ -611,6 +663,7 @@ class KafkaSink final : public Sink {
   bool said_down_ = false;
   bool started_ = false;
   bool delivered_since_outage_ = true;
+  bool lost_record_out_ = false;  // a lost record of ours waits or is in flight
   std::atomic<bool> cancelled_{false};
   std::string line_;
 };

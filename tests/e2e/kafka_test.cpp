@@ -463,6 +463,36 @@ TEST_F(KafkaTest, AProducerThatFailsFatallyIsRebuiltNotLeftStuck) {
   EXPECT_EQ(lost, 0u) << "what the failed producer held was handed back and sent again";
 }
 
+// A broker that refuses every message for a reason no try gets past (a policy violation is no
+// outage), or for one proctrail has no kind for: each message is tried a few times at most, then
+// counted failed and said, not sent again for ever (it was: 9,545 sends of 37 events in 7 s).
+TEST_F(KafkaTest, AMessageRefusedForGoodIsCountedFailedNotSentForEver) {
+  for (const char* code : {"44", "73"}) {  // POLICY_VIOLATION; TOPIC_DELETION_DISABLED, of no kind
+    SCOPED_TRACE(std::string("Kafka error ") + code);
+    Cluster cluster;
+    ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+    EXPECT_EQ(cluster.command(std::string("produce-error ") + code + " 100000"), "ok");
+    auto r = run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "-f",
+                  "json", "-o", dir_ + "/events-" + code + ".jsonl", "--stats", "--", "sh", "-c",
+                  "for i in $(seq 5); do /bin/true refused-$i; sleep 0.2; done"},
+                 120000);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(" lost before) not delivered"), std::string::npos) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        r.err, m,
+        std::regex(R"(kafka produced (\d+), delivered (\d+), sent again (\d+), failed (\d+))")))
+        << r.err;
+    const uint64_t delivered = std::stoull(m[2]), again = std::stoull(m[3]),
+                   failed = std::stoull(m[4]);
+    EXPECT_EQ(delivered, 0u) << r.err;
+    EXPECT_GE(failed, 10u) << "5 execs and 5 exits at least, each counted failed: " << r.err;
+    // And the one lost record that says so (refused too: no other follows it).
+    EXPECT_LE(again, 3 * (failed + 1)) << "each tried a few times, not for ever: " << r.err;
+    EXPECT_EQ(cluster.messages().size(), 0u);
+  }
+}
+
 // Mistakes are said at start, with an exit status, before the command runs.
 TEST_F(KafkaTest, MistakesAreClearErrorsAtStart) {
   Cluster cluster;

@@ -9,7 +9,7 @@
 //   up            every broker takes them again
 //   leader P B    broker B leads partition P of TOPIC
 //   missing T     topic T is said not to exist
-//   produce-error E   the next produce request is answered with Kafka error code E
+//   produce-error E [N]  the next produce request (the next N) is answered with Kafka error code E
 // End of input ends it.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -19,6 +19,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   if (argc != 4) {
@@ -66,9 +67,12 @@ int main(int argc, char** argv) {
       rc = rd_kafka_mock_partition_set_leader(cluster, topic.c_str(), partition, broker);
     } else if (what == "produce-error") {
       int code = 0;
+      size_t times = 1;
       in >> code;
-      rd_kafka_mock_push_request_errors(cluster, 0 /* Produce */, 1,
-                                        static_cast<rd_kafka_resp_err_t>(code));
+      if (!(in >> times)) times = 1;
+      std::vector<rd_kafka_resp_err_t> errors(times, static_cast<rd_kafka_resp_err_t>(code));
+      rd_kafka_mock_push_request_errors_array(cluster, 0 /* Produce */, errors.size(),
+                                              errors.data());
     } else if (what == "missing") {
       std::string name;
       in >> name;
