@@ -79,10 +79,11 @@ def main():
                 out = subprocess.run(["node", os.path.join(HERE, "report_probe.js"), page],
                                      env=env, check=True, stdout=subprocess.PIPE, text=True)
                 probes.append(json.loads(out.stdout))
+            for p in probes:
+                if p["drawn"] != p["processes"]:
+                    sys.exit(f"report_scale: {name}: the page laid out {p['drawn']} of "
+                             f"{p['processes']} processes")
             p0 = probes[0]
-            if p0["drawn"] != p0["processes"]:
-                sys.exit(f"report_scale: {name}: the page laid out {p0['drawn']} of "
-                         f"{p0['processes']} processes")
             row = {"processes": p0["processes"], "record_s": took, "report_s": report_s,
                    "page_mib": os.path.getsize(page) / 2**20,
                    "ready_ms": [p["ready_ms"] for p in probes]}

@@ -260,7 +260,8 @@ void walk(const json& object, FieldVisitor& v, std::string_view skip = {}) {
         }
         break;
       case json::value_t::string:
-        if (k == "command_line") {
+        // A command line, or a list's exact bytes: as long as a list, held back as lists are.
+        if (k == "command_line" || k == "argv_b64" || k == "env_b64") {
           v.joined_text(k, x.get_ref<const std::string&>());
         } else {
           v.text(k, x.get_ref<const std::string&>());

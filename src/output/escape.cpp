@@ -255,4 +255,33 @@ std::string with_replacement(std::string_view s) {
   return out;
 }
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto hex = [&](uint32_t v, int digits) {
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += kHex[(v >> shift) & 0xf];
+  };
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence_length(s.substr(i));
+    if (len == 0) {
+      out += "\\x";
+      hex(static_cast<unsigned char>(s[i]), 2);
+      ++i;
+      continue;
+    }
+    const uint32_t cp = decode_code_point(s.substr(i), len);
+    if (!is_unsafe_code_point(cp)) {
+      out.append(s.substr(i, len));
+    } else if (cp < 0x80) {
+      out += "\\x";
+      hex(cp, 2);
+    } else {
+      out += "\\u";
+      hex(cp, 4);
+    }
+    i += len;
+  }
+  return out;
+}
+
 }  // namespace proctrail

@@ -43,4 +43,9 @@ std::optional<std::string> decode_base64(std::string_view b64);
 // s as valid UTF-8: each byte of an invalid sequence becomes U+FFFD, as in a JSON string.
 std::string with_replacement(std::string_view s);
 
+// s safe to show in a message, and still readable: safe text as it is, each unsafe code point
+// as \uXXXX (\xHH below 0x80) and each byte of an invalid sequence as \xHH. For an error
+// that quotes what a file or a process said.
+std::string printable(std::string_view s);
+
 }  // namespace proctrail

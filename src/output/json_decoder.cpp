@@ -488,7 +488,8 @@ Result<Event> JsonDecoder::decode(std::string_view line) {
   try {
     return impl_->decode(o);
   } catch (const Bad& b) {
-    return make_error(where + b.why);
+    // It may quote the file (a type, an id, a name): never raw to a terminal.
+    return make_error(where + printable(b.why));
   } catch (const json::exception& x) {
     return make_error(where + x.what());
   }

@@ -83,6 +83,12 @@ Refusal refusal_of(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
     case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
     case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+    // A topic being made again, credentials being renewed: as before, they wait.
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
       return Refusal::Outage;
     default:
       return Refusal::Unknown;
@@ -322,9 +328,9 @@ class KafkaSink final : public Sink {
   void lose(const Message& m, std::string why) {
     if (m.says_lost > 0) {
       unsaid_lost_ += m.says_lost;
-      // Our lost record was lost itself: its count waits for a delivery to be said again, or
-      // a broker that refuses everything would be sent a new one for each refusal.
-      lost_record_out_ = false;
+      // A lost record was lost itself: its count waits for a delivery to be said again, or a
+      // broker that refuses everything would be sent a new one for each refusal.
+      if (m.seq == lost_record_seq_) lost_record_seq_ = 0;
       delivered_since_outage_ = false;
     } else {
       ++unsaid_lost_;
@@ -375,9 +381,14 @@ class KafkaSink final : public Sink {
       says = it->second;
       lost_in_flight_.erase(it);
     }
+    uint8_t tries = 0;
+    if (auto it = tries_in_flight_.find(seq); it != tries_in_flight_.end()) {
+      tries = it->second;
+      tries_in_flight_.erase(it);
+    }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       counters_->delivered++;
-      if (says > 0) lost_record_out_ = false;
+      if (seq == lost_record_seq_) lost_record_seq_ = 0;
       forget_spooled(seq);
       if (said_down_) {
         said_down_ = false;
@@ -385,11 +396,6 @@ class KafkaSink final : public Sink {
       }
       delivered_since_outage_ = true;
       return;
-    }
-    uint8_t tries = 0;
-    if (auto it = tries_in_flight_.find(seq); it != tries_in_flight_.end()) {
-      tries = it->second;
-      tries_in_flight_.erase(it);
     }
     const Refusal why = refusal_of(m->err);
     if (why == Refusal::ForGood || (why == Refusal::Unknown && tries >= kMaxTries)) {
@@ -429,13 +435,13 @@ class KafkaSink final : public Sink {
     while (!line_.empty() && line_.back() == '\n') line_.pop_back();
     const uint64_t says = unsaid_lost_;
     unsaid_lost_ = 0;
-    lost_record_out_ = true;
+    lost_record_seq_ = next_seq_;
     enqueue({next_seq_++, host_.hostname, line_, says});
   }
 
   // One lost record out at a time, once the brokers take events.
   [[nodiscard]] bool may_say_lost() const {
-    return unsaid_lost_ > 0 && delivered_since_outage_ && !lost_record_out_;
+    return unsaid_lost_ > 0 && delivered_since_outage_ && lost_record_seq_ == 0;
   }
 
   void service() {
@@ -514,7 +520,7 @@ class KafkaSink final : public Sink {
     for (const auto& [seq, says] : lost_in_flight_) events += says;
     unsaid_lost_ += events;
     lost_why_ = why;
-    if (!lost_in_flight_.empty()) lost_record_out_ = false;  // it was in flight: gone too
+    if (lost_in_flight_.count(lost_record_seq_) > 0) lost_record_seq_ = 0;  // gone too
     lost_in_flight_.clear();
     tries_in_flight_.clear();
     in_flight_ = 0;
@@ -663,7 +669,9 @@ class KafkaSink final : public Sink {
   bool said_down_ = false;
   bool started_ = false;
   bool delivered_since_outage_ = true;
-  bool lost_record_out_ = false;  // a lost record of ours waits or is in flight
+  // The lost record this run said that waits or is in flight (0: none); one spooled by an
+  // earlier run is not held against it.
+  uint64_t lost_record_seq_ = 0;
   std::atomic<bool> cancelled_{false};
   std::string line_;
 };

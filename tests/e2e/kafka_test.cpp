@@ -270,6 +270,9 @@ TEST_F(KafkaTest, TheSummarySaysWhatKafkaDid) {
   EXPECT_LE(k["delivered"].get<uint64_t>(), k["produced"].get<uint64_t>()) << k.dump();
   EXPECT_EQ(k["failed"], 0) << k.dump();
   EXPECT_EQ(k["dropped"], 0) << k.dump();
+  EXPECT_EQ(k["sent_again"], 0) << k.dump();
+  // Nothing failed or dropped: what was produced is delivered or still waiting.
+  EXPECT_GE(k["delivered"].get<uint64_t>() + k["waiting"].get<uint64_t>(), 40u) << k.dump();
   std::smatch m;
   ASSERT_TRUE(
       std::regex_search(r.err, m, std::regex(R"(stats: kafka produced (\d+), delivered (\d+))")))

@@ -202,6 +202,11 @@ TEST(JsonDecoder, MalformedLinesAreOneErrorWithTheirLineNumber) {
   auto t = d.decode(R"({"type":"exit","time":"yesterday","ts_ns":1,"cpu":0,"pid":1,"tid":1})");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.error().message.find("line 5: 'time' is not an RFC 3339 time"), std::string::npos);
+  // What the file says is quoted, but never raw: an escape sequence or a bidi override in it
+  // would act on the terminal that shows the error.
+  auto u = d.decode(R"({"type":"\u001b[2J\u202e\u0085"})");
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().message, "line 6: unknown event type '\\x1b[2J\\u202e\\u0085'");
 }
 
 // Found by fuzz_json: strptime and from_chars let a sign into the fraction, and the range check
@@ -270,13 +275,17 @@ TEST(JsonDecoder, AnExporterNameThatWouldBreakTheOutputIsAnError) {
   summary.pop_back();
   ASSERT_NE(summary.find(R"("name":"kafka")"), std::string::npos) << summary;
   EXPECT_TRUE(JsonDecoder().decode(summary).ok()) << summary;
-  for (const std::string bad : {R"("name":"ka\"fka")", R"("name":"\u001b[2J")", R"("name":"")"}) {
+  const std::vector<std::string> bads = {R"("name":"ka\"fka")", R"("name":"\u001b[2J")",
+                                         R"("name":"")", R"("name":"Kafka")",
+                                         R"("name":")" + std::string(33, 'k') + "\""};
+  for (const std::string& bad : bads) {
     std::string line = summary;
     line.replace(line.find(R"("name":"kafka")"), 14, bad);
     auto r = JsonDecoder().decode(line);
     ASSERT_FALSE(r.ok()) << line;
     EXPECT_NE(r.error().message.find("is not an exporter's name"), std::string::npos)
         << r.error().message;
+    for (unsigned char c : r.error().message) EXPECT_GE(c, 0x20) << "raw in the error: " << bad;
   }
 }
 
@@ -957,6 +966,25 @@ TEST(SyslogFormat, UnderEcsALongCommandLineIsCutAfterWhoRanIt) {
     EXPECT_LT(m.find(who), m.find(" process.args=\"")) << who << " comes first";
     EXPECT_LT(m.find(who), m.find(" process.command_line=\"")) << who << " comes first";
   }
+}
+
+// The exact bytes of an argv that is not UTF-8 (proctrail.argv_b64, a third longer than the
+// argv) are held back to the end of their element too, as the lists are.
+TEST(SyslogFormat, UnderEcsTheExactBytesOfALongArgvComeLastInTheirElement) {
+  auto d = std::make_shared<ExecDetails>();
+  d->argv_source = ArgvSource::Kernel;
+  d->argv = {"/bin/echo", std::string(20000, 'a') + "\xff"};
+  d->exe = "/bin/echo";
+  d->cwd = "/tmp";
+  std::string m;
+  SyslogEncoder(3, Schema::Ecs).encode(base(30, 300, ExecData{d}), m);
+  const auto r = parse_5424(m);
+  ASSERT_EQ(r.more.size(), 1u) << m.substr(0, 300);
+  const auto& own = r.more[0].second;
+  ASSERT_GE(own.size(), 3u);
+  EXPECT_EQ(own[own.size() - 2].first, "argv_b64") << "last in the proctrail element";
+  EXPECT_EQ(own.back().first, "argv_b64_cut");
+  EXPECT_LE(own[own.size() - 2].second.size(), kSyslogValueMax);
 }
 
 }  // namespace
