@@ -907,9 +907,8 @@ TEST(SyslogFormat, UnderEcsTheEcsNamesAreOneElementAndTheRestAnother) {
   }
 }
 
-// A long command line is cut in the message, and says so; who ran it comes before it, so a
-// daemon that cuts the message keeps that.
-TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
+// An exec with a 20,000-byte argument and a 3,000-byte exe, run by alice (uid 1000).
+Event long_exec() {
   auto d = std::make_shared<ExecDetails>();
   d->argv_source = ArgvSource::Kernel;
   d->argv = {"/bin/echo", std::string(20000, 'a')};
@@ -917,8 +916,14 @@ TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
   d->cwd = "/tmp";
   d->creds = Credentials{1000, 1000, 1000, 1000};
   d->user = "alice";
+  return base(30, 300, ExecData{d});
+}
+
+// A long command line is cut in the message, and says so; who ran it comes before it, so a
+// daemon that cuts the message keeps that.
+TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
   std::string m;
-  SyslogEncoder(3).encode(base(30, 300, ExecData{d}), m);
+  SyslogEncoder(3).encode(long_exec(), m);
   const auto r = parse_5424(m);
   std::map<std::string, std::string> p(r.params.begin(), r.params.end());
   EXPECT_LE(p["argv"].size(), kSyslogValueMax);
@@ -936,15 +941,8 @@ TEST(SyslogFormat, ALongCommandLineIsCutAfterWhoRanIt) {
 // one string) comes after who ran it; what is cut says so in the proctrail element, for the ECS
 // element holds ECS names only.
 TEST(SyslogFormat, UnderEcsALongCommandLineIsCutAfterWhoRanIt) {
-  auto d = std::make_shared<ExecDetails>();
-  d->argv_source = ArgvSource::Kernel;
-  d->argv = {"/bin/echo", std::string(20000, 'a')};
-  d->exe = "/usr/bin/" + std::string(3000, 'e');
-  d->cwd = "/tmp";
-  d->creds = Credentials{1000, 1000, 1000, 1000};
-  d->user = "alice";
   std::string m;
-  SyslogEncoder(3, Schema::Ecs).encode(base(30, 300, ExecData{d}), m);
+  SyslogEncoder(3, Schema::Ecs).encode(long_exec(), m);
   const auto r = parse_5424(m);
   ASSERT_EQ(r.sd_id, "ecs@32473") << m.substr(0, 300);
   ASSERT_EQ(r.more.size(), 1u);
