@@ -240,8 +240,8 @@ struct ExecDetails {
   std::optional<uint64_t> start_boottime_ns;  // process start, CLOCK_BOOTTIME
   // The kernel's count of this process's execs, this one included (eBPF): its exec ordinal.
   std::optional<uint32_t> exec_ordinal;
-  std::optional<std::string> cgroup;          // v2 path, or the v1 name=systemd / first hierarchy
-  std::optional<uint64_t> cgroup_id;          // cgroup v2 id (kernel backend)
+  std::optional<std::string> cgroup;  // v2 path, or the v1 name=systemd / first hierarchy
+  std::optional<uint64_t> cgroup_id;  // cgroup v2 id (kernel backend)
   std::optional<Container> container;
   std::optional<Strings> env;  // only with --env
   bool env_truncated = false;
@@ -396,11 +396,11 @@ struct SummaryData {
   std::optional<uint64_t> execs;
   std::optional<uint64_t> exits;                 // processes that ended
   std::optional<uint64_t> exits_started_before;  // of those, started before the summary did
-  std::optional<uint64_t> failed;       // ended with a non-zero status or a signal
-  std::optional<uint64_t> exec_failed;  // execve calls that returned an error
-  uint64_t lost = 0;                    // events lost, as counted by lost records
-  std::optional<uint32_t> max_depth;    // deepest chain of new processes seen
-  bool final = true;                    // false: asked for while running (SIGUSR1)
+  std::optional<uint64_t> failed;                // ended with a non-zero status or a signal
+  std::optional<uint64_t> exec_failed;           // execve calls that returned an error
+  uint64_t lost = 0;                             // events lost, as counted by lost records
+  std::optional<uint32_t> max_depth;             // deepest chain of new processes seen
+  bool final = true;                             // false: asked for while running (SIGUSR1)
   // More distinct commands ran than the summary keeps (it keeps a bounded table): the counts
   // of the commands listed may be over by as much as the rarest one evicted.
   bool approximate = false;

@@ -110,9 +110,10 @@ class SummarySink final : public Sink {
   Totals& command(const std::string& name) {
     if (auto it = commands_.find(name); it != commands_.end()) return it->second;
     if (commands_.size() < kMaxCommands) return commands_[name];
-    auto least = std::min_element(commands_.begin(), commands_.end(), [](const auto& a, const auto& b) {
-      return a.second.count + a.second.ended < b.second.count + b.second.ended;
-    });
+    auto least =
+        std::min_element(commands_.begin(), commands_.end(), [](const auto& a, const auto& b) {
+          return a.second.count + a.second.ended < b.second.count + b.second.ended;
+        });
     Totals inherited = least->second;  // an upper bound stays an upper bound
     commands_.erase(least);
     s_.approximate = true;
@@ -188,8 +189,9 @@ class SummarySink final : public Sink {
     // Ties in name order, so the same totals always print the same way.
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     auto top = [this](std::vector<SummaryData::Command> list, auto key) {
-      list.erase(std::remove_if(list.begin(), list.end(), [&](const auto& c) { return key(c) == 0; }),
-                 list.end());
+      list.erase(
+          std::remove_if(list.begin(), list.end(), [&](const auto& c) { return key(c) == 0; }),
+          list.end());
       std::stable_sort(list.begin(), list.end(),
                        [&](const auto& a, const auto& b) { return key(a) > key(b); });
       if (list.size() > top_) list.resize(top_);

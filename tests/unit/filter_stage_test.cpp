@@ -167,7 +167,8 @@ TEST(FilterStage, APidReusedAfterALostExitIsAnotherProcess) {
   EXPECT_EQ(stage.followed(), 2u);
   // 700's exit was lost; pid 700 is born again under 77, and runs a program with MARK too.
   EXPECT_FALSE(stage.accept(keyed(fork_of(77, 700), stranger, other_parent)));
-  EXPECT_FALSE(stage.accept(keyed(exec_of(700, image({"/bin/x", "MARK"})), {700, 1, 222}, other_parent)))
+  EXPECT_FALSE(
+      stage.accept(keyed(exec_of(700, image({"/bin/x", "MARK"})), {700, 1, 222}, other_parent)))
       << "a stranger with a followed pid is not in the tree";
   // Judged by its own program, not the earlier owner's: an event of the stranger's without
   // MARK in its image stays out even in a stage without trees.
@@ -402,7 +403,9 @@ TEST(Pattern, PosixSyntaxOnBytesWithoutBackreferences) {
   EXPECT_FALSE((*p)->search("wget http://example1"));
   auto any = Pattern::compile("filter.argv_regex", "a.b");
   ASSERT_TRUE(any.ok());
-  EXPECT_TRUE((*any)->search(std::string("a\xff" "b")));  // '.' is any byte, UTF-8 or not
+  EXPECT_TRUE(
+      (*any)->search(std::string("a\xff"
+                                 "b")));  // '.' is any byte, UTF-8 or not
   auto backref = Pattern::compile("filter.argv_regex", "(a)\\1");
   ASSERT_FALSE(backref.ok());
   EXPECT_NE(backref.error().message.find("filter.argv_regex: '(a)\\1' is not a regular expression"),
