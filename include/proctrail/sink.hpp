@@ -47,6 +47,12 @@ class Sink {
   // Called about every output interval, with or without events, for sinks that act on time
   // or on a request from another thread (a summary asked for with SIGUSR1).
   virtual Status tick() { return {}; }
+  // Asked once after each failed write(), tick(), flush() or close(): how many events that
+  // earlier write() calls took (and were counted written) the failure lost with it, for a
+  // sink that commits several writes at once (the record, every 250 ms). They are counted
+  // missed with the failed call's own. Such a sink must commit a write that holds a lost
+  // record before it returns: the write's success is taken to mean that the count was said.
+  virtual uint64_t take_lost_earlier() { return 0; }
   // The reader went away (a closed pipe): the monitor ends quietly.
   [[nodiscard]] virtual bool closed() const { return false; }
   // Called from another thread when the monitor is stopping: a write that makes no progress

@@ -1,5 +1,7 @@
 #include "sink/routes.hpp"
 
+#include <algorithm>
+
 namespace proctrail {
 
 Status SinkRoutes::deliver(Route& r, std::span<const Event> events) {
@@ -26,12 +28,21 @@ Status SinkRoutes::deliver(Route& r, std::span<const Event> events) {
     return {};
   }
   if (r.policy == FailurePolicy::Fatal) return s;
-  if (r.missed == 0) ++r.stats.failures;
-  r.missed += events.size();
-  r.stats.failed += events.size();
-  r.why = s.error().message;
-  r.stats.last_error = r.why;
+  count_missed(r, events.size(), s.error().message);
   return {};
+}
+
+// A degrading sink's failure: the failed call's own events and those of earlier calls that it
+// lost with it (taken, and counted written, then) are missed, to be said in its stream.
+void SinkRoutes::count_missed(Route& r, uint64_t events, const std::string& why) {
+  const uint64_t earlier = r.sink->take_lost_earlier();
+  r.stats.last_error = why;
+  if (events + earlier == 0) return;  // a tick or a reopen that failed, and lost nothing
+  if (r.missed == 0) ++r.stats.failures;
+  r.missed += events + earlier;
+  r.stats.failed += events + earlier;
+  r.stats.written -= std::min(r.stats.written, earlier);
+  r.why = why;
 }
 
 Status SinkRoutes::write(std::span<const Event> events) {
@@ -57,7 +68,7 @@ Status SinkRoutes::each(F&& f) {
       continue;
     }
     std::lock_guard lock(mu_);
-    r.stats.last_error = s.error().message;
+    count_missed(r, 0, s.error().message);
   }
   return first;
 }
@@ -77,6 +88,10 @@ Status SinkRoutes::close() {
     }
     Status s = r.sink->close();
     if (!s && r.policy == FailurePolicy::Fatal && first) first = s;
+    if (!s && r.policy == FailurePolicy::Degrade) {
+      std::lock_guard lock(mu_);
+      count_missed(r, 0, s.error().message);  // too late to be said but in the counts
+    }
   }
   return first;
 }

@@ -54,6 +54,7 @@ class SinkRoutes final : public Sink {
  private:
   // A fatal route's error is returned; a degrading one's is counted.
   Status deliver(Route& r, std::span<const Event> events);
+  void count_missed(Route& r, uint64_t events, const std::string& why);
   template <class F>
   Status each(F&& f);
 

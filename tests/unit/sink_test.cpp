@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -338,6 +339,77 @@ TEST(SinkRoutes, ACountOnceSaidIsNotSaidAgain) {
   EXPECT_EQ(execs, 1) << "only d got through";
   EXPECT_EQ(said, 3u) << "a, b and c, each counted once";
   EXPECT_EQ(sinks.stats()[0].failed, 3u);
+}
+
+// Commits every second write, a write with a lost record at once, and at a tick, as the record
+// does by time: what a failed commit loses is everything since the last one, events that
+// earlier writes were told were taken too.
+class CommitsEverySecondWrite final : public Sink {
+ public:
+  CommitsEverySecondWrite(std::set<int> failing, std::vector<Event>* got)
+      : failing_(std::move(failing)), got_(got) {}
+  Status write(std::span<const Event> events) override {
+    const size_t earlier = pending_.size();
+    pending_.insert(pending_.end(), events.begin(), events.end());
+    const bool says_lost = std::any_of(events.begin(), events.end(),
+                                       [](const Event& e) { return e.type() == EventType::Lost; });
+    if (++writes_ % 2 != 0 && !says_lost) return {};
+    return commit(earlier);
+  }
+  Status tick() override { return pending_.empty() ? Status{} : commit(pending_.size()); }
+  Status flush() override { return tick(); }
+  uint64_t take_lost_earlier() override { return std::exchange(lost_earlier_, 0); }
+
+ private:
+  Status commit(size_t earlier) {
+    if (failing_.count(++commits_)) {
+      lost_earlier_ += earlier;
+      pending_.clear();
+      return make_error("COMMIT: database or disk is full");
+    }
+    got_->insert(got_->end(), pending_.begin(), pending_.end());
+    pending_.clear();
+    return {};
+  }
+  std::set<int> failing_;
+  std::vector<Event>* got_;
+  std::vector<Event> pending_;
+  int writes_ = 0, commits_ = 0;
+  uint64_t lost_earlier_ = 0;
+};
+
+// A failed commit that takes earlier writes with it counts them too: the lost records in the
+// sink's stream and its stats add up to exactly what it missed, in a write or at a tick.
+TEST(SinkRoutes, AFailedCommitCountsTheEarlierWritesItTookWithIt) {
+  std::vector<Event> got;
+  std::vector<SinkRoutes::Route> routes(1);
+  routes[0].name = "record";
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = std::make_unique<CommitsEverySecondWrite>(std::set<int>{1, 4}, &got);
+  routes[0].policy = FailurePolicy::Degrade;
+  SinkRoutes sinks(std::move(routes));
+  std::vector<Event> b1 = {an_exec(10, "a"), an_exec(11, "b")};
+  std::vector<Event> b2 = {an_exec(12, "c")};
+  std::vector<Event> b3 = {an_exec(13, "d")};
+  std::vector<Event> b4 = {an_exec(14, "e")};
+  EXPECT_TRUE(sinks.write(b1));  // held
+  EXPECT_TRUE(sinks.write(b2));  // commit 1 fails: a, b and c are gone
+  EXPECT_TRUE(sinks.write(b3));  // "3 lost" (commit 2), then d (commit 3)
+  EXPECT_TRUE(sinks.write(b4));  // e is held
+  EXPECT_TRUE(sinks.tick());     // commit 4 fails: e is gone
+  EXPECT_TRUE(sinks.close());    // "1 lost", said at the end (commit 5)
+  uint64_t said = 0;
+  int execs = 0;
+  for (const auto& e : got) {
+    if (const auto* l = std::get_if<LostData>(&e.data)) said += l->count.value_or(0);
+    if (e.type() == EventType::Exec) ++execs;
+  }
+  EXPECT_EQ(execs, 1) << "only d got through";
+  EXPECT_EQ(said, 4u) << "a, b, c and e, each counted once";
+  const auto stats = sinks.stats();
+  EXPECT_EQ(stats[0].failed, 4u);
+  EXPECT_EQ(stats[0].written, 1u) << "what a failed commit took is no longer counted written";
+  EXPECT_EQ(stats[0].failures, 2u);
 }
 
 }  // namespace
