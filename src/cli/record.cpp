@@ -1,10 +1,8 @@
-// The SQLite record (docs/record.md). In WAL mode with synchronous=NORMAL, one transaction per
-// batch the output thread hands over (what became ready since its last one, 50 ms apart at most
-// while events come): a proctrail
-// killed with SIGKILL loses at most the batch it was writing, and the file opens cleanly
-// afterwards. Every event row keeps the event's JSON line; the columns of every table come from
-// the same walk over the event's fields that writes that line, so a column cannot say something
-// the line does not.
+// The SQLite record (docs/record.md). In WAL mode with synchronous=NORMAL, a commit every 250 ms
+// of the batches the output thread hands over: a proctrail killed with SIGKILL loses at most
+// those 250 ms and the batch it was writing, and the file opens cleanly afterwards. Every event row
+// keeps the event's JSON line; the columns of every table come from the same walk over the event's
+// fields that writes that line, so a column cannot say something the line does not.
 #include "record.hpp"
 
 #include "sqlite_db.hpp"
