@@ -68,6 +68,9 @@ Status OutputStage::run(std::atomic<bool>& closed, const std::atomic<uint32_t>& 
     }
     if (sink_.closed()) {
       closed = true;
+      // The view's reader went away: the monitor ends quietly, but the other sinks still close
+      // as at any stop (the record commits what it holds, Kafka spools what waits).
+      (void)sink_.close();
       return {};
     }
     if (auto s = sink_.tick(); !s) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -458,6 +459,39 @@ TEST_F(KafkaTest, WhatAStopCouldNotDeliverIsSpooledAndSentByTheNextStart) {
   uint64_t lost = 0;
   expect_delivered(lines, cluster.messages(), &lost);
   EXPECT_EQ(lost, 0u);
+}
+
+// The view's reader goes away (proctrail ... | head -n 1) while the brokers are down: the
+// monitor ends quietly, but what waits for Kafka is spooled and said, as at any other stop.
+TEST_F(KafkaTest, AViewClosedByItsReaderStillSpoolsWhatWaits) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  const std::string spool = dir_ + "/spool";
+  CommandResult result;
+  std::atomic<bool> ended{false};
+  std::jthread monitor([&] {  // joined on any way out
+    // head takes the start record and goes; only the marked execs pass the filters, and the
+    // first of them finds the pipe closed.
+    result = run({"bash", "-c",
+                  "\"$0\" --kafka \"$1\" --kafka-topic \"$2\" --kafka-spool \"$3\" -f json"
+                  " -e exec --argv closed-view | head -n 1 > /dev/null;"
+                  " echo \"rc=${PIPESTATUS[0]}\" >&2",
+                  proctrail_path(), cluster.bootstrap(), kTopic, spool},
+                 120000);
+    ended = true;
+  });
+  settle(3000);  // started, and the start record delivered
+  EXPECT_EQ(cluster.command("down"), "ok");
+  for (int i = 0; i < 200 && !ended; ++i) {
+    run({"/bin/true", "closed-view-" + std::to_string(i)});
+    settle(100);
+  }
+  monitor.join();
+  EXPECT_NE(result.err.find("rc=0"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("not delivered when proctrail stopped: kept in " + spool),
+            std::string::npos)
+      << result.err;
+  EXPECT_TRUE(std::filesystem::exists(spool)) << "what waited for the brokers is in the spool";
 }
 
 // A broker answers a produce request with OUT_OF_ORDER_SEQUENCE_NUMBER (45): librdkafka's
