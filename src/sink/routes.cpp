@@ -84,7 +84,10 @@ Status SinkRoutes::close() {
     if (r.missed > 0 && !r.sink->closed()) {
       Event lost;
       lost.data = LostData{r.missed, r.name + " could not take them: " + r.why};
-      (void)r.sink->write(std::span<const Event>(&lost, 1));
+      if (Status said = r.sink->write(std::span<const Event>(&lost, 1)); !said) {
+        std::lock_guard lock(mu_);
+        count_missed(r, 0, said.error().message);  // in the counts, at least
+      }
     }
     Status s = r.sink->close();
     if (!s && r.policy == FailurePolicy::Fatal && first) first = s;
