@@ -314,30 +314,44 @@ TEST(SinkRoutes, OwnFiltersAndADegradingSinkCountsWhatItMissed) {
   EXPECT_FALSE(stop.write(batch1));
 }
 
+// One degrading sink that takes everything.
+SinkRoutes one_degrading(const char* name, std::unique_ptr<Sink> sink) {
+  std::vector<SinkRoutes::Route> routes(1);
+  routes[0].name = name;
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = std::move(sink);
+  routes[0].policy = FailurePolicy::Degrade;
+  return SinkRoutes(std::move(routes));
+}
+
+// What a sink got: the execs, and the sum of the counts its lost records said.
+struct Got {
+  int execs = 0;
+  uint64_t said_lost = 0;
+};
+Got tally(const std::vector<Event>& got) {
+  Got t;
+  for (const auto& e : got) {
+    if (const auto* l = std::get_if<LostData>(&e.data)) t.said_lost += l->count.value_or(0);
+    if (e.type() == EventType::Exec) ++t.execs;
+  }
+  return t;
+}
+
 // A lost record that went through is not counted again when the events after it fail: the
 // lost counts in the sink's stream add up to exactly the events it missed.
 TEST(SinkRoutes, ACountOnceSaidIsNotSaidAgain) {
   std::vector<Event> got;
-  std::vector<SinkRoutes::Route> routes(1);
-  routes[0].name = "syslog";
-  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
-  routes[0].sink = std::make_unique<FailsAt>(std::set<int>{1, 3}, &got);
-  routes[0].policy = FailurePolicy::Degrade;
-  SinkRoutes sinks(std::move(routes));
+  SinkRoutes sinks = one_degrading("syslog", std::make_unique<FailsAt>(std::set<int>{1, 3}, &got));
   std::vector<Event> batch1 = {an_exec(10, "a"), an_exec(11, "b")};
   std::vector<Event> batch2 = {an_exec(12, "c")};
   std::vector<Event> batch3 = {an_exec(13, "d")};
   EXPECT_TRUE(sinks.write(batch1));  // the first event fails: 2 missed
   EXPECT_TRUE(sinks.write(batch2));  // "2 lost" goes through, then c fails: 1 missed
   EXPECT_TRUE(sinks.write(batch3));  // "1 lost", then d
-  uint64_t said = 0;
-  int execs = 0;
-  for (const auto& e : got) {
-    if (const auto* l = std::get_if<LostData>(&e.data)) said += l->count.value_or(0);
-    if (e.type() == EventType::Exec) ++execs;
-  }
-  EXPECT_EQ(execs, 1) << "only d got through";
-  EXPECT_EQ(said, 3u) << "a, b and c, each counted once";
+  const Got t = tally(got);
+  EXPECT_EQ(t.execs, 1) << "only d got through";
+  EXPECT_EQ(t.said_lost, 3u) << "a, b and c, each counted once";
   EXPECT_EQ(sinks.stats()[0].failed, 3u);
 }
 
@@ -382,12 +396,8 @@ class CommitsEverySecondWrite final : public Sink {
 // sink's stream and its stats add up to exactly what it missed, in a write or at a tick.
 TEST(SinkRoutes, AFailedCommitCountsTheEarlierWritesItTookWithIt) {
   std::vector<Event> got;
-  std::vector<SinkRoutes::Route> routes(1);
-  routes[0].name = "record";
-  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
-  routes[0].sink = std::make_unique<CommitsEverySecondWrite>(std::set<int>{1, 4}, &got);
-  routes[0].policy = FailurePolicy::Degrade;
-  SinkRoutes sinks(std::move(routes));
+  SinkRoutes sinks =
+      one_degrading("record", std::make_unique<CommitsEverySecondWrite>(std::set<int>{1, 4}, &got));
   std::vector<Event> b1 = {an_exec(10, "a"), an_exec(11, "b")};
   std::vector<Event> b2 = {an_exec(12, "c")};
   std::vector<Event> b3 = {an_exec(13, "d")};
@@ -398,14 +408,9 @@ TEST(SinkRoutes, AFailedCommitCountsTheEarlierWritesItTookWithIt) {
   EXPECT_TRUE(sinks.write(b4));  // e is held
   EXPECT_TRUE(sinks.tick());     // commit 4 fails: e is gone
   EXPECT_TRUE(sinks.close());    // "1 lost", said at the end (commit 5)
-  uint64_t said = 0;
-  int execs = 0;
-  for (const auto& e : got) {
-    if (const auto* l = std::get_if<LostData>(&e.data)) said += l->count.value_or(0);
-    if (e.type() == EventType::Exec) ++execs;
-  }
-  EXPECT_EQ(execs, 1) << "only d got through";
-  EXPECT_EQ(said, 4u) << "a, b, c and e, each counted once";
+  const Got t = tally(got);
+  EXPECT_EQ(t.execs, 1) << "only d got through";
+  EXPECT_EQ(t.said_lost, 4u) << "a, b, c and e, each counted once";
   const auto stats = sinks.stats();
   EXPECT_EQ(stats[0].failed, 4u);
   EXPECT_EQ(stats[0].written, 1u) << "what a failed commit took is no longer counted written";
