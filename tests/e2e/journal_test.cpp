@@ -207,8 +207,9 @@ d=$3
 mkfifo "$d/go1" "$d/made" "$d/go2"
 "$1" --journal -b "$2" -f json -o "$d/events.jsonl" -- sh -c "$4" sh "$d" > "$d/out" 2>&1 &
 p=$!
-settled() {  # every event of the JSON record is in the journal
-  [ -s "$d/events.jsonl" ] &&
+settled() {  # all of "before" is in the JSON record, and every event of that is in the journal
+  before=$(sed -n 's/.*"pid":\([0-9]*\),.*"argv":\["\/bin\/echo","before"\].*/\1/p' "$d/events.jsonl")
+  [ -n "$before" ] && grep -q "\"type\":\"exit\".*\"pid\":$before," "$d/events.jsonl" &&
     [ "$(wc -l < "$d/events.jsonl")" = "$(journalctl -q -o cat SYSLOG_IDENTIFIER=proctrail | wc -l)" ]
 }
 i=0
