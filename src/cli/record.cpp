@@ -794,14 +794,13 @@ class RecordSink final : public Sink {
   // The open transaction, rolled back: a run row made in it is gone with it, and the
   // snapshot goes with the next run row.
   Status abandon(Status failed, uint64_t earlier) {
-    (void)exec_sql(db_.get(), path_, "ROLLBACK");
     in_transaction_ = false;
     run_ = run_at_begin_;
     batch_weight_.clear();
     snapshot_written_ = false;
     lost_earlier_ += earlier;
     held_ = 0;
-    return failed;
+    return rollback(std::move(failed));
   }
 
   // Runs one statement with the current event's values bound to the parameters it has.
