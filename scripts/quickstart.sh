@@ -148,6 +148,12 @@ lap() { say "$1 took $((SECONDS - started)) s so far"; }
 # (scripts/test-report.py); a failure, or a skip that tests/skips.list does not expect in that
 # environment, fails the part. The parts run on after a failed one, and the run fails at the end.
 total_passed=0 total_failed=0 total_skipped=0 failed_parts=()
+# What failed, said again at the end: a CI log is long, and its reader may see only its tail.
+recap=()
+remember() {  # remember TEXT: the lines of TEXT that say a failure
+  local l
+  while IFS= read -r l; do recap+=("$l"); done < <(grep -a -E ': FAILED |: SURVIVED |: BROKEN|found a failing input' <<<"$1" || true)
+}
 count() {  # count PART LINE: adds "PART: N passed, N failed, N skipped" to the totals
   local re='([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped'
   if [[ $2 =~ $re ]]; then
@@ -167,6 +173,7 @@ ctest_part() {
   ctest --test-dir "$dir" --output-on-failure --output-junit "$junit" "$@" || rc=$?
   out=$(scripts/test-report.py "$name" "$junit" --env "$env") || rc=1
   printf '%s\n' "$out"
+  remember "$out"
   count "$name" "$(tail -n 1 <<<"$out")"
   [ "$rc" = 0 ] || failed_parts+=("$name")
 }
@@ -247,6 +254,7 @@ if part fuzz; then
         >"$corpus/$name.log" 2>&1); then
       tail -n 40 "$corpus/$name.log" >&2
       say "$name found a failing input (see above; the input is saved as $build-fuzz/$name-crash-*)"
+      recap+=("fuzz: $name found a failing input")
       fuzz_failed=$((fuzz_failed + 1))
       return
     fi
@@ -273,6 +281,10 @@ if [ -n "$kernel_pid" ]; then
   # Its whole log now, in one piece, and its last line (the totals) counted.
   cat "$kernel_log" >&2
   count linux-6.1 "$(tail -n 1 "$kernel_log")"
+  remember "$(tr -d '\000' <"$kernel_log")"
+  # A guest that stopped before its totals (a panic, a timeout) leaves no FAILED line to show.
+  [[ "$(tail -n 1 "$kernel_log")" =~ ' passed, ' ]] ||
+    recap+=("linux-6.1: no totals; its log ends: $(tail -n 1 "$kernel_log" | tr -d '\000' | cut -c1-200)")
   tail -n 1 "$kernel_log"
   [ "$rc" = 0 ] || failed_parts+=(linux-6.1)
   lap "kernel 6.1 tests"
@@ -294,13 +306,16 @@ fi
 if part mutants; then
   say "mutation check: each planted fault must be caught by the tests named for it"
   rc=0
-  out=$(scripts/mutants.sh "$build" | tee >(cat >&2) | tail -n 1) || rc=$?
+  out=$(scripts/mutants.sh "$build" | tee >(cat >&2) "$build/mutants.log" | tail -n 1) || rc=$?
+  remember "$(cat "$build/mutants.log")"
   count mutants "$out"
   [ "$rc" = 0 ] || failed_parts+=(mutants)
   lap "mutation check"
 fi
 
 if [ ${#failed_parts[@]} -gt 0 ]; then
+  say "what failed:"
+  for l in "${recap[@]}"; do printf '    %s\n' "$l"; done
   say "FAILED: ${failed_parts[*]} (of $parts) after $((SECONDS - started)) s"
   echo "all: $total_passed passed, $total_failed failed, $total_skipped skipped"
   exit 1

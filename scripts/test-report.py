@@ -54,6 +54,20 @@ def skip_reason(case):
     return None, lines[-1].strip() if lines else "(said nothing)"
 
 
+def failure_summary(case, limit=300):
+    """': ' and the first words of why a test failed (gtest's line after 'Failure'), so the
+    end of a long CI log says what went wrong, not only what; control characters dropped."""
+    lines = [l.strip() for l in (case.findtext("system-out") or "").splitlines()]
+    for i, l in enumerate(lines):
+        if l.endswith(": Failure") or l.endswith("Failure"):
+            words = " ".join(x for x in lines[i:i + 4] if x)
+            break
+    else:
+        return ""
+    words = re.sub(r"[\x00-\x1f\x7f]", "?", words)
+    return ": " + (words[:limit] + " ..." if len(words) > limit else words)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("part")
@@ -95,7 +109,7 @@ def main():
         elif case.find("failure") is not None or case.find("error") is not None \
                 or case.get("status") == "fail":
             failed += 1
-            print(f"{a.part}: FAILED {name}")
+            print(f"{a.part}: FAILED {name}{failure_summary(case)}")
         else:
             passed += 1
     if passed + failed + skipped == 0:
