@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <set>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -415,6 +417,88 @@ TEST(SinkRoutes, AFailedCommitCountsTheEarlierWritesItTookWithIt) {
   EXPECT_EQ(stats[0].failed, 4u);
   EXPECT_EQ(stats[0].written, 1u) << "what a failed commit took is no longer counted written";
   EXPECT_EQ(stats[0].failures, 2u);
+}
+
+// A sink that keeps a history and remembers what it was asked beside write().
+class Spy final : public Sink {
+ public:
+  explicit Spy(bool history) : history_(history) {}
+  Status write(std::span<const Event>) override { return {}; }
+  Status running(std::span<const Event> processes) override {
+    running_ += processes.size();
+    return {};
+  }
+  [[nodiscard]] bool keeps_history() const override { return history_; }
+  uint64_t take_lost_earlier() override { return std::exchange(lost_earlier, 0); }
+  void cancel() override { cancelled = true; }
+  size_t running_ = 0;
+  uint64_t lost_earlier = 0;
+  bool cancelled = false;
+
+ private:
+  bool history_;
+};
+
+// The library's wrappers pass the whole interface on: a history sink wrapped in one still gets
+// the snapshot of what was running, a failed commit inside one is still counted in full, and a
+// stop still reaches it.
+TEST(Wrappers, PassTheWholeSinkInterfaceOn) {
+  SinkCounts counts;
+  std::atomic<bool> asked{false};
+  using Wrap = std::function<std::unique_ptr<Sink>(std::unique_ptr<Sink>)>;
+  const std::pair<const char*, Wrap> wrappers[] = {
+      {"counting",
+       [&](std::unique_ptr<Sink> s) { return make_counting_sink(std::move(s), &counts); }},
+      {"rate limit",
+       [](std::unique_ptr<Sink> s) {
+         return make_user_rate_limit_sink(std::move(s), {100, 400});
+       }},
+      {"summary", [&](std::unique_ptr<Sink> s) { return make_summary_sink(std::move(s), &asked); }},
+      {"tee",
+       [](std::unique_ptr<Sink> s) {
+         std::vector<std::unique_ptr<Sink>> parts;
+         parts.push_back(std::move(s));
+         return make_tee_sink(std::move(parts));
+       }},
+  };
+  const std::vector<Event> running = {fork_event(1, 10), fork_event(2, 11)};
+  for (const auto& [name, wrap] : wrappers) {
+    SCOPED_TRACE(name);
+    auto spy = std::make_unique<Spy>(true);
+    Spy* inner = spy.get();
+    auto outer = wrap(std::move(spy));
+    EXPECT_TRUE(outer->keeps_history());
+    ASSERT_TRUE(outer->running(running).ok());
+    EXPECT_EQ(inner->running_, 2u);
+    inner->lost_earlier = 7;
+    EXPECT_EQ(outer->take_lost_earlier(), 7u);
+    EXPECT_EQ(outer->take_lost_earlier(), 0u);
+    outer->cancel();
+    EXPECT_TRUE(inner->cancelled);
+  }
+}
+
+// A tee keeps a history when one of its parts does, gives the snapshot to those parts alone,
+// and its failure lost what its parts' failures lost, together.
+TEST(Wrappers, ATeeAsksItsPartsAndAddsUpWhatTheyLost) {
+  auto keeper = std::make_unique<Spy>(true), stream = std::make_unique<Spy>(false);
+  Spy *k = keeper.get(), *s = stream.get();
+  std::vector<std::unique_ptr<Sink>> parts;
+  parts.push_back(std::move(stream));
+  parts.push_back(std::move(keeper));
+  auto tee = make_tee_sink(std::move(parts));
+  EXPECT_TRUE(tee->keeps_history());
+  ASSERT_TRUE(tee->running(std::vector<Event>{fork_event(1, 10)}).ok());
+  EXPECT_EQ(k->running_, 1u);
+  EXPECT_EQ(s->running_, 0u) << "a stream is not given processes that did not just start";
+  k->lost_earlier = 3;
+  s->lost_earlier = 4;
+  EXPECT_EQ(tee->take_lost_earlier(), 7u);
+  EXPECT_EQ(tee->take_lost_earlier(), 0u);
+
+  std::vector<std::unique_ptr<Sink>> streams;
+  streams.push_back(std::make_unique<Spy>(false));
+  EXPECT_FALSE(make_tee_sink(std::move(streams))->keeps_history());
 }
 
 }  // namespace
