@@ -21,6 +21,10 @@ class CountingSink final : public Sink {
   Status reopen() override { return inner_->reopen(); }
   Status tick() override { return inner_->tick(); }
   [[nodiscard]] bool closed() const override { return inner_->closed(); }
+  void cancel() override { inner_->cancel(); }
+  Status running(std::span<const Event> processes) override { return inner_->running(processes); }
+  [[nodiscard]] bool keeps_history() const override { return inner_->keeps_history(); }
+  uint64_t take_lost_earlier() override { return inner_->take_lost_earlier(); }
 
  private:
   std::unique_ptr<Sink> inner_;

@@ -60,6 +60,9 @@ class UserRateLimitSink final : public Sink {
   Status tick() override { return inner_->tick(); }
   [[nodiscard]] bool closed() const override { return inner_->closed(); }
   void cancel() override { inner_->cancel(); }
+  Status running(std::span<const Event> processes) override { return inner_->running(processes); }
+  [[nodiscard]] bool keeps_history() const override { return inner_->keeps_history(); }
+  uint64_t take_lost_earlier() override { return inner_->take_lost_earlier(); }
 
  private:
   struct Bucket {
@@ -87,9 +90,9 @@ class UserRateLimitSink final : public Sink {
     auto it = buckets_.find(uid);
     if (it == buckets_.end()) {
       if (buckets_.size() >= kMaxUsers) {
-        auto oldest = std::min_element(buckets_.begin(), buckets_.end(), [](const auto& a, const auto& b) {
-          return a.second.last_ns < b.second.last_ns;
-        });
+        auto oldest = std::min_element(
+            buckets_.begin(), buckets_.end(),
+            [](const auto& a, const auto& b) { return a.second.last_ns < b.second.last_ns; });
         buckets_.erase(oldest);
       }
       it = buckets_.emplace(uid, Bucket{static_cast<double>(limit_.burst_bytes), now_ns, 0}).first;
@@ -107,12 +110,12 @@ class UserRateLimitSink final : public Sink {
   Event report(uint32_t uid, Bucket& b, uint64_t ts) const {
     Event l;
     l.ts_ns = ts;
-    l.data = LostData{b.suppressed,
-                      "rate limit: events of " +
-                          (uid == kUnknownUid ? std::string("processes of unknown users")
-                                              : "uid " + std::to_string(uid)) +
-                          " over " + std::to_string(limit_.bytes_per_second) +
-                          " bytes/s were suppressed (the per-user rate limit)"};
+    l.data =
+        LostData{b.suppressed, "rate limit: events of " +
+                                   (uid == kUnknownUid ? std::string("processes of unknown users")
+                                                       : "uid " + std::to_string(uid)) +
+                                   " over " + std::to_string(limit_.bytes_per_second) +
+                                   " bytes/s were suppressed (the per-user rate limit)"};
     b.suppressed = 0;
     return l;
   }

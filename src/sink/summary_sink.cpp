@@ -100,6 +100,9 @@ class SummarySink final : public Sink {
   }
   [[nodiscard]] bool closed() const override { return inner_->closed(); }
   void cancel() override { inner_->cancel(); }
+  Status running(std::span<const Event> processes) override { return inner_->running(processes); }
+  [[nodiscard]] bool keeps_history() const override { return inner_->keeps_history(); }
+  uint64_t take_lost_earlier() override { return inner_->take_lost_earlier(); }
 
  private:
   struct Totals {

@@ -26,6 +26,22 @@ class TeeSink final : public Sink {
   void cancel() override {
     for (auto& s : sinks_) s->cancel();
   }
+  // The snapshot goes to the parts that keep a history; a stream is not given it.
+  Status running(std::span<const Event> processes) override {
+    return each([&](Sink& s) { return s.keeps_history() ? s.running(processes) : Status{}; });
+  }
+  [[nodiscard]] bool keeps_history() const override {
+    for (const auto& s : sinks_) {
+      if (s->keeps_history()) return true;
+    }
+    return false;
+  }
+  // Every part is asked (each one's count is taken once): what they lost, together.
+  uint64_t take_lost_earlier() override {
+    uint64_t n = 0;
+    for (auto& s : sinks_) n += s->take_lost_earlier();
+    return n;
+  }
   // Closed once every part is: one reader going away does not end the others' output.
   [[nodiscard]] bool closed() const override {
     for (const auto& s : sinks_) {
