@@ -206,6 +206,14 @@ TEST_F(Report, TheViewsAnswerTheBuildsQuestionsAndTheDocsQueriesRun) {
     EXPECT_EQ(r.rows.empty(), empty) << sql << ": the build answers every other one";
   }
   EXPECT_GE(lines, 4u) << "docs/record.md answers its questions with sqlite3 one-liners";
+  // The tables it describes are those of the version a recording says it has.
+  const auto version = query(b.db, "SELECT value FROM meta WHERE key = 'schema_version'");
+  ASSERT_EQ(version.rows.size(), 1u) << version.error;
+  const std::string v = version.rows[0][0];
+  EXPECT_NE(doc.find("\n## Schema, version " + v + "\n"), std::string::npos)
+      << "docs/record.md describes another schema than version " << v;
+  EXPECT_NE(doc.find("`schema_version` = `" + v + "`"), std::string::npos)
+      << "docs/record.md's meta table names another version than " << v;
 }
 
 TEST_F(Report, ReplaysAsTheJsonRecordOfTheSameRun) {
