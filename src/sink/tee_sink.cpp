@@ -1,4 +1,6 @@
 // TeeSink: the same events to several sinks.
+#include <algorithm>
+
 #include "proctrail/sink.hpp"
 
 namespace proctrail {
@@ -36,10 +38,11 @@ class TeeSink final : public Sink {
     }
     return false;
   }
-  // Every part is asked (each one's count is taken once): what they lost, together.
+  // Every part is asked (each one's count is taken once). The parts took the same writes, so
+  // what each lost is a tail of the same events: the tee lost the longest of those tails.
   uint64_t take_lost_earlier() override {
     uint64_t n = 0;
-    for (auto& s : sinks_) n += s->take_lost_earlier();
+    for (auto& s : sinks_) n = std::max(n, s->take_lost_earlier());
     return n;
   }
   // Closed once every part is: one reader going away does not end the others' output.
