@@ -152,7 +152,7 @@ total_passed=0 total_failed=0 total_skipped=0 failed_parts=()
 recap=()
 remember() {  # remember TEXT: the lines of TEXT that say a failure
   local l
-  while IFS= read -r l; do recap+=("$l"); done < <(grep -a -E ': FAILED |: SURVIVED |: BROKEN|found a failing input' <<<"$1" || true)
+  while IFS= read -r l; do recap+=("$l"); done < <(grep -a -E ': FAILED |: SURVIVED |: BROKEN|NOT EXPLAINED' <<<"$1" || true)
 }
 count() {  # count PART LINE: adds "PART: N passed, N failed, N skipped" to the totals
   local re='([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped'
@@ -283,7 +283,7 @@ if [ -n "$kernel_pid" ]; then
   count linux-6.1 "$(tail -n 1 "$kernel_log")"
   remember "$(tr -d '\000' <"$kernel_log")"
   # A guest that stopped before its totals (a panic, a timeout) leaves no FAILED line to show.
-  [[ "$(tail -n 1 "$kernel_log")" =~ ' passed, ' ]] ||
+  [[ "$(tail -n 1 "$kernel_log")" =~ ^linux-6\.1:\ [0-9]+\ passed,\ [0-9]+\ failed ]] ||
     recap+=("linux-6.1: no totals; its log ends: $(tail -n 1 "$kernel_log" | tr -d '\000' | cut -c1-200)")
   tail -n 1 "$kernel_log"
   [ "$rc" = 0 ] || failed_parts+=(linux-6.1)
@@ -316,6 +316,14 @@ fi
 if [ ${#failed_parts[@]} -gt 0 ]; then
   say "what failed:"
   for l in "${recap[@]}"; do printf '    %s\n' "$l"; done
+  # A part can fail with nothing above to show for it (ctest's own error, a build, a script).
+  for p in "${failed_parts[@]}"; do
+    said=''
+    for l in "${recap[@]}"; do
+      case "$p:$l" in mutants:"mutant "* | "$p:$p:"*) said=1 ;; esac
+    done
+    [ -n "$said" ] || printf '    %s: failed (its own output, above, says why)\n' "$p"
+  done
   say "FAILED: ${failed_parts[*]} (of $parts) after $((SECONDS - started)) s"
   echo "all: $total_passed passed, $total_failed failed, $total_skipped skipped"
   exit 1

@@ -55,14 +55,25 @@ def skip_reason(case):
 
 
 def failure_summary(case, limit=300):
-    """': ' and the first words of why a test failed (gtest's line after 'Failure'), so the
-    end of a long CI log says what went wrong, not only what; control characters dropped."""
+    """': ' and the first words of why a test failed, so that the end of a long CI log says
+    what went wrong, not only what: gtest's first failure (its file:line and what follows, up
+    to a blank line or the next failure), or else the test's last line of output (a crash, a
+    timeout). Control characters become '?'."""
     lines = [l.strip() for l in (case.findtext("system-out") or "").splitlines()]
+    words = ""
     for i, l in enumerate(lines):
-        if l.endswith(": Failure") or l.endswith("Failure"):
-            words = " ".join(x for x in lines[i:i + 4] if x)
+        if l.endswith(": Failure"):
+            said = [l]
+            for nxt in lines[i + 1:]:
+                if not nxt or nxt.startswith("[  FAILED") or nxt.endswith(": Failure"):
+                    break
+                said.append(nxt)
+            words = " ".join(said)
             break
     else:
+        said = [l for l in lines if l]
+        words = said[-1] if said else ""
+    if not words:
         return ""
     words = re.sub(r"[\x00-\x1f\x7f]", "?", words)
     return ": " + (words[:limit] + " ..." if len(words) > limit else words)
