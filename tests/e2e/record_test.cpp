@@ -56,7 +56,6 @@ void change(const std::string& db, const std::string& sql) {
   sqlite3_close(h);
 }
 
-// The rows of a query, each column as text (NULL as "NULL"), read with SQLite itself.
 // How many execs the record has committed, as another reader sees it while it is written;
 // -1 when it cannot tell yet (no file, no table, busy).
 long committed_execs(const std::string& db) {
@@ -75,6 +74,7 @@ long committed_execs(const std::string& db) {
   return n;
 }
 
+// The rows of a query, each column as text (NULL as "NULL"), read with SQLite itself.
 std::vector<std::vector<std::string>> query(const std::string& db, const std::string& sql) {
   std::vector<std::vector<std::string>> rows;
   sqlite3* h = nullptr;
@@ -426,6 +426,7 @@ TEST(RecordRetention, EventsOlderThanTheAgeArePruned) {
 // Killed in the middle of a storm, the recording opens cleanly and keeps what it committed.
 TEST_P(Record, SigkillLeavesAReadableRecording) {
   const std::string db = temp_path("killed.db");
+  long seen = -1;  // execs a second reader saw committed before the kill
   {
     Monitor m({"-b", GetParam(), "-e", "exec", "--record", db});
     ASSERT_TRUE(m.started()) << m.errors();
@@ -439,23 +440,23 @@ TEST_P(Record, SigkillLeavesAReadableRecording) {
       w = run({scenario_path(), "spawn", std::to_string(storm_size(3000))});
       storm_over = true;
     });
-    bool committed = false;
-    for (int i = 0; i < 600 * time_scale() && !committed && !storm_over; ++i) {
-      committed = committed_execs(db) > 0;
-      if (!committed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 600 * time_scale() && seen <= 0 && !storm_over; ++i) {
+      seen = committed_execs(db);
+      if (seen <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     settle(300);
     const bool mid_storm = !storm_over;
     m.stop(SIGKILL);
     storm.join();
     EXPECT_EQ(w.exit_code, 0) << w.err;
-    ASSERT_TRUE(committed) << "no exec of the storm was committed while it ran";
+    EXPECT_GT(seen, 0) << "no exec of the storm was committed while it ran";
     EXPECT_TRUE(mid_storm) << "the storm ended before the kill: it should run for seconds";
   }
   EXPECT_EQ(query(db, "PRAGMA integrity_check"), (std::vector<std::vector<std::string>>{{"ok"}}));
   auto count = query(db, "SELECT count(*) FROM events WHERE type = 'exec'");
   ASSERT_EQ(count.size(), 1u);
-  EXPECT_GT(std::stol(count[0][0]), 0) << "the batches committed before the kill are kept";
+  EXPECT_GE(std::stol(count[0][0]), std::max(seen, 1L))
+      << "what was committed before the kill is kept";
   CommandResult r = run({proctrail_path(), "replay", db, "-f", "json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GT(parse_records(r.out).size(), 0u);

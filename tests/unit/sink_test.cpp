@@ -482,7 +482,7 @@ TEST(Wrappers, PassTheWholeSinkInterfaceOn) {
 
 // A tee keeps a history when one of its parts does, gives the snapshot to those parts alone,
 // and its failure lost the most that one of its parts lost: they took the same writes.
-TEST(Wrappers, ATeeAsksItsPartsAndAddsUpWhatTheyLost) {
+TEST(Wrappers, ATeeAsksItsPartsAndLostTheLongestTail) {
   auto keeper = std::make_unique<Spy>(true), stream = std::make_unique<Spy>(false);
   Spy *k = keeper.get(), *s = stream.get();
   std::vector<std::unique_ptr<Sink>> parts;
