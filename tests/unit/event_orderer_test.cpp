@@ -379,5 +379,37 @@ TEST(Orderer, APathSearchThatFailedIsOneRecordListingItsTries) {
   EXPECT_EQ(raw.size(), 2u);
 }
 
+// An exec can take longer than the exec guard to load its program (30 ms seen under qemu on
+// Debian 12's kernel, and a cold disk on a busy machine): the tries before it are still its
+// search, not failures.
+TEST(Orderer, ASlowExecStillEndsItsPathSearch) {
+  auto out = run_all({failed_exec_at(10 * kMs, 7, "/usr/local/bin/sh"),
+                      failed_exec_at(10 * kMs + 1000, 7, "/usr/sbin/sh"),
+                      exec_at(10 * kMs + 60 * kMs, 7, 71 * kMs, 1, "sh")});
+  ASSERT_EQ(out.size(), 1u) << "the search for sh succeeded 60 ms after its last failed try";
+  EXPECT_EQ(out[0].type(), EventType::Exec);
+}
+
+// The longer wait costs nothing when the process's next event is already in: a search that
+// failed in the end (its process exits) is out as soon as the exit is, not a window later.
+TEST(Orderer, ASearchIsDecidedByItsProcesssNextEventWithoutWaiting) {
+  OrdererOptions o;
+  EventOrderer orderer(o);
+  orderer.push(failed_exec_at(10 * kMs, 7, "/bin/nosuch"));
+  orderer.push(end_at(11 * kMs, 7));
+  orderer.push(fork_at(12 * kMs, 9));
+  std::vector<Event> out;
+  orderer.advance(13 * kMs, out);
+  ASSERT_EQ(out.size(), 3u) << "all three are final at 13 ms";
+  EXPECT_EQ(out[0].type(), EventType::ExecFailed);
+  EXPECT_EQ(out[1].type(), EventType::Exit);
+  // A try whose process has done nothing since waits: the next try may still come.
+  orderer.push(failed_exec_at(20 * kMs, 8, "/usr/local/bin/cc"));
+  orderer.push(fork_at(21 * kMs, 10));
+  out.clear();
+  orderer.advance(22 * kMs, out);
+  EXPECT_TRUE(out.empty()) << "pid 8's search is undecided at 22 ms";
+}
+
 }  // namespace
 }  // namespace proctrail
