@@ -48,11 +48,12 @@ constexpr size_t kMaxTried = 64;
 EventOrderer::Fold EventOrderer::fold_path_search(Iter it, bool force) {
   auto* f = std::get_if<ExecFailedData>(&it->second.data);
   if (!f || !options_.fold_path_searches || !search_error(f->error)) return Fold::Keep;
-  const uint64_t horizon = it->first.first + options_.exec_guard_ns;
-  if (watermark_ < horizon && !force) return Fold::Wait;
-  // The next event of this process within the guard tells what the try was part of.
+  const uint64_t horizon = it->first.first + options_.path_search_window_ns;
+  // The next event of this process within the window tells what the try was part of. Only
+  // an event the watermark has passed is known to be the next: none can still come before it.
   const int32_t pid = it->second.pid;
   for (Iter next = std::next(it); next != events_.end() && next->first.first <= horizon; ++next) {
+    if (next->first.first > watermark_ && !force) break;
     if (next->second.pid != pid) continue;
     if (next->second.type() == EventType::Exec) return Fold::Drop;  // the search succeeded
     auto* later = std::get_if<ExecFailedData>(&next->second.data);
@@ -67,8 +68,10 @@ EventOrderer::Fold EventOrderer::fold_path_search(Iter it, bool force) {
       later->tried = std::move(tried);
       return Fold::Drop;
     }
-    break;  // something else happened to the process first
+    return Fold::Keep;  // something else happened to the process first
   }
+  // Nothing of the process yet: wait for its next event, or the end of the window.
+  if (watermark_ < horizon && !force) return Fold::Wait;
   return Fold::Keep;
 }
 

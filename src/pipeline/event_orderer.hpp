@@ -28,6 +28,11 @@ struct OrdererOptions {
   // that a later exec of the process satisfied are dropped, and a search that failed in the
   // end is one failed-exec record listing what it tried. Off: every try as it came.
   bool fold_path_searches = true;
+  // How long after a failed try the process's next event may come and still end the search
+  // (the next try, or the exec that found the program). Longer than the exec guard: loading
+  // a program can take tens of milliseconds (30 ms under qemu; a cold disk). A try waits for
+  // it only while its process has done nothing since; once it has, the try is decided.
+  uint64_t path_search_window_ns = 250'000'000;
 };
 
 class EventOrderer {
@@ -61,7 +66,7 @@ class EventOrderer {
   OrdererOptions options_;
   verify::ExecReadVerifier verifier_;
   std::deque<Held> events_;  // in key order; taken from the front
-  size_t bytes_ = 0;  // approx_bytes of events_
+  size_t bytes_ = 0;         // approx_bytes of events_
   uint64_t arrivals_ = 0;
   uint64_t folded_ = 0;
   uint64_t watermark_ = 0;
