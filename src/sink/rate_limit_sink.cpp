@@ -5,6 +5,7 @@
 
 #include "model/event_size.hpp"
 #include "proctrail/sink.hpp"
+#include "sink/forwarding_sink.hpp"
 
 namespace proctrail {
 
@@ -15,10 +16,10 @@ namespace {
 constexpr size_t kMaxUsers = 4096;
 constexpr uint32_t kUnknownUid = UINT32_MAX;  // events whose user the table does not know
 
-class UserRateLimitSink final : public Sink {
+class UserRateLimitSink final : public ForwardingSink {
  public:
   UserRateLimitSink(std::unique_ptr<Sink> inner, UserRateLimit limit)
-      : inner_(std::move(inner)), limit_(limit) {}
+      : ForwardingSink(std::move(inner)), limit_(limit) {}
 
   Status write(std::span<const Event> events) override {
     out_.clear();
@@ -41,7 +42,6 @@ class UserRateLimitSink final : public Sink {
     if (out_.empty()) return {};
     return inner_->write(out_);
   }
-  Status flush() override { return inner_->flush(); }
   // What is still suppressed is said before the end.
   Status close() override {
     out_.clear();
@@ -56,13 +56,6 @@ class UserRateLimitSink final : public Sink {
     }
     return inner_->close();
   }
-  Status reopen() override { return inner_->reopen(); }
-  Status tick() override { return inner_->tick(); }
-  [[nodiscard]] bool closed() const override { return inner_->closed(); }
-  void cancel() override { inner_->cancel(); }
-  Status running(std::span<const Event> processes) override { return inner_->running(processes); }
-  [[nodiscard]] bool keeps_history() const override { return inner_->keeps_history(); }
-  uint64_t take_lost_earlier() override { return inner_->take_lost_earlier(); }
 
  private:
   struct Bucket {
@@ -120,7 +113,6 @@ class UserRateLimitSink final : public Sink {
     return l;
   }
 
-  std::unique_ptr<Sink> inner_;
   UserRateLimit limit_;
   std::map<uint32_t, Bucket> buckets_;
   std::vector<Event> out_;

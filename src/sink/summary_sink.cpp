@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "proctrail/sink.hpp"
+#include "sink/forwarding_sink.hpp"
 #include "util/clock.hpp"
 
 namespace proctrail {
@@ -43,12 +44,12 @@ std::string name_of(const ExitDetails* d) {
                   : command_name({}, d->comm);
 }
 
-class SummarySink final : public Sink {
+class SummarySink final : public ForwardingSink {
  public:
   SummarySink(std::unique_ptr<Sink> inner, std::atomic<bool>* requested, size_t top,
               EventMask watched, bool stream_time,
               std::function<std::vector<SummaryData::Exporter>()> exporters)
-      : inner_(std::move(inner)),
+      : ForwardingSink(std::move(inner)),
         exporters_(std::move(exporters)),
         requested_(requested),
         top_(top),
@@ -77,7 +78,6 @@ class SummarySink final : public Sink {
     if (auto s = inner_->write(events); !s) return s;
     return tick();
   }
-  Status flush() override { return inner_->flush(); }
   Status close() override {
     if (!closed_) {
       closed_ = true;
@@ -90,7 +90,6 @@ class SummarySink final : public Sink {
     }
     return inner_->close();
   }
-  Status reopen() override { return inner_->reopen(); }
   Status tick() override {
     if (requested_ && requested_->exchange(false)) {
       if (auto s = emit(false); !s) return s;
@@ -98,11 +97,6 @@ class SummarySink final : public Sink {
     }
     return inner_->tick();
   }
-  [[nodiscard]] bool closed() const override { return inner_->closed(); }
-  void cancel() override { inner_->cancel(); }
-  Status running(std::span<const Event> processes) override { return inner_->running(processes); }
-  [[nodiscard]] bool keeps_history() const override { return inner_->keeps_history(); }
-  uint64_t take_lost_earlier() override { return inner_->take_lost_earlier(); }
 
  private:
   struct Totals {
@@ -210,7 +204,6 @@ class SummarySink final : public Sink {
     return inner_->write(std::span<const Event>(&e, 1));
   }
 
-  std::unique_ptr<Sink> inner_;
   std::function<std::vector<SummaryData::Exporter>()> exporters_;
   std::atomic<bool>* requested_;
   size_t top_;
