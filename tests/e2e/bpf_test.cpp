@@ -119,6 +119,41 @@ class NoTracefs {
   std::vector<std::string> points_;
 };
 
+// A thread that has been joined can still be on its way out when the main thread leaves, and
+// then both find the process's live count at zero. The process ends with its main thread, the
+// one the kernel's wait(2) reports: the thread's exit stays a thread's.
+TEST_F(Bpf, AJoinedThreadLateOutOfTheKernelIsNotTheProcesssEnd) {
+  std::map<std::string, long> k;
+  auto r = watch({"join-then-exit", "300"}, &k);
+  long parent = k.at("parent");
+  std::set<long> children;
+  for (const auto& f : r) {
+    if (f["type"] == "fork" && f["thread"] == false && f["parent_pid"] == parent) {
+      children.insert(f["pid"].get<long>());
+    }
+  }
+  ASSERT_EQ(children.size(), 300u);
+  int ended_by_a_thread = 0;
+  for (long c : children) {
+    int ends = 0, thread_exits = 0;
+    for (const auto& x : of(r, "exit", c)) {
+      if (x["thread"] == false) {
+        ++ends;
+        if (x["tid"] != c) {
+          ++ended_by_a_thread;
+          ADD_FAILURE() << "the process ended with its thread: " << x.dump();
+        }
+      } else {
+        ++thread_exits;
+        EXPECT_NE(x["tid"], c) << "the main thread's exit is the process's end: " << x.dump();
+      }
+    }
+    EXPECT_EQ(ends, 1) << "process " << c;
+    EXPECT_EQ(thread_exits, 1) << "process " << c;
+  }
+  EXPECT_EQ(ended_by_a_thread, 0);
+}
+
 TEST_F(Bpf, WorksWithTracefsUnmounted) {
   NoTracefs unmounted;
   ASSERT_FALSE(tracefs_mounted());

@@ -200,6 +200,27 @@ int spawn_many(long n) {
   return 0;
 }
 
+// N processes, one after another, each of which starts a thread, joins it and exits at once:
+// what most threaded programs do at their end. The thread's exit is often still being traced
+// when the main thread leaves, so both can find the process's live count at zero.
+int join_then_exit(long n) {
+  report("parent", getpid());
+  for (long i = 0; i < n; ++i) {
+    pid_t c = fork();
+    if (c == 0) {
+      pthread_t t;
+      if (pthread_create(
+              &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
+        _exit(2);
+      }
+      pthread_join(t, nullptr);
+      _exit(0);
+    }
+    if (wait_for(c) != 0) return 1;
+  }
+  return 0;
+}
+
 int g_report_fd = -1;
 
 void send_tid() {
@@ -521,6 +542,7 @@ int main(int argc, char** argv) {
   if (name == "big-arg") return big_arg(arg);
   if (name == "double-exec") return double_exec();
   if (name == "spawn") return spawn_many(arg);
+  if (name == "join-then-exit") return join_then_exit(arg);
   if (name == "leader-exits-first") return leader_exits_first();
   if (name == "thread-exec") return thread_exec();
   if (name == "reuse-storm") return reuse_storm(arg);
