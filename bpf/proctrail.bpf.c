@@ -67,6 +67,15 @@ struct {
   __type(value, __u8);
 } ended SEC(".maps");
 
+/* Processes whose main thread's exit was traced: see pt_exit_ends_process. Needed only until
+ * the main thread is a zombie (its exit_state says so from then on); LRU, so it never fills. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct process_key);
+  __type(value, __u32);
+} mains_out SEC(".maps");
+
 /* How many execs each process has done since the programs were loaded: the exec ordinal of
  * its exec_id. Kept on the task itself, so it goes with the process and needs no key. */
 struct {
@@ -318,13 +327,26 @@ int BPF_PROG(on_exit, struct task_struct* p) {
   r->flags = 0;
   r->process_status = 0;
   /* do_exit() has already taken this thread off the process's live count. At zero the
-   * process is over, whichever of its threads this is: a main thread that called
-   * pthread_exit leaves the process to the others, and a thread that calls execve takes
-   * the main thread's place. */
+   * process is over: a main thread that called pthread_exit leaves the process to the others,
+   * and a thread that calls execve takes the main thread's place. Which thread says so:
+   * pt_exit_ends_process. */
   struct signal_struct* sig = BPF_CORE_READ(p, signal);
-  if (BPF_CORE_READ(sig, live.counter) == 0) {
-    struct task_struct* leader = BPF_CORE_READ(p, group_leader);
-    struct process_key key = {.tgid = r->h.pid, .start_ns = BPF_CORE_READ(leader, start_time)};
+  struct task_struct* leader = BPF_CORE_READ(p, group_leader);
+  struct process_key key = {.tgid = r->h.pid, .start_ns = BPF_CORE_READ(leader, start_time)};
+  int main_thread = r->h.pid == r->h.tid;
+  if (main_thread) {
+    /* Said before the live count is read, with a locked add between: a thread that reads zero
+     * after this either sees the mark or was counted off before our read, so we read zero
+     * too. Either way one of us reports the end. */
+    __u32 zero = 0;
+    bpf_map_update_elem(&mains_out, &key, &zero, BPF_ANY);
+    __u32* out = bpf_map_lookup_elem(&mains_out, &key);
+    if (out) __sync_fetch_and_add(out, 1);
+  }
+  long live = BPF_CORE_READ(sig, live.counter);
+  int main_out = main_thread || BPF_CORE_READ(leader, exit_state) != 0 ||
+                 bpf_map_lookup_elem(&mains_out, &key) != 0;
+  if (pt_exit_ends_process(live, main_thread, main_out)) {
     __u8 one = 1;
     if (bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0) {
       r->flags |= PT_EXIT_PROCESS_ENDED;

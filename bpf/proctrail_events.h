@@ -75,6 +75,20 @@ enum pt_exit_flags {
   PT_EXIT_PROCESS_ENDED = 1u << 0, /* the last thread of its process: the process is gone */
 };
 
+/* Whether a thread's exit is the end of its process, from what its exit tracepoint can see:
+ * the process's count of live threads (this thread already taken off it), whether this is the
+ * main thread, and whether the main thread's exit has already been traced. The kernel ends the
+ * process with the thread that takes the count to zero, and the tracepoint cannot tell which
+ * one that was: a thread that was joined can still be on its way out when the main thread
+ * leaves, and then both read zero. The main thread is then the one that reports the end (it
+ * is what the parent's wait(2) is about); another thread reports it only when the main thread
+ * is already out, as after pthread_exit. The caller still claims the end once per process, in
+ * case two threads qualify. */
+static inline int pt_exit_ends_process(long live, int main_thread, int main_thread_out) {
+  if (live != 0) return 0;
+  return main_thread || main_thread_out;
+}
+
 struct pt_exit {
   struct pt_header h;
   pt_u32 exit_code; /* this thread's task->exit_code: wait(2) status */

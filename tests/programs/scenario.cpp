@@ -99,8 +99,7 @@ int thread_exits() {
   // thread's exit event. Without a pause the process's own exit can reach the proc connector
   // first (seen under qemu), and the netlink backend, which only has the kernel's order, then
   // takes the thread for the last one (docs/output.md, "Threads and the end of a process").
-  // The eBPF backend can be misled the same way when the thread's exit is traced only after
-  // the main thread has left too: seen once under qemu on 6.1 with a pause of 100 ms.
+  // (The eBPF backend is not misled: join-then-exit is its test.)
   usleep(500'000);
   return 0;
 }

@@ -87,3 +87,23 @@ TEST(BpfLayout, EveryRecordMatchesTheBtfOfTheBuiltObject) {
 
 }  // namespace
 }  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// The rule the exit program applies (bpf/proctrail_events.h), case by case.
+TEST(BpfExitRule, TheMainThreadEndsTheProcessUnlessItLeftFirst) {
+  // Threads still live: nobody ends it.
+  EXPECT_FALSE(pt_exit_ends_process(1, 1, 1));
+  EXPECT_FALSE(pt_exit_ends_process(2, 0, 0));
+  // The main thread, last or together with a joined thread still on its way out.
+  EXPECT_TRUE(pt_exit_ends_process(0, 1, 1));
+  // A thread that reads zero while the main thread is still on its way out leaves the end to
+  // it: the main thread will read zero too.
+  EXPECT_FALSE(pt_exit_ends_process(0, 0, 0));
+  // A thread that outlived the main thread (pthread_exit, then exit from a worker).
+  EXPECT_TRUE(pt_exit_ends_process(0, 0, 1));
+}
+
+}  // namespace
+}  // namespace proctrail
