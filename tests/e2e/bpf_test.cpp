@@ -154,6 +154,54 @@ TEST_F(Bpf, AJoinedThreadLateOutOfTheKernelIsNotTheProcesssEnd) {
   EXPECT_EQ(ended_by_a_thread, 0);
 }
 
+// Each child of the scenario (by its fork records) ends once, by its main thread.
+void ExpectEachChildEndsOnceByItsMainThread(const std::vector<json>& r, long parent, size_t n) {
+  std::set<long> children;
+  for (const auto& f : r) {
+    if (f["type"] == "fork" && f["thread"] == false && f["parent_pid"] == parent) {
+      children.insert(f["pid"].get<long>());
+    }
+  }
+  ASSERT_EQ(children.size(), n);
+  int lost_ends = 0;
+  for (long c : children) {
+    int ends = 0;
+    for (const auto& x : of(r, "exit", c)) {
+      if (x["thread"] == false) {
+        ++ends;
+        EXPECT_EQ(x["tid"], c) << "the process ended with its thread: " << x.dump();
+      }
+    }
+    lost_ends += ends == 0;
+    EXPECT_EQ(ends, 1) << "process " << c;
+  }
+  EXPECT_EQ(lost_ends, 0);
+}
+
+// Following a tree (-p, the run mode), the kernel side forgets a process once it ends: the
+// thread that reports the end must be the one that forgets it, or the main thread's exit and
+// the process's end are dropped as not followed. Both threads of each child here exit at once.
+TEST_F(Bpf, FollowingATreeEveryChildStillEndsOnce) {
+  for (const char* scenario : {"worker-ends-group", "join-then-exit"}) {
+    SCOPED_TRACE(scenario);
+    CommandResult res = run({proctrail_path(), "-b", "bpf", "-f", "json", "-o", "/dev/stdout", "--",
+                             scenario_path(), scenario, "300"},
+                            60000);
+    ASSERT_EQ(res.exit_code, 0) << res.err;
+    std::vector<json> r;
+    long parent = 0;
+    for (const auto& x : parse_records(res.out)) {
+      if (x["type"] == "exec" && x.contains("argv") && x["argv"].size() == 3 &&
+          x["argv"][1] == scenario) {
+        parent = x["pid"].get<long>();
+      }
+      r.push_back(x);
+    }
+    ASSERT_NE(parent, 0) << "the scenario's exec";
+    ExpectEachChildEndsOnceByItsMainThread(r, parent, 300);
+  }
+}
+
 TEST_F(Bpf, WorksWithTracefsUnmounted) {
   NoTracefs unmounted;
   ASSERT_FALSE(tracefs_mounted());

@@ -220,6 +220,25 @@ int join_then_exit(long n) {
   return 0;
 }
 
+// N processes, one after another, whose worker thread ends the process (exit_group) at once
+// while the main thread waits: the kernel stops the main thread, and both threads' exits are
+// traced at about the same time.
+int worker_ends_group(long n) {
+  report("parent", getpid());
+  for (long i = 0; i < n; ++i) {
+    pid_t c = fork();
+    if (c == 0) {
+      pthread_t t;
+      if (pthread_create(
+              &t, nullptr, [](void*) -> void* { exit(0); }, nullptr) != 0)
+        _exit(2);
+      for (;;) pause();
+    }
+    if (wait_for(c) != 0) return 1;
+  }
+  return 0;
+}
+
 int g_report_fd = -1;
 
 void send_tid() {
@@ -542,6 +561,7 @@ int main(int argc, char** argv) {
   if (name == "double-exec") return double_exec();
   if (name == "spawn") return spawn_many(arg);
   if (name == "join-then-exit") return join_then_exit(arg);
+  if (name == "worker-ends-group") return worker_ends_group(arg);
   if (name == "leader-exits-first") return leader_exits_first();
   if (name == "thread-exec") return thread_exec();
   if (name == "reuse-storm") return reuse_storm(arg);
