@@ -67,8 +67,9 @@ struct {
   __type(value, __u8);
 } ended SEC(".maps");
 
-/* Processes whose main thread's exit was traced: see pt_exit_ends_process. Needed only until
- * the main thread is a zombie (its exit_state says so from then on); LRU, so it never fills. */
+/* Where the main thread's exit is, for processes with other threads (enum pt_main_mark; see
+ * pt_exit_ends_process). Needed only until the main thread is a zombie, which its exit_state
+ * says from then on; LRU, so it never fills. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 4096);
@@ -306,15 +307,51 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
   return 0;
 }
 
+/* Whether this exit ends its process, and the claim on that end (see pt_exit_ends_process).
+ * The swaps are fully ordered: a thread that reads the count at zero after the main thread
+ * marked itself in finds the mark, and one that finds no mark was counted off before the main
+ * thread reads the count, which then reads zero too. */
+static __always_inline int claim_process_end(struct task_struct* p, __s32 tgid, __s32 tid) {
+  struct signal_struct* sig = BPF_CORE_READ(p, signal);
+  struct task_struct* leader = BPF_CORE_READ(p, group_leader);
+  struct process_key key = {.tgid = tgid, .start_ns = BPF_CORE_READ(leader, start_time)};
+  int main_thread = tgid == tid;
+  __u32* mark = 0;
+  __u32 mark_was = 0;
+  if (main_thread && BPF_CORE_READ(sig, nr_threads) > 1) {
+    __u32 none = 0;
+    bpf_map_update_elem(&mains_out, &key, &none, BPF_ANY);
+    mark = bpf_map_lookup_elem(&mains_out, &key);
+    if (mark) __sync_lock_test_and_set(mark, PT_MAIN_IN);
+  }
+  long live = BPF_CORE_READ(sig, live.counter);
+  int main_zombie = 0;
+  if (main_thread) {
+    if (live != 0 && mark) mark_was = __sync_val_compare_and_swap(mark, PT_MAIN_IN, PT_MAIN_OUT);
+  } else if (live == 0) {
+    main_zombie = BPF_CORE_READ(leader, exit_state) != 0;
+    if (!main_zombie) {
+      mark = bpf_map_lookup_elem(&mains_out, &key);
+      if (mark) mark_was = __sync_val_compare_and_swap(mark, PT_MAIN_IN, PT_MAIN_AWAITED);
+    }
+  }
+  if (!pt_exit_ends_process(live, main_thread, main_zombie, mark_was)) return 0;
+  __u8 one = 1;
+  return bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct* p) {
   __s32 tgid = BPF_CORE_READ(p, tgid);
   if (!is_followed(tgid)) return 0;
+  /* do_exit() has already taken this thread off the process's live count. At zero the
+   * process is over: a main thread that called pthread_exit leaves the process to the others,
+   * and a thread that calls execve takes the main thread's place. */
+  int ends = claim_process_end(p, tgid, BPF_CORE_READ(p, pid));
   /* A process that ends leaves its tree now, whether or not its record fits below: a pid
-   * left in the map would make whoever gets it next "followed". */
-  if (follow_trees && BPF_CORE_READ(p, signal, live.counter) == 0) {
-    bpf_map_delete_elem(&followed, &tgid);
-  }
+   * left in the map would make whoever gets it next "followed". Only the thread that reports
+   * the end: the main thread may still be to come. */
+  if (follow_trees && ends) bpf_map_delete_elem(&followed, &tgid);
   struct pt_exit* r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
   if (!r) {
     count_drop();
@@ -326,36 +363,14 @@ int BPF_PROG(on_exit, struct task_struct* p) {
   r->exit_signal = BPF_CORE_READ(p, exit_signal);
   r->flags = 0;
   r->process_status = 0;
-  /* do_exit() has already taken this thread off the process's live count. At zero the
-   * process is over: a main thread that called pthread_exit leaves the process to the others,
-   * and a thread that calls execve takes the main thread's place. Which thread says so:
-   * pt_exit_ends_process. */
-  struct signal_struct* sig = BPF_CORE_READ(p, signal);
-  struct task_struct* leader = BPF_CORE_READ(p, group_leader);
-  struct process_key key = {.tgid = r->h.pid, .start_ns = BPF_CORE_READ(leader, start_time)};
-  int main_thread = r->h.pid == r->h.tid;
-  if (main_thread) {
-    /* Said before the live count is read, with a locked add between: a thread that reads zero
-     * after this either sees the mark or was counted off before our read, so we read zero
-     * too. Either way one of us reports the end. */
-    __u32 zero = 0;
-    bpf_map_update_elem(&mains_out, &key, &zero, BPF_ANY);
-    __u32* out = bpf_map_lookup_elem(&mains_out, &key);
-    if (out) __sync_fetch_and_add(out, 1);
-  }
-  long live = BPF_CORE_READ(sig, live.counter);
-  int main_out = main_thread || BPF_CORE_READ(leader, exit_state) != 0 ||
-                 bpf_map_lookup_elem(&mains_out, &key) != 0;
-  if (pt_exit_ends_process(live, main_thread, main_out)) {
-    __u8 one = 1;
-    if (bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0) {
-      r->flags |= PT_EXIT_PROCESS_ENDED;
-      /* What wait(2) will report: the group's code after a group exit, else the main
-       * thread's own. */
-      r->process_status = (BPF_CORE_READ(sig, flags) & PT_SIGNAL_GROUP_EXIT)
-                              ? BPF_CORE_READ(sig, group_exit_code)
-                              : BPF_CORE_READ(leader, exit_code);
-    }
+  if (ends) {
+    struct signal_struct* sig = BPF_CORE_READ(p, signal);
+    r->flags |= PT_EXIT_PROCESS_ENDED;
+    /* What wait(2) will report: the group's code after a group exit, else the main thread's
+     * own. */
+    r->process_status = (BPF_CORE_READ(sig, flags) & PT_SIGNAL_GROUP_EXIT)
+                            ? BPF_CORE_READ(sig, group_exit_code)
+                            : BPF_CORE_READ(p, group_leader, exit_code);
   }
   /* A thread has no parent of its own: 0, as the proc connector says (it has already
    * released a thread by the time it reports the exit). The process's end names its
@@ -375,6 +390,12 @@ int BPF_PROG(on_exit, struct task_struct* p) {
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
   if (!is_followed(BPF_CORE_READ(p, tgid))) return 0;
+  if (old_pid != BPF_CORE_READ(p, tgid)) {
+    /* An execve from another thread: the old main thread's mark (PT_MAIN_OUT) is under the
+     * same key as its successor, who has not left. */
+    struct process_key key = {.tgid = BPF_CORE_READ(p, tgid), .start_ns = BPF_CORE_READ(p, start_time)};
+    bpf_map_delete_elem(&mains_out, &key);
+  }
   struct scratch* s = scratch_slot();
   if (!s) return 0;
   struct pt_exec* e = &s->exec;

@@ -75,18 +75,23 @@ enum pt_exit_flags {
   PT_EXIT_PROCESS_ENDED = 1u << 0, /* the last thread of its process: the process is gone */
 };
 
-/* Whether a thread's exit is the end of its process, from what its exit tracepoint can see:
- * the process's count of live threads (this thread already taken off it), whether this is the
- * main thread, and whether the main thread's exit has already been traced. The kernel ends the
- * process with the thread that takes the count to zero, and the tracepoint cannot tell which
- * one that was: a thread that was joined can still be on its way out when the main thread
- * leaves, and then both read zero. The main thread is then the one that reports the end (it
- * is what the parent's wait(2) is about); another thread reports it only when the main thread
- * is already out, as after pthread_exit. The caller still claims the end once per process, in
- * case two threads qualify. */
-static inline int pt_exit_ends_process(long live, int main_thread, int main_thread_out) {
-  if (live != 0) return 0;
-  return main_thread || main_thread_out;
+/* Which thread's exit is the end of its process. The kernel ends a process with the thread
+ * that takes its count of live threads to zero, and the exit tracepoint cannot tell which one
+ * that was: a joined thread can still be on its way out when the main thread leaves, and a
+ * thread that calls exit_group leaves with the main thread, so both can read zero. The main
+ * thread then reports the end (what the parent's wait(2) is about); another thread reports it
+ * only when the main thread is already out, as after pthread_exit.
+ *
+ * The main thread of a process with other threads marks itself in (PT_MAIN_IN) before it reads
+ * the count, and on finding other threads live swaps the mark to PT_MAIN_OUT. Another thread
+ * that reads zero swaps PT_MAIN_IN to PT_MAIN_AWAITED, leaving the end to the main thread; the
+ * main thread then finds its own swap refused and reports the end. mark_was is what the
+ * thread's swap found (0: no mark, or no swap). */
+enum pt_main_mark { PT_MAIN_IN = 1, PT_MAIN_OUT = 2, PT_MAIN_AWAITED = 3 };
+static inline int pt_exit_ends_process(long live, int main_thread, int main_zombie,
+                                       unsigned mark_was) {
+  if (main_thread) return live == 0 || mark_was == PT_MAIN_AWAITED;
+  return live == 0 && (main_zombie || mark_was == PT_MAIN_OUT);
 }
 
 struct pt_exit {

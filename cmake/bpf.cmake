@@ -53,7 +53,7 @@ if(PROCTRAIL_WITH_BPF)
       VERBATIM)
   endif()
   add_custom_command(OUTPUT ${gen}/proctrail.bpf.o
-    COMMAND ${PROCTRAIL_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${bpf_arch}
+    COMMAND ${PROCTRAIL_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${bpf_arch}
             -I${gen} -I${PROJECT_SOURCE_DIR}/bpf -isystem ${LIBBPF_INCLUDEDIR}
             -Wall -Werror -c ${PROJECT_SOURCE_DIR}/bpf/proctrail.bpf.c -o ${gen}/proctrail.bpf.o
     VERBATIM

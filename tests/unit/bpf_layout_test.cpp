@@ -91,18 +91,27 @@ TEST(BpfLayout, EveryRecordMatchesTheBtfOfTheBuiltObject) {
 namespace proctrail {
 namespace {
 
-// The rule the exit program applies (bpf/proctrail_events.h), case by case.
+// The rule the exit program applies (bpf/proctrail_events.h), case by case. The arguments:
+// the live count the thread read, whether it is the main thread, whether the main thread is a
+// zombie, and what the thread's swap of the main thread's mark found.
 TEST(BpfExitRule, TheMainThreadEndsTheProcessUnlessItLeftFirst) {
-  // Threads still live: nobody ends it.
-  EXPECT_FALSE(pt_exit_ends_process(1, 1, 1));
-  EXPECT_FALSE(pt_exit_ends_process(2, 0, 0));
-  // The main thread, last or together with a joined thread still on its way out.
-  EXPECT_TRUE(pt_exit_ends_process(0, 1, 1));
-  // A thread that reads zero while the main thread is still on its way out leaves the end to
-  // it: the main thread will read zero too.
-  EXPECT_FALSE(pt_exit_ends_process(0, 0, 0));
+  // The main thread, last or together with a thread still on its way out.
+  EXPECT_TRUE(pt_exit_ends_process(0, 1, 0, 0));
+  EXPECT_TRUE(pt_exit_ends_process(0, 1, 0, PT_MAIN_IN));
+  // The main thread that found others live, and swapped its mark to out: not the end.
+  EXPECT_FALSE(pt_exit_ends_process(2, 1, 0, PT_MAIN_IN));
+  // ... unless a thread that read zero meanwhile left the end to it.
+  EXPECT_TRUE(pt_exit_ends_process(1, 1, 0, PT_MAIN_AWAITED));
+  // Other threads, while threads are live: never.
+  EXPECT_FALSE(pt_exit_ends_process(1, 0, 1, PT_MAIN_OUT));
+  // A thread that reads zero while the main thread is on its way out leaves the end to it: no
+  // mark yet (the main thread will read zero), or a mark it swapped to "awaited".
+  EXPECT_FALSE(pt_exit_ends_process(0, 0, 0, 0));
+  EXPECT_FALSE(pt_exit_ends_process(0, 0, 0, PT_MAIN_IN));
+  EXPECT_FALSE(pt_exit_ends_process(0, 0, 0, PT_MAIN_AWAITED));
   // A thread that outlived the main thread (pthread_exit, then exit from a worker).
-  EXPECT_TRUE(pt_exit_ends_process(0, 0, 1));
+  EXPECT_TRUE(pt_exit_ends_process(0, 0, 1, 0));
+  EXPECT_TRUE(pt_exit_ends_process(0, 0, 0, PT_MAIN_OUT));
 }
 
 }  // namespace
