@@ -319,8 +319,10 @@ static __always_inline int claim_process_end(struct task_struct* p, __s32 tgid, 
   __u32* mark = 0;
   __u32 mark_was = 0;
   if (main_thread && BPF_CORE_READ(sig, nr_threads) > 1) {
-    __u32 none = 0;
-    bpf_map_update_elem(&mains_out, &key, &none, BPF_ANY);
+    /* Made with PT_MAIN_IN in it: a thread that finds the mark must not find it empty. The
+     * exchange is the barrier between the mark and the read of the count. */
+    __u32 in = PT_MAIN_IN;
+    bpf_map_update_elem(&mains_out, &key, &in, BPF_ANY);
     mark = bpf_map_lookup_elem(&mains_out, &key);
     if (mark) __sync_lock_test_and_set(mark, PT_MAIN_IN);
   }
@@ -340,10 +342,18 @@ static __always_inline int claim_process_end(struct task_struct* p, __s32 tgid, 
   return bpf_map_update_elem(&ended, &key, &one, BPF_NOEXIST) == 0;
 }
 
+/* A thread of a followed process whose end another thread has reported already: the process
+ * has left the followed tree, and this is the last of it. */
+static __always_inline int ended_before_this_thread(struct task_struct* p, __s32 tgid) {
+  if (!follow_trees) return 0;
+  struct process_key key = {.tgid = tgid, .start_ns = BPF_CORE_READ(p, group_leader, start_time)};
+  return bpf_map_lookup_elem(&ended, &key) != 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct* p) {
   __s32 tgid = BPF_CORE_READ(p, tgid);
-  if (!is_followed(tgid)) return 0;
+  if (!is_followed(tgid) && !ended_before_this_thread(p, tgid)) return 0;
   /* do_exit() has already taken this thread off the process's live count. At zero the
    * process is over: a main thread that called pthread_exit leaves the process to the others,
    * and a thread that calls execve takes the main thread's place. */
@@ -393,7 +403,8 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   if (old_pid != BPF_CORE_READ(p, tgid)) {
     /* An execve from another thread: the old main thread's mark (PT_MAIN_OUT) is under the
      * same key as its successor, who has not left. */
-    struct process_key key = {.tgid = BPF_CORE_READ(p, tgid), .start_ns = BPF_CORE_READ(p, start_time)};
+    struct process_key key = {.tgid = BPF_CORE_READ(p, tgid),
+                              .start_ns = BPF_CORE_READ(p, start_time)};
     bpf_map_delete_elem(&mains_out, &key);
   }
   struct scratch* s = scratch_slot();
