@@ -101,6 +101,31 @@ TEST(FilterStage, FollowsATreeThroughForksAndForgetsItsEnds) {
   EXPECT_EQ(stage.followed(), 0u);
 }
 
+// Two threads can leave a process together, and the exit that ends it need not be traced
+// last: the other thread's exit, after the end, is still the tree's. A stranger's later
+// events under the same pid are not.
+TEST(FilterStage, AThreadsExitAfterItsProcesssEndStaysInTheTree) {
+  const int32_t kRoot = getpid();
+  EventFilter f{};
+  f.pids = {kRoot};
+  FilterStage stage(f);
+  auto keyed = [](Event e, ProcessKey key) {
+    e.key = key;
+    return e;
+  };
+  const ProcessKey child{500, 0, 111}, stranger{500, 0, 222};
+  std::vector<Event> events = {
+      keyed(fork_of(kRoot, 500), child), keyed(thread_of(500, 501), child),
+      keyed(exit_of(500), child),          // the main thread ends the process
+      keyed(exit_of(500, 0, 501), child),  // its other thread's exit, traced after
+  };
+  EXPECT_EQ(passing(stage, events), (std::vector<int32_t>{kRoot, 500, 500, 500}));
+  EXPECT_EQ(stage.followed(), 1u) << "only the root";
+  EXPECT_FALSE(stage.accept(keyed(exit_of(500, 0, 502), stranger)))
+      << "a stranger's thread under the same pid";
+  EXPECT_FALSE(stage.accept(keyed(exit_of(500), child))) << "a second end is not a thread's";
+}
+
 TEST(FilterStage, ATreeIncludesDescendantsAlreadyRunning) {
   // The test process's own child, found by the start-up read of /proc.
   pid_t child = fork();
