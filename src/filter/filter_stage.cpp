@@ -66,6 +66,9 @@ bool FilterStage::in_trees(const Event& e) {
     // A new process joins when its parent is followed; a new thread belongs to its process.
     return is_followed(e.parent_process());
   }
+  if (const auto* x = std::get_if<ExitData>(&e.data); x && !x->ends_process(e)) {
+    if (ended_lately_set_.count(e.process()) > 0) return true;
+  }
   return is_followed(e.process());
 }
 
@@ -167,7 +170,16 @@ void FilterStage::learn_after(const Event& e, std::optional<bool> exec_verdict) 
       } else {
         erased += std::erase_if(followed_, [&](const ProcessKey& k) { return k.pid == ended.pid; });
       }
-      if (erased) followed_count_ = followed_.size();
+      if (erased) {
+        followed_count_ = followed_.size();
+        if (ended_lately_set_.insert(ended).second) {
+          ended_lately_.push_back(ended);
+          if (ended_lately_.size() > kEndedLately) {
+            ended_lately_set_.erase(ended_lately_.front());
+            ended_lately_.pop_front();
+          }
+        }
+      }
     }
     if (track_images) images_.erase(ended);
   }

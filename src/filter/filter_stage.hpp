@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -73,6 +74,11 @@ class FilterStage {
   bool broken_ = false;  // a pattern did not compile: nothing matches
   // Both by the process table's keys (Event::process()), never by a bare pid.
   std::unordered_set<ProcessKey, ProcessKeyHash> followed_;
+  // Followed processes that ended lately, oldest first: a thread's exit can come after its
+  // process's end (two threads leaving together), and is still the tree's.
+  std::deque<ProcessKey> ended_lately_;
+  std::unordered_set<ProcessKey, ProcessKeyHash> ended_lately_set_;
+  static constexpr size_t kEndedLately = 1024;
   std::atomic<size_t> followed_count_{0};
   std::unordered_map<ProcessKey, Known, ProcessKeyHash> images_;
 };
