@@ -99,8 +99,8 @@ struct pt_exit {
   pt_u32 exit_code; /* this thread's task->exit_code: wait(2) status */
   pt_s32 exit_signal;
   pt_s32 parent_pid, parent_tid;
-  pt_u32 process_status; /* with PT_EXIT_PROCESS_ENDED: what the parent's wait(2) sees */
-  pt_u32 flags;          /* enum pt_exit_flags */
+  pt_u32 process_status;    /* with PT_EXIT_PROCESS_ENDED: what the parent's wait(2) sees */
+  pt_u32 flags;             /* enum pt_exit_flags */
   pt_u64 start_boottime_ns; /* the process's (group leader's) start: its identity */
 };
 
@@ -116,7 +116,7 @@ struct pt_exec {
   pt_u16 filename_len, exe_len, cwd_len; /* NUL included; 0: absent */
   pt_u16 flags;                          /* enum pt_exec_flags */
   char comm[PT_COMM_LEN];
-  pt_s32 exec_tid; /* the thread that called execve (its tid before it took the pid) */
+  pt_s32 exec_tid;     /* the thread that called execve (its tid before it took the pid) */
   pt_u32 exec_ordinal; /* execs of this process since the programs were loaded, this one too */
   /* char data[]: args, filename, exe, cwd */
 };
