@@ -199,44 +199,44 @@ int spawn_many(long n) {
   return 0;
 }
 
-// N processes, one after another, each of which starts a thread, joins it and exits at once:
-// what most threaded programs do at their end. The thread's exit is often still being traced
-// when the main thread leaves, so both can find the process's live count at zero.
-int join_then_exit(long n) {
+// N children, one after another, each running child() (which does not return); the parent
+// waits for each and needs status 0.
+int children_one_by_one(long n, void (*child)()) {
   report("parent", getpid());
   for (long i = 0; i < n; ++i) {
     pid_t c = fork();
-    if (c == 0) {
-      pthread_t t;
-      if (pthread_create(
-              &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
-        _exit(2);
-      }
-      pthread_join(t, nullptr);
-      _exit(0);
-    }
+    if (c == 0) child();
     if (wait_for(c) != 0) return 1;
   }
   return 0;
 }
 
-// N processes, one after another, whose worker thread ends the process (exit_group) at once
-// while the main thread waits: the kernel stops the main thread, and both threads' exits are
-// traced at about the same time.
-int worker_ends_group(long n) {
-  report("parent", getpid());
-  for (long i = 0; i < n; ++i) {
-    pid_t c = fork();
-    if (c == 0) {
-      pthread_t t;
-      if (pthread_create(
-              &t, nullptr, [](void*) -> void* { exit(0); }, nullptr) != 0)
-        _exit(2);
-      for (;;) pause();
+// Each child starts a thread, joins it and exits at once: what most threaded programs do at
+// their end. Under qemu on 6.1 the thread's exit is sometimes still being traced when the main
+// thread leaves, so both can find the process's live count at zero.
+int join_then_exit(long n) {
+  return children_one_by_one(n, [] {
+    pthread_t t;
+    if (pthread_create(
+            &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) {
+      _exit(2);
     }
-    if (wait_for(c) != 0) return 1;
-  }
-  return 0;
+    pthread_join(t, nullptr);
+    _exit(0);
+  });
+}
+
+// Each child's worker thread ends the process (exit_group) at once while the main thread
+// waits: the kernel stops the main thread, and both threads' exits are traced at about the
+// same time.
+int worker_ends_group(long n) {
+  return children_one_by_one(n, [] {
+    pthread_t t;
+    if (pthread_create(
+            &t, nullptr, [](void*) -> void* { exit(0); }, nullptr) != 0)
+      _exit(2);
+    for (;;) pause();
+  });
 }
 
 int g_report_fd = -1;
