@@ -17,6 +17,7 @@
 #include <chrono>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 #include <variant>
 #include <optional>
 #include <cerrno>
@@ -149,26 +150,12 @@ constexpr char kInsertEvent[] =
     "INSERT INTO events(run, type, time, ts_ns, pid, tid, exec_id, json, uid)"
     " VALUES(?1, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?31)";
 
-// A new process: the image it was forked with.
-constexpr char kForked[] =
-    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, started, uid)"
-    " VALUES(?8, ?9, ?1, ?6, ?10, ?4, ?31) ON CONFLICT(exec_id) DO NOTHING";
-
 // A process that was running when the run began (Sink::running), as /proc showed it. A row
 // the recording has already (from an earlier run) is better than the scan: kept.
 constexpr char kSnapshot[] =
     "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
     " gid, cgroup, container, started, snapshot) VALUES(?8, ?9, ?1, ?6, ?10, ?11, ?12, ?13, ?14,"
     " ?15, ?16, ?17, ?18, ?4, 1) ON CONFLICT(exec_id) DO NOTHING";
-
-// A new image. Its row may exist already when a recording is added to (the same exec_id).
-constexpr char kExeced[] =
-    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
-    " gid, cgroup, container, started) VALUES(?8, ?9, ?1, ?6, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-    " ?17, ?18, ?4)"
-    " ON CONFLICT(exec_id) DO UPDATE SET argv = excluded.argv, exe = excluded.exe,"
-    " cwd = excluded.cwd, user = excluded.user, uid = excluded.uid, gid = excluded.gid,"
-    " cgroup = excluded.cgroup, container = excluded.container";
 
 // The image an exec replaced: same process (the exec_id up to its ordinal, ?25, which ends in
 // '-'), older image. The ordinal is digits, which sort below ':': a range on the primary key,
@@ -177,14 +164,36 @@ constexpr char kReplaced[] =
     "UPDATE processes SET ended = ?4, ended_by = 'exec'"
     " WHERE exec_id >= ?25 AND exec_id < ?25 || ':' AND ended IS NULL AND exec_id <> ?8";
 
-// The process's end, on its last image's row (made here if the recording began after it).
-constexpr char kExited[] =
-    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, ended, ended_by, exit_code,"
-    " signal, core_dumped, duration_ns) VALUES(?8, ?9, ?1, ?6, ?10, ?4, 'exit', ?19, ?20, ?21,"
-    " ?22)"
-    " ON CONFLICT(exec_id) DO UPDATE SET ended = excluded.ended, ended_by = 'exit',"
-    " exit_code = excluded.exit_code, signal = excluded.signal,"
-    " core_dumped = excluded.core_dumped, duration_ns = excluded.duration_ns";
+// One image's row, written once per transaction with all that its events in it said (Pending):
+// a fork makes the row of the new process's first image; an exec makes its image's row (with
+// its argv, exe, cwd, user, uid, gid, cgroup and container) and ends the older ones still open
+// (ended_by 'exec'); a process's end goes on its last image's row (ended_by 'exit', exit_code
+// or signal, duration), made there when the recording began after its exec. A row that an
+// earlier transaction or run wrote is merged: a fork changes nothing in it, and ?21 (an exec
+// was seen), ?22 (its end) and ?23 (a later exec replaced it, if it was still open) say what
+// this transaction's events change.
+constexpr char kRow[] =
+    "INSERT INTO processes(exec_id, parent_exec_id, run, pid, ppid, argv, exe, cwd, user, uid,"
+    " gid, cgroup, container, started, ended, ended_by, exit_code, signal, core_dumped,"
+    " duration_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+    " ?17, ?18, ?19, ?20)"
+    " ON CONFLICT(exec_id) DO UPDATE SET"
+    " argv = CASE WHEN ?21 THEN excluded.argv ELSE argv END,"
+    " exe = CASE WHEN ?21 THEN excluded.exe ELSE exe END,"
+    " cwd = CASE WHEN ?21 THEN excluded.cwd ELSE cwd END,"
+    " user = CASE WHEN ?21 THEN excluded.user ELSE user END,"
+    " uid = CASE WHEN ?21 THEN excluded.uid ELSE uid END,"
+    " gid = CASE WHEN ?21 THEN excluded.gid ELSE gid END,"
+    " cgroup = CASE WHEN ?21 THEN excluded.cgroup ELSE cgroup END,"
+    " container = CASE WHEN ?21 THEN excluded.container ELSE container END,"
+    " ended = CASE WHEN ?22 THEN excluded.ended WHEN ?23 AND ended IS NULL THEN excluded.ended"
+    " ELSE ended END,"
+    " ended_by = CASE WHEN ?22 THEN 'exit' WHEN ?23 AND ended IS NULL THEN 'exec'"
+    " ELSE ended_by END,"
+    " exit_code = CASE WHEN ?22 THEN excluded.exit_code ELSE exit_code END,"
+    " signal = CASE WHEN ?22 THEN excluded.signal ELSE signal END,"
+    " core_dumped = CASE WHEN ?22 THEN excluded.core_dumped ELSE core_dumped END,"
+    " duration_ns = CASE WHEN ?22 THEN excluded.duration_ns ELSE duration_ns END";
 
 constexpr char kLoss[] =
     "INSERT INTO losses(run, type, time, ts_ns, count, reason) VALUES(?1, ?3, ?4, ?5, ?23, ?24)";
@@ -534,8 +543,7 @@ class RecordSink final : public Sink {
   Status close() override {
     if (!db_) return {};
     Status committed = commit(held_);
-    for (Stmt* s : {&event_, &forked_, &execed_, &replaced_, &exited_, &loss_, &run_row_, &ended_,
-                    &snapshot_row_}) {
+    for (Stmt* s : {&event_, &replaced_, &loss_, &run_row_, &ended_, &snapshot_row_, &row_}) {
       s->reset();
     }
     // The last connection's close checkpoints the WAL into the database file.
@@ -544,6 +552,41 @@ class RecordSink final : public Sink {
   }
 
  private:
+  // The open transaction's process rows, by exec_id, written by commit() (kRow): a storm's
+  // process gets its fork, exec and exit within one: two rows written once each, where a
+  // statement per event wrote them and then changed them twice.
+  struct Pending {
+    enum : int {
+      kExecId = 1,
+      kParent,
+      kRun,
+      kPid,
+      kPpid,
+      kArgv,
+      kExe,
+      kCwd,
+      kUser,
+      kUid,
+      kGid,
+      kCgroup,
+      kContainer,
+      kStarted,
+      kEnded,
+      kEndedBy,
+      kExitCode,
+      kSignal,
+      kCoreDumped,
+      kDurationNs,
+      kCount  // the flags of kRow follow: ?21 exec, ?22 exit, ?23 replaced
+    };
+    std::array<Value, kCount> v;
+    bool exec = false, exit = false, replaced = false;
+  };
+  struct Images {
+    std::vector<size_t> rows;  // indices into pending_
+    bool forked_here = false;  // its fork is in this transaction: every image is in pending_
+  };
+
   RecordSink(Db db, std::string path, RecordRetention retention)
       : db_(std::move(db)), path_(std::move(path)), retention_(retention) {
     json_ = make_json_formatter(false);
@@ -753,9 +796,8 @@ class RecordSink final : public Sink {
 
   Status prepare_all() {
     const std::pair<Stmt*, const char*> all[] = {
-        {&event_, kInsertEvent}, {&forked_, kForked},  {&execed_, kExeced},
-        {&replaced_, kReplaced}, {&exited_, kExited},  {&loss_, kLoss},
-        {&run_row_, kRun},       {&ended_, kRunEnded}, {&snapshot_row_, kSnapshot}};
+        {&event_, kInsertEvent}, {&replaced_, kReplaced},     {&loss_, kLoss}, {&run_row_, kRun},
+        {&ended_, kRunEnded},    {&snapshot_row_, kSnapshot}, {&row_, kRow}};
     for (const auto& [stmt, sql] : all) {
       auto s = prepare(db_.get(), path_, sql);
       if (!s) return s.error();
@@ -768,6 +810,7 @@ class RecordSink final : public Sink {
   // returned success: if the commit fails they are counted lost by take_lost_earlier().
   Status commit(uint64_t earlier) {
     if (!in_transaction_) return {};
+    if (auto s = write_pending(); !s) return abandon(s, earlier);
     if (auto s = exec_sql(db_.get(), path_, "COMMIT"); !s) return abandon(s, earlier);
     in_transaction_ = false;
     held_ = 0;
@@ -795,6 +838,7 @@ class RecordSink final : public Sink {
   // snapshot goes with the next run row.
   Status abandon(Status failed, uint64_t earlier) {
     in_transaction_ = false;
+    forget_pending();
     run_ = run_at_begin_;
     batch_weight_.clear();
     snapshot_written_ = false;
@@ -803,24 +847,25 @@ class RecordSink final : public Sink {
     return rollback(std::move(failed));
   }
 
+  static void bind_value(sqlite3_stmt* s, int i, const Value& v) {
+    switch (v.kind) {
+      case Value::Kind::Null:
+        sqlite3_bind_null(s, i);
+        break;
+      case Value::Kind::Int:
+        sqlite3_bind_int64(s, i, v.i);
+        break;
+      case Value::Kind::Text:
+        sqlite3_bind_text(s, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+        break;
+    }
+  }
+
   // Runs one statement with the current event's values bound to the parameters it has.
   Status run(sqlite3_stmt* s) {
     sqlite3_reset(s);
     const int n = sqlite3_bind_parameter_count(s);
-    for (int i = 1; i <= n; ++i) {
-      const Value& v = cols_[static_cast<Col>(i)];
-      switch (v.kind) {
-        case Value::Kind::Null:
-          sqlite3_bind_null(s, i);
-          break;
-        case Value::Kind::Int:
-          sqlite3_bind_int64(s, i, v.i);
-          break;
-        case Value::Kind::Text:
-          sqlite3_bind_text(s, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
-          break;
-      }
-    }
+    for (int i = 1; i <= n; ++i) bind_value(s, i, cols_[static_cast<Col>(i)]);
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return db_error(db_.get(), path_, "writing");
@@ -836,6 +881,103 @@ class RecordSink final : public Sink {
     learn_from(e, ctx_);
     visit_fields(e, ctx_, cols_);
     cols_[kLine].set(line_);
+  }
+
+  // The row of the current event's image in this transaction, made with what every event of a
+  // process says (the first one's time is its start when it is a fork or an exec).
+  Pending& pending_row(bool with_start) {
+    const std::string& id = cols_[kExecId].text;
+    auto [at, made] = pending_at_.try_emplace(id, pending_.size());
+    if (!made) return pending_[at->second];
+    Pending& p = pending_.emplace_back();
+    p.v[Pending::kExecId] = cols_[kExecId];
+    p.v[Pending::kParent] = cols_[kParentExecId];
+    p.v[Pending::kRun] = cols_[kRunId];
+    p.v[Pending::kPid] = cols_[kPid];
+    p.v[Pending::kPpid] = cols_[kParentPid];
+    if (with_start) p.v[Pending::kStarted] = cols_[kTime];
+    images_[process_part(id)].rows.push_back(at->second);
+    return p;
+  }
+
+  // A new process: its first image. Every later image of it is seen by this sink after this,
+  // so while this transaction lasts, the images an exec replaces are all in pending_.
+  void forked() {
+    if (pending_at_.contains(cols_[kExecId].text)) return;  // kForked's DO NOTHING
+    Pending& p = pending_row(true);
+    p.v[Pending::kUid] = cols_[kEventUid];
+    images_[process_part(cols_[kExecId].text)].forked_here = true;
+  }
+
+  // A new image: it ends the process's older ones still open, here and in the file (kReplaced,
+  // unless the process was forked in this transaction).
+  Status execed() {
+    const std::string part = process_part(cols_[kExecId].text);
+    const Images& images = images_[part];
+    for (size_t i : images.rows) {
+      Pending& older = pending_[i];
+      if (older.v[Pending::kExecId].text == cols_[kExecId].text ||
+          older.v[Pending::kEnded].kind != Value::Kind::Null) {
+        continue;
+      }
+      older.v[Pending::kEnded] = cols_[kTime];
+      older.v[Pending::kEndedBy].set(std::string_view("exec"));
+      older.replaced = true;
+    }
+    if (!images.forked_here) {
+      cols_[kProcessPart].set(part);
+      if (auto s = run(replaced_.get()); !s) return s;
+    }
+    Pending& p = pending_row(true);
+    for (auto [to, from] : {std::pair{Pending::kArgv, kArgv},
+                            {Pending::kExe, kExe},
+                            {Pending::kCwd, kCwd},
+                            {Pending::kUser, kUser},
+                            {Pending::kUid, kUid},
+                            {Pending::kGid, kGid},
+                            {Pending::kCgroup, kCgroup},
+                            {Pending::kContainer, kContainer}}) {
+      p.v[to] = cols_[from];
+    }
+    p.exec = true;
+    return {};
+  }
+
+  // The process's end, on its last image's row.
+  void exited() {
+    Pending& p = pending_row(false);
+    p.v[Pending::kEnded] = cols_[kTime];
+    p.v[Pending::kEndedBy].set(std::string_view("exit"));
+    for (auto [to, from] : {std::pair{Pending::kExitCode, kExitCode},
+                            {Pending::kSignal, kSignal},
+                            {Pending::kCoreDumped, kCoreDumped},
+                            {Pending::kDurationNs, kDurationNs}}) {
+      p.v[to] = cols_[from];
+    }
+    p.exit = true;
+  }
+
+  // This transaction's rows, each written once, in the order their first event came.
+  Status write_pending() {
+    sqlite3_stmt* s = row_.get();
+    for (const Pending& p : pending_) {
+      sqlite3_reset(s);
+      for (int i = 1; i < Pending::kCount; ++i) bind_value(s, i, p.v[i]);
+      sqlite3_bind_int(s, Pending::kCount, p.exec);
+      sqlite3_bind_int(s, Pending::kCount + 1, p.exit);
+      sqlite3_bind_int(s, Pending::kCount + 2, p.replaced);
+      const int rc = sqlite3_step(s);
+      sqlite3_reset(s);
+      if (rc != SQLITE_DONE) return db_error(db_.get(), path_, "writing");
+    }
+    forget_pending();
+    return {};
+  }
+
+  void forget_pending() {
+    pending_.clear();
+    pending_at_.clear();
+    images_.clear();
   }
 
   // The processes running when the run began, one row each, in the run's first batch.
@@ -876,18 +1018,13 @@ class RecordSink final : public Sink {
     }
     switch (e.type()) {
       case EventType::Fork:
-        if (!std::get<ForkData>(e.data).is_thread()) return run(forked_.get());
+        if (!std::get<ForkData>(e.data).is_thread()) forked();
         return {};
-      case EventType::Exec: {
+      case EventType::Exec:
         if (auto argv = argv_of(line_); !argv.empty()) cols_[kArgv].set(argv);
-        if (cols_[kExecId].kind == Value::Kind::Text) {
-          cols_[kProcessPart].set(process_part(cols_[kExecId].text));
-          if (auto s = run(replaced_.get()); !s) return s;
-        }
-        return run(execed_.get());
-      }
+        return execed();
       case EventType::Exit:
-        if (std::get<ExitData>(e.data).ends_process(e)) return run(exited_.get());
+        if (std::get<ExitData>(e.data).ends_process(e)) exited();
         return {};
       case EventType::Lost:
       case EventType::Resync:
@@ -904,7 +1041,10 @@ class RecordSink final : public Sink {
   FieldContext ctx_;
   Columns cols_;
   sqlite3_int64 run_ = 0;
-  Stmt event_, forked_, execed_, replaced_, exited_, loss_, run_row_, ended_, snapshot_row_;
+  Stmt event_, replaced_, loss_, run_row_, ended_, snapshot_row_, row_;
+  std::vector<Pending> pending_;
+  std::unordered_map<std::string, size_t> pending_at_;
+  std::unordered_map<std::string, Images> images_;  // by process_part()
   RecordRetention retention_;
   static constexpr int64_t kNoUid = -1;
   // What a row costs beside its JSON line (the other columns, the index entries), roughly.
