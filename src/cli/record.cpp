@@ -499,6 +499,11 @@ class RecordSink final : public Sink {
     bool at_once = false;
     for (const Event& e : events) {
       if (auto s = put(e); !s) return abandon(s, earlier);
+      // The rows held for the commit stay few whatever the rate (about 1 KiB each): beyond
+      // kMaxPending they go into the transaction now, and later events merge into them there.
+      if (pending_.size() >= kMaxPending) {
+        if (auto s = write_pending(); !s) return abandon(s, earlier);
+      }
       at_once = at_once || e.type() == EventType::Lost || e.type() == EventType::Start;
     }
     // The run's end so far: its last event's time, kept with every batch (a SIGKILL too
@@ -1042,6 +1047,7 @@ class RecordSink final : public Sink {
   Columns cols_;
   sqlite3_int64 run_ = 0;
   Stmt event_, replaced_, loss_, run_row_, ended_, snapshot_row_, row_;
+  static constexpr size_t kMaxPending = 2048;
   std::vector<Pending> pending_;
   std::unordered_map<std::string, size_t> pending_at_;
   std::unordered_map<std::string, Images> images_;  // by process_part()

@@ -204,3 +204,40 @@ TEST(RecordRows, EachImageSaysTheSameWhateverItsEventsTransactionsWere) {
 
 }  // namespace
 }  // namespace proctrail
+
+namespace proctrail {
+namespace {
+
+// More images than the record holds back for one commit (src/cli/record.cpp, kMaxPending): the
+// rows go into the transaction early, and the execs and exits after that merge into them.
+TEST(RecordRows, AStormBeyondWhatACommitHoldsBackKeepsEveryRow) {
+  std::vector<std::string> lines;
+  constexpr int kProcesses = 1500;  // 3,000 images
+  for (int i = 0; i < kProcesses; ++i) lines.push_back(fork_line(i % 1000, 1000 + i, 100));
+  for (int i = 0; i < kProcesses; ++i) {
+    lines.push_back(exec_line(i % 1000, 1000 + i, 1, 100, "/bin/true"));
+  }
+  for (int i = 0; i < kProcesses; ++i)
+    lines.push_back(exit_line(i % 1000, 1000 + i, 1, 100, i % 3));
+  JsonDecoder decoder;
+  std::vector<Event> all;
+  for (const std::string& l : lines) {
+    auto e = decoder.decode(l);
+    ASSERT_TRUE(e) << e.error().message;
+    all.push_back(std::move(*e));
+  }
+  const auto together = record(all, 0);
+  ASSERT_EQ(together.size(), 2u * kProcesses);
+  size_t replaced = 0, exited = 0;
+  for (const std::string& r : together) {
+    replaced += r.find(" | exec | NULL | NULL | NULL | NULL") != std::string::npos;
+    exited += r.find("/bin/true | /tmp | alice") != std::string::npos &&
+              r.find(" | exit | ") != std::string::npos;
+  }
+  EXPECT_EQ(replaced, size_t{kProcesses}) << "each first image ended by its exec";
+  EXPECT_EQ(exited, size_t{kProcesses}) << "each exec'd image with its argv and its end";
+  EXPECT_EQ(record(all, 500), together) << "the same in transactions of 500 events";
+}
+
+}  // namespace
+}  // namespace proctrail
