@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -525,6 +526,67 @@ TEST_F(KafkaTest, AProducerThatFailsFatallyIsRebuiltNotLeftStuck) {
   uint64_t lost = 0;
   expect_delivered(lines_of(events), cluster.messages(), &lost);
   EXPECT_EQ(lost, 0u) << "what the failed producer held was handed back and sent again";
+}
+
+// The same fatal error, and the new producer cannot start either: librdkafka cannot make its
+// threads (proctrail's pids cgroup is full for a moment, as on a machine out of processes).
+// proctrail tries again until one starts, rather than keep the events waiting for ever.
+TEST_F(KafkaTest, AProducerThatCannotBeRebuiltAtOnceIsTriedAgain) {
+  const std::string cgroup = "/sys/fs/cgroup/pids/proctrail-test-" + std::to_string(getpid());
+  if (mkdir(cgroup.c_str(), 0755) != 0) {
+    PT_SKIP("no-pids-cgroup") << "cannot make " << cgroup << ": " << std::strerror(errno)
+                              << " (the cgroup v1 pids controller is where this test stops "
+                                 "librdkafka from making threads)";
+  }
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      std::ofstream(path + "/pids.max") << "max";
+      // Back to the root group, whatever is left in it, so that the group can go.
+      std::ifstream procs(path + "/cgroup.procs");
+      for (std::string pid; std::getline(procs, pid);) {
+        std::ofstream("/sys/fs/cgroup/pids/cgroup.procs") << pid;
+      }
+      rmdir(path.c_str());
+    }
+  } remove{cgroup};
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
+             "--kafka-topic", kTopic, "--stats"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  auto set = [&](const std::string& file, const std::string& value) {
+    std::ofstream f(cgroup + "/" + file);
+    f << value;
+    f.flush();
+    return f.good();
+  };
+  ASSERT_TRUE(set("cgroup.procs", std::to_string(m.pid())));
+  ASSERT_EQ(system("/bin/true kafka-before"), 0);
+  settle(1000);
+  // No new thread in proctrail's group from here; the broker then fails the producer.
+  ASSERT_TRUE(set("pids.max", "1"));
+  EXPECT_EQ(cluster.command("produce-error 45"), "ok");
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(system(("/bin/true kafka-stuck-" + std::to_string(i)).c_str()), 0);
+  }
+  settle(2500);
+  ASSERT_TRUE(set("pids.max", "max"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(system(("/bin/true kafka-after-" + std::to_string(i)).c_str()), 0);
+  }
+  settle(4000);
+  ASSERT_EQ(m.stop(), 0) << m.errors();
+  EXPECT_NE(m.errors().find("proctrail: kafka: the producer failed ("), std::string::npos)
+      << m.errors();
+  EXPECT_NE(m.errors().find("cannot start a new producer"), std::string::npos) << m.errors();
+  EXPECT_NE(m.errors().find("producers rebuilt 1"), std::string::npos) << m.errors();
+  const auto lines = lines_of(m.output_path());
+  uint64_t lost = 0;
+  expect_delivered(lines, cluster.messages(), &lost);
+  size_t marked = 0;
+  for (const std::string& l : lines) marked += l.find("kafka-stuck-") != std::string::npos;
+  EXPECT_GE(marked, 10u) << "the execs made while no producer could start are in the file";
 }
 
 // A broker that refuses every message for a reason no try gets past (a policy violation is no
