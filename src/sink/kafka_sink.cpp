@@ -157,6 +157,7 @@ class KafkaSink final : public Sink {
 
   // A bounded wait for what is out; what is left goes to the spool.
   Status close() override {
+    if (rk_ == nullptr && restart_wanted_) start_again(true);  // the last chance to deliver
     const auto until = Clock::now() + std::chrono::milliseconds(o_.close_timeout_ms);
     while (rk_ != nullptr && (in_flight_ > 0 || !waiting_.empty() || unsaid_lost_ > 0) &&
            !cancelled_ && Clock::now() < until) {
@@ -445,6 +446,7 @@ class KafkaSink final : public Sink {
   }
 
   void service() {
+    if (rk_ == nullptr) start_again(false);
     if (rk_ == nullptr) return;
     rd_kafka_poll(rk_, 0);
     if (!fatal_.empty()) rebuild();
@@ -504,10 +506,30 @@ class KafkaSink final : public Sink {
     take_back_in_flight();
     destroy_producer();
     abandon_in_flight("kafka: the producer failed with them (" + fatal_why + ")");
+    restart_wait_ = std::chrono::seconds(1);
+    start_again(true);
+  }
+
+  // A new producer after a fatal error: now, or when the wait after a failed start is over.
+  // One that cannot start (librdkafka could not make its threads, say) is tried again a
+  // second later, then two, up to 30; the events wait in the buffer meanwhile.
+  void start_again(bool now) {
+    if (!restart_wanted_ && !now) return;
+    if (!now && Clock::now() < restart_at_) return;
     if (Status s = make_producer(); !s) {
       last_error_ = s.error().message;
+      restart_wanted_ = true;
+      restart_at_ = Clock::now() + restart_wait_;
+      std::fprintf(stderr,
+                   "proctrail: kafka: cannot start a new producer (%s); trying again in %lld s\n",
+                   s.error().message.c_str(), static_cast<long long>(restart_wait_.count()));
+      restart_wait_ = std::min(restart_wait_ * 2, std::chrono::seconds(30));
       return;
     }
+    if (restart_wanted_) {
+      std::fprintf(stderr, "proctrail: kafka: a new producer started\n");
+    }
+    restart_wanted_ = false;
     counters_->rebuilt++;
   }
 
@@ -666,6 +688,10 @@ class KafkaSink final : public Sink {
   uint64_t unsaid_lost_ = 0;
   std::string lost_why_;
   std::string last_error_, fatal_;
+  // A producer to start again (start_again), when, and the wait after the next failure.
+  bool restart_wanted_ = false;
+  Clock::time_point restart_at_{};
+  std::chrono::seconds restart_wait_{1};
   bool said_down_ = false;
   bool started_ = false;
   bool delivered_since_outage_ = true;
