@@ -576,10 +576,18 @@ TEST_F(KafkaTest, AProducerThatCannotBeRebuiltAtOnceIsTriedAgain) {
     ASSERT_EQ(system(("/bin/true kafka-after-" + std::to_string(i)).c_str()), 0);
   }
   settle(4000);
+  // Delivered while proctrail runs, not only by the last try of its stop.
+  size_t arrived = 0;
+  for (const auto& message : cluster.messages()) {
+    arrived += message.value.find("kafka-stuck-9") != std::string::npos;
+  }
+  EXPECT_GE(arrived, 1u) << "the events that waited for a producer arrived before the stop";
   ASSERT_EQ(m.stop(), 0) << m.errors();
   EXPECT_NE(m.errors().find("proctrail: kafka: the producer failed ("), std::string::npos)
       << m.errors();
   EXPECT_NE(m.errors().find("cannot start a new producer"), std::string::npos) << m.errors();
+  EXPECT_NE(m.errors().find("proctrail: kafka: a new producer started"), std::string::npos)
+      << m.errors();
   EXPECT_NE(m.errors().find("producers rebuilt 1"), std::string::npos) << m.errors();
   const auto lines = lines_of(m.output_path());
   uint64_t lost = 0;
