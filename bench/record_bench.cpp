@@ -52,8 +52,8 @@ void storm_process(std::vector<std::string>& lines, int pid, uint64_t t) {
       R"("exec_id":"{}-1","parent_exec_id":"{}","exit_code":{},"core_dumped":false,)"
       R"("raw_exit_code":{},"parent_pid":{},"parent_tid":{},"thread":false,"comm":"true",)"
       R"("duration_ns":1000000,"duration_approximate":false}})",
-      t % 1'000'000'000, t, pid, pid, id, parent_id, pid % 7 == 0 ? 1 : 0,
-      pid % 7 == 0 ? 256 : 0, parent, parent));
+      t % 1'000'000'000, t, pid, pid, id, parent_id, pid % 7 == 0 ? 1 : 0, pid % 7 == 0 ? 256 : 0,
+      parent, parent));
 }
 
 // 3,000 processes' events, in the order a storm interleaves them: each fork before the
@@ -104,7 +104,8 @@ void BM_JsonToFile(benchmark::State& state) {
   for (auto _ : state) {
     for (size_t at = 0; at < events.size(); at += kBatch) {
       out.clear();
-      for (size_t i = at; i < std::min(at + kBatch, events.size()); ++i) json->format(events[i], out);
+      for (size_t i = at; i < std::min(at + kBatch, events.size()); ++i)
+        json->format(events[i], out);
       if (::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
         state.SkipWithError("write failed");
         break;
