@@ -157,12 +157,14 @@ class KafkaSink final : public Sink {
 
   // A bounded wait for what is out; what is left goes to the spool.
   Status close() override {
-    if (rk_ == nullptr && restart_wanted_) start_again(true);  // the last chance to deliver
+    // The last chance to deliver, unless the stop is a hurried one.
+    if (rk_ == nullptr && restart_wanted_ && !cancelled_) start_again(true, true);
     const auto until = Clock::now() + std::chrono::milliseconds(o_.close_timeout_ms);
     while (rk_ != nullptr && (in_flight_ > 0 || !waiting_.empty() || unsaid_lost_ > 0) &&
            !cancelled_ && Clock::now() < until) {
       if (may_say_lost()) say_lost();
       service();
+      if (rk_ == nullptr) break;  // failed fatally, and no new producer could start
       rd_kafka_poll(rk_, 50);
     }
     take_back_in_flight();
@@ -447,7 +449,10 @@ class KafkaSink final : public Sink {
 
   void service() {
     if (rk_ == nullptr) start_again(false);
-    if (rk_ == nullptr) return;
+    if (rk_ == nullptr) {
+      count_waiting();
+      return;
+    }
     rd_kafka_poll(rk_, 0);
     if (!fatal_.empty()) rebuild();
     if (rk_ == nullptr) return;
@@ -513,13 +518,18 @@ class KafkaSink final : public Sink {
   // A new producer after a fatal error: now, or when the wait after a failed start is over.
   // One that cannot start (librdkafka could not make its threads, say) is tried again a
   // second later, then two, up to 30; the events wait in the buffer meanwhile.
-  void start_again(bool now) {
+  void start_again(bool now, bool last = false) {
     if (!restart_wanted_ && !now) return;
     if (!now && Clock::now() < restart_at_) return;
     if (Status s = make_producer(); !s) {
       last_error_ = s.error().message;
       restart_wanted_ = true;
       restart_at_ = Clock::now() + restart_wait_;
+      if (last) {
+        std::fprintf(stderr, "proctrail: kafka: cannot start a new producer (%s)\n",
+                     s.error().message.c_str());
+        return;
+      }
       std::fprintf(stderr,
                    "proctrail: kafka: cannot start a new producer (%s); trying again in %lld s\n",
                    s.error().message.c_str(), static_cast<long long>(restart_wait_.count()));

@@ -528,38 +528,56 @@ TEST_F(KafkaTest, AProducerThatFailsFatallyIsRebuiltNotLeftStuck) {
   EXPECT_EQ(lost, 0u) << "what the failed producer held was handed back and sent again";
 }
 
+// A cgroup v1 pids group of the test's own, where proctrail can be kept from making threads
+// (librdkafka then cannot start a producer: "Failed to create thread"). Gone with the object,
+// its processes moved back to the root group first.
+class PidsGroup {
+ public:
+  PidsGroup() : path_("/sys/fs/cgroup/pids/proctrail-test-" + std::to_string(getpid())) {
+    if (mkdir(path_.c_str(), 0755) != 0) {
+      why_ = "cannot make " + path_ + ": " + std::strerror(errno) +
+             " (the cgroup v1 pids controller is where this test stops librdkafka from making "
+             "threads)";
+      path_.clear();
+    }
+  }
+  ~PidsGroup() {
+    if (path_.empty()) return;
+    set("pids.max", "max");
+    std::ifstream procs(path_ + "/cgroup.procs");
+    for (std::string pid; std::getline(procs, pid);) {
+      std::ofstream("/sys/fs/cgroup/pids/cgroup.procs") << pid;
+    }
+    rmdir(path_.c_str());
+  }
+  PidsGroup(const PidsGroup&) = delete;
+  PidsGroup& operator=(const PidsGroup&) = delete;
+  [[nodiscard]] bool made() const { return !path_.empty(); }
+  [[nodiscard]] const std::string& why() const { return why_; }
+  bool set(const std::string& file, const std::string& value) const {
+    std::ofstream f(path_ + "/" + file);
+    f << value;
+    f.flush();
+    return f.good();
+  }
+
+ private:
+  std::string path_, why_;
+};
+
 // The same fatal error, and the new producer cannot start either: librdkafka cannot make its
 // threads (proctrail's pids cgroup is full for a moment, as on a machine out of processes).
 // proctrail tries again until one starts, rather than keep the events waiting for ever.
 TEST_F(KafkaTest, AProducerThatCannotBeRebuiltAtOnceIsTriedAgain) {
-  const std::string cgroup = "/sys/fs/cgroup/pids/proctrail-test-" + std::to_string(getpid());
-  if (mkdir(cgroup.c_str(), 0755) != 0) {
-    PT_SKIP("no-pids-cgroup") << "cannot make " << cgroup << ": " << std::strerror(errno)
-                              << " (the cgroup v1 pids controller is where this test stops "
-                                 "librdkafka from making threads)";
-  }
-  struct Remove {
-    std::string path;
-    ~Remove() {
-      std::ofstream(path + "/pids.max") << "max";
-      // Back to the root group, whatever is left in it, so that the group can go.
-      std::ifstream procs(path + "/cgroup.procs");
-      for (std::string pid; std::getline(procs, pid);) {
-        std::ofstream("/sys/fs/cgroup/pids/cgroup.procs") << pid;
-      }
-      rmdir(path.c_str());
-    }
-  } remove{cgroup};
+  PidsGroup group;
+  if (!group.made()) PT_SKIP("no-pids-cgroup") << group.why();
   Cluster cluster;
   ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
   Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
              "--kafka-topic", kTopic, "--stats"});
   ASSERT_TRUE(m.started()) << m.errors();
   auto set = [&](const std::string& file, const std::string& value) {
-    std::ofstream f(cgroup + "/" + file);
-    f << value;
-    f.flush();
-    return f.good();
+    return group.set(file, value);
   };
   ASSERT_TRUE(set("cgroup.procs", std::to_string(m.pid())));
   ASSERT_EQ(system("/bin/true kafka-before"), 0);
@@ -595,6 +613,37 @@ TEST_F(KafkaTest, AProducerThatCannotBeRebuiltAtOnceIsTriedAgain) {
   size_t marked = 0;
   for (const std::string& l : lines) marked += l.find("kafka-stuck-") != std::string::npos;
   EXPECT_GE(marked, 10u) << "the execs made while no producer could start are in the file";
+}
+
+// Stopped while the brokers are coming back, and the producer fails fatally in the stop's own
+// wait with no new one able to start: the stop ends cleanly and says what it could not deliver
+// (it crashed, polling a producer that was gone).
+TEST_F(KafkaTest, AStopWhoseProducerFailsAndCannotStartAgainEndsCleanly) {
+  PidsGroup group;
+  if (!group.made()) PT_SKIP("no-pids-cgroup") << group.why();
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
+             "--kafka-topic", kTopic, "--stats"});
+  ASSERT_TRUE(m.started()) << m.errors();
+  ASSERT_TRUE(group.set("cgroup.procs", std::to_string(m.pid())));
+  ASSERT_EQ(system("/bin/true kafka-first"), 0);
+  settle(1000);
+  EXPECT_EQ(cluster.command("down"), "ok");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(system(("/bin/true kafka-waiting-" + std::to_string(i)).c_str()), 0);
+  }
+  settle(500);
+  // What waits goes out only once the stop has begun, and fails the producer there.
+  ASSERT_TRUE(group.set("pids.max", "1"));
+  EXPECT_EQ(cluster.command("produce-error 45"), "ok");
+  EXPECT_EQ(cluster.command("up"), "ok");
+  EXPECT_EQ(m.stop(), 0) << m.errors();
+  EXPECT_NE(m.errors().find("proctrail: kafka: the producer failed ("), std::string::npos)
+      << m.errors();
+  EXPECT_NE(m.errors().find("cannot start a new producer"), std::string::npos) << m.errors();
+  EXPECT_NE(m.errors().find("not delivered when proctrail stopped"), std::string::npos)
+      << m.errors();
 }
 
 // A broker that refuses every message for a reason no try gets past (a policy violation is no
