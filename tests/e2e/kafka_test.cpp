@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -621,6 +622,24 @@ TEST_F(KafkaTest, AProducerThatCannotBeRebuiltAtOnceIsTriedAgain) {
 TEST_F(KafkaTest, AStopWhoseProducerFailsAndCannotStartAgainEndsCleanly) {
   PidsGroup group;
   if (!group.made()) PT_SKIP("no-pids-cgroup") << group.why();
+#if defined(__SANITIZE_ADDRESS__)
+  // proctrail ends with its group still full, and LeakSanitizer's check at exit needs a task of
+  // its own: that check is left out for this one run (ASan's other checks stay).
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string asan_before = asan ? asan : "";
+  setenv("ASAN_OPTIONS", (asan_before + ":detect_leaks=0").c_str(), 1);
+  struct Restore {
+    std::string value;
+    bool had;
+    ~Restore() {
+      if (had) {
+        setenv("ASAN_OPTIONS", value.c_str(), 1);
+      } else {
+        unsetenv("ASAN_OPTIONS");
+      }
+    }
+  } restore{asan_before, asan != nullptr};
+#endif
   Cluster cluster;
   ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
   Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
