@@ -16,11 +16,11 @@
 namespace proctrail {
 namespace {
 
-constexpr char kHost[] = "3d1219c7c4c5404a-3ff828ec0ac44635";
-
+// The record writes exec_ids with the host it runs on (as the JSON stream does): the events
+// are made with this machine's and this boot's ids, so that their keys come back as they went.
 std::string id(int pid, int ordinal) {
-  return std::string(kHost) + "-" + std::to_string(pid) + "-" + std::to_string(pid * 10) + "-" +
-         std::to_string(ordinal);
+  return format_exec_id(HostIdentity::local(),
+                        ProcessKey{pid, static_cast<uint32_t>(ordinal), uint64_t(pid) * 10});
 }
 
 std::string time_at(int ms) {
