@@ -584,6 +584,8 @@ class RecordSink final : public Sink {
   // The open transaction's process rows, by exec_id, written by commit() (kRow): a storm's
   // process gets its fork, exec and exit within one: two rows written once each, where a
   // statement per event wrote them and then changed them twice.
+  // Its own parameters, not Col's: a row has two times (its start, its end) from two events,
+  // and its uid from the fork's process table or the exec's line.
   struct Pending {
     enum : int {
       kExecId = 1,
@@ -914,7 +916,7 @@ class RecordSink final : public Sink {
 
   // The row of the current event's image in this transaction, made with what every event of a
   // process says (the first one's time is its start when it is a fork or an exec).
-  Pending& pending_row(bool with_start) {
+  Pending& pending_row(bool with_start, const std::string& part) {
     const std::string& id = cols_[kExecId].text;
     auto [at, made] = pending_at_.try_emplace(id, pending_.size());
     if (!made) return pending_[at->second];
@@ -925,7 +927,7 @@ class RecordSink final : public Sink {
     p.v[Pending::kPid] = cols_[kPid];
     p.v[Pending::kPpid] = cols_[kParentPid];
     if (with_start) p.v[Pending::kStarted] = cols_[kTime];
-    images_[process_part(id)].rows.push_back(at->second);
+    images_[part].rows.push_back(at->second);
     return p;
   }
 
@@ -933,9 +935,10 @@ class RecordSink final : public Sink {
   // so while this transaction lasts, the images an exec replaces are all in pending_.
   void forked() {
     if (pending_at_.contains(cols_[kExecId].text)) return;  // kForked's DO NOTHING
-    Pending& p = pending_row(true);
+    const std::string part = process_part(cols_[kExecId].text);
+    Pending& p = pending_row(true, part);
     p.v[Pending::kUid] = cols_[kEventUid];
-    images_[process_part(cols_[kExecId].text)].forked_here = true;
+    images_[part].forked_here = true;
   }
 
   // A new image: it ends the process's older ones still open, here and in the file (kReplaced,
@@ -957,7 +960,7 @@ class RecordSink final : public Sink {
       cols_[kProcessPart].set(part);
       if (auto s = run(replaced_.get()); !s) return s;
     }
-    Pending& p = pending_row(true);
+    Pending& p = pending_row(true, part);
     for (auto [to, from] : {std::pair{Pending::kArgv, kArgv},
                             {Pending::kExe, kExe},
                             {Pending::kCwd, kCwd},
@@ -974,7 +977,7 @@ class RecordSink final : public Sink {
 
   // The process's end, on its last image's row.
   void exited() {
-    Pending& p = pending_row(false);
+    Pending& p = pending_row(false, process_part(cols_[kExecId].text));
     p.v[Pending::kEnded] = cols_[kTime];
     p.v[Pending::kEndedBy].set(std::string_view("exit"));
     for (auto [to, from] : {std::pair{Pending::kExitCode, kExitCode},
