@@ -251,9 +251,10 @@ class Columns final : public FieldVisitor {
   void texts(std::string_view, const Strings&) override {}  // argv: from the line (Line::argv)
   void time(std::string_view name, int64_t wall_ns) override {
     if (depth_ != 0 || name != "time") return;
-    std::string t;
-    append_rfc3339(t, wall_ns);
-    values_[kTime].set(t);
+    Value& t = values_[kTime];
+    t.kind = Value::Kind::Text;
+    t.text.clear();
+    append_rfc3339(t.text, wall_ns);
   }
   void none(std::string_view) override {}
   void open(std::string_view name) override {
@@ -620,7 +621,6 @@ class RecordSink final : public Sink {
 
   RecordSink(Db db, std::string path, RecordRetention retention)
       : db_(std::move(db)), path_(std::move(path)), retention_(retention) {
-    json_ = make_json_formatter(false);
     ctx_.host = HostIdentity::local();  // as the JSON formatter starts
   }
 
@@ -903,14 +903,12 @@ class RecordSink final : public Sink {
     return {};
   }
 
-  // The columns of e, from its JSON line and the walk that writes it.
+  // The columns of e, from its JSON line and the same walk that writes it.
   void bind(const Event& e) {
     line_.clear();
-    json_->format(e, line_);
-    while (!line_.empty() && line_.back() == '\n') line_.pop_back();
     cols_.reset();
     learn_from(e, ctx_);
-    visit_fields(e, ctx_, cols_);
+    append_json_line(e, ctx_, line_, &cols_);
     cols_[kLine].set(line_);
   }
 
@@ -1068,7 +1066,6 @@ class RecordSink final : public Sink {
 
   Db db_;
   std::string path_;
-  std::unique_ptr<Formatter> json_;
   std::string line_;
   FieldContext ctx_;
   Columns cols_;

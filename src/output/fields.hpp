@@ -53,6 +53,12 @@ struct FieldContext {
 
 void visit_fields(const Event& e, const FieldContext& ctx, FieldVisitor& v);
 
+// e's JSON line as the JSON formatter writes it, without its newline, appended to out. When
+// `also` is given, the same walk visits it too: a sink that keeps the line and some of its
+// fields (the record) walks the event once. ctx is used as it is (learn_from is the caller's).
+void append_json_line(const Event& e, const FieldContext& ctx, std::string& out,
+                      FieldVisitor* also = nullptr);
+
 // The event's syslog severity, which journald's PRIORITY and a syslog PRI take: 6 (info); 5
 // (notice) for a process that ended with a failure (non-zero status, a signal) and a failed
 // exec; 4 (warning) for a loss.

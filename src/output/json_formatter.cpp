@@ -22,7 +22,7 @@ class JsonWriter final : public FieldVisitor {
     out_ += '{';
     first_ = true;
   }
-  void end() { out_ += "}\n"; }
+  void end() { out_ += '}'; }
 
   void number(std::string_view k, int64_t v) override {
     key(k);
@@ -141,6 +141,76 @@ class JsonWriter final : public FieldVisitor {
   bool first_item_ = true;
 };
 
+// Each call of the walk, to the line's writer and then to one more visitor.
+class Tee final : public FieldVisitor {
+ public:
+  Tee(FieldVisitor& a, FieldVisitor& b) : a_(a), b_(b) {}
+  void number(std::string_view k, int64_t v) override {
+    a_.number(k, v);
+    b_.number(k, v);
+  }
+  void count(std::string_view k, uint64_t v) override {
+    a_.count(k, v);
+    b_.count(k, v);
+  }
+  void flag(std::string_view k, bool v) override {
+    a_.flag(k, v);
+    b_.flag(k, v);
+  }
+  void word(std::string_view k, std::string_view v) override {
+    a_.word(k, v);
+    b_.word(k, v);
+  }
+  void words(std::string_view k, const std::vector<std::string>& v) override {
+    a_.words(k, v);
+    b_.words(k, v);
+  }
+  void text(std::string_view k, std::string_view v) override {
+    a_.text(k, v);
+    b_.text(k, v);
+  }
+  void texts(std::string_view k, const Strings& v) override {
+    a_.texts(k, v);
+    b_.texts(k, v);
+  }
+  void joined_text(std::string_view k, std::string_view v) override {
+    a_.joined_text(k, v);
+    b_.joined_text(k, v);
+  }
+  void time(std::string_view k, int64_t wall_ns) override {
+    a_.time(k, wall_ns);
+    b_.time(k, wall_ns);
+  }
+  void none(std::string_view k) override {
+    a_.none(k);
+    b_.none(k);
+  }
+  void open(std::string_view k) override {
+    a_.open(k);
+    b_.open(k);
+  }
+  void close() override {
+    a_.close();
+    b_.close();
+  }
+  void open_list(std::string_view k) override {
+    a_.open_list(k);
+    b_.open_list(k);
+  }
+  void item() override {
+    a_.item();
+    b_.item();
+  }
+  void close_list() override {
+    a_.close_list();
+    b_.close_list();
+  }
+
+ private:
+  FieldVisitor& a_;
+  FieldVisitor& b_;
+};
+
 class JsonFormatter final : public Formatter {
  public:
   explicit JsonFormatter(bool host_in_every_record) {
@@ -151,10 +221,8 @@ class JsonFormatter final : public Formatter {
   void format(const Event& e, std::string& out) override {
     // The stream's start record says whose host and clocks the records after it are.
     learn_from(e, ctx_);
-    JsonWriter w(out);
-    w.begin();
-    visit_fields(e, ctx_, w);
-    w.end();
+    append_json_line(e, ctx_, out);
+    out += '\n';
   }
 
  private:
@@ -162,6 +230,19 @@ class JsonFormatter final : public Formatter {
 };
 
 }  // namespace
+
+void append_json_line(const Event& e, const FieldContext& ctx, std::string& out,
+                      FieldVisitor* also) {
+  JsonWriter w(out);
+  w.begin();
+  if (also == nullptr) {
+    visit_fields(e, ctx, w);
+  } else {
+    Tee both(w, *also);
+    visit_fields(e, ctx, both);
+  }
+  w.end();
+}
 
 std::unique_ptr<Formatter> make_json_formatter(bool host_in_every_record) {
   return std::make_unique<JsonFormatter>(host_in_every_record);
