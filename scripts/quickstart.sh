@@ -66,7 +66,8 @@ run_packages=(
 # protobuf-compiler to decode the report's Perfetto trace
 # and chromium to draw its HTML page; systemd's journald and rsyslog are the real daemons the
 # --journal and --syslog tests send to; kcat reads back what --kafka sent to librdkafka's mock
-# cluster; lld links the test builds faster.
+# cluster; lld links the test builds faster, and ccache makes the mutation check's rebuilds of
+# the unmodified source (after each group of mutants of one file) nearly free.
 test_packages=(
   make
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -75,7 +76,7 @@ test_packages=(
   qemu-system-x86 busybox-static
   dpkg-dev file
   protobuf-compiler chromium sqlite3
-  rsyslog kcat lld
+  rsyslog kcat lld ccache
 )
 packages=("${run_packages[@]}")
 [ "$mode" = run ] || packages+=("${test_packages[@]}")
@@ -96,6 +97,12 @@ linker=()
 if [ "$mode" = test ] && command -v ld.lld >/dev/null; then
   linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld)
 fi
+# The test build compiles through ccache when it is there: each mutant is compiled once, and the
+# unmodified file it replaced comes back from the cache.
+launcher=()
+if [ "$mode" = test ] && command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 
 say "building in $build (-j $jobs)"
 if [ "$mode" = run ]; then
@@ -108,7 +115,8 @@ else
   # Tests and benchmarks are on by default, but said here: a build directory that `run`
   # configured keeps them off in its cache otherwise.
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROCTRAIL_BPF=ON \
-    -DPROCTRAIL_TESTS=ON -DPROCTRAIL_BENCH=ON -DPROCTRAIL_WERROR=ON "${linker[@]}" >/dev/null
+    -DPROCTRAIL_TESTS=ON -DPROCTRAIL_BENCH=ON -DPROCTRAIL_WERROR=ON "${linker[@]}" \
+    "${launcher[@]}" >/dev/null
   cmake --build "$build" -j "$jobs"
 fi
 
