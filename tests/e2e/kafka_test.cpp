@@ -463,6 +463,55 @@ TEST_F(KafkaTest, WhatAStopCouldNotDeliverIsSpooledAndSentByTheNextStart) {
   EXPECT_EQ(lost, 0u);
 }
 
+// proctrail killed (SIGKILL) while events wait for brokers that are down: it cannot spool
+// them, but it kept their count on disk beside the spool, and the next start with that spool
+// sends a lost record that says it. Before, they were gone without a word.
+TEST_F(KafkaTest, WhatAKilledRunHeldIsCountedByTheNextStart) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  const std::string spool = dir_ + "/spool";
+  constexpr int kWaiting = 20;
+  {
+    Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
+               "--kafka-topic", kTopic, "--kafka-spool", spool});
+    ASSERT_TRUE(m.started()) << m.errors();
+    ASSERT_EQ(system("/bin/true kafka-before-the-kill"), 0);
+    settle(1000);
+    EXPECT_EQ(cluster.command("down"), "ok");
+    for (int i = 0; i < kWaiting; ++i) {
+      ASSERT_EQ(system(("/bin/true kafka-killed-" + std::to_string(i)).c_str()), 0);
+    }
+    settle(1500);  // the execs reach the sink, and a tick or two after them
+    m.stop(SIGKILL);
+    EXPECT_FALSE(std::filesystem::exists(spool)) << "a killed run writes no spool";
+  }
+  EXPECT_EQ(cluster.command("up"), "ok");
+  auto again = run(
+      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
+       spool, "-f", "json", "-o", dir_ + "/again.jsonl", "--", "/bin/true", "after-the-kill"},
+      60000);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("ended without its stop"), std::string::npos) << again.err;
+  uint64_t said = 0;
+  int arrived = 0;
+  std::set<std::pair<int, long>> read;
+  for (const auto& m : cluster.messages()) {
+    if (!read.emplace(m.partition, m.offset).second) continue;
+    const json v = json::parse(m.value, nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
+    if (is_kafkas_lost(v) &&
+        v["reason"].get<std::string>().find("without its stop") != std::string::npos) {
+      said += v["count"].get<uint64_t>();
+    } else if (m.value.find("kafka-killed-") != std::string::npos) {
+      ++arrived;
+    }
+  }
+  EXPECT_EQ(arrived, 0) << "the brokers were down for all of them";
+  EXPECT_GE(said, static_cast<uint64_t>(kWaiting - arrived))
+      << "every marked exec the killed run held is in the count";
+  EXPECT_FALSE(std::filesystem::exists(spool + ".held")) << "a run that stopped leaves no count";
+}
+
 // The view's reader goes away (proctrail ... | head -n 1) while the brokers are down: the
 // monitor ends quietly, but what waits for Kafka is spooled and said, as at any other stop.
 TEST_F(KafkaTest, AViewClosedByItsReaderStillSpoolsWhatWaits) {
