@@ -36,6 +36,12 @@ constexpr size_t kMaxInFlight = 20'000;
 constexpr size_t kMaxInFlightBytes = size_t{32} << 20;
 constexpr size_t kMaxHandOut = 5'000;  // a call: 50,000 a second at the output's pace
 constexpr char kSpoolMagic[] = "proctrail-kafka-spool 1\n";
+// SPOOL.held: what a running sink holds, as two counts of fixed width rewritten in place: the
+// events it took (and counts of lost ones it is to say) not yet delivered, and of those, how
+// many the spool file still has. A stop removes it; a start that finds it knows the run before
+// ended without its stop (a kill, a crash) and says the first less the second as lost.
+constexpr char kHeldMagic[] = "proctrail-kafka-held 1\n";
+constexpr size_t kHeldSize = sizeof kHeldMagic - 1 + 20 + 1 + 20 + 1;
 
 struct Message {
   uint64_t seq = 0;
@@ -115,14 +121,29 @@ class KafkaSink final : public Sink {
         counters_(std::move(counters)),
         formatter_(o_.ecs ? make_ecs_formatter() : make_json_formatter(true)),
         host_(HostIdentity::local()) {}
-  ~KafkaSink() override { destroy_producer(); }
+  ~KafkaSink() override {
+    destroy_producer();
+    if (held_fd_ >= 0) ::close(held_fd_);  // no stop: the count stays for the next start
+  }
   KafkaSink(const KafkaSink&) = delete;
   KafkaSink& operator=(const KafkaSink&) = delete;
 
   Status start() {
     if (Status s = make_producer(); !s) return s;
     if (Status s = check_topic(); !s) return s;
+    auto killed = read_held();
+    if (!killed) return killed.error();
     if (Status s = read_spool(); !s) return s;
+    if (*killed > 0) {
+      std::fprintf(stderr,
+                   "proctrail: kafka: the last run with --kafka-spool %s ended without its stop "
+                   "(killed, or crashed) while it held %llu events; they are counted lost\n",
+                   o_.spool.c_str(), static_cast<unsigned long long>(*killed));
+      owed_ += *killed;
+      unsaid_lost_ += *killed;
+      lost_why_ = "kafka: the run before ended without its stop (killed, or crashed) with them";
+    }
+    if (Status s = open_held(); !s) return s;
     started_ = true;
     service();
     return {};
@@ -139,6 +160,7 @@ class KafkaSink final : public Sink {
       while (!line_.empty() && line_.back() == '\n') line_.pop_back();
       std::string key = host_.hostname;
       if (e.process().known()) key += "/" + format_exec_id(host_, e.process());
+      ++owed_;
       enqueue({next_seq_++, std::move(key), line_, 0});
     }
     service();
@@ -171,6 +193,8 @@ class KafkaSink final : public Sink {
     abandon_in_flight("kafka: no answer for them when proctrail stopped");
     if (unsaid_lost_ > 0) say_lost();  // into the spool, or at least into the count below
     Status s = write_spool();
+    // Spooled, or said below: nothing is held any more (the spool's own write is fsynced first).
+    drop_held();
     uint64_t events = 0, earlier = 0;
     for (const Message& m : waiting_) {
       if (m.says_lost > 0) {
@@ -339,7 +363,7 @@ class KafkaSink final : public Sink {
       ++unsaid_lost_;
     }
     lost_why_ = std::move(why);
-    forget_spooled(m.seq);
+    forget_spooled(m.seq, m.says_lost > 0 ? m.says_lost : 1);
   }
 
   // --kafka-buffer holds what waits and what is in flight. Beyond it the oldest waiting go;
@@ -392,7 +416,9 @@ class KafkaSink final : public Sink {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       counters_->delivered++;
       if (seq == lost_record_seq_) lost_record_seq_ = 0;
-      forget_spooled(seq);
+      owed_ -=
+          std::min<uint64_t>(owed_, says > 0 ? says : 1);  // an event, or a lost record's count
+      forget_spooled(seq, says > 0 ? says : 1);
       if (said_down_) {
         said_down_ = false;
         std::fprintf(stderr, "proctrail: kafka: the brokers take events again\n");
@@ -419,10 +445,16 @@ class KafkaSink final : public Sink {
     put_back(std::move(back));
   }
 
-  // The spool's messages are all through: the spool has done its work.
-  void forget_spooled(uint64_t seq) {
+  // A message of the spool is through (delivered, or lost and counted): when all are, the
+  // spool has done its work. `weight`: its event, or the count it says.
+  void forget_spooled(uint64_t seq, uint64_t weight) {
     if (seq > spool_last_seq_ || spool_left_ == 0) return;
-    if (--spool_left_ == 0) ::unlink(o_.spool.c_str());
+    owed_from_spool_ -= std::min(weight, owed_from_spool_);
+    if (--spool_left_ == 0) {
+      owed_from_spool_ = 0;
+      mark_held();  // before the spool goes: a kill in between must not take its part off
+      ::unlink(o_.spool.c_str());
+    }
   }
 
   // The count of what was lost, as a lost record at the end of the line.
@@ -451,6 +483,7 @@ class KafkaSink final : public Sink {
     if (rk_ == nullptr) start_again(false);
     if (rk_ == nullptr) {
       count_waiting();
+      mark_held();
       return;
     }
     rd_kafka_poll(rk_, 0);
@@ -459,6 +492,7 @@ class KafkaSink final : public Sink {
     if (may_say_lost()) say_lost();
     hand_out();
     count_waiting();
+    mark_held();
   }
 
   void hand_out() {
@@ -627,6 +661,8 @@ class KafkaSink final : public Sink {
     }
     for (Message& m : read) {
       m.seq = next_seq_++;
+      owed_ += m.says_lost > 0 ? m.says_lost : 1;
+      owed_from_spool_ += m.says_lost > 0 ? m.says_lost : 1;
       waiting_bytes_ += m.key.size() + m.value.size();
       waiting_.push_back(std::move(m));
     }
@@ -682,6 +718,84 @@ class KafkaSink final : public Sink {
     return {};
   }
 
+  [[nodiscard]] std::string held_path() const { return o_.spool + ".held"; }
+
+  // What the run before this one held when it ended without its stop, less what its spool
+  // still has (read again by read_spool): 0 when it stopped, or there is no spool.
+  Result<uint64_t> read_held() {
+    if (o_.spool.empty()) return uint64_t{0};
+    const std::string path = held_path();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return uint64_t{0};
+      return system_error("kafka spool " + path);
+    }
+    struct stat st {};
+    char buf[kHeldSize + 1] = {};
+    ssize_t n = -1;
+    const bool own = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+    if (own) n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (!own) {
+      return make_error("kafka spool " + path +
+                        ": not a file of this user's (refused: it says what to count lost)");
+    }
+    uint64_t held = 0, in_spool = 0;
+    const char* p = buf + sizeof kHeldMagic - 1;
+    const char* end = buf + kHeldSize;
+    bool ok = n == static_cast<ssize_t>(kHeldSize) &&
+              std::memcmp(buf, kHeldMagic, sizeof kHeldMagic - 1) == 0 &&
+              buf[kHeldSize - 1] == '\n';
+    if (ok) {
+      auto r = std::from_chars(p, end, held);
+      ok = r.ec == std::errc() && r.ptr == p + 20 && *r.ptr == ' ';
+      if (ok) {
+        p = r.ptr + 1;
+        r = std::from_chars(p, end, in_spool);
+        ok = r.ec == std::errc() && r.ptr == p + 20;
+      }
+    }
+    if (!ok) {
+      return make_error("kafka spool " + path +
+                        ": not proctrail's count of what a run held, or damaged (move it aside "
+                        "to start without it)");
+    }
+    // The spool this start reads again has its part; without a spool, it has none.
+    if (::access(o_.spool.c_str(), F_OK) != 0) in_spool = 0;
+    return held - std::min(held, in_spool);
+  }
+
+  Status open_held() {
+    if (o_.spool.empty()) return {};
+    auto fd = open_output(held_path(), O_TRUNC, "write kafka spool's count");
+    if (!fd) return fd.error();
+    held_fd_ = *fd;
+    marked_ = {~uint64_t{0}, 0};
+    mark_held();
+    return {};
+  }
+
+  // Rewrites SPOOL.held in place when what is held changed: one small write per batch. Not
+  // fsynced: it is for a process that is killed, and the kernel keeps the write.
+  void mark_held() {
+    if (held_fd_ < 0 || (marked_.first == owed_ && marked_.second == owed_from_spool_)) return;
+    char buf[kHeldSize + 1];
+    const int n = std::snprintf(buf, sizeof buf, "%s%020llu %020llu\n", kHeldMagic,
+                                static_cast<unsigned long long>(owed_),
+                                static_cast<unsigned long long>(owed_from_spool_));
+    if (n == static_cast<int>(kHeldSize) &&
+        ::pwrite(held_fd_, buf, kHeldSize, 0) == static_cast<ssize_t>(kHeldSize)) {
+      marked_ = {owed_, owed_from_spool_};
+    }
+  }
+
+  void drop_held() {
+    if (held_fd_ < 0) return;
+    ::close(held_fd_);
+    held_fd_ = -1;
+    ::unlink(held_path().c_str());
+  }
+
   KafkaOptions o_;
   std::shared_ptr<KafkaCounters> counters_;
   std::unique_ptr<Formatter> formatter_;
@@ -697,6 +811,11 @@ class KafkaSink final : public Sink {
   size_t spool_left_ = 0;        // of them, not yet delivered or lost
   uint64_t unsaid_lost_ = 0;
   std::string lost_why_;
+  // Events taken (and counts of lost ones to say) not yet delivered, of them those the spool
+  // file still has, and what SPOOL.held says now (mark_held).
+  uint64_t owed_ = 0, owed_from_spool_ = 0;
+  std::pair<uint64_t, uint64_t> marked_{~uint64_t{0}, 0};
+  int held_fd_ = -1;
   std::string last_error_, fatal_;
   // A producer to start again (start_again), when, and the wait after the next failure.
   bool restart_wanted_ = false;

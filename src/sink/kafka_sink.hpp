@@ -8,6 +8,8 @@
 // counted, and once a broker takes events again a lost record with that count goes to the
 // topic. At the end (SIGINT, SIGTERM, the command done) the sink waits a bounded time for
 // what is still out; what is left goes to the spool file, which the next start sends first.
+// A run killed before its stop cannot spool: it keeps the count of what it holds beside the
+// spool (SPOOL.held), and the next start says that count in a lost record.
 #pragma once
 
 #include <atomic>
