@@ -740,6 +740,8 @@ class KafkaSink final : public Sink {
       return make_error("kafka spool " + path +
                         ": not a file of this user's (refused: it says what to count lost)");
     }
+    // Empty: the run before was killed before it wrote its first count, holding nothing yet.
+    if (n == 0) return uint64_t{0};
     uint64_t held = 0, in_spool = 0;
     const char* p = buf + sizeof kHeldMagic - 1;
     const char* end = buf + kHeldSize;
