@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -149,6 +150,10 @@ bool write_fifo(const std::string& path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+size_t count_lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 bool is_kafkas_lost(const json& m) {
@@ -471,6 +476,7 @@ TEST_F(KafkaTest, WhatAKilledRunHeldIsCountedByTheNextStart) {
   ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
   const std::string spool = dir_ + "/spool";
   constexpr int kWaiting = 20;
+  size_t killed_run = 0;  // records the killed run wrote to its file, which has what Kafka got
   {
     Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
                "--kafka-topic", kTopic, "--kafka-spool", spool});
@@ -484,6 +490,7 @@ TEST_F(KafkaTest, WhatAKilledRunHeldIsCountedByTheNextStart) {
     settle(1500);  // the execs reach the sink, and a tick or two after them
     m.stop(SIGKILL);
     EXPECT_FALSE(std::filesystem::exists(spool)) << "a killed run writes no spool";
+    killed_run = count_lines(m.output());
   }
   EXPECT_EQ(cluster.command("up"), "ok");
   auto again = run(
@@ -509,7 +516,79 @@ TEST_F(KafkaTest, WhatAKilledRunHeldIsCountedByTheNextStart) {
   EXPECT_EQ(arrived, 0) << "the brokers were down for all of them";
   EXPECT_GE(said, static_cast<uint64_t>(kWaiting - arrived))
       << "every marked exec the killed run held is in the count";
+  EXPECT_LE(said, killed_run) << "no more than the killed run had";
   EXPECT_FALSE(std::filesystem::exists(spool + ".held")) << "a run that stopped leaves no count";
+}
+
+// A run that was sending what an earlier stop spooled is killed. The next start sends the
+// spool again, so the count it says lost is what the killed run held beyond the spool: not the
+// spool's events a second time, nor those of them the killed run had dropped (its buffer full),
+// which the spool still has.
+TEST_F(KafkaTest, AKilledRunsCountLeavesOutWhatItsSpoolStillHas) {
+  Cluster cluster(1);  // one partition, so one leader to take down
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  const std::string spool = dir_ + "/spool";
+  constexpr int kEach = 50;
+  const auto execs = [](const std::string& mark) {
+    for (int i = 0; i < kEach; ++i) {
+      if (system(("/bin/true " + mark + std::to_string(i)).c_str()) != 0) return false;
+    }
+    return true;
+  };
+  {
+    Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
+               "--kafka-topic", kTopic, "--kafka-spool", spool});
+    ASSERT_TRUE(m.started()) << m.errors();
+    settle(1000);
+    EXPECT_EQ(cluster.command("down"), "ok");
+    ASSERT_TRUE(execs("kafka-spooled-"));
+    settle(1000);
+    EXPECT_EQ(m.stop(), 0) << m.errors();
+  }
+  ASSERT_TRUE(std::filesystem::exists(spool)) << "the stop spooled what waited";
+  // The next run can start (the other brokers answer) but not deliver: its partition's leader
+  // is down. Its new events push the oldest waiting, the spool's, out of a 64K buffer.
+  EXPECT_EQ(cluster.command("leader 0 1"), "ok");
+  EXPECT_EQ(cluster.command("up"), "ok");
+  EXPECT_EQ(cluster.command("down 1"), "ok");
+  size_t killed_run = 0;
+  {
+    Monitor m({"-f", "json", "--host-fields", "-e", "exec", "--kafka", cluster.bootstrap(),
+               "--kafka-topic", kTopic, "--kafka-spool", spool, "--kafka-buffer", "64K"});
+    ASSERT_TRUE(m.started()) << m.errors();
+    ASSERT_TRUE(execs("kafka-held-"));
+    settle(1500);
+    m.stop(SIGKILL);
+    killed_run = count_lines(m.output());
+  }
+  EXPECT_EQ(cluster.command("up 1"), "ok");
+  auto again = run(
+      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
+       spool, "-f", "json", "-o", dir_ + "/again.jsonl", "--", "/bin/true", "after-the-kill"},
+      60000);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  uint64_t said = 0;
+  std::set<std::string> spooled, held;
+  std::set<std::pair<int, long>> read;
+  for (const auto& m : cluster.messages()) {
+    if (!read.emplace(m.partition, m.offset).second) continue;
+    const json v = json::parse(m.value, nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
+    if (is_kafkas_lost(v) &&
+        v["reason"].get<std::string>().find("without its stop") != std::string::npos) {
+      said += v["count"].get<uint64_t>();
+    }
+    for (const char* mark : {"kafka-spooled-", "kafka-held-"}) {
+      const size_t at = m.value.find(mark);
+      if (at == std::string::npos || v["type"] != "exec") continue;
+      const std::string name = m.value.substr(at, m.value.find('"', at) - at);
+      (mark[6] == 's' ? spooled : held).insert(name);
+    }
+  }
+  EXPECT_EQ(spooled.size(), static_cast<size_t>(kEach)) << "the spool, sent again whole";
+  EXPECT_EQ(held.size(), 0u) << "the leader was down for all of them";
+  EXPECT_GE(said, static_cast<uint64_t>(kEach)) << "every marked exec the killed run held";
+  EXPECT_LE(said, killed_run) << "the killed run's own events at most, not the spool's again";
 }
 
 // The view's reader goes away (proctrail ... | head -n 1) while the brokers are down: the

@@ -5,8 +5,9 @@
 //
 // Prints "bootstrap HOST:PORT,..." and then reads commands, one a line, answering "ok" (or
 // "error ..."):
-//   down          every broker stops taking connections (their ports stay theirs)
-//   up            every broker takes them again
+//   down [B]      every broker (or broker B alone) stops taking connections (their ports stay
+//                 theirs)
+//   up [B]        every broker (or broker B) takes them again
 //   leader P B    broker B leads partition P of TOPIC
 //   missing T     topic T is said not to exist
 //   produce-error E [N]  the next produce request (the next N) is answered with Kafka error code E
@@ -57,7 +58,10 @@ int main(int argc, char** argv) {
     in >> what;
     rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (what == "down" || what == "up") {
+      int only = 0;
+      if (!(in >> only)) only = 0;
       for (int b = 1; b <= brokers && rc == RD_KAFKA_RESP_ERR_NO_ERROR; ++b) {
+        if (only != 0 && b != only) continue;
         rc = what == "down" ? rd_kafka_mock_broker_set_down(cluster, b)
                             : rd_kafka_mock_broker_set_up(cluster, b);
       }
