@@ -47,7 +47,10 @@ struct Message {
   uint64_t seq = 0;
   std::string key, value;
   uint64_t says_lost = 0;  // a lost record of ours: the count it says
-  uint8_t tries = 0;       // sent again after a refusal of no known kind
+  // Of its weight (its event, or the count it says), the part the spool file on disk still
+  // has, which a start after a kill reads again (SPOOL.held).
+  uint64_t spool_part = 0;
+  uint8_t tries = 0;  // sent again after a refusal of no known kind
 };
 
 // A message refused for a reason of no known kind is sent again this many times, then lost.
@@ -143,7 +146,7 @@ class KafkaSink final : public Sink {
       unsaid_lost_ += *killed;
       lost_why_ = "kafka: the run before ended without its stop (killed, or crashed) with them";
     }
-    if (Status s = open_held(); !s) return s;
+    open_held();
     started_ = true;
     service();
     return {};
@@ -353,6 +356,7 @@ class KafkaSink final : public Sink {
   // Counts a message that will never be delivered: an event, or the count a lost record of
   // ours said, which is then to be said again.
   void lose(const Message& m, std::string why) {
+    unsaid_from_spool_ += spool_part(m);
     if (m.says_lost > 0) {
       unsaid_lost_ += m.says_lost;
       // A lost record was lost itself: its count waits for a delivery to be said again, or a
@@ -363,7 +367,7 @@ class KafkaSink final : public Sink {
       ++unsaid_lost_;
     }
     lost_why_ = std::move(why);
-    forget_spooled(m.seq, m.says_lost > 0 ? m.says_lost : 1);
+    forget_spooled(m.seq);
   }
 
   // --kafka-buffer holds what waits and what is in flight. Beyond it the oldest waiting go;
@@ -403,10 +407,14 @@ class KafkaSink final : public Sink {
     const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
     --in_flight_;
     in_flight_bytes_ -= m->len + m->key_len;
-    uint64_t says = 0;
+    uint64_t says = 0, in_spool = 0;
     if (auto it = lost_in_flight_.find(seq); it != lost_in_flight_.end()) {
       says = it->second;
       lost_in_flight_.erase(it);
+    }
+    if (auto it = spool_in_flight_.find(seq); it != spool_in_flight_.end()) {
+      in_spool = it->second;
+      spool_in_flight_.erase(it);
     }
     uint8_t tries = 0;
     if (auto it = tries_in_flight_.find(seq); it != tries_in_flight_.end()) {
@@ -416,9 +424,10 @@ class KafkaSink final : public Sink {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       counters_->delivered++;
       if (seq == lost_record_seq_) lost_record_seq_ = 0;
-      owed_ -=
-          std::min<uint64_t>(owed_, says > 0 ? says : 1);  // an event, or a lost record's count
-      forget_spooled(seq, says > 0 ? says : 1);
+      // Settled: an event, or the count a lost record said (and of it, the spool's part).
+      owed_ -= std::min<uint64_t>(owed_, says > 0 ? says : 1);
+      owed_from_spool_ -= std::min(owed_from_spool_, in_spool);
+      forget_spooled(seq);
       if (said_down_) {
         said_down_ = false;
         std::fprintf(stderr, "proctrail: kafka: the brokers take events again\n");
@@ -432,6 +441,7 @@ class KafkaSink final : public Sink {
       Message gone;
       gone.seq = seq;
       gone.says_lost = says;
+      gone.spool_part = in_spool;
       lose(gone, std::string("kafka refused them: ") + rd_kafka_err2str(m->err));
       return;
     }
@@ -442,19 +452,27 @@ class KafkaSink final : public Sink {
     back.key.assign(static_cast<const char*>(m->key), m->key_len);
     back.value.assign(static_cast<const char*>(m->payload), m->len);
     back.says_lost = says;
+    back.spool_part = in_spool;
     put_back(std::move(back));
   }
 
   // A message of the spool is through (delivered, or lost and counted): when all are, the
-  // spool has done its work. `weight`: its event, or the count it says.
-  void forget_spooled(uint64_t seq, uint64_t weight) {
+  // spool has done its work, and what of it is still owed (a count not yet said) is owed by
+  // this run alone.
+  void forget_spooled(uint64_t seq) {
     if (seq > spool_last_seq_ || spool_left_ == 0) return;
-    owed_from_spool_ -= std::min(weight, owed_from_spool_);
     if (--spool_left_ == 0) {
+      spool_on_disk_ = false;
       owed_from_spool_ = 0;
-      mark_held();  // before the spool goes: a kill in between must not take its part off
+      unsaid_from_spool_ = 0;
+      mark_held();  // before the spool goes: a kill in between must not count its part twice
       ::unlink(o_.spool.c_str());
     }
+  }
+
+  // The part of m's weight a start after a kill would read again from the spool file.
+  [[nodiscard]] uint64_t spool_part(const Message& m) const {
+    return spool_on_disk_ ? m.spool_part : 0;
   }
 
   // The count of what was lost, as a lost record at the end of the line.
@@ -468,10 +486,11 @@ class KafkaSink final : public Sink {
     line_.clear();
     formatter_->format(lost, line_);
     while (!line_.empty() && line_.back() == '\n') line_.pop_back();
-    const uint64_t says = unsaid_lost_;
+    Message m{next_seq_++, host_.hostname, line_, unsaid_lost_};
+    m.spool_part = std::exchange(unsaid_from_spool_, 0);
     unsaid_lost_ = 0;
-    lost_record_seq_ = next_seq_;
-    enqueue({next_seq_++, host_.hostname, line_, says});
+    lost_record_seq_ = m.seq;
+    enqueue(std::move(m));
   }
 
   // One lost record out at a time, once the brokers take events.
@@ -523,6 +542,7 @@ class KafkaSink final : public Sink {
       in_flight_bytes_ += size;
       if (m.says_lost > 0) lost_in_flight_[m.seq] = m.says_lost;
       if (m.tries > 0) tries_in_flight_[m.seq] = m.tries;
+      if (spool_part(m) > 0) spool_in_flight_[m.seq] = m.spool_part;
       counters_->produced++;
       waiting_.pop_front();
     }
@@ -585,10 +605,12 @@ class KafkaSink final : public Sink {
     counters_->failed += events;
     for (const auto& [seq, says] : lost_in_flight_) events += says;
     unsaid_lost_ += events;
+    for (const auto& [seq, part] : spool_in_flight_) unsaid_from_spool_ += part;
     lost_why_ = why;
     if (lost_in_flight_.count(lost_record_seq_) > 0) lost_record_seq_ = 0;  // gone too
     lost_in_flight_.clear();
     tries_in_flight_.clear();
+    spool_in_flight_.clear();
     in_flight_ = 0;
     in_flight_bytes_ = 0;
   }
@@ -661,13 +683,15 @@ class KafkaSink final : public Sink {
     }
     for (Message& m : read) {
       m.seq = next_seq_++;
-      owed_ += m.says_lost > 0 ? m.says_lost : 1;
-      owed_from_spool_ += m.says_lost > 0 ? m.says_lost : 1;
+      m.spool_part = m.says_lost > 0 ? m.says_lost : 1;
+      owed_ += m.spool_part;
+      owed_from_spool_ += m.spool_part;
       waiting_bytes_ += m.key.size() + m.value.size();
       waiting_.push_back(std::move(m));
     }
     spool_last_seq_ = next_seq_ - 1;
     spool_left_ = read.size();
+    spool_on_disk_ = !read.empty();
     counters_->from_spool = read.size();
     if (read.empty()) ::unlink(o_.spool.c_str());
     return {};
@@ -725,7 +749,8 @@ class KafkaSink final : public Sink {
   Result<uint64_t> read_held() {
     if (o_.spool.empty()) return uint64_t{0};
     const std::string path = held_path();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    // Not blocking: a FIFO laid there must not hold the start.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
       if (errno == ENOENT) return uint64_t{0};
       return system_error("kafka spool " + path);
@@ -738,9 +763,11 @@ class KafkaSink final : public Sink {
     ::close(fd);
     if (!own) {
       return make_error("kafka spool " + path +
-                        ": not a file of this user's (refused: it says what to count lost)");
+                        ": not a file of this user's (refused: it says what to count lost; move "
+                        "it aside to start without it)");
     }
-    // Empty: the run before was killed before it wrote its first count, holding nothing yet.
+    // Empty: a run made it and was killed before it wrote its first count (open_held never
+    // empties one that has a count).
     if (n == 0) return uint64_t{0};
     uint64_t held = 0, in_spool = 0;
     const char* p = buf + sizeof kHeldMagic - 1;
@@ -767,14 +794,25 @@ class KafkaSink final : public Sink {
     return held - std::min(held, in_spool);
   }
 
-  Status open_held() {
-    if (o_.spool.empty()) return {};
-    auto fd = open_output(held_path(), O_TRUNC, "write kafka spool's count");
-    if (!fd) return fd.error();
+  // This run's count, over the one read_held() took in (a kill before the first write leaves
+  // that one whole). One that cannot be kept costs the count a kill would say, not the start:
+  // it is said here.
+  void open_held() {
+    if (o_.spool.empty()) return;
+    auto fd = open_output(held_path(), 0, "write kafka spool's count");
+    if (!fd) {
+      std::fprintf(stderr,
+                   "proctrail: kafka: %s; if proctrail is killed, what waits for the brokers "
+                   "is lost uncounted\n",
+                   fd.error().message.c_str());
+      return;
+    }
     held_fd_ = *fd;
     marked_ = {~uint64_t{0}, 0};
     mark_held();
-    return {};
+    if (::ftruncate(held_fd_, kHeldSize) != 0) {
+      // Only a longer file left by something else is cut here: read_held() would refuse it.
+    }
   }
 
   // Rewrites SPOOL.held in place when what is held changed: one small write per batch. Not
@@ -788,6 +826,12 @@ class KafkaSink final : public Sink {
     if (n == static_cast<int>(kHeldSize) &&
         ::pwrite(held_fd_, buf, kHeldSize, 0) == static_cast<ssize_t>(kHeldSize)) {
       marked_ = {owed_, owed_from_spool_};
+    } else if (!said_held_failed_) {
+      said_held_failed_ = true;  // tried again each batch, said once
+      std::fprintf(stderr,
+                   "proctrail: kafka: cannot write %s (%s); if proctrail is killed, what waits "
+                   "for the brokers may be lost uncounted\n",
+                   held_path().c_str(), std::strerror(errno));
     }
   }
 
@@ -806,8 +850,9 @@ class KafkaSink final : public Sink {
   std::deque<Message> waiting_;
   size_t waiting_bytes_ = 0;
   size_t in_flight_ = 0, in_flight_bytes_ = 0;
-  std::unordered_map<uint64_t, uint64_t> lost_in_flight_;  // seq -> the count it says
-  std::unordered_map<uint64_t, uint8_t> tries_in_flight_;  // seq -> Message::tries, when not 0
+  std::unordered_map<uint64_t, uint64_t> lost_in_flight_;   // seq -> the count it says
+  std::unordered_map<uint64_t, uint8_t> tries_in_flight_;   // seq -> Message::tries, when not 0
+  std::unordered_map<uint64_t, uint64_t> spool_in_flight_;  // seq -> Message::spool_part, not 0
   uint64_t next_seq_ = 1;
   uint64_t spool_last_seq_ = 0;  // the spool's messages are 1 .. this
   size_t spool_left_ = 0;        // of them, not yet delivered or lost
@@ -816,8 +861,11 @@ class KafkaSink final : public Sink {
   // Events taken (and counts of lost ones to say) not yet delivered, of them those the spool
   // file still has, and what SPOOL.held says now (mark_held).
   uint64_t owed_ = 0, owed_from_spool_ = 0;
+  uint64_t unsaid_from_spool_ = 0;  // of unsaid_lost_, the part the spool file still has
+  bool spool_on_disk_ = false;      // the spool this run read is still there
   std::pair<uint64_t, uint64_t> marked_{~uint64_t{0}, 0};
   int held_fd_ = -1;
+  bool said_held_failed_ = false;
   std::string last_error_, fatal_;
   // A producer to start again (start_again), when, and the wait after the next failure.
   bool restart_wanted_ = false;
