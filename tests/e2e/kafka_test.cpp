@@ -468,6 +468,39 @@ TEST_F(KafkaTest, WhatAStopCouldNotDeliverIsSpooledAndSentByTheNextStart) {
   EXPECT_EQ(lost, 0u);
 }
 
+// The start after a kill, with the brokers back, and what the consumer then has (each message
+// once): what lost records "without its stop" counted, and each mark's execs that arrived.
+struct AfterKill {
+  uint64_t said = 0;
+  std::map<std::string, std::set<std::string>> arrived;
+};
+void start_after_kill(Cluster& cluster, const std::string& spool, const std::string& dir,
+                      const std::vector<std::string>& marks, AfterKill& out) {
+  auto again = run(
+      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
+       spool, "-f", "json", "-o", dir + "/again.jsonl", "--", "/bin/true", "after-the-kill"},
+      60000);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("ended without its stop"), std::string::npos) << again.err;
+  std::set<std::pair<int, long>> read;
+  for (const auto& m : cluster.messages()) {
+    if (!read.emplace(m.partition, m.offset).second) continue;
+    const json v = json::parse(m.value, nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
+    if (is_kafkas_lost(v) &&
+        v["reason"].get<std::string>().find("without its stop") != std::string::npos) {
+      out.said += v["count"].get<uint64_t>();
+    }
+    if (v["type"] != "exec") continue;
+    for (const std::string& mark : marks) {
+      const size_t at = m.value.find(mark);
+      if (at != std::string::npos) {
+        out.arrived[mark].insert(m.value.substr(at, m.value.find('"', at) - at));
+      }
+    }
+  }
+}
+
 // proctrail killed (SIGKILL) while events wait for brokers that are down: it cannot spool
 // them, but it kept their count on disk beside the spool, and the next start with that spool
 // sends a lost record that says it. Before, they were gone without a word.
@@ -493,30 +526,12 @@ TEST_F(KafkaTest, WhatAKilledRunHeldIsCountedByTheNextStart) {
     killed_run = count_lines(m.output());
   }
   EXPECT_EQ(cluster.command("up"), "ok");
-  auto again = run(
-      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
-       spool, "-f", "json", "-o", dir_ + "/again.jsonl", "--", "/bin/true", "after-the-kill"},
-      60000);
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_NE(again.err.find("ended without its stop"), std::string::npos) << again.err;
-  uint64_t said = 0;
-  int arrived = 0;
-  std::set<std::pair<int, long>> read;
-  for (const auto& m : cluster.messages()) {
-    if (!read.emplace(m.partition, m.offset).second) continue;
-    const json v = json::parse(m.value, nullptr, false);
-    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
-    if (is_kafkas_lost(v) &&
-        v["reason"].get<std::string>().find("without its stop") != std::string::npos) {
-      said += v["count"].get<uint64_t>();
-    } else if (m.value.find("kafka-killed-") != std::string::npos) {
-      ++arrived;
-    }
-  }
-  EXPECT_EQ(arrived, 0) << "the brokers were down for all of them";
-  EXPECT_GE(said, static_cast<uint64_t>(kWaiting - arrived))
+  AfterKill after;
+  ASSERT_NO_FATAL_FAILURE(start_after_kill(cluster, spool, dir_, {"kafka-killed-"}, after));
+  EXPECT_EQ(after.arrived["kafka-killed-"].size(), 0u) << "the brokers were down for all of them";
+  EXPECT_GE(after.said, static_cast<uint64_t>(kWaiting))
       << "every marked exec the killed run held is in the count";
-  EXPECT_LE(said, killed_run) << "no more than the killed run had";
+  EXPECT_LE(after.said, killed_run) << "no more than the killed run had";
   EXPECT_FALSE(std::filesystem::exists(spool + ".held")) << "a run that stopped leaves no count";
 }
 
@@ -562,33 +577,14 @@ TEST_F(KafkaTest, AKilledRunsCountLeavesOutWhatItsSpoolStillHas) {
     killed_run = count_lines(m.output());
   }
   EXPECT_EQ(cluster.command("up 1"), "ok");
-  auto again = run(
-      {proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic, "--kafka-spool",
-       spool, "-f", "json", "-o", dir_ + "/again.jsonl", "--", "/bin/true", "after-the-kill"},
-      60000);
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  uint64_t said = 0;
-  std::set<std::string> spooled, held;
-  std::set<std::pair<int, long>> read;
-  for (const auto& m : cluster.messages()) {
-    if (!read.emplace(m.partition, m.offset).second) continue;
-    const json v = json::parse(m.value, nullptr, false);
-    ASSERT_FALSE(v.is_discarded()) << "not JSON: " << m.value;
-    if (is_kafkas_lost(v) &&
-        v["reason"].get<std::string>().find("without its stop") != std::string::npos) {
-      said += v["count"].get<uint64_t>();
-    }
-    for (const char* mark : {"kafka-spooled-", "kafka-held-"}) {
-      const size_t at = m.value.find(mark);
-      if (at == std::string::npos || v["type"] != "exec") continue;
-      const std::string name = m.value.substr(at, m.value.find('"', at) - at);
-      (mark[6] == 's' ? spooled : held).insert(name);
-    }
-  }
-  EXPECT_EQ(spooled.size(), static_cast<size_t>(kEach)) << "the spool, sent again whole";
-  EXPECT_EQ(held.size(), 0u) << "the leader was down for all of them";
-  EXPECT_GE(said, static_cast<uint64_t>(kEach)) << "every marked exec the killed run held";
-  EXPECT_LE(said, killed_run) << "the killed run's own events at most, not the spool's again";
+  AfterKill after;
+  ASSERT_NO_FATAL_FAILURE(
+      start_after_kill(cluster, spool, dir_, {"kafka-spooled-", "kafka-held-"}, after));
+  EXPECT_EQ(after.arrived["kafka-spooled-"].size(), static_cast<size_t>(kEach))
+      << "the spool, sent again whole";
+  EXPECT_EQ(after.arrived["kafka-held-"].size(), 0u) << "the leader was down for all of them";
+  EXPECT_GE(after.said, static_cast<uint64_t>(kEach)) << "every marked exec the killed run held";
+  EXPECT_LE(after.said, killed_run) << "the killed run's own events at most, not the spool's again";
 }
 
 // The view's reader goes away (proctrail ... | head -n 1) while the brokers are down: the
