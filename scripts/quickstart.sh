@@ -66,8 +66,8 @@ run_packages=(
 # protobuf-compiler to decode the report's Perfetto trace
 # and chromium to draw its HTML page; systemd's journald and rsyslog are the real daemons the
 # --journal and --syslog tests send to; kcat reads back what --kafka sent to librdkafka's mock
-# cluster; lld links the test builds faster, and ccache makes the mutation check's rebuilds of
-# the unmodified source (after each group of mutants of one file) nearly free.
+# cluster; lld links the test builds faster, and ccache spares the mutation check the compiles
+# of unmodified source.
 test_packages=(
   make
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -97,8 +97,10 @@ linker=()
 if [ "$mode" = test ] && command -v ld.lld >/dev/null; then
   linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld)
 fi
-# The test build compiles through ccache when it is there: each mutant is compiled once, and the
-# unmodified file it replaced comes back from the cache.
+# The test build compiles through ccache when it is there: the unmodified file a group of
+# mutants replaced (and every file a mutated header reaches) comes back from the cache. In a full
+# run at 0efcd03, 50 of the test build's 259 compiles were cache hits, 14.3 s a mutant against 14.9
+# without it: a small part of that check, whose cost is mostly its tests.
 launcher=()
 if [ "$mode" = test ] && command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
