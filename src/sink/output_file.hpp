@@ -8,7 +8,8 @@
 
 namespace proctrail {
 
-// `flags`: O_TRUNC or O_APPEND. `what` starts the error line ("open output").
+// `flags`: O_TRUNC, O_APPEND, or 0 to write in place (what is there stays until overwritten).
+// `what` starts the error line ("open output").
 Result<int> open_output(const std::string& path, int flags, const char* what);
 
 }  // namespace proctrail
