@@ -1,11 +1,17 @@
 // Sinks and the filter stage's pieces, without a kernel: exact text out of a stream sink,
 // reopen after a rotation, tee, counting, the pull queue, and the subscription derived from a
 // filter.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <set>
 #include <sys/mman.h>
@@ -14,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -501,6 +508,113 @@ TEST(Wrappers, ATeeAsksItsPartsAndLostTheLongestTail) {
   std::vector<std::unique_ptr<Sink>> streams;
   streams.push_back(std::make_unique<Spy>(false));
   EXPECT_FALSE(make_tee_sink(std::move(streams))->keeps_history());
+}
+
+// A TCP syslog daemon that goes away takes with it what the sink had sent and it never
+// acknowledged. Those messages are counted: the next connection's lost record says how many.
+// Here the daemon's small window holds part of a batch, the rest waits in the sink's socket, and
+// the daemon resets the connection. (What a daemon acknowledged and never read, plain TCP syslog
+// cannot know: here nothing is read, and the window's part is taken as delivered.)
+TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  const int small = 2048;  // the least the kernel allows, about 4 KiB with its doubling
+  ASSERT_EQ(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  auto address = parse_syslog_address("tcp:127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  ASSERT_TRUE(address) << address.error().message;
+  auto sink = open_syslog_sink(*address, 1, Schema::Proctrail);
+  ASSERT_TRUE(sink) << sink.error().message;
+  const int first = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(first, 0);
+  SinkRoutes sinks = one_degrading("syslog", std::move(*sink));
+
+  // The frames in BYTES (octet counting), whole ones only: each one's type, and a lost one's count.
+  struct Frames {
+    int execs = 0;
+    uint64_t said_lost = 0;
+    bool saw(const char* cmd) const { return text.find(cmd) != std::string::npos; }
+    std::string text;
+  };
+  const auto frames = [](const std::string& bytes) {
+    Frames f;
+    size_t at = 0;
+    for (;;) {
+      const size_t space = bytes.find(' ', at);
+      if (space == std::string::npos) break;
+      const size_t n = std::stoul(bytes.substr(at, space - at));
+      if (space + 1 + n > bytes.size()) break;  // cut by the window: not delivered
+      const std::string m = bytes.substr(space + 1, n);
+      f.text += m + "\n";
+      if (m.find(" type=\"exec\"") != std::string::npos) ++f.execs;
+      if (const size_t c = m.find(" count=\""); m.find(" type=\"lost\"") != std::string::npos) {
+        f.said_lost += std::stoull(m.substr(c + 8));
+      }
+      at = space + 1 + n;
+    }
+    return f;
+  };
+
+  constexpr int kSent = 30;
+  std::vector<Event> batch;
+  const std::string padding(100, 'p');  // about 300 bytes a message: the window holds ~12
+  for (int i = 0; i < kSent; ++i) batch.push_back(an_exec(100 + i, ("sent-" + padding).c_str()));
+  ASSERT_TRUE(sinks.write(batch));
+  // The daemon reads nothing: once what its window holds stops growing, that part is delivered
+  // (acknowledged); the rest waits in the sink's socket.
+  int held = -1;
+  for (int stable = 0, i = 0; stable < 3 && i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int n = 0;
+    ASSERT_EQ(ioctl(first, FIONREAD, &n), 0);
+    stable = n == held ? stable + 1 : 0;
+    held = n;
+  }
+  ASSERT_GT(held, 0);
+  std::string window(static_cast<size_t>(held), '\0');
+  ASSERT_EQ(::recv(first, window.data(), window.size(), MSG_PEEK), held);
+  const int delivered = frames(window).execs;
+  ASSERT_LT(delivered, kSent) << "the window was meant to hold only part of the batch";
+  const linger reset{1, 0};
+  ASSERT_EQ(setsockopt(first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+  ::close(first);
+
+  // Past the sink's once-a-second reconnection: one event, the output's tick, and another.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::vector<Event> after1 = {an_exec(1, "after-one")}, after2 = {an_exec(2, "after-two")};
+  EXPECT_TRUE(sinks.write(after1));
+  EXPECT_TRUE(sinks.tick());
+  EXPECT_TRUE(sinks.write(after2));
+  const int second = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(second, 0);
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!frames(got).saw("after-two") && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{second, POLLIN, 0};
+    if (::poll(&p, 1, 100) != 1) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(second, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(second);
+  ::close(listener);
+  const Frames later = frames(got);
+  ASSERT_TRUE(later.saw("after-two")) << later.text;
+  // Every event is delivered or counted, and only what never arrived is counted.
+  EXPECT_EQ(later.said_lost + static_cast<uint64_t>(later.execs),
+            static_cast<uint64_t>(kSent - delivered + 2))
+      << "delivered in the window: " << delivered << "; then:\n"
+      << later.text;
+  EXPECT_EQ(later.said_lost,
+            static_cast<uint64_t>(kSent - delivered) + (later.saw("after-one") ? 0 : 1))
+      << later.text;
 }
 
 }  // namespace
