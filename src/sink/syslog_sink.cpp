@@ -5,11 +5,16 @@
 // after it); a send waits while the daemon catches up, but one that makes no progress for
 // kStallAfter fails, and after that the sends wait at most kStalledWait each until a whole
 // batch goes through again. What could not be sent is the failure policy's to count and say. A
-// TCP connection the daemon closed is noticed before each batch is written into it (the daemon
-// never writes, so anything to read is its end).
+// TCP connection the daemon closed is noticed before each batch is written into it and at each
+// tick (the daemon never writes, so anything to read is its end). What the sink had sent on it and
+// the daemon never acknowledged is lost with it: the kernel says how many bytes that is
+// (SIOCOUTQ), and the messages they belong to are counted (take_lost_earlier). What a daemon
+// acknowledged and never read is beyond what plain TCP syslog can know.
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,6 +23,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "output/syslog.hpp"
@@ -65,10 +73,44 @@ class SyslogSink final : public Sink {
   }
 
   Status write(std::span<const Event> events) override {
-    if (fd_ >= 0 && !connecting_ && address_.transport == SyslogAddress::Tcp && peer_closed()) {
-      disconnect();
+    ++call_;
+    Status s = write_all(events);
+    // The messages of this call that went with a dead connection: the failure policy counts the
+    // whole call when it fails; when it succeeds (on a new connection), they are counted here.
+    if (s) lost_earlier_ += std::exchange(lost_now_, 0);
+    lost_now_ = 0;
+    return s;
+  }
+
+  // A dead connection found between batches, and what it lost, become an error here: the policy
+  // then asks take_lost_earlier() and the next batch says the count.
+  Status tick() override {
+    if (ended_by_peer()) {
       why_ = "syslog at " + address_.text + " closed the connection";
     }
+    if (lost_earlier_ == 0) return {};
+    return make_error("syslog at " + address_.text + " closed the connection with " +
+                      std::to_string(lost_earlier_) + " message(s) it never acknowledged");
+  }
+  Status close() override {
+    Status s = tick();
+    disconnect();
+    return s;
+  }
+  uint64_t take_lost_earlier() override { return std::exchange(lost_earlier_, 0); }
+
+ private:
+  // A message sent on this connection and not yet known to have reached the daemon: where it
+  // ends in the connection's bytes, the write() call it belongs to, and how many events it is.
+  struct Unacknowledged {
+    uint64_t end;
+    uint64_t call;
+    uint64_t events;
+  };
+
+  Status write_all(std::span<const Event> events) {
+    if (ended_by_peer()) why_ = "syslog at " + address_.text + " closed the connection";
+    acknowledged();
     if (Status s = ready(); !s) return s;
     bool waited = false;
     for (const Event& e : events) {
@@ -82,16 +124,66 @@ class SyslogSink final : public Sink {
         if (message_.size() > kDatagramMax) message_.resize(kDatagramMax);
       }
       if (Status s = send(message_, waited); !s) return s;
+      if (address_.transport == SyslogAddress::Tcp) {
+        sent_ += message_.size();
+        // A lost record that never arrives is not said again: its count is not of events this
+        // sink was given. It is the first message on a new connection, which would have to die
+        // at once.
+        const bool lost_record = std::holds_alternative<LostData>(e.data);
+        unacknowledged_.push_back({sent_, call_, lost_record ? 0u : 1u});
+      }
     }
     if (!waited) stalled_ = false;  // a whole batch without waiting: the daemon keeps up
     return {};
   }
 
- private:
   void disconnect() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     connecting_ = false;
+    sent_ = 0;
+    unacknowledged_.clear();
+  }
+
+  // How many bytes sent on the connection the daemon has not acknowledged, or -1 if unknown.
+  [[nodiscard]] int64_t unacknowledged_bytes() const {
+    int n = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &n) != 0 || n < 0) return -1;
+    return n;
+  }
+
+  // Forgets the messages the daemon has acknowledged: one ioctl a batch keeps the list as short
+  // as what the socket holds.
+  void acknowledged() {
+    if (fd_ < 0 || connecting_ || unacknowledged_.empty()) return;
+    const int64_t waiting = unacknowledged_bytes();
+    if (waiting < 0) return;
+    const uint64_t acked = sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
+    while (!unacknowledged_.empty() && unacknowledged_.front().end <= acked) {
+      unacknowledged_.pop_front();
+    }
+  }
+
+  // The connection died under the sink (the daemon closed or reset it): what it never
+  // acknowledged is lost, counted with the write() call it belongs to, and the connection goes.
+  void lost_with_connection() {
+    const int64_t waiting = unacknowledged_bytes();
+    const uint64_t acked =
+        waiting < 0 ? 0 : sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
+    for (const Unacknowledged& m : unacknowledged_) {
+      if (m.end <= acked) continue;
+      (m.call == call_ ? lost_now_ : lost_earlier_) += m.events;
+    }
+    disconnect();
+  }
+
+  // True when a TCP connection the sink had was found ended by the daemon (and is now gone).
+  bool ended_by_peer() {
+    if (fd_ < 0 || connecting_ || address_.transport != SyslogAddress::Tcp || !peer_closed()) {
+      return false;
+    }
+    lost_with_connection();
+    return true;
   }
 
   Status fail(const std::string& why) {
@@ -173,7 +265,9 @@ class SyslogSink final : public Sink {
         if (!stalled_ && Clock::now() - progress > kStallAfter) stalled_ = true;
         pollfd p{fd_, POLLOUT, 0};
         if (stalled_ && ::poll(&p, 1, kStalledWaitMs) != 1) {
-          // A message cut in the middle would garble the stream: start a new one.
+          // A message cut in the middle would garble the stream: start a new one. What the
+          // stalled daemon has not acknowledged is not counted: the kernel still sends it after
+          // the close, and the daemon may yet read it.
           if (off > 0) {
             disconnect();
             last_try_ = Clock::now();
@@ -187,6 +281,9 @@ class SyslogSink final : public Sink {
         // The refusal of an earlier datagram (ICMP): this one was not sent; once more.
         retried = true;
         continue;
+      }
+      if (address_.transport == SyslogAddress::Tcp && (err == EPIPE || err == ECONNRESET)) {
+        lost_with_connection();
       }
       if (off == 0 && !retried && address_.transport != SyslogAddress::Udp &&
           (err == ECONNREFUSED || err == EPIPE || err == ECONNRESET || err == ENOTCONN) &&
@@ -217,6 +314,12 @@ class SyslogSink final : public Sink {
   std::string why_ = "not connected";
   Clock::time_point last_try_{};
   bool stalled_ = false;
+  // TCP: bytes sent on this connection, the messages in them not known to have arrived, and the
+  // events that dead connections lost, of the write() under way and of earlier ones.
+  uint64_t sent_ = 0;
+  std::deque<Unacknowledged> unacknowledged_;
+  uint64_t call_ = 0;
+  uint64_t lost_now_ = 0, lost_earlier_ = 0;
 };
 
 Result<std::vector<Peer>> resolve(const SyslogAddress& a) {
