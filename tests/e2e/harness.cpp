@@ -341,7 +341,9 @@ int Terminal::wait(int ms) {
 std::map<std::string, long> scenario(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {scenario_path()};
   argv.insert(argv.end(), args.begin(), args.end());
-  CommandResult r = run(argv);
+  // 120 s, not run()'s 20: a storm of 2,000 spawns takes 8 s on an idle 2-core VM and about
+  // twice that with a core busy, and the storms are loads, not what the tests time.
+  CommandResult r = run(argv, 120000);
   if (r.exit_code != 0) {
     throw std::runtime_error("scenario " + args[0] + " failed (" + std::to_string(r.exit_code) +
                              "): " + r.err);
