@@ -468,6 +468,72 @@ TEST_F(KafkaTest, WhatAStopCouldNotDeliverIsSpooledAndSentByTheNextStart) {
   EXPECT_EQ(lost, 0u);
 }
 
+// The whole case: a storm to the three brokers, all of them down in the middle of it,
+// proctrail stopped during the outage and started again with its spool (which it refused, for
+// no broker answered, until a run before with that spool was taken to mean an outage), more
+// storm, the brokers back. The two runs' JSON files and the topic agree: every record arrived,
+// in order per key.
+TEST_F(KafkaTest, AStormThroughAnOutageAndARestartArrivesWhole) {
+  Cluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty()) << "the mock cluster did not start";
+  for (const char* fifo : {"ready1", "go1", "ready2", "go2"}) {
+    ASSERT_EQ(mkfifo((dir_ + "/" + fifo).c_str(), 0600), 0);
+  }
+  const std::string spool = dir_ + "/spool";
+  const std::string first = dir_ + "/first.jsonl", second = dir_ + "/second.jsonl";
+  const std::string storm = std::to_string(storm_size(300));
+  const auto proctrail = [&](const std::string& out, const std::string& workload) {
+    return run({proctrail_path(), "--kafka", cluster.bootstrap(), "--kafka-topic", kTopic,
+                "--kafka-spool", spool, "-f", "json", "--host-fields", "-o", out, "--stats", "--",
+                "sh", "-c", workload, "sh", dir_},
+               120000);
+  };
+  CommandResult one, two;
+  std::jthread runs([&] {  // joined on any way out
+    one = proctrail(first,
+                    "for i in $(seq 50); do /bin/true before-$i; done; echo > \"$1/ready1\"; "
+                    "read x < \"$1/go1\"; for i in $(seq " +
+                        storm + "); do /bin/true first-storm-$i; done");
+    // The restart: the first run has stopped (spooling what the brokers did not get).
+    two = proctrail(second, "for i in $(seq " + storm +
+                                "); do /bin/true second-storm-$i; done; echo > \"$1/ready2\"; "
+                                "read x < \"$1/go2\"; for i in $(seq 50); do /bin/true after-$i; "
+                                "done");
+  });
+  ASSERT_TRUE(read_fifo(dir_ + "/ready1")) << "the workload never got there";
+  settle(1000);  // the first events delivered
+  EXPECT_EQ(cluster.command("down"), "ok");
+  const auto down_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(write_fifo(dir_ + "/go1")) << "the workload is gone";
+  ASSERT_TRUE(read_fifo(dir_ + "/ready2")) << "the second run's workload never got there";
+  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
+  EXPECT_EQ(cluster.command("up"), "ok");
+  settle(3000);  // the backlog delivered
+  ASSERT_TRUE(write_fifo(dir_ + "/go2")) << "the workload is gone";
+  runs.join();
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.err.find("not delivered when proctrail stopped: kept in " + spool),
+            std::string::npos)
+      << "the first run stopped during the outage: " << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  // It started while no broker answered: the run before reached them, so this is an outage.
+  EXPECT_NE(two.err.find("proctrail: kafka: no broker at "), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("; going on, since the run before with --kafka-spool " + spool +
+                         " reached them"),
+            std::string::npos)
+      << two.err;
+  EXPECT_NE(two.err.find("read from the spool "), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("proctrail: kafka: the brokers take events again"), std::string::npos)
+      << two.err;
+  auto lines = lines_of(first);
+  const auto more = lines_of(second);
+  lines.insert(lines.end(), more.begin(), more.end());
+  uint64_t lost = 0;
+  expect_delivered(lines, cluster.messages(), &lost);
+  EXPECT_EQ(lost, 0u) << "the spool and the buffer hold this outage";
+  EXPECT_FALSE(std::filesystem::exists(spool)) << "a spool delivered is gone";
+}
+
 // The start after a kill, with the brokers back, and what the consumer then has (each message
 // once): what lost records "without its stop" counted, and each mark's execs that arrived.
 struct AfterKill {
