@@ -133,7 +133,18 @@ class KafkaSink final : public Sink {
 
   Status start() {
     if (Status s = make_producer(); !s) return s;
-    if (Status s = check_topic(); !s) return s;
+    if (Status s = check_topic(); !s) {
+      // No broker answered, and a run before this one with this spool left its spool or its
+      // count: that run reached these brokers, so this is an outage (a service restarted during
+      // one), not a mistake. The start goes on and the events wait, as they would have in it.
+      if (!brokers_silent_ || !earlier_run_left_a_spool()) return s;
+      std::fprintf(stderr,
+                   "proctrail: %s; going on, since the run before with --kafka-spool %s reached "
+                   "them: the events wait for them\n",
+                   s.error().message.c_str(), o_.spool.c_str());
+      said_down_ = true;  // and when one takes events, that is said too
+      delivered_since_outage_ = false;
+    }
     auto killed = read_held();
     if (!killed) return killed.error();
     if (Status s = read_spool(); !s) return s;
@@ -306,6 +317,14 @@ class KafkaSink final : public Sink {
     rk_ = nullptr;
   }
 
+  // A spool, or the count of a killed run, is there: a run before this one started with these
+  // brokers and this spool.
+  [[nodiscard]] bool earlier_run_left_a_spool() const {
+    if (o_.spool.empty()) return false;
+    struct stat st {};
+    return ::lstat(o_.spool.c_str(), &st) == 0 || ::lstat((o_.spool + ".held").c_str(), &st) == 0;
+  }
+
   // The brokers answer, and know the topic.
   Status check_topic() {
     rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, o_.topic.c_str(), nullptr);
@@ -342,6 +361,7 @@ class KafkaSink final : public Sink {
                         " (create it, or let the brokers create topics on first use)");
     }
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+      brokers_silent_ = true;
       return make_error("kafka: no broker at " + o_.brokers + " answered within " +
                         std::to_string(o_.start_timeout_ms / 1000) + " s" +
                         (last_error_.empty() ? "" : " (" + last_error_ + ")"));
@@ -872,6 +892,7 @@ class KafkaSink final : public Sink {
   Clock::time_point restart_at_{};
   std::chrono::seconds restart_wait_{1};
   bool said_down_ = false;
+  bool brokers_silent_ = false;  // at start, no broker answered (not a refusal)
   bool started_ = false;
   bool delivered_since_outage_ = true;
   // The lost record this run said that waits or is in flight (0: none); one spooled by an

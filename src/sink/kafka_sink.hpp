@@ -56,7 +56,8 @@ struct KafkaCounters {
 Result<std::pair<std::string, std::string>> parse_kafka_setting(std::string_view text);
 
 // Connects to the brokers and checks the topic (an error at start if neither answers within
-// start_timeout_ms); sends the spool, if any, first.
+// start_timeout_ms, unless no broker answers and a run before left the spool or its count: an
+// outage, which is said and waited out); sends the spool, if any, first.
 Result<std::unique_ptr<Sink>> open_kafka_sink(const KafkaOptions& options,
                                               std::shared_ptr<KafkaCounters> counters);
 
