@@ -510,60 +510,99 @@ TEST(Wrappers, ATeeAsksItsPartsAndLostTheLongestTail) {
   EXPECT_FALSE(make_tee_sink(std::move(streams))->keeps_history());
 }
 
+// The TCP side of a syslog daemon, on loopback, for the syslog sink's tests.
+class TcpDaemon {
+ public:
+  // rcvbuf > 0: a receive window that small (the kernel doubles it).
+  explicit TcpDaemon(int rcvbuf = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0) (void)setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 4) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port_ = ntohs(a.sin_port);
+    }
+  }
+  ~TcpDaemon() { ::close(fd_); }
+  TcpDaemon(const TcpDaemon&) = delete;
+  TcpDaemon& operator=(const TcpDaemon&) = delete;
+
+  [[nodiscard]] std::string address() const { return "tcp:127.0.0.1:" + std::to_string(port_); }
+  // The next connection, waited for up to 5 s; -1 if none came.
+  [[nodiscard]] int accept() const {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return -1;
+    return ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// The whole octet-counted frames in what a TcpDaemon got: the execs, the counts of the lost
+// records, and the messages as text.
+struct SyslogFrames {
+  int execs = 0;
+  uint64_t said_lost = 0;
+  std::string text;
+  [[nodiscard]] bool saw(const char* word) const { return text.find(word) != std::string::npos; }
+};
+SyslogFrames syslog_frames(const std::string& bytes) {
+  SyslogFrames f;
+  size_t at = 0;
+  for (;;) {
+    const size_t space = bytes.find(' ', at);
+    if (space == std::string::npos) break;
+    const size_t n = std::stoul(bytes.substr(at, space - at));
+    if (space + 1 + n > bytes.size()) break;  // cut (by a window): not delivered
+    const std::string m = bytes.substr(space + 1, n);
+    f.text += m + "\n";
+    if (m.find(" type=\"exec\"") != std::string::npos) ++f.execs;
+    if (const size_t c = m.find(" count=\""); m.find(" type=\"lost\"") != std::string::npos) {
+      f.said_lost += std::stoull(m.substr(c + 8));
+    }
+    at = space + 1 + n;
+  }
+  return f;
+}
+
+// What connection `fd` brings until `word` is in a whole frame (or 10 s pass, or it ends).
+std::string read_until(int fd, const char* word) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!syslog_frames(got).saw(word) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) != 1) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
 // A TCP syslog daemon that goes away takes with it what the sink had sent and it never
 // acknowledged. Those messages are counted: the next connection's lost record says how many.
 // Here the daemon's small window holds part of a batch, the rest waits in the sink's socket, and
 // the daemon resets the connection. (What a daemon acknowledged and never read, plain TCP syslog
 // cannot know: here nothing is read, and the window's part is taken as delivered.)
 TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  const int small = 2048;  // the least the kernel allows, about 4 KiB with its doubling
-  ASSERT_EQ(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  auto address = parse_syslog_address("tcp:127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  TcpDaemon daemon(2048);  // the least the kernel allows, about 4 KiB with its doubling
+  auto address = parse_syslog_address(daemon.address());
   ASSERT_TRUE(address) << address.error().message;
   auto sink = open_syslog_sink(*address, 1, Schema::Proctrail);
   ASSERT_TRUE(sink) << sink.error().message;
-  const int first = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  const int first = daemon.accept();
   ASSERT_GE(first, 0);
   SinkRoutes sinks = one_degrading("syslog", std::move(*sink));
 
-  // The frames in BYTES (octet counting), whole ones only: each one's type, and a lost one's count.
-  struct Frames {
-    int execs = 0;
-    uint64_t said_lost = 0;
-    bool saw(const char* cmd) const { return text.find(cmd) != std::string::npos; }
-    std::string text;
-  };
-  const auto frames = [](const std::string& bytes) {
-    Frames f;
-    size_t at = 0;
-    for (;;) {
-      const size_t space = bytes.find(' ', at);
-      if (space == std::string::npos) break;
-      const size_t n = std::stoul(bytes.substr(at, space - at));
-      if (space + 1 + n > bytes.size()) break;  // cut by the window: not delivered
-      const std::string m = bytes.substr(space + 1, n);
-      f.text += m + "\n";
-      if (m.find(" type=\"exec\"") != std::string::npos) ++f.execs;
-      if (const size_t c = m.find(" count=\""); m.find(" type=\"lost\"") != std::string::npos) {
-        f.said_lost += std::stoull(m.substr(c + 8));
-      }
-      at = space + 1 + n;
-    }
-    return f;
-  };
-
   constexpr int kSent = 30;
   std::vector<Event> batch;
-  const std::string padding(100, 'p');  // about 300 bytes a message: the window holds ~12
+  const std::string padding(100, 'p');  // about 300 bytes a message: the window holds a few
   for (int i = 0; i < kSent; ++i) batch.push_back(an_exec(100 + i, ("sent-" + padding).c_str()));
   ASSERT_TRUE(sinks.write(batch));
   // The daemon reads nothing: once what its window holds stops growing, that part is delivered
@@ -579,7 +618,7 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   ASSERT_GT(held, 0);
   std::string window(static_cast<size_t>(held), '\0');
   ASSERT_EQ(::recv(first, window.data(), window.size(), MSG_PEEK), held);
-  const int delivered = frames(window).execs;
+  const int delivered = syslog_frames(window).execs;
   ASSERT_LT(delivered, kSent) << "the window was meant to hold only part of the batch";
   const linger reset{1, 0};
   ASSERT_EQ(setsockopt(first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
@@ -591,21 +630,10 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   EXPECT_TRUE(sinks.write(after1));
   EXPECT_TRUE(sinks.tick());
   EXPECT_TRUE(sinks.write(after2));
-  const int second = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  ASSERT_GE(second, 0);
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!frames(got).saw("after-two") && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{second, POLLIN, 0};
-    if (::poll(&p, 1, 100) != 1) continue;
-    char buf[4096];
-    const ssize_t n = ::recv(second, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
+  const int second = daemon.accept();
+  ASSERT_GE(second, 0) << "the sink did not connect again";
+  const SyslogFrames later = syslog_frames(read_until(second, "after-two"));
   ::close(second);
-  ::close(listener);
-  const Frames later = frames(got);
   ASSERT_TRUE(later.saw("after-two")) << later.text;
   // Every event is delivered or counted, and only what never arrived is counted.
   EXPECT_EQ(later.said_lost + static_cast<uint64_t>(later.execs),
@@ -615,6 +643,31 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   EXPECT_EQ(later.said_lost,
             static_cast<uint64_t>(kSent - delivered) + (later.saw("after-one") ? 0 : 1))
       << later.text;
+}
+
+// A connection the daemon closed (its end, in order) is found before the next batch, which goes
+// on a new connection to the daemon that is there again, not into the dead one to be lost.
+TEST(SyslogSink, AConnectionTheDaemonClosedIsNotWrittenInto) {
+  TcpDaemon daemon;
+  auto address = parse_syslog_address(daemon.address());
+  ASSERT_TRUE(address) << address.error().message;
+  auto sink = open_syslog_sink(*address, 1, Schema::Proctrail);
+  ASSERT_TRUE(sink) << sink.error().message;
+  const int first = daemon.accept();
+  ASSERT_GE(first, 0);
+  SinkRoutes sinks = one_degrading("syslog", std::move(*sink));
+  std::vector<Event> one = {an_exec(1, "one")}, two = {an_exec(2, "two")};
+  ASSERT_TRUE(sinks.write(one));
+  ASSERT_TRUE(syslog_frames(read_until(first, "one")).saw("one"));
+  ::close(first);                                                // all read: an orderly end
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnection's pace
+  EXPECT_TRUE(sinks.write(two));
+  const int second = daemon.accept();
+  ASSERT_GE(second, 0) << "the sink wrote into the closed connection instead of a new one";
+  const SyslogFrames got = syslog_frames(read_until(second, "two"));
+  ::close(second);
+  EXPECT_TRUE(got.saw("two")) << got.text;
+  EXPECT_EQ(got.said_lost, 0u) << got.text;
 }
 
 }  // namespace
