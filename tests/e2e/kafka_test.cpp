@@ -222,6 +222,21 @@ std::vector<std::string> lines_of(const std::string& path) {
   return out;
 }
 
+// The outage of the storm tests: once the workload says ready1, the brokers go down and it is
+// let go on (go1); once it says ready2, the brokers come back, 10 s after they went or then if
+// that is later, and have 3 s to take the backlog.
+void brokers_down_for_ten_seconds(Cluster& cluster, const std::string& dir) {
+  ASSERT_TRUE(read_fifo(dir + "/ready1")) << "the workload never got there";
+  settle(1000);  // the first events delivered
+  EXPECT_EQ(cluster.command("down"), "ok");
+  const auto down_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(write_fifo(dir + "/go1")) << "the workload is gone";
+  ASSERT_TRUE(read_fifo(dir + "/ready2")) << "the workload never got there";
+  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
+  EXPECT_EQ(cluster.command("up"), "ok");
+  settle(3000);  // the backlog delivered (a stop waits 5 s at most)
+}
+
 // The checker above, on message lists made by hand: a run of records a rebuilt producer sent
 // again (at least once allows it), or an offset the consumer read twice, is no disorder; a
 // record whose first arrival comes after a later record of its key is.
@@ -339,15 +354,8 @@ TEST_F(KafkaTest, BrokersDownForTenSecondsMidStormLoseNothing) {
          "--host-fields", "-o", events, "--stats", "--", "sh", "-c", workload, "sh", dir_},
         120000);
   });
-  ASSERT_TRUE(read_fifo(dir_ + "/ready1")) << "the workload never got there";
-  settle(1000);  // the first events delivered
-  EXPECT_EQ(cluster.command("down"), "ok");
-  const auto down_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(write_fifo(dir_ + "/go1")) << "the workload is gone";
-  ASSERT_TRUE(read_fifo(dir_ + "/ready2")) << "the workload never got there";
-  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
-  EXPECT_EQ(cluster.command("up"), "ok");
-  settle(3000);  // the backlog delivered (a stop waits 5 s at most)
+  brokers_down_for_ten_seconds(cluster, dir_);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(cluster.command("leader 0 2"), "ok");
   EXPECT_EQ(cluster.command("leader 1 3"), "ok");
   ASSERT_TRUE(write_fifo(dir_ + "/go2")) << "the workload is gone";
@@ -500,15 +508,8 @@ TEST_F(KafkaTest, AStormThroughAnOutageAndARestartArrivesWhole) {
                                 "read x < \"$1/go2\"; for i in $(seq 50); do /bin/true after-$i; "
                                 "done");
   });
-  ASSERT_TRUE(read_fifo(dir_ + "/ready1")) << "the workload never got there";
-  settle(1000);  // the first events delivered
-  EXPECT_EQ(cluster.command("down"), "ok");
-  const auto down_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(write_fifo(dir_ + "/go1")) << "the workload is gone";
-  ASSERT_TRUE(read_fifo(dir_ + "/ready2")) << "the second run's workload never got there";
-  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
-  EXPECT_EQ(cluster.command("up"), "ok");
-  settle(3000);  // the backlog delivered
+  brokers_down_for_ten_seconds(cluster, dir_);
+  if (HasFatalFailure()) return;
   ASSERT_TRUE(write_fifo(dir_ + "/go2")) << "the workload is gone";
   runs.join();
   ASSERT_EQ(one.exit_code, 0) << one.err;

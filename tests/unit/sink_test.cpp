@@ -530,7 +530,12 @@ class TcpDaemon {
   TcpDaemon(const TcpDaemon&) = delete;
   TcpDaemon& operator=(const TcpDaemon&) = delete;
 
-  [[nodiscard]] std::string address() const { return "tcp:127.0.0.1:" + std::to_string(port_); }
+  // A syslog sink connected to it (the connection still to be accepted).
+  [[nodiscard]] Result<std::unique_ptr<Sink>> open_sink() const {
+    auto address = parse_syslog_address("tcp:127.0.0.1:" + std::to_string(port_));
+    if (!address) return address.error();
+    return open_syslog_sink(*address, 1, Schema::Proctrail);
+  }
   // The next connection, waited for up to 5 s; -1 if none came.
   [[nodiscard]] int accept() const {
     pollfd p{fd_, POLLIN, 0};
@@ -592,9 +597,7 @@ std::string read_until(int fd, const char* word) {
 // cannot know: here nothing is read, and the window's part is taken as delivered.)
 TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   TcpDaemon daemon(2048);  // the least the kernel allows, about 4 KiB with its doubling
-  auto address = parse_syslog_address(daemon.address());
-  ASSERT_TRUE(address) << address.error().message;
-  auto sink = open_syslog_sink(*address, 1, Schema::Proctrail);
+  auto sink = daemon.open_sink();
   ASSERT_TRUE(sink) << sink.error().message;
   const int first = daemon.accept();
   ASSERT_GE(first, 0);
@@ -649,9 +652,7 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
 // on a new connection to the daemon that is there again, not into the dead one to be lost.
 TEST(SyslogSink, AConnectionTheDaemonClosedIsNotWrittenInto) {
   TcpDaemon daemon;
-  auto address = parse_syslog_address(daemon.address());
-  ASSERT_TRUE(address) << address.error().message;
-  auto sink = open_syslog_sink(*address, 1, Schema::Proctrail);
+  auto sink = daemon.open_sink();
   ASSERT_TRUE(sink) << sink.error().message;
   const int first = daemon.accept();
   ASSERT_GE(first, 0);
