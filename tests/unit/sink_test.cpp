@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -514,21 +515,32 @@ TEST(Wrappers, ATeeAsksItsPartsAndLostTheLongestTail) {
 class TcpDaemon {
  public:
   // rcvbuf > 0: a receive window that small (the kernel doubles it).
-  explicit TcpDaemon(int rcvbuf = 0) {
+  explicit TcpDaemon(int rcvbuf = 0) : rcvbuf_(rcvbuf) { listen_again(); }
+  ~TcpDaemon() { stop_listening(); }
+  TcpDaemon(const TcpDaemon&) = delete;
+  TcpDaemon& operator=(const TcpDaemon&) = delete;
+
+  // Gone: a connection to its port is refused. listen_again() takes the same port.
+  void stop_listening() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void listen_again() {
+    stop_listening();
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (rcvbuf > 0) (void)setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    const int one = 1;
+    (void)setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (rcvbuf_ > 0) (void)setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, sizeof rcvbuf_);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port_));
     socklen_t len = sizeof a;
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 4) == 0 &&
         getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
       port_ = ntohs(a.sin_port);
     }
   }
-  ~TcpDaemon() { ::close(fd_); }
-  TcpDaemon(const TcpDaemon&) = delete;
-  TcpDaemon& operator=(const TcpDaemon&) = delete;
 
   // A syslog sink connected to it (the connection still to be accepted).
   [[nodiscard]] Result<std::unique_ptr<Sink>> open_sink() const {
@@ -544,6 +556,7 @@ class TcpDaemon {
   }
 
  private:
+  int rcvbuf_;
   int fd_ = -1;
   int port_ = 0;
 };
@@ -590,24 +603,25 @@ std::string read_until(int fd, const char* word) {
   return got;
 }
 
-// A TCP syslog daemon that goes away takes with it what the sink had sent and it never
-// acknowledged. Those messages are counted: the next connection's lost record says how many.
-// Here the daemon's small window holds part of a batch, the rest waits in the sink's socket, and
-// the daemon resets the connection. (What a daemon acknowledged and never read, plain TCP syslog
-// cannot know: here nothing is read, and the window's part is taken as delivered.)
-TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
-  TcpDaemon daemon(2048);  // the least the kernel allows, about 4 KiB with its doubling
+// A syslog sink to `daemon` (with a small window), behind a degrading route, sends `sent` execs
+// of which the window takes only a few, and the daemon resets the connection. Returns how many
+// the window held, whole (delivered: acknowledged), via `delivered`.
+void send_into_a_window_and_reset(TcpDaemon& daemon, std::optional<SinkRoutes>& sinks, int sent,
+                                  int& delivered) {
   auto sink = daemon.open_sink();
   ASSERT_TRUE(sink) << sink.error().message;
   const int first = daemon.accept();
   ASSERT_GE(first, 0);
-  SinkRoutes sinks = one_degrading("syslog", std::move(*sink));
-
-  constexpr int kSent = 30;
+  std::vector<SinkRoutes::Route> routes(1);
+  routes[0].name = "syslog";
+  routes[0].filter = std::make_unique<FilterStage>(EventFilter{});
+  routes[0].sink = std::move(*sink);
+  routes[0].policy = FailurePolicy::Degrade;
+  sinks.emplace(std::move(routes));
   std::vector<Event> batch;
   const std::string padding(100, 'p');  // about 300 bytes a message: the window holds a few
-  for (int i = 0; i < kSent; ++i) batch.push_back(an_exec(100 + i, ("sent-" + padding).c_str()));
-  ASSERT_TRUE(sinks.write(batch));
+  for (int i = 0; i < sent; ++i) batch.push_back(an_exec(100 + i, ("sent-" + padding).c_str()));
+  ASSERT_TRUE(sinks->write(batch));
   // The daemon reads nothing: once what its window holds stops growing, that part is delivered
   // (acknowledged); the rest waits in the sink's socket.
   int held = -1;
@@ -621,18 +635,32 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   ASSERT_GT(held, 0);
   std::string window(static_cast<size_t>(held), '\0');
   ASSERT_EQ(::recv(first, window.data(), window.size(), MSG_PEEK), held);
-  const int delivered = syslog_frames(window).execs;
-  ASSERT_LT(delivered, kSent) << "the window was meant to hold only part of the batch";
+  delivered = syslog_frames(window).execs;
+  ASSERT_LT(delivered, sent) << "the window was meant to hold only part of the batch";
   const linger reset{1, 0};
   ASSERT_EQ(setsockopt(first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
   ::close(first);
+}
 
+// A TCP syslog daemon that goes away takes with it what the sink had sent and it never
+// acknowledged. Those messages are counted: the next connection's lost record says how many.
+// Here the daemon's small window holds part of a batch, the rest waits in the sink's socket, and
+// the daemon resets the connection; the next batch finds it gone and goes on a new one. (What a
+// daemon acknowledged and never read, plain TCP syslog cannot know: here nothing is read, and
+// the window's part is taken as delivered.)
+TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
+  constexpr int kSent = 30;
+  TcpDaemon daemon(2048);  // the least the kernel allows, about 4 KiB with its doubling
+  std::optional<SinkRoutes> sinks;
+  int delivered = -1;
+  send_into_a_window_and_reset(daemon, sinks, kSent, delivered);
+  if (HasFatalFailure()) return;
   // Past the sink's once-a-second reconnection: one event, the output's tick, and another.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   std::vector<Event> after1 = {an_exec(1, "after-one")}, after2 = {an_exec(2, "after-two")};
-  EXPECT_TRUE(sinks.write(after1));
-  EXPECT_TRUE(sinks.tick());
-  EXPECT_TRUE(sinks.write(after2));
+  EXPECT_TRUE(sinks->write(after1));
+  EXPECT_TRUE(sinks->tick());
+  EXPECT_TRUE(sinks->write(after2));
   const int second = daemon.accept();
   ASSERT_GE(second, 0) << "the sink did not connect again";
   const SyslogFrames later = syslog_frames(read_until(second, "after-two"));
@@ -645,6 +673,35 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
       << later.text;
   EXPECT_EQ(later.said_lost,
             static_cast<uint64_t>(kSent - delivered) + (later.saw("after-one") ? 0 : 1))
+      << later.text;
+}
+
+// The same reset found by the output's tick, between batches, with the daemon not back yet: the
+// next batch fails, and the count the tick found is not lost with it (it was taken for the
+// failed batch's own, and dropped).
+TEST(SyslogSink, WhatATickFindsADeadConnectionLostIsCountedToo) {
+  constexpr int kSent = 30;
+  TcpDaemon daemon(2048);
+  std::optional<SinkRoutes> sinks;
+  int delivered = -1;
+  send_into_a_window_and_reset(daemon, sinks, kSent, delivered);
+  if (HasFatalFailure()) return;
+  daemon.stop_listening();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the reset in, a try allowed
+  (void)sinks->tick();  // finds it (an error for the route to count, not for the monitor)
+  std::vector<Event> gone = {an_exec(1, "while-gone")}, back = {an_exec(2, "back")};
+  EXPECT_TRUE(sinks->write(gone));  // refused: counted by the route
+  daemon.listen_again();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_TRUE(sinks->write(back));
+  const int second = daemon.accept();
+  ASSERT_GE(second, 0) << "the sink did not connect again";
+  const SyslogFrames later = syslog_frames(read_until(second, "back"));
+  ::close(second);
+  ASSERT_TRUE(later.saw("back")) << later.text;
+  EXPECT_FALSE(later.saw("while-gone")) << later.text;
+  EXPECT_EQ(later.said_lost, static_cast<uint64_t>(kSent - delivered + 1))
+      << "delivered in the window: " << delivered << "; then:\n"
       << later.text;
 }
 
