@@ -74,7 +74,9 @@ class SyslogSink final : public Sink {
 
   Status write(std::span<const Event> events) override {
     ++call_;
+    writing_ = true;
     Status s = write_all(events);
+    writing_ = false;
     // The messages of this call that went with a dead connection: the failure policy counts the
     // whole call when it fails; when it succeeds (on a new connection), they are counted here.
     if (s) lost_earlier_ += std::exchange(lost_now_, 0);
@@ -172,7 +174,8 @@ class SyslogSink final : public Sink {
         waiting < 0 ? 0 : sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
     for (const Unacknowledged& m : unacknowledged_) {
       if (m.end <= acked) continue;
-      (m.call == call_ ? lost_now_ : lost_earlier_) += m.events;
+      // Outside write() (a tick, the close) every message is of an earlier call.
+      (writing_ && m.call == call_ ? lost_now_ : lost_earlier_) += m.events;
     }
     disconnect();
   }
@@ -319,6 +322,7 @@ class SyslogSink final : public Sink {
   uint64_t sent_ = 0;
   std::deque<Unacknowledged> unacknowledged_;
   uint64_t call_ = 0;
+  bool writing_ = false;  // within write(): call_ is the call under way
   uint64_t lost_now_ = 0, lost_earlier_ = 0;
 };
 
