@@ -73,10 +73,9 @@ class SyslogSink final : public Sink {
   }
 
   Status write(std::span<const Event> events) override {
-    ++call_;
-    writing_ = true;
+    call_ = ++calls_;
     Status s = write_all(events);
-    writing_ = false;
+    call_ = 0;
     // The messages of this call that went with a dead connection: the failure policy counts the
     // whole call when it fails; when it succeeds (on a new connection), they are counted here.
     if (s) lost_earlier_ += std::exchange(lost_now_, 0);
@@ -87,9 +86,7 @@ class SyslogSink final : public Sink {
   // A dead connection found between batches, and what it lost, become an error here: the policy
   // then asks take_lost_earlier() and the next batch says the count.
   Status tick() override {
-    if (ended_by_peer()) {
-      why_ = "syslog at " + address_.text + " closed the connection";
-    }
+    ended_by_peer();
     if (lost_earlier_ == 0) return {};
     return make_error("syslog at " + address_.text + " closed the connection with " +
                       std::to_string(lost_earlier_) + " message(s) it never acknowledged");
@@ -111,7 +108,7 @@ class SyslogSink final : public Sink {
   };
 
   Status write_all(std::span<const Event> events) {
-    if (ended_by_peer()) why_ = "syslog at " + address_.text + " closed the connection";
+    ended_by_peer();
     acknowledged();
     if (Status s = ready(); !s) return s;
     bool waited = false;
@@ -147,46 +144,42 @@ class SyslogSink final : public Sink {
     unacknowledged_.clear();
   }
 
-  // How many bytes sent on the connection the daemon has not acknowledged, or -1 if unknown.
-  [[nodiscard]] int64_t unacknowledged_bytes() const {
-    int n = 0;
-    if (::ioctl(fd_, SIOCOUTQ, &n) != 0 || n < 0) return -1;
-    return n;
+  // How many of the bytes sent on this connection the daemon has acknowledged: all but what
+  // the kernel still holds for it (SIOCOUTQ); 0 if the kernel cannot say.
+  [[nodiscard]] uint64_t acknowledged_bytes() const {
+    int waiting = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &waiting) != 0 || waiting < 0) return 0;
+    return sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
   }
 
   // Forgets the messages the daemon has acknowledged: one ioctl a batch keeps the list as short
   // as what the socket holds.
   void acknowledged() {
     if (fd_ < 0 || connecting_ || unacknowledged_.empty()) return;
-    const int64_t waiting = unacknowledged_bytes();
-    if (waiting < 0) return;
-    const uint64_t acked = sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
+    const uint64_t acked = acknowledged_bytes();
     while (!unacknowledged_.empty() && unacknowledged_.front().end <= acked) {
       unacknowledged_.pop_front();
     }
   }
 
   // The connection died under the sink (the daemon closed or reset it): what it never
-  // acknowledged is lost, counted with the write() call it belongs to, and the connection goes.
+  // acknowledged is lost, counted with the write() call it belongs to (outside write(), a tick
+  // or the close, with no call under way, every message is an earlier call's), and it goes.
   void lost_with_connection() {
-    const int64_t waiting = unacknowledged_bytes();
-    const uint64_t acked =
-        waiting < 0 ? 0 : sent_ - std::min<uint64_t>(sent_, static_cast<uint64_t>(waiting));
+    const uint64_t acked = acknowledged_bytes();
     for (const Unacknowledged& m : unacknowledged_) {
-      if (m.end <= acked) continue;
-      // Outside write() (a tick, the close) every message is of an earlier call.
-      (writing_ && m.call == call_ ? lost_now_ : lost_earlier_) += m.events;
+      if (m.end > acked) (m.call == call_ ? lost_now_ : lost_earlier_) += m.events;
     }
     disconnect();
   }
 
-  // True when a TCP connection the sink had was found ended by the daemon (and is now gone).
-  bool ended_by_peer() {
+  // A TCP connection the daemon ended is noticed, and what it lost counted.
+  void ended_by_peer() {
     if (fd_ < 0 || connecting_ || address_.transport != SyslogAddress::Tcp || !peer_closed()) {
-      return false;
+      return;
     }
     lost_with_connection();
-    return true;
+    why_ = "syslog at " + address_.text + " closed the connection";
   }
 
   Status fail(const std::string& why) {
@@ -321,8 +314,8 @@ class SyslogSink final : public Sink {
   // events that dead connections lost, of the write() under way and of earlier ones.
   uint64_t sent_ = 0;
   std::deque<Unacknowledged> unacknowledged_;
-  uint64_t call_ = 0;
-  bool writing_ = false;  // within write(): call_ is the call under way
+  uint64_t calls_ = 0;
+  uint64_t call_ = 0;  // the write() under way (from 1), 0 outside write()
   uint64_t lost_now_ = 0, lost_earlier_ = 0;
 };
 

@@ -237,7 +237,7 @@ nlohmann::json parse_record(const std::string& line) {
 }
 
 Accounting account(const std::vector<nlohmann::json>& records) {
-  static const std::set<std::string> kKernelTypes = {"fork", "exec", "exit",   "uid",     "gid",
+  static const std::set<std::string> kKernelTypes = {"fork", "exec",   "exit", "uid",     "gid",
                                                      "sid",  "ptrace", "comm", "coredump"};
   Accounting a;
   for (const auto& r : records) {
@@ -260,9 +260,8 @@ void expect_accounted(const Accounting& a, uint64_t made, uint64_t slack) {
               static_cast<unsigned long long>(a.lost),
               static_cast<unsigned long long>(a.lost_records));
   EXPECT_FALSE(a.count_missing) << "every lost record has a count";
-  EXPECT_GE(a.reported + a.lost, made)
-      << "reported " << a.reported << " + counted lost " << a.lost << " do not cover the "
-      << made << " events made";
+  EXPECT_GE(a.reported + a.lost, made) << "reported " << a.reported << " + counted lost " << a.lost
+                                       << " do not cover the " << made << " events made";
   EXPECT_LE(a.reported + a.lost, made + slack)
       << "reported " << a.reported << " + counted lost " << a.lost << " exceed the " << made
       << " events made by more than the " << slack

@@ -603,6 +603,16 @@ std::string read_until(int fd, const char* word) {
   return got;
 }
 
+// The frames of the daemon's next connection, read until `word` is in one; none if the sink
+// did not connect within 5 s.
+std::optional<SyslogFrames> next_connection(const TcpDaemon& daemon, const char* word) {
+  const int fd = daemon.accept();
+  if (fd < 0) return std::nullopt;
+  SyslogFrames f = syslog_frames(read_until(fd, word));
+  ::close(fd);
+  return f;
+}
+
 // A syslog sink to `daemon` (with a small window), behind a degrading route, sends `sent` execs
 // of which the window takes only a few, and the daemon resets the connection. Returns how many
 // the window held, whole (delivered: acknowledged), via `delivered`.
@@ -661,10 +671,9 @@ TEST(SyslogSink, WhatADaemonThatWentNeverAcknowledgedIsCounted) {
   EXPECT_TRUE(sinks->write(after1));
   EXPECT_TRUE(sinks->tick());
   EXPECT_TRUE(sinks->write(after2));
-  const int second = daemon.accept();
-  ASSERT_GE(second, 0) << "the sink did not connect again";
-  const SyslogFrames later = syslog_frames(read_until(second, "after-two"));
-  ::close(second);
+  const auto got = next_connection(daemon, "after-two");
+  ASSERT_TRUE(got) << "the sink did not connect again";
+  const SyslogFrames& later = *got;
   ASSERT_TRUE(later.saw("after-two")) << later.text;
   // Every event is delivered or counted, and only what never arrived is counted.
   EXPECT_EQ(later.said_lost + static_cast<uint64_t>(later.execs),
@@ -694,10 +703,9 @@ TEST(SyslogSink, WhatATickFindsADeadConnectionLostIsCountedToo) {
   daemon.listen_again();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_TRUE(sinks->write(back));
-  const int second = daemon.accept();
-  ASSERT_GE(second, 0) << "the sink did not connect again";
-  const SyslogFrames later = syslog_frames(read_until(second, "back"));
-  ::close(second);
+  const auto got = next_connection(daemon, "back");
+  ASSERT_TRUE(got) << "the sink did not connect again";
+  const SyslogFrames& later = *got;
   ASSERT_TRUE(later.saw("back")) << later.text;
   EXPECT_FALSE(later.saw("while-gone")) << later.text;
   EXPECT_EQ(later.said_lost, static_cast<uint64_t>(kSent - delivered + 1))
@@ -720,12 +728,10 @@ TEST(SyslogSink, AConnectionTheDaemonClosedIsNotWrittenInto) {
   ::close(first);                                                // all read: an orderly end
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnection's pace
   EXPECT_TRUE(sinks.write(two));
-  const int second = daemon.accept();
-  ASSERT_GE(second, 0) << "the sink wrote into the closed connection instead of a new one";
-  const SyslogFrames got = syslog_frames(read_until(second, "two"));
-  ::close(second);
-  EXPECT_TRUE(got.saw("two")) << got.text;
-  EXPECT_EQ(got.said_lost, 0u) << got.text;
+  const auto got = next_connection(daemon, "two");
+  ASSERT_TRUE(got) << "the sink wrote into the closed connection instead of a new one";
+  EXPECT_TRUE(got->saw("two")) << got->text;
+  EXPECT_EQ(got->said_lost, 0u) << got->text;
 }
 
 }  // namespace
